@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "pgengine.h"
+
+G_BEGIN_DECLS
+
+/* An immutable copy of a PgeConfig, taken by pge_engine_new(): changing
+ * the config afterwards never reaches a running engine. */
+typedef struct {
+  char  *name;
+  char  *conninfo;
+  guint  n_workers;
+} PgeNodeSettings;
+
+typedef struct {
+  PgeNodeSettings primary;
+  GPtrArray *nodes;        /* of PgeNodeSettings*, extra nodes */
+  GPtrArray *extensions;   /* of char* */
+  guint      acquire_timeout_ms;
+  guint      statement_timeout_ms;
+  guint      max_queue;
+  gboolean   log_queries;
+  gboolean   log_responses;
+} PgeSettings;
+
+#define PGE_PRIMARY_NODE "primary"
+#define PGE_MAX_WORKERS  1024
+
+G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
+G_GNUC_INTERNAL gboolean     pge_settings_validate (const PgeSettings *settings, GError **error);
+G_GNUC_INTERNAL void         pge_settings_free   (PgeSettings *settings);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeSettings, pge_settings_free)
+
+G_END_DECLS

@@ -1,0 +1,428 @@
+/* config.c — PgeConfig, the settings an engine starts from.
+ *
+ * A config is a small mutable value guarded by its own `lock`, so setters
+ * may race with each other or with pge_engine_new() without tearing. The
+ * engine never keeps the config: it takes a PgeSettings snapshot, so a
+ * config may be reused or changed for the next engine.
+ *
+ * Setters take any value; pge_engine_new() validates the whole snapshot and
+ * reports bad values as PGE_ERROR_INVALID_ARGUMENT, because a void setter
+ * has no way to report them.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "config-private.h"
+
+struct _PgeConfig {
+  GMutex lock;            /* guards every field below */
+  PgeSettings settings;
+};
+
+G_DEFINE_BOXED_TYPE (PgeConfig, pge_config, pge_config_ref, pge_config_unref)
+
+static void
+node_settings_free (gpointer data)
+{
+  PgeNodeSettings *node = data;
+
+  g_free (node->name);
+  g_free (node->conninfo);
+  g_free (node);
+}
+
+static PgeNodeSettings *
+node_settings_new (const char *name, const char *conninfo, guint n_workers)
+{
+  PgeNodeSettings *node = g_new0 (PgeNodeSettings, 1);
+
+  node->name = g_strdup (name);
+  node->conninfo = g_strdup (conninfo ? conninfo : "");
+  node->n_workers = n_workers;
+  return node;
+}
+
+static void
+settings_init (PgeSettings *settings, const char *conninfo)
+{
+  settings->primary.name = g_strdup (PGE_PRIMARY_NODE);
+  settings->primary.conninfo = g_strdup (conninfo ? conninfo : "");
+  settings->primary.n_workers = 4;
+  settings->nodes = g_ptr_array_new_with_free_func (node_settings_free);
+  settings->extensions = g_ptr_array_new_with_free_func (g_free);
+  settings->acquire_timeout_ms = 30000;
+}
+
+static void
+settings_clear (PgeSettings *settings)
+{
+  g_clear_pointer (&settings->primary.name, g_free);
+  g_clear_pointer (&settings->primary.conninfo, g_free);
+  g_clear_pointer (&settings->nodes, g_ptr_array_unref);
+  g_clear_pointer (&settings->extensions, g_ptr_array_unref);
+}
+
+/**
+ * pge_config_new:
+ * @conninfo: (nullable): a libpq keyword/value string or URI; %NULL or ""
+ *   means libpq's defaults and the `PG*` environment variables
+ *
+ * Creates a configuration with the defaults: 4 workers, acquire timeout
+ * 30 s, no statement timeout, unbounded queue, no logging. The string is
+ * checked by pge_engine_new(), not here. Never blocks.
+ *
+ * Returns: (transfer full): a new #PgeConfig
+ */
+PgeConfig *
+pge_config_new (const char *conninfo)
+{
+  PgeConfig *config = g_atomic_rc_box_new0 (PgeConfig);
+
+  g_mutex_init (&config->lock);
+  settings_init (&config->settings, conninfo);
+  return config;
+}
+
+/**
+ * pge_config_ref:
+ * @config: a #PgeConfig
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer full): @config
+ */
+PgeConfig *
+pge_config_ref (PgeConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  return g_atomic_rc_box_acquire (config);
+}
+
+static void
+pge_config_free (PgeConfig *config)
+{
+  settings_clear (&config->settings);
+  g_mutex_clear (&config->lock);
+}
+
+/**
+ * pge_config_unref:
+ * @config: (transfer full): a #PgeConfig
+ *
+ * Drops a reference; the last one frees the config. Thread-safe.
+ */
+void
+pge_config_unref (PgeConfig *config)
+{
+  g_return_if_fail (config != NULL);
+  g_atomic_rc_box_release_full (config, (GDestroyNotify) pge_config_free);
+}
+
+#define CONFIG_SET(config, field, value) \
+  G_STMT_START {                         \
+    g_mutex_lock (&(config)->lock);      \
+    (config)->settings.field = (value);  \
+    g_mutex_unlock (&(config)->lock);    \
+  } G_STMT_END
+
+#define CONFIG_GET(config, field, out)   \
+  G_STMT_START {                         \
+    g_mutex_lock (&(config)->lock);      \
+    (out) = (config)->settings.field;    \
+    g_mutex_unlock (&(config)->lock);    \
+  } G_STMT_END
+
+/**
+ * pge_config_set_workers:
+ * @config: a #PgeConfig
+ * @n_workers: worker threads (one connection each) for the main node;
+ *   1 to 1024, checked by pge_engine_new()
+ *
+ * Default 4. Thread-safe.
+ */
+void
+pge_config_set_workers (PgeConfig *config, guint n_workers)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, primary.n_workers, n_workers);
+}
+
+/**
+ * pge_config_get_workers:
+ * @config: a #PgeConfig
+ *
+ * Returns: the main node's worker count set on @config
+ */
+guint
+pge_config_get_workers (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, primary.n_workers, value);
+  return value;
+}
+
+/**
+ * pge_config_set_acquire_timeout:
+ * @config: a #PgeConfig
+ * @timeout_ms: milliseconds, 0 to wait forever
+ *
+ * How long any job, transaction or batch may wait for a free worker (all
+ * busy or pinned, or the server down) before it fails with
+ * %PGE_ERROR_TIMEOUT. Default 30000. Thread-safe.
+ */
+void
+pge_config_set_acquire_timeout (PgeConfig *config, guint timeout_ms)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, acquire_timeout_ms, timeout_ms);
+}
+
+/**
+ * pge_config_get_acquire_timeout:
+ * @config: a #PgeConfig
+ *
+ * Returns: the acquire timeout in milliseconds (0: forever)
+ */
+guint
+pge_config_get_acquire_timeout (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, acquire_timeout_ms, value);
+  return value;
+}
+
+/**
+ * pge_config_set_statement_timeout:
+ * @config: a #PgeConfig
+ * @timeout_ms: milliseconds, 0 for none
+ *
+ * Sets the server's `statement_timeout` on every connection; a statement
+ * that runs longer fails with %PGE_ERROR_TIMEOUT (SQLSTATE 57014) and the
+ * connection stays usable. Default 0. Thread-safe.
+ */
+void
+pge_config_set_statement_timeout (PgeConfig *config, guint timeout_ms)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, statement_timeout_ms, timeout_ms);
+}
+
+/**
+ * pge_config_get_statement_timeout:
+ * @config: a #PgeConfig
+ *
+ * Returns: the statement timeout in milliseconds (0: none)
+ */
+guint
+pge_config_get_statement_timeout (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, statement_timeout_ms, value);
+  return value;
+}
+
+/**
+ * pge_config_set_max_queue:
+ * @config: a #PgeConfig
+ * @max_jobs: most jobs that may wait for a worker on one node, 0 for no bound
+ *
+ * A job submitted while @max_jobs already wait fails at once with
+ * %PGE_ERROR_QUEUE_FULL. Jobs of a transaction or batch wait on their own
+ * pinned worker and do not count. Default 0. Thread-safe.
+ */
+void
+pge_config_set_max_queue (PgeConfig *config, guint max_jobs)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, max_queue, max_jobs);
+}
+
+/**
+ * pge_config_get_max_queue:
+ * @config: a #PgeConfig
+ *
+ * Returns: the queue bound (0: none)
+ */
+guint
+pge_config_get_max_queue (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, max_queue, value);
+  return value;
+}
+
+/**
+ * pge_config_set_log_queries:
+ * @config: a #PgeConfig
+ * @enabled: whether to log each query
+ *
+ * Logs every statement through GLib structured logging, domain "pgengine",
+ * level %G_LOG_LEVEL_MESSAGE, with the SQL (password literals masked), the
+ * worker and the duration. Parameters are never logged. Thread-safe.
+ */
+void
+pge_config_set_log_queries (PgeConfig *config, gboolean enabled)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, log_queries, !!enabled);
+}
+
+/**
+ * pge_config_set_log_responses:
+ * @config: a #PgeConfig
+ * @enabled: whether to add row counts and command tags
+ *
+ * Adds the response (command tag, row count) to each query record; implies
+ * query logging. Thread-safe.
+ */
+void
+pge_config_set_log_responses (PgeConfig *config, gboolean enabled)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, log_responses, !!enabled);
+}
+
+/**
+ * pge_config_add_extension:
+ * @config: a #PgeConfig
+ * @name: an extension name, e.g. "pgcrypto"
+ *
+ * pge_engine_new() runs `CREATE EXTENSION IF NOT EXISTS` for it (quoted as
+ * an identifier) and fails if the server cannot. Thread-safe.
+ */
+void
+pge_config_add_extension (PgeConfig *config, const char *name)
+{
+  g_return_if_fail (config != NULL);
+  g_return_if_fail (name != NULL);
+  g_mutex_lock (&config->lock);
+  g_ptr_array_add (config->settings.extensions, g_strdup (name));
+  g_mutex_unlock (&config->lock);
+}
+
+/**
+ * pge_config_add_node:
+ * @config: a #PgeConfig
+ * @name: the node's name, used with pge_engine_query_on_node()
+ * @conninfo: (nullable): the node's libpq connection string
+ * @n_workers: its worker count, 1 to 1024
+ *
+ * Adds an extra node, such as a read replica. Queries go there only when
+ * asked by name. pge_engine_new() rejects an empty or repeated name, or
+ * "primary", the main node's own name. Thread-safe.
+ */
+void
+pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, guint n_workers)
+{
+  g_return_if_fail (config != NULL);
+  g_return_if_fail (name != NULL);
+  g_mutex_lock (&config->lock);
+  g_ptr_array_add (config->settings.nodes, node_settings_new (name, conninfo, n_workers));
+  g_mutex_unlock (&config->lock);
+}
+
+PgeSettings *
+pge_config_snapshot (PgeConfig *config)
+{
+  PgeSettings *copy = g_new0 (PgeSettings, 1);
+  const PgeSettings *src;
+
+  g_mutex_lock (&config->lock);
+  src = &config->settings;
+  *copy = *src;
+  copy->primary.name = g_strdup (src->primary.name);
+  copy->primary.conninfo = g_strdup (src->primary.conninfo);
+  copy->nodes = g_ptr_array_new_with_free_func (node_settings_free);
+  for (guint i = 0; i < src->nodes->len; i++)
+    {
+      const PgeNodeSettings *node = src->nodes->pdata[i];
+      g_ptr_array_add (copy->nodes, node_settings_new (node->name, node->conninfo, node->n_workers));
+    }
+  copy->extensions = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < src->extensions->len; i++)
+    g_ptr_array_add (copy->extensions, g_strdup (src->extensions->pdata[i]));
+  g_mutex_unlock (&config->lock);
+  if (copy->log_responses)
+    copy->log_queries = TRUE;
+  return copy;
+}
+
+static gboolean
+validate_node (const PgeNodeSettings *node, GError **error)
+{
+  PQconninfoOption *options;
+  char *errmsg = NULL;
+
+  if (node->n_workers == 0 || node->n_workers > PGE_MAX_WORKERS)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "node \"%s\": worker count must be between 1 and %d, not %u",
+                   node->name, PGE_MAX_WORKERS, node->n_workers);
+      return FALSE;
+    }
+  /* libpq's parse message can quote a fragment of the string, and that
+   * fragment can be a password: never pass it on. */
+  options = PQconninfoParse (node->conninfo, &errmsg);
+  if (options == NULL)
+    {
+      PQfreemem (errmsg);
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "node \"%s\": the connection string is not valid libpq syntax "
+                   "(keyword=value pairs or a postgresql:// URI)", node->name);
+      return FALSE;
+    }
+  PQconninfoFree (options);
+  return TRUE;
+}
+
+gboolean
+pge_settings_validate (const PgeSettings *settings, GError **error)
+{
+  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (!validate_node (&settings->primary, error))
+    return FALSE;
+  g_hash_table_add (names, settings->primary.name);
+  for (guint i = 0; i < settings->nodes->len; i++)
+    {
+      const PgeNodeSettings *node = settings->nodes->pdata[i];
+
+      if (*node->name == '\0' || g_hash_table_contains (names, node->name))
+        {
+          g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                       "node name \"%s\" is empty, reserved or used twice", node->name);
+          return FALSE;
+        }
+      g_hash_table_add (names, node->name);
+      if (!validate_node (node, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < settings->extensions->len; i++)
+    if (*(const char *) settings->extensions->pdata[i] == '\0')
+      {
+        g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                             "an extension name is empty");
+        return FALSE;
+      }
+  return TRUE;
+}
+
+void
+pge_settings_free (PgeSettings *settings)
+{
+  if (settings == NULL)
+    return;
+  settings_clear (settings);
+  g_free (settings);
+}

@@ -1,0 +1,185 @@
+/* errors.c — the PGE_ERROR domain and the SQLSTATE it carries.
+ *
+ * The domain is a GLib "extended" error domain: every GError in it owns a
+ * small private struct holding the server's SQLSTATE, which g_error_copy()
+ * duplicates. So the code survives g_propagate_error(), GTask and
+ * pge_future_wait()'s copies without parsing messages.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "errors-private.h"
+
+typedef struct {
+  char sqlstate[6];
+} PgeErrorPrivate;
+
+static void
+pge_error_private_init (PgeErrorPrivate *priv)
+{
+  priv->sqlstate[0] = '\0';
+}
+
+static void
+pge_error_private_copy (const PgeErrorPrivate *src, PgeErrorPrivate *dest)
+{
+  memcpy (dest->sqlstate, src->sqlstate, sizeof dest->sqlstate);
+}
+
+static void
+pge_error_private_clear (PgeErrorPrivate *priv)
+{
+}
+
+/**
+ * pge_error_quark:
+ *
+ * The quark of the %PGE_ERROR domain. Thread-safe.
+ *
+ * Returns: the %PGE_ERROR quark
+ */
+G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
+
+/**
+ * pge_error_get_sqlstate:
+ * @error: (nullable): any #GError, or %NULL
+ *
+ * The five-character SQLSTATE the server attached to @error ("42P01",
+ * "40001", "57014" ...). Never blocks; thread-safe.
+ *
+ * Returns: (nullable): the SQLSTATE, owned by @error, or %NULL when @error
+ *   is %NULL, not in the %PGE_ERROR domain, or did not come from the server
+ */
+const char *
+pge_error_get_sqlstate (const GError *error)
+{
+  PgeErrorPrivate *priv;
+
+  if (error == NULL || error->domain != PGE_ERROR)
+    return NULL;
+  priv = pge_error_get_private (error);
+  if (priv == NULL || priv->sqlstate[0] == '\0')
+    return NULL;
+  return priv->sqlstate;
+}
+
+/**
+ * pge_error_get_type:
+ *
+ * The #GType of the #PgeError enumeration, for bindings.
+ *
+ * Returns: the #GType
+ */
+GType
+pge_error_get_type (void)
+{
+  static gsize type_id = 0;
+  static const GEnumValue values[] = {
+    { PGE_ERROR_FAILED, "PGE_ERROR_FAILED", "failed" },
+    { PGE_ERROR_CONNECTION, "PGE_ERROR_CONNECTION", "connection" },
+    { PGE_ERROR_QUERY, "PGE_ERROR_QUERY", "query" },
+    { PGE_ERROR_CANCELLED, "PGE_ERROR_CANCELLED", "cancelled" },
+    { PGE_ERROR_TIMEOUT, "PGE_ERROR_TIMEOUT", "timeout" },
+    { PGE_ERROR_CLOSED, "PGE_ERROR_CLOSED", "closed" },
+    { PGE_ERROR_QUEUE_FULL, "PGE_ERROR_QUEUE_FULL", "queue-full" },
+    { PGE_ERROR_INVALID_ARGUMENT, "PGE_ERROR_INVALID_ARGUMENT", "invalid-argument" },
+    { PGE_ERROR_TRANSACTION_STATE, "PGE_ERROR_TRANSACTION_STATE", "transaction-state" },
+    { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type_id))
+    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeError"), values));
+  return type_id;
+}
+
+/* A SQLSTATE alone decides the code, except 57014 (query_canceled), which
+ * the server sends both for our cancel request and for statement_timeout:
+ * only the worker knows whether it asked. */
+gint
+pge_error_code_for_sqlstate (const char *sqlstate, gboolean cancel_requested)
+{
+  if (sqlstate == NULL)
+    return PGE_ERROR_QUERY;
+  if (strcmp (sqlstate, "57014") == 0)
+    return cancel_requested ? PGE_ERROR_CANCELLED : PGE_ERROR_TIMEOUT;
+  /* connection_exception, admin/crash shutdown, cannot_connect_now, and the
+   * idle-session timeouts all end the session. */
+  if (g_str_has_prefix (sqlstate, "08") || strcmp (sqlstate, "57P01") == 0 ||
+      strcmp (sqlstate, "57P02") == 0 || strcmp (sqlstate, "57P03") == 0 ||
+      strcmp (sqlstate, "25P03") == 0 || strcmp (sqlstate, "57P05") == 0)
+    return PGE_ERROR_CONNECTION;
+  return PGE_ERROR_QUERY;
+}
+
+GError *
+pge_error_new_sqlstate (gint code, const char *sqlstate, const char *format, ...)
+{
+  va_list args;
+  GError *error;
+
+  va_start (args, format);
+  error = g_error_new_valist (PGE_ERROR, code, format, args);
+  va_end (args);
+  if (sqlstate != NULL && strlen (sqlstate) == 5)
+    memcpy (pge_error_get_private (error)->sqlstate, sqlstate, 6);
+  return error;
+}
+
+GError *
+pge_error_new_from_result (const PGresult *res, gboolean cancel_requested)
+{
+  const char *sqlstate = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+  const char *primary = PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY);
+  const char *detail = PQresultErrorField (res, PG_DIAG_MESSAGE_DETAIL);
+  g_autofree char *fallback = NULL;
+
+  if (primary == NULL)
+    primary = fallback = g_strchomp (g_strdup (PQresultErrorMessage (res)));
+  if (primary == NULL || *primary == '\0')
+    primary = "unknown server error";
+  return pge_error_new_sqlstate (pge_error_code_for_sqlstate (sqlstate, cancel_requested),
+                                 sqlstate, "%s%s%s%s%s%s", primary,
+                                 detail ? " (" : "", detail ? detail : "", detail ? ")" : "",
+                                 sqlstate ? " [SQLSTATE " : "",
+                                 sqlstate ? sqlstate : "");
+}
+
+GError *
+pge_error_new_from_conn (PGconn *conn, gint code, const char *what)
+{
+  g_autofree char *message = g_strchomp (g_strdup (conn ? PQerrorMessage (conn) : ""));
+  g_autofree char *clean = pge_error_scrub (message, conn ? PQpass (conn) : NULL);
+
+  if (*clean == '\0')
+    return g_error_new (PGE_ERROR, code, "%s", what);
+  return g_error_new (PGE_ERROR, code, "%s: %s", what, clean);
+}
+
+/* libpq never prints a password on purpose; this is the belt to those
+ * braces, for messages that echo a conninfo fragment back. */
+char *
+pge_error_scrub (const char *message, const char *secret)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (message == NULL)
+    return g_strdup ("");
+  if (secret == NULL || *secret == '\0' || strstr (message, secret) == NULL)
+    return g_strdup (message);
+  parts = g_strsplit (message, secret, -1);
+  return g_strjoinv ("********", parts);
+}
+
+/* Serialization failure and deadlock: the transaction may succeed if run
+ * again from the start. */
+gboolean
+pge_error_is_retryable (const GError *error)
+{
+  const char *sqlstate = pge_error_get_sqlstate (error);
+
+  return sqlstate != NULL && (strcmp (sqlstate, "40001") == 0 || strcmp (sqlstate, "40P01") == 0);
+}

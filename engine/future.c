@@ -1,0 +1,365 @@
+/* future.c — PgeFuture, the handle a caller holds on a submitted job.
+ *
+ * Threads: every field is guarded by the future's `lock`; `done_cond` is
+ * broadcast once, when the future resolves. A future resolves exactly once
+ * (pge_future_resolve() returns FALSE to the loser of a race, e.g. a
+ * cancel against a worker finishing), and callbacks never run under the
+ * lock, so a callback may submit more work or drop the last reference.
+ *
+ * Ownership: until it resolves, the future holds a reference on its job
+ * (for pge_future_cancel()); the job holds a reference on the future (to
+ * resolve it). Resolution drops the first, breaking the cycle.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "errors-private.h"
+#include "future-private.h"
+#include "job-private.h"
+
+typedef struct {
+  PgeFuture        *future;      /* owned */
+  GMainContext     *context;     /* owned, nullable */
+  PgeFutureCallback callback;
+  gpointer          user_data;
+  GDestroyNotify    notify;
+} Callback;
+
+struct _PgeFuture {
+  GMutex     lock;
+  GCond      done_cond;
+  gboolean   done;
+  PgeResult *result;     /* owned, nullable */
+  GError    *error;      /* owned, nullable */
+  GSList    *callbacks;  /* of Callback*, waiting for resolution */
+  PgeJob    *job;        /* owned until resolved, for cancel */
+};
+
+G_DEFINE_BOXED_TYPE (PgeFuture, pge_future, pge_future_ref, pge_future_unref)
+
+PgeFuture *
+pge_future_new (void)
+{
+  PgeFuture *future = g_atomic_rc_box_new0 (PgeFuture);
+
+  g_mutex_init (&future->lock);
+  g_cond_init (&future->done_cond);
+  return future;
+}
+
+/* A future that is already done, for errors found before anything runs
+ * (bad input, a closed engine): the caller sees them the same way. */
+PgeFuture *
+pge_future_new_error (GError *error)
+{
+  PgeFuture *future = pge_future_new ();
+
+  pge_future_resolve (future, NULL, error);
+  return future;
+}
+
+/**
+ * pge_future_ref:
+ * @future: a #PgeFuture
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer full): @future
+ */
+PgeFuture *
+pge_future_ref (PgeFuture *future)
+{
+  g_return_val_if_fail (future != NULL, NULL);
+  return g_atomic_rc_box_acquire (future);
+}
+
+static void
+pge_future_free (PgeFuture *future)
+{
+  g_clear_pointer (&future->result, pge_result_unref);
+  g_clear_error (&future->error);
+  g_clear_pointer (&future->job, pge_job_unref);
+  g_mutex_clear (&future->lock);
+  g_cond_clear (&future->done_cond);
+}
+
+/**
+ * pge_future_unref:
+ * @future: (transfer full): a #PgeFuture
+ *
+ * Drops a reference. Dropping the last one does not cancel the job: it
+ * still runs, and its result is discarded. Thread-safe.
+ */
+void
+pge_future_unref (PgeFuture *future)
+{
+  g_return_if_fail (future != NULL);
+  g_atomic_rc_box_release_full (future, (GDestroyNotify) pge_future_free);
+}
+
+static void
+callback_free (Callback *cb)
+{
+  if (cb->notify != NULL)
+    cb->notify (cb->user_data);
+  g_clear_pointer (&cb->context, g_main_context_unref);
+  pge_future_unref (cb->future);
+  g_free (cb);
+}
+
+static gboolean
+callback_dispatch (gpointer data)
+{
+  Callback *cb = data;
+
+  cb->callback (cb->future, cb->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @cb where it asked to run, then frees it. */
+static void
+callback_fire (Callback *cb)
+{
+  GSource *source;
+
+  if (cb->context == NULL)
+    {
+      callback_dispatch (cb);
+      callback_free (cb);
+      return;
+    }
+  /* Always through a source, never g_main_context_invoke(): that would run
+   * the callback inside pge_future_on_done() when the caller owns the
+   * context, which the contract forbids. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[pgengine] future callback");
+  g_source_set_callback (source, callback_dispatch, cb, (GDestroyNotify) callback_free);
+  g_source_attach (source, cb->context);
+  g_source_unref (source);
+}
+
+/* Takes ownership of @result and @error. Returns FALSE, freeing both, when
+ * the future was already resolved. May be called from any thread; runs the
+ * NULL-context callbacks on it. */
+gboolean
+pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
+{
+  GSList *callbacks;
+  PgeJob *job;
+
+  g_mutex_lock (&future->lock);
+  if (future->done)
+    {
+      g_mutex_unlock (&future->lock);
+      g_clear_pointer (&result, pge_result_unref);
+      g_clear_error (&error);
+      return FALSE;
+    }
+  future->done = TRUE;
+  future->result = result;
+  future->error = error;
+  callbacks = g_steal_pointer (&future->callbacks);
+  job = g_steal_pointer (&future->job);
+  g_cond_broadcast (&future->done_cond);
+  g_mutex_unlock (&future->lock);
+
+  callbacks = g_slist_reverse (callbacks);
+  for (GSList *l = callbacks; l != NULL; l = l->next)
+    callback_fire (l->data);
+  g_slist_free (callbacks);
+  g_clear_pointer (&job, pge_job_unref);
+  return TRUE;
+}
+
+/* Gives the future a reference on the job that will resolve it. */
+void
+pge_future_set_job (PgeFuture *future, PgeJob *job)
+{
+  g_mutex_lock (&future->lock);
+  if (!future->done)
+    {
+      g_clear_pointer (&future->job, pge_job_unref);
+      future->job = pge_job_ref (job);
+    }
+  g_mutex_unlock (&future->lock);
+}
+
+/* For composite operations that must look at a step's outcome without
+ * copying it. Only valid once the future is done; the error stays owned by
+ * the future. */
+gboolean
+pge_future_peek_error (PgeFuture *future, const GError **error)
+{
+  gboolean failed;
+
+  g_mutex_lock (&future->lock);
+  g_assert (future->done);
+  failed = future->error != NULL;
+  if (error != NULL)
+    *error = future->error;
+  g_mutex_unlock (&future->lock);
+  return failed;
+}
+
+/**
+ * pge_future_wait:
+ * @future: a #PgeFuture
+ * @error: return location for a #GError
+ *
+ * Blocks the calling thread until @future is done: Piccolo's run_sync. May
+ * be called again, from any thread; each call returns a new reference (or
+ * a copy of the error). Do not call it on a worker thread of the same
+ * engine (from a %NULL-context pge_future_on_done() callback) for a job
+ * that needs a worker: it may wait for itself.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error
+ *   set; %NULL and no error for a job that has no result (an exhausted
+ *   batch step, a worker function that returned %NULL)
+ */
+PgeResult *
+pge_future_wait (PgeFuture *future, GError **error)
+{
+  PgeResult *result = NULL;
+
+  g_return_val_if_fail (future != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  g_mutex_lock (&future->lock);
+  while (!future->done)
+    g_cond_wait (&future->done_cond, &future->lock);
+  if (future->error != NULL)
+    g_propagate_error (error, g_error_copy (future->error));
+  else if (future->result != NULL)
+    result = pge_result_ref (future->result);
+  g_mutex_unlock (&future->lock);
+  return result;
+}
+
+/**
+ * pge_future_wait_timeout:
+ * @future: a #PgeFuture
+ * @timeout_ms: how long to wait at most, in milliseconds; 0 only checks
+ *
+ * Blocks up to @timeout_ms for @future to be done. The job goes on if the
+ * wait times out. Thread-safe.
+ *
+ * Returns: %TRUE if @future is done
+ */
+gboolean
+pge_future_wait_timeout (PgeFuture *future, guint timeout_ms)
+{
+  gint64 end;
+  gboolean done;
+
+  g_return_val_if_fail (future != NULL, FALSE);
+  end = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&future->lock);
+  while (!future->done)
+    if (!g_cond_wait_until (&future->done_cond, &future->lock, end))
+      break;
+  done = future->done;
+  g_mutex_unlock (&future->lock);
+  return done;
+}
+
+/**
+ * pge_future_is_done:
+ * @future: a #PgeFuture
+ *
+ * Never blocks; thread-safe.
+ *
+ * Returns: %TRUE once @future has a result or an error
+ */
+gboolean
+pge_future_is_done (PgeFuture *future)
+{
+  gboolean done;
+
+  g_return_val_if_fail (future != NULL, FALSE);
+  g_mutex_lock (&future->lock);
+  done = future->done;
+  g_mutex_unlock (&future->lock);
+  return done;
+}
+
+/**
+ * pge_future_cancel:
+ * @future: a #PgeFuture
+ *
+ * Cancels the job behind @future. Queued: it is removed and never runs.
+ * Running: the server is asked to cancel it through libpq's cancel API
+ * (a round trip to the server, so this may block for about a millisecond).
+ * Either way @future resolves with %PGE_ERROR_CANCELLED and the worker's
+ * connection stays usable. A job that completes before the server acts on
+ * the request keeps its result. Done: nothing happens. Inside a
+ * transaction, a cancelled statement aborts the transaction, as in psql.
+ * Thread-safe.
+ */
+void
+pge_future_cancel (PgeFuture *future)
+{
+  PgeJob *job = NULL;
+  gboolean done;
+
+  g_return_if_fail (future != NULL);
+  g_mutex_lock (&future->lock);
+  done = future->done;
+  if (future->job != NULL)
+    job = pge_job_ref (future->job);
+  g_mutex_unlock (&future->lock);
+  if (done)
+    return;
+  if (job != NULL)
+    {
+      pge_job_cancel (job);
+      pge_job_unref (job);
+    }
+  else
+    pge_future_resolve (future, NULL,
+                        g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled"));
+}
+
+/**
+ * pge_future_on_done:
+ * @future: a #PgeFuture
+ * @context: (nullable): where to call @callback, or %NULL
+ * @callback: (scope notified) (closure user_data): called once @future is done
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data after the call (or when the
+ *   context is destroyed before it could run)
+ *
+ * Calls @callback once @future is done. With a @context, always from that
+ * context's main loop, even when @future is already done: never inside this
+ * call. With %NULL, on the thread that completes the job (a worker thread:
+ * keep it short and do not block on the same engine there), or right away
+ * in the caller if @future is already done. Thread-safe; several callbacks
+ * run in the order they were added.
+ */
+void
+pge_future_on_done (PgeFuture        *future,
+                    GMainContext     *context,
+                    PgeFutureCallback callback,
+                    gpointer          user_data,
+                    GDestroyNotify    notify)
+{
+  Callback *cb;
+  gboolean done;
+
+  g_return_if_fail (future != NULL);
+  g_return_if_fail (callback != NULL);
+  cb = g_new0 (Callback, 1);
+  cb->future = pge_future_ref (future);
+  cb->context = context ? g_main_context_ref (context) : NULL;
+  cb->callback = callback;
+  cb->user_data = user_data;
+  cb->notify = notify;
+
+  g_mutex_lock (&future->lock);
+  done = future->done;
+  if (!done)
+    future->callbacks = g_slist_prepend (future->callbacks, cb);
+  g_mutex_unlock (&future->lock);
+  if (done)
+    callback_fire (cb);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "pgengine.h"
+#include "future-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PgePool   PgePool;
+typedef struct _PgeWorker PgeWorker;
+typedef struct _PgeLease  PgeLease;
+
+/* What a job carries is kept apart from how a worker sends it: a QUERY is
+ * SQL plus frozen parameters, so a worker is free to send it with
+ * PQsendQueryParams, as a prepared statement, or inside a pipeline. */
+typedef enum {
+  PGE_JOB_QUERY,   /* one statement, extended protocol, $n parameters */
+  PGE_JOB_EXEC,    /* a script, simple protocol */
+  PGE_JOB_CALL,    /* internal or user code run with the connection */
+  PGE_JOB_PIN      /* binds a lease to the worker that takes it */
+} PgeJobKind;
+
+typedef enum {
+  PGE_JOB_NEW,
+  PGE_JOB_QUEUED,   /* in a pool queue or a lease queue */
+  PGE_JOB_RUNNING,
+  PGE_JOB_DONE
+} PgeJobState;
+
+/* Runs on the worker thread, with the worker's idle connection. Returns a
+ * result (nullable) or NULL with @error set. */
+typedef PgeResult *(*PgeJobFunc) (PgeJob *job, PGconn *conn, gpointer data, GError **error);
+
+struct _PgeJob {
+  gatomicrefcount ref;
+  PgeJobKind      kind;
+
+  /* Immutable once submitted. */
+  char           *sql;        /* QUERY, EXEC */
+  PgeParams      *params;     /* QUERY: frozen private copy, nullable */
+  PgeJobFunc      func;       /* CALL */
+  gpointer        data;
+  GDestroyNotify  notify;     /* frees data once the job is freed */
+  PgeFuture      *future;     /* owned; resolved exactly once */
+  PgeLease       *lease;      /* owned; set: runs on the lease's worker */
+  PgePool        *pool;       /* owned; set when submitted */
+
+  /* Guarded by pool->queue_lock. */
+  PgeJobState     state;
+  GList           link;       /* node in `queue` */
+  GQueue         *queue;      /* the pool's or a lease's queue, while QUEUED */
+  gint64          deadline;   /* monotonic µs; 0: no acquire timeout */
+  PgeWorker      *worker;     /* running on it */
+
+  gint            cancel_requested;  /* atomic */
+};
+
+G_GNUC_INTERNAL PgeJob    *pge_job_new_query  (const char *sql, PgeParams *params);
+G_GNUC_INTERNAL PgeJob    *pge_job_new_exec   (const char *script);
+G_GNUC_INTERNAL PgeJob    *pge_job_new_call   (PgeJobFunc     func,
+                                               gpointer       data,
+                                               GDestroyNotify notify);
+G_GNUC_INTERNAL PgeJob    *pge_job_ref        (PgeJob *job);
+G_GNUC_INTERNAL void       pge_job_unref      (PgeJob *job);
+G_GNUC_INTERNAL PgeFuture *pge_job_get_future (PgeJob *job);
+G_GNUC_INTERNAL void       pge_job_finish     (PgeJob *job, PgeResult *result, GError *error);
+G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const char *message);
+G_GNUC_INTERNAL void       pge_job_cancel     (PgeJob *job);
+G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
+G_GNUC_INTERNAL PgeWorker *pge_job_get_worker (PgeJob *job);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeJob, pge_job_unref)
+
+G_END_DECLS

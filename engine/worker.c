@@ -1,0 +1,469 @@
+/* worker.c — a worker thread and the connection it owns.
+ *
+ * Each worker thread owns exactly one PGconn, in blocking mode, and is the
+ * only thread that ever uses it (see pool.c for the whole threading model).
+ * It loops: make sure the connection is up (reconnecting with backoff, not
+ * taking jobs meanwhile, so queued jobs wait out the acquire timeout), ask
+ * the pool for the next job, run it, and hand the connection to the next
+ * job only in a clean state: after a job outside a lease, a connection
+ * left inside a transaction is rolled back, and one left mid-protocol
+ * (COPY, an unread result) is dropped and reconnected.
+ *
+ * Before running a job the worker polls the idle socket: a backend killed
+ * by pg_terminate_backend() or a server restart shows up there, so a job
+ * that was not yet sent goes to a fresh connection instead of failing.
+ * A lease (transaction) whose connection was lost fails its remaining jobs
+ * with PGE_ERROR_CONNECTION: they must never run outside the transaction
+ * they were written for.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <poll.h>
+
+#include "errors-private.h"
+#include "logging-private.h"
+#include "params-private.h"
+#include "result-private.h"
+#include "worker-private.h"
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+static GPrivate current_worker = G_PRIVATE_INIT (NULL);
+
+PgeWorker *
+pge_worker_new (PgePool *pool, guint index)
+{
+  PgeWorker *worker = g_new0 (PgeWorker, 1);
+
+  worker->pool = pool;
+  worker->index = index;
+  worker->label = g_strdup_printf ("%s/%u", pool->name, index);
+  worker->idle_link.data = worker;
+  g_cond_init (&worker->wake);
+  g_mutex_init (&worker->cancel_lock);
+  return worker;
+}
+
+void
+pge_worker_free (PgeWorker *worker)
+{
+  g_assert (worker->thread == NULL);
+  g_clear_pointer (&worker->conn, PQfinish);
+  g_clear_pointer (&worker->cancel, PQfreeCancel);
+  g_cond_clear (&worker->wake);
+  g_mutex_clear (&worker->cancel_lock);
+  g_free (worker->label);
+  g_free (worker);
+}
+
+/* The worker whose thread this is, or NULL on any other thread. */
+PgeWorker *
+pge_worker_get_current (void)
+{
+  return g_private_get (&current_worker);
+}
+
+static void
+notice_receiver (void *arg, const PGresult *res)
+{
+  PgeWorker *worker = arg;
+
+  g_debug ("%s: %s", worker->label, PQresultErrorMessage (res));
+}
+
+/* ----------------------------------------------------------- connection */
+
+static gboolean
+conn_ok (PgeWorker *worker)
+{
+  return worker->conn != NULL && PQstatus (worker->conn) == CONNECTION_OK;
+}
+
+static void
+worker_disconnect (PgeWorker *worker)
+{
+  pge_pool_set_connected (worker->pool, worker, NULL);
+  g_clear_pointer (&worker->conn, PQfinish);
+}
+
+static gboolean
+worker_connect (PgeWorker *worker, GError **error)
+{
+  PgePool *pool = worker->pool;
+  /* connect_timeout first, so a value in the user's conninfo wins:
+   * libpq keeps the last value of a repeated keyword. */
+  const char *keywords[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+  const char *values[] = { "10", "pgengine", pool->conninfo, NULL };
+  PGconn *conn;
+
+  worker_disconnect (worker);
+  conn = PQconnectdbParams (keywords, values, 1);
+  if (PQstatus (conn) != CONNECTION_OK)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot connect node \"%s\"", pool->name);
+
+      g_propagate_error (error, pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION, what));
+      PQfinish (conn);
+      return FALSE;
+    }
+  PQsetNoticeReceiver (conn, notice_receiver, worker);
+  if (pool->statement_timeout_ms > 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("SET statement_timeout = %u", pool->statement_timeout_ms);
+      PGresult *res = PQexec (conn, sql);
+      gboolean ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+
+      if (!ok)
+        g_propagate_error (error, pge_error_new_from_result (res, FALSE));
+      PQclear (res);
+      if (!ok)
+        {
+          PQfinish (conn);
+          return FALSE;
+        }
+    }
+  g_atomic_int_set (&pool->server_version, PQserverVersion (conn));
+  worker->conn = conn;
+  worker->generation++;
+  pge_pool_set_connected (pool, worker, PQgetCancel (conn));
+  if (worker->ever_connected)
+    pge_pool_count_reconnect (pool);
+  worker->ever_connected = TRUE;
+  return TRUE;
+}
+
+/* Retries until connected (TRUE) or the pool closes (FALSE). */
+static gboolean
+worker_reconnect (PgeWorker *worker)
+{
+  guint backoff_ms = BACKOFF_MIN_MS;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gint64 until;
+
+      if (worker_connect (worker, &error))
+        return TRUE;
+      g_debug ("%s: %s; retrying in %u ms", worker->label, error->message, backoff_ms);
+      /* Jitter, so that workers do not hammer a recovering server in step. */
+      until = g_get_monotonic_time () + (gint64) (backoff_ms + g_random_int_range (0, backoff_ms / 2 + 1)) * 1000;
+      if (!pge_pool_sleep (worker->pool, worker, until))
+        return FALSE;
+      backoff_ms = MIN (backoff_ms * 2, BACKOFF_MAX_MS);
+    }
+}
+
+/* Whether the idle connection is still alive, without a round trip: a
+ * terminated backend leaves an error and EOF waiting on the socket. */
+static gboolean
+worker_preflight (PgeWorker *worker)
+{
+  struct pollfd pfd;
+  PGnotify *notify;
+
+  if (!conn_ok (worker))
+    return FALSE;
+  pfd.fd = PQsocket (worker->conn);
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  if (poll (&pfd, 1, 0) <= 0)
+    return TRUE;
+  if (!PQconsumeInput (worker->conn) || PQstatus (worker->conn) != CONNECTION_OK)
+    return FALSE;
+  /* Nobody can receive a NOTIFY on a shared worker: drop it. */
+  while ((notify = PQnotifies (worker->conn)) != NULL)
+    PQfreemem (notify);
+  return TRUE;
+}
+
+/* Leaves the connection idle outside any transaction, or drops it. */
+static void
+worker_make_idle (PgeWorker *worker)
+{
+  PGTransactionStatusType status;
+
+  if (!conn_ok (worker))
+    {
+      worker_disconnect (worker);
+      return;
+    }
+  status = PQtransactionStatus (worker->conn);
+  if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+    {
+      PGresult *res = PQexec (worker->conn, "ROLLBACK");
+
+      g_debug ("%s: a job left a transaction open; rolled back", worker->label);
+      PQclear (res);
+      status = PQtransactionStatus (worker->conn);
+    }
+  if (status != PQTRANS_IDLE)
+    worker_disconnect (worker);
+}
+
+/* ------------------------------------------------------------ execution */
+
+GError *
+pge_worker_error_from_result (PgeJob *job, PGconn *conn, const PGresult *res)
+{
+  GError *error = pge_error_new_from_result (res, job && pge_job_is_cancel_requested (job));
+
+  /* "server closed the connection unexpectedly" carries no SQLSTATE. */
+  if (PQstatus (conn) == CONNECTION_BAD && error->code != PGE_ERROR_CONNECTION)
+    error->code = PGE_ERROR_CONNECTION;
+  return error;
+}
+
+static void
+set_first_error (GError **first, GError *error)
+{
+  if (*first == NULL)
+    *first = error;
+  else
+    g_error_free (error);
+}
+
+/* Reads every result of what was just sent. Keeps the last non-error one;
+ * reports the first error. COPY is refused without hanging. */
+PgeResult *
+pge_worker_collect (PgeJob *job, PGconn *conn, gboolean simple, GError **error)
+{
+  PGresult *last = NULL;
+  PGresult *res;
+  GError *first = NULL;
+
+  while ((res = PQgetResult (conn)) != NULL)
+    {
+      switch (PQresultStatus (res))
+        {
+        case PGRES_COPY_IN:
+          PQputCopyEnd (conn, "pgengine: COPY FROM STDIN needs pge_engine_run_in_worker()");
+          set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                           "COPY FROM STDIN is not a query: use pge_engine_run_in_worker()"));
+          break;
+        case PGRES_COPY_OUT:
+          {
+            char *buffer = NULL;
+
+            while (PQgetCopyData (conn, &buffer, 0) > 0)
+              PQfreemem (buffer);
+            set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                             "COPY TO STDOUT is not a query: use pge_engine_run_in_worker()"));
+          }
+          break;
+        case PGRES_COPY_BOTH:
+          /* Replication protocol: the connection cannot be recovered. */
+          PQclear (res);
+          set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                           "replication commands are not supported"));
+          g_clear_pointer (&last, PQclear);
+          g_propagate_error (error, first);
+          return NULL;
+        case PGRES_FATAL_ERROR:
+        case PGRES_BAD_RESPONSE:
+        case PGRES_NONFATAL_ERROR:
+          set_first_error (&first, pge_worker_error_from_result (job, conn, res));
+          break;
+        case PGRES_EMPTY_QUERY:
+          if (!simple)
+            set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                                          "the query is empty"));
+          else if (last == NULL)
+            {
+              last = res;
+              continue;
+            }
+          break;
+        default:
+          g_clear_pointer (&last, PQclear);
+          last = res;
+          continue;
+        }
+      PQclear (res);
+    }
+  if (first == NULL && PQstatus (conn) == CONNECTION_BAD)
+    first = pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION, "the connection was lost");
+  if (first != NULL)
+    {
+      g_clear_pointer (&last, PQclear);
+      g_propagate_error (error, first);
+      return NULL;
+    }
+  return last ? pge_result_new_take (last) : NULL;
+}
+
+void
+pge_worker_log (PgeJob *job, const char *sql, gint64 start_us, PgeResult *result, const GError *error)
+{
+  PgeWorker *worker = job->worker;
+  PgePool *pool = worker->pool;
+
+  if (!pool->log_queries)
+    return;
+  pge_log_query (worker->label, sql, g_get_monotonic_time () - start_us,
+                 result ? pge_result_get_pgresult (result) : NULL, error, pool->log_responses);
+}
+
+static PgeResult *
+send_failed (PGconn *conn, GError **error)
+{
+  gint code = PQstatus (conn) == CONNECTION_BAD ? PGE_ERROR_CONNECTION : PGE_ERROR_FAILED;
+
+  g_propagate_error (error, pge_error_new_from_conn (conn, code, "cannot send the query"));
+  return NULL;
+}
+
+PgeResult *
+pge_worker_exec (PgeJob *job, PGconn *conn, const char *sql, PgeParams *frozen_params, GError **error)
+{
+  PgeParamsView view;
+  PgeResult *result = NULL;
+  GError *local = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  pge_params_view (frozen_params, &view);
+  if (view.n > PGE_MAX_PARAMS)
+    local = g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                         "%d parameters; PostgreSQL takes at most %d", view.n, PGE_MAX_PARAMS);
+  else if (!PQsendQueryParams (conn, sql, view.n, view.types, view.values, view.lengths,
+                               view.formats, 0))
+    send_failed (conn, &local);
+  else
+    result = pge_worker_collect (job, conn, FALSE, &local);
+  pge_worker_log (job, sql, start, result, local);
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return result;
+}
+
+PgeResult *
+pge_worker_exec_script (PgeJob *job, PGconn *conn, const char *script, GError **error)
+{
+  PgeResult *result = NULL;
+  GError *local = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  if (!PQsendQuery (conn, script))
+    send_failed (conn, &local);
+  else
+    result = pge_worker_collect (job, conn, TRUE, &local);
+  pge_worker_log (job, script, start, result, local);
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return result;
+}
+
+/* --------------------------------------------------------------- the loop */
+
+/* A lease job may only run on the connection its lease began on. */
+static gboolean
+lease_connection_ok (PgeWorker *worker, PgeJob *job)
+{
+  return worker->generation == job->lease->generation && worker_preflight (worker);
+}
+
+static void
+worker_run (PgeWorker *worker, PgeJob *job)
+{
+  PgePool *pool = worker->pool;
+  PgeResult *result = NULL;
+  GError *error = NULL;
+
+  if (pge_job_is_cancel_requested (job))
+    error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
+  else if (job->lease != NULL && job->kind != PGE_JOB_PIN)
+    {
+      if (!lease_connection_ok (worker, job))
+        error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION,
+                                     "the connection of this transaction was lost; "
+                                     "the server rolled the transaction back");
+    }
+  else if (!worker_preflight (worker))
+    {
+      g_autoptr(GError) reconnect_error = NULL;
+
+      if (!worker_connect (worker, &reconnect_error))
+        {
+          g_debug ("%s: %s", worker->label, reconnect_error->message);
+          pge_pool_requeue (pool, worker, job);
+          return;
+        }
+    }
+
+  if (error == NULL)
+    switch (job->kind)
+      {
+      case PGE_JOB_QUERY:
+        result = pge_worker_exec (job, worker->conn, job->sql, job->params, &error);
+        break;
+      case PGE_JOB_EXEC:
+        result = pge_worker_exec_script (job, worker->conn, job->sql, &error);
+        break;
+      case PGE_JOB_CALL:
+        result = job->func (job, worker->conn, job->data, &error);
+        break;
+      case PGE_JOB_PIN:
+        job->lease->generation = worker->generation;
+        break;
+      default:
+        g_assert_not_reached ();
+      }
+
+  pge_pool_job_done (pool, worker, job);
+  if (job->kind == PGE_JOB_PIN && error != NULL)
+    pge_lease_release (job->lease);
+  pge_job_finish (job, result, error);
+  if (job->lease == NULL)
+    worker_make_idle (worker);
+  pge_job_unref (job);
+}
+
+/* The lease is released and drained (or the pool closes): whatever it
+ * left open is rolled back before the worker serves anyone else. */
+static void
+worker_unpin (PgeWorker *worker)
+{
+  worker_make_idle (worker);
+  pge_pool_unpin (worker->pool, worker);
+}
+
+gpointer
+pge_worker_main (gpointer data)
+{
+  PgeWorker *worker = data;
+  PgePool *pool = worker->pool;
+  GError *error = NULL;
+
+  g_private_set (&current_worker, worker);
+  worker_connect (worker, &error);
+  pge_pool_report_start (pool, error);
+  g_clear_error (&error);
+
+  for (;;)
+    {
+      PgeJob *job = NULL;
+
+      if (worker->lease == NULL && !conn_ok (worker) && !worker_reconnect (worker))
+        break;
+      switch (pge_pool_next (pool, worker, &job))
+        {
+        case PGE_NEXT_RUN:
+          worker_run (worker, job);
+          continue;
+        case PGE_NEXT_UNPIN:
+          worker_unpin (worker);
+          continue;
+        case PGE_NEXT_EXIT:
+          break;
+        }
+      break;
+    }
+
+  worker_disconnect (worker);
+  g_private_set (&current_worker, NULL);
+  pge_pool_worker_exited (pool, worker);
+  return NULL;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PGE_INSIDE_PGENGINE_H) && !defined(PGE_COMPILATION)
+#error "Only <pgengine.h> can be included directly."
+#endif
+
+#include <pgengine/pge-types.h>
+
+G_BEGIN_DECLS
+
+#define PGE_TYPE_ENGINE (pge_engine_get_type ())
+
+/**
+ * PgeStats:
+ * @n_workers: connections owned by workers, over all nodes
+ * @n_busy: workers running a job right now
+ * @n_pinned: workers held by an open transaction or batch
+ * @queue_length: jobs waiting for a worker
+ * @n_completed: jobs finished without error
+ * @n_failed: jobs finished with an error
+ * @n_reconnects: connections re-established after a loss
+ *
+ * A snapshot of an engine's counters, filled by pge_engine_get_stats().
+ */
+typedef struct {
+  guint   n_workers;
+  guint   n_busy;
+  guint   n_pinned;
+  guint   queue_length;
+  guint64 n_completed;
+  guint64 n_failed;
+  guint64 n_reconnects;
+} PgeStats;
+
+/**
+ * PgeWorkerFunc:
+ * @conn: the worker's connection, idle, borrowed for the call
+ * @user_data: the data given to pge_engine_run_in_worker()
+ * @error: return location for a #GError
+ *
+ * Blocking user code run on a worker thread with its connection.
+ *
+ * Returns: (transfer full) (nullable): a result that becomes the future's
+ *   result, or %NULL (with @error set on failure)
+ */
+typedef PGresult *(*PgeWorkerFunc) (PGconn *conn, gpointer user_data, GError **error);
+
+PGE_AVAILABLE GType      pge_engine_get_type            (void) G_GNUC_CONST;
+PGE_AVAILABLE PgeEngine *pge_engine_new                 (PgeConfig *config, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE PgeEngine *pge_engine_ref                 (PgeEngine *engine);
+PGE_AVAILABLE void       pge_engine_unref               (PgeEngine *engine);
+PGE_AVAILABLE void       pge_engine_close               (PgeEngine *engine);
+PGE_AVAILABLE gboolean   pge_engine_is_closed           (PgeEngine *engine);
+PGE_AVAILABLE int        pge_engine_get_server_version  (PgeEngine *engine);
+PGE_AVAILABLE guint      pge_engine_get_n_workers       (PgeEngine *engine);
+PGE_AVAILABLE void       pge_engine_get_stats           (PgeEngine *engine, PgeStats *stats);
+
+PGE_AVAILABLE PgeFuture *pge_engine_query               (PgeEngine  *engine,
+                                                         const char *sql,
+                                                         PgeParams  *params);
+PGE_AVAILABLE PgeResult *pge_engine_query_sync          (PgeEngine  *engine,
+                                                         const char *sql,
+                                                         PgeParams  *params,
+                                                         GError    **error);
+PGE_AVAILABLE void       pge_engine_query_async         (PgeEngine          *engine,
+                                                         const char         *sql,
+                                                         PgeParams          *params,
+                                                         GCancellable       *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer            user_data);
+PGE_AVAILABLE PgeResult *pge_engine_query_finish        (PgeEngine    *engine,
+                                                         GAsyncResult *result,
+                                                         GError      **error);
+PGE_AVAILABLE PgeFuture *pge_engine_query_on_node       (PgeEngine  *engine,
+                                                         const char *node,
+                                                         const char *sql,
+                                                         PgeParams  *params);
+PGE_AVAILABLE gboolean   pge_engine_exec_sync           (PgeEngine  *engine,
+                                                         const char *script,
+                                                         GError    **error);
+PGE_AVAILABLE PgeFuture *pge_engine_run_in_worker       (PgeEngine     *engine,
+                                                         PgeWorkerFunc  func,
+                                                         gpointer       user_data,
+                                                         GDestroyNotify notify);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeEngine, pge_engine_unref)
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PGE_INSIDE_PGENGINE_H) && !defined(PGE_COMPILATION)
+#error "Only <pgengine.h> can be included directly."
+#endif
+
+#include <pgengine/pge-types.h>
+
+G_BEGIN_DECLS
+
+#define PGE_TYPE_SAVEPOINT (pge_savepoint_get_type ())
+
+PGE_AVAILABLE GType           pge_savepoint_get_type        (void) G_GNUC_CONST;
+PGE_AVAILABLE PgeSavepoint   *pge_savepoint_ref             (PgeSavepoint *savepoint);
+PGE_AVAILABLE void            pge_savepoint_unref           (PgeSavepoint *savepoint);
+PGE_AVAILABLE const char     *pge_savepoint_get_name        (PgeSavepoint *savepoint);
+PGE_AVAILABLE PgeTransaction *pge_savepoint_get_transaction (PgeSavepoint *savepoint);
+PGE_AVAILABLE gboolean        pge_savepoint_rollback_to     (PgeSavepoint *savepoint, GError **error);
+PGE_AVAILABLE gboolean        pge_savepoint_release         (PgeSavepoint *savepoint, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeSavepoint, pge_savepoint_unref)
+
+G_END_DECLS

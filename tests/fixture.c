@@ -1,0 +1,171 @@
+/* fixture.c — starts the throwaway cluster and gives each test an engine.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <criterion/hooks.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+#ifndef PGE_TEST_SRCDIR
+#define PGE_TEST_SRCDIR "."
+#endif
+
+PgeEngine *test_engine = NULL;
+
+static char *cluster_dir = NULL;    /* set in the runner when it started one */
+static char *schema = NULL;
+static char *schema_conninfo = NULL;
+
+static char *
+run_cluster_tool (const char *command, const char *dir)
+{
+  g_autofree char *tool = g_build_filename (PGE_TEST_SRCDIR, "tools", "pge-cluster", NULL);
+  const char *argv[] = { tool, command, dir, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &error))
+    cr_assert_fail ("cannot run %s: %s", tool, error->message);
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      fprintf (stderr, "%s %s failed:\n%s\n", tool, command, err ? err : "");
+      return NULL;
+    }
+  return g_strdup (g_strstrip (out));
+}
+
+ReportHook (PRE_ALL) (struct criterion_test_set *set)
+{
+  g_autofree char *conninfo = NULL;
+
+  (void) set;
+  if (g_getenv ("PGE_TEST_CONNINFO") != NULL)
+    return;
+  cluster_dir = g_strdup_printf ("%s/pge-test-%d-%u", g_get_tmp_dir (), (int) getpid (),
+                                 g_random_int ());
+  conninfo = run_cluster_tool ("start", cluster_dir);
+  if (conninfo == NULL)
+    {
+      fprintf (stderr, "could not start a throwaway PostgreSQL; set PGE_TEST_CONNINFO "
+                       "to use an existing server\n");
+      exit (2);
+    }
+  g_setenv ("PGE_TEST_CONNINFO", conninfo, TRUE);
+  g_setenv ("PGE_TEST_CLUSTER_DIR", cluster_dir, TRUE);
+}
+
+ReportHook (POST_ALL) (struct criterion_global_stats *stats)
+{
+  (void) stats;
+  if (cluster_dir != NULL)
+    g_free (run_cluster_tool ("stop", cluster_dir));
+  g_clear_pointer (&cluster_dir, g_free);
+}
+
+const char *
+pge_test_conninfo (void)
+{
+  const char *conninfo = g_getenv ("PGE_TEST_CONNINFO");
+
+  cr_assert_not_null (conninfo, "PGE_TEST_CONNINFO is not set");
+  return conninfo;
+}
+
+const char *
+pge_test_schema (void)
+{
+  return schema;
+}
+
+const char *
+pge_test_schema_conninfo (void)
+{
+  return schema_conninfo ? schema_conninfo : pge_test_conninfo ();
+}
+
+char *
+pge_test_admin_query (const char *sql)
+{
+  PGconn *conn = PQconnectdb (pge_test_conninfo ());
+  PGresult *res;
+  char *value = NULL;
+
+  cr_assert_eq (PQstatus (conn), CONNECTION_OK, "admin connection: %s", PQerrorMessage (conn));
+  res = PQexec (conn, sql);
+  cr_assert (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK,
+             "admin query %s: %s", sql, PQresultErrorMessage (res));
+  if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) > 0 && !PQgetisnull (res, 0, 0))
+    value = g_strdup (PQgetvalue (res, 0, 0));
+  PQclear (res);
+  PQfinish (conn);
+  return value;
+}
+
+gboolean
+pge_test_restart_server (void)
+{
+  const char *dir = g_getenv ("PGE_TEST_CLUSTER_DIR");
+  g_autofree char *out = NULL;
+
+  if (dir == NULL)
+    return FALSE;
+  out = run_cluster_tool ("restart", dir);
+  cr_assert_not_null (out, "the server did not restart");
+  return TRUE;
+}
+
+PgeConfig *
+pge_test_config (guint n_workers)
+{
+  PgeConfig *config = pge_config_new (pge_test_schema_conninfo ());
+
+  pge_config_set_workers (config, n_workers);
+  pge_config_set_acquire_timeout (config, 10000);
+  return config;
+}
+
+PgeEngine *
+pge_test_new_engine (guint n_workers)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (n_workers);
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine = pge_engine_new (config, &error);
+
+  cr_assert_null (error, "pge_engine_new: %s", error ? error->message : "");
+  cr_assert_not_null (engine);
+  return engine;
+}
+
+void
+pge_test_engine_up (void)
+{
+  g_autofree char *sql = NULL;
+
+  schema = g_strdup_printf ("t_%d_%u", (int) getpid (), g_random_int_range (0, 1000000));
+  sql = g_strdup_printf ("CREATE SCHEMA %s", schema);
+  g_free (pge_test_admin_query (sql));
+  schema_conninfo = g_strdup_printf ("%s options='-c search_path=%s'", pge_test_conninfo (), schema);
+  test_engine = pge_test_new_engine (4);
+}
+
+void
+pge_test_engine_down (void)
+{
+  g_autofree char *sql = NULL;
+
+  g_clear_pointer (&test_engine, pge_engine_unref);
+  if (schema != NULL)
+    {
+      sql = g_strdup_printf ("DROP SCHEMA IF EXISTS %s CASCADE", schema);
+      g_free (pge_test_admin_query (sql));
+    }
+  g_clear_pointer (&schema, g_free);
+  g_clear_pointer (&schema_conninfo, g_free);
+}

@@ -1,0 +1,48 @@
+/* fixture.h — the shared test fixture: a real throwaway PostgreSQL.
+ *
+ * The cluster starts once per run (tools/pge-cluster), before any test,
+ * unless PGE_TEST_CONNINFO names one. Each test gets a fresh engine whose
+ * connections use a schema of their own (search_path), dropped afterwards,
+ * so tests that run in parallel never see each other's tables.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <criterion/criterion.h>
+#include <pgengine.h>
+
+/* The engine of the current test (pge_test_engine_up), or NULL. */
+extern PgeEngine *test_engine;
+
+/* Criterion .init/.fini: a 4-worker engine on a fresh schema. */
+void        pge_test_engine_up   (void);
+void        pge_test_engine_down (void);
+
+/* The cluster's conninfo, and the same with this test's search_path. */
+const char *pge_test_conninfo        (void);
+const char *pge_test_schema_conninfo (void);
+const char *pge_test_schema          (void);
+
+/* A config on this test's schema, with test-friendly defaults (acquire
+ * timeout 10 s). The caller owns it. */
+PgeConfig  *pge_test_config          (guint n_workers);
+/* An extra engine on this test's schema; the caller owns it. */
+PgeEngine  *pge_test_new_engine      (guint n_workers);
+
+/* Runs SQL on a separate admin connection (not through pgengine), for
+ * faults and checks; asserts success; returns the first cell or NULL. */
+char       *pge_test_admin_query     (const char *sql);
+/* Restarts the server (only for the cluster this run started itself);
+ * returns FALSE when PGE_TEST_CONNINFO names an outside server. */
+gboolean    pge_test_restart_server  (void);
+
+/* Asserts that @error is set, in @domain with @code. */
+#define pge_assert_error(error, domain_, code_)                                  \
+  do {                                                                           \
+    cr_assert_not_null ((error), "expected an error");                           \
+    cr_assert_eq ((error)->domain, (domain_), "wrong domain: %s",                 \
+                  g_quark_to_string ((error)->domain));                          \
+    cr_assert_eq ((error)->code, (code_), "wrong code %d (want %d): %s",          \
+                  (error)->code, (int) (code_), (error)->message);               \
+  } while (0)

@@ -1,1 +1,188 @@
+/* test-errors.c — PGE_ERROR, the SQLSTATE it carries, and secrets kept out
+ * of messages.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <unistd.h>
+
 #include "fixture.h"
+
+TestSuite (errors, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+
+/* Runs @sql on the test engine and returns its error (asserts there is one). */
+static GError *
+query_error (const char *sql)
+{
+  GError *error = NULL;
+  g_autoptr(PgeResult) result = pge_engine_query_sync (test_engine, sql, NULL, &error);
+
+  cr_assert_null (result, "%s should fail", sql);
+  cr_assert_not_null (error, "%s should fail", sql);
+  return error;
+}
+
+/* A connection string for this test's server with @extra appended. */
+static char *
+conninfo_with (const char *extra)
+{
+  return g_strdup_printf ("%s %s", pge_test_conninfo (), extra);
+}
+
+static GError *
+engine_new_error (const char *conninfo)
+{
+  g_autoptr(PgeConfig) config = pge_config_new (conninfo);
+  g_autoptr(PgeEngine) engine = NULL;
+  GError *error = NULL;
+
+  pge_config_set_workers (config, 1);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine, "pge_engine_new (%s) should fail", conninfo);
+  cr_assert_not_null (error);
+  return error;
+}
+
+Test (errors, sqlstate_of_null_error_is_null)
+{
+  cr_assert_null (pge_error_get_sqlstate (NULL));
+}
+
+Test (errors, sqlstate_of_foreign_domain_error_is_null)
+{
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "42P01");
+
+  cr_assert_null (pge_error_get_sqlstate (error));
+}
+
+Test (errors, sqlstate_of_locally_made_pge_error_is_null)
+{
+  g_autoptr(GError) error = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "made here");
+  g_autoptr(GError) invalid = NULL;
+  g_autoptr(PgeResult) result = pge_engine_query_sync (test_engine, "", NULL, &invalid);
+
+  cr_assert_null (pge_error_get_sqlstate (error));
+  pge_assert_error (invalid, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  cr_assert_null (pge_error_get_sqlstate (invalid));
+}
+
+Test (errors, undefined_table_is_query_error_42P01)
+{
+  g_autoptr(GError) error = query_error ("SELECT * FROM no_such_table_anywhere");
+
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
+  cr_assert_not_null (strstr (error->message, "no_such_table_anywhere"), "%s", error->message);
+}
+
+Test (errors, division_by_zero_is_query_error_22012)
+{
+  g_autoptr(GError) error = query_error ("SELECT 1 / 0");
+
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_str_eq (pge_error_get_sqlstate (error), "22012");
+}
+
+Test (errors, unique_violation_is_query_error_23505)
+{
+  g_autoptr(GError) error = NULL;
+
+  cr_assert (pge_engine_exec_sync (test_engine,
+                                   "CREATE TABLE uniq (id int PRIMARY KEY);"
+                                   "INSERT INTO uniq VALUES (1)", &error));
+  cr_assert_null (error);
+  error = query_error ("INSERT INTO uniq VALUES (1)");
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_str_eq (pge_error_get_sqlstate (error), "23505");
+}
+
+Test (errors, sqlstate_survives_g_error_copy_and_propagate)
+{
+  g_autoptr(GError) error = query_error ("SELECT 1 / 0");
+  g_autoptr(GError) copy = g_error_copy (error);
+  g_autoptr(GError) copy_of_copy = g_error_copy (copy);
+  GError *propagated = NULL;
+
+  g_propagate_error (&propagated, g_error_copy (error));
+  cr_assert_str_eq (pge_error_get_sqlstate (copy), "22012");
+  cr_assert_str_eq (pge_error_get_sqlstate (copy_of_copy), "22012");
+  cr_assert_str_eq (pge_error_get_sqlstate (propagated), "22012");
+  /* Each copy owns its own storage. */
+  cr_assert_neq ((void *) pge_error_get_sqlstate (copy), (void *) pge_error_get_sqlstate (error));
+  g_clear_error (&propagated);
+  cr_assert_str_eq (pge_error_get_sqlstate (copy), "22012");
+}
+
+Test (errors, error_enum_is_registered)
+{
+  GEnumClass *klass = g_type_class_ref (pge_error_get_type ());
+  GEnumValue *value = g_enum_get_value (klass, PGE_ERROR_QUEUE_FULL);
+
+  cr_assert_not_null (value);
+  cr_assert_str_eq (value->value_name, "PGE_ERROR_QUEUE_FULL");
+  cr_assert_not_null (g_enum_get_value (klass, PGE_ERROR_NESTED));
+  g_type_class_unref (klass);
+}
+
+Test (errors, connect_error_never_shows_the_password)
+{
+  /* The throwaway cluster trusts local connections, so a wrong password
+   * alone does not fail. Make the server echo the password back instead:
+   * as the name of a database that does not exist. */
+  const char *secret = "pge_Secret_Pw_4711";
+  g_autofree char *extra = g_strdup_printf ("dbname=%s password=%s", secret, secret);
+  g_autofree char *conninfo = conninfo_with (extra);
+  g_autoptr(GError) error = engine_new_error (conninfo);
+
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  cr_assert_null (strstr (error->message, secret), "password in: %s", error->message);
+  cr_assert_not_null (strstr (error->message, "does not exist"), "%s", error->message);
+}
+
+Test (errors, wrong_password_for_a_role_never_shows_the_password)
+{
+  g_autofree char *role = g_strdup_printf ("pge_pw_role_%d", (int) getpid ());
+  g_autofree char *create = g_strdup_printf ("CREATE ROLE %s LOGIN PASSWORD 'right_pw_981'", role);
+  g_autofree char *drop = g_strdup_printf ("DROP ROLE IF EXISTS %s", role);
+  /* A database named after the wrong password makes the server quote it. */
+  g_autofree char *extra = g_strdup_printf ("user=%s password=wrong_pw_1234 dbname=wrong_pw_1234", role);
+  g_autofree char *conninfo = conninfo_with (extra);
+  g_autoptr(GError) error = NULL;
+
+  g_free (pge_test_admin_query (create));
+  error = engine_new_error (conninfo);
+  g_free (pge_test_admin_query (drop));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  cr_assert_null (strstr (error->message, "wrong_pw_1234"), "password in: %s", error->message);
+  cr_assert_null (strstr (error->message, "right_pw_981"), "password in: %s", error->message);
+}
+
+Test (errors, malformed_conninfo_error_never_shows_the_password)
+{
+  const char *conninfos[] = {
+    "host=127.0.0.1 password=hunter2_secret bogus_without_equals",
+    "host=127.0.0.1 password='hunter2_secret",
+    "host=127.0.0.1 password=hunter2_secret nosuchkeyword=1",
+    "postgresql://u:hunter2_secret@127.0.0.1:notaport/db",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (conninfos); i++)
+    {
+      g_autoptr(PgeConfig) config = pge_config_new (conninfos[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeEngine) engine = pge_engine_new (config, &error);
+
+      cr_assert_null (engine, "%s", conninfos[i]);
+      cr_assert_not_null (error, "%s", conninfos[i]);
+      cr_assert (error->code == PGE_ERROR_INVALID_ARGUMENT || error->code == PGE_ERROR_CONNECTION,
+                 "%s: code %d", conninfos[i], error->code);
+      cr_assert_null (strstr (error->message, "hunter2"), "password in: %s", error->message);
+    }
+}
+
+Test (errors, syntax_error_is_query_error_42601)
+{
+  g_autoptr(GError) error = query_error ("SELEC 1");
+
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_str_eq (pge_error_get_sqlstate (error), "42601");
+}

@@ -1,0 +1,2 @@
+/* placeholder until the batch benchmark lands */
+int main (void) { return 0; }

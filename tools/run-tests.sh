@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs the whole test suite: builds in $PGE_BUILDDIR (default _build) if
+# needed, then runs every Criterion test against a throwaway PostgreSQL that
+# the test binary starts itself (or the server PGE_TEST_CONNINFO names).
+# Ends with Criterion's synthesis line and a plain "N passed, N failed".
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+builddir=${PGE_BUILDDIR:-_build}
+case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
+
+"$top/tools/build.sh"
+cd "$builddir"
+status=0
+make check >check.out 2>&1 || status=$?
+# Tests that restart the server run on their own, after the parallel ones.
+PGE_TEST_RESTART=1 ./tests/pge-tests --filter 'restart/*' -j1 >restart.out 2>&1 || status=1
+grep -E '^# (TOTAL|PASS|FAIL|ERROR)' check.out || true
+grep -vE '^\[----\]|^\[PASS\]' tests/pge-tests.log | grep -E '\[(FAIL|----|ERR|WARN)|Assertion|crash|Timed' | head -60 || true
+cat restart.out | grep -E 'FAIL|Synthesis' || true
+
+synth=$(grep -h 'Synthesis:' tests/pge-tests.log | tail -1)
+rsynth=$(grep -h 'Synthesis:' restart.out | tail -1)
+num() { n=$(echo "$1" | sed -n "s/.*$2: \([0-9]*\).*/\1/p"); echo "${n:-0}"; }
+passed=$(( $(num "$synth" Passing) + $(num "$rsynth" Passing) ))
+failed=$(( $(num "$synth" Failing) + $(num "$synth" Crashing) + $(num "$rsynth" Failing) + $(num "$rsynth" Crashing) ))
+[ -n "$synth" ] || { echo "no test ran"; passed=0; failed=1; status=1; }
+echo "$synth"
+[ -z "$rsynth" ] || echo "$rsynth"
+[ "$failed" -eq 0 ] || status=1
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -20,12 +20,15 @@ typedef struct {
   guint      acquire_timeout_ms;
   guint      statement_timeout_ms;
   guint      max_queue;
+  guint      pipeline_depth;  /* 1: off */
   gboolean   log_queries;
   gboolean   log_responses;
 } PgeSettings;
 
 #define PGE_PRIMARY_NODE "primary"
 #define PGE_MAX_WORKERS  1024
+/* Keep equal to PGE_PIPELINE_MAX (pool-private.h). */
+#define PGE_PIPELINE_DEPTH_MAX 64
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL gboolean     pge_settings_validate (const PgeSettings *settings, GError **error);

@@ -54,6 +54,7 @@ settings_init (PgeSettings *settings, const char *conninfo)
   settings->nodes = g_ptr_array_new_with_free_func (node_settings_free);
   settings->extensions = g_ptr_array_new_with_free_func (g_free);
   settings->acquire_timeout_ms = 30000;
+  settings->pipeline_depth = 1;
 }
 
 static void
@@ -263,6 +264,45 @@ pge_config_get_max_queue (PgeConfig *config)
 }
 
 /**
+ * pge_config_set_pipeline_depth:
+ * @config: a #PgeConfig
+ * @depth: the most queued queries one worker may send in one round trip,
+ *   1 (the default: off) to 64, checked by pge_engine_new()
+ *
+ * Lets a worker that finds a queue waiting while every other worker is
+ * busy take up to @depth queued independent queries at once and send them
+ * as one libpq pipeline, each still in its own implicit transaction with
+ * its own outcome. Under load this multiplies throughput (see
+ * tools/pge-bench); the price is head-of-line blocking: a quick query
+ * taken behind a slow one waits for it, where it could have waited for
+ * the next free worker instead, and the acquire timeout no longer applies
+ * to it once taken. Only pool queries are pipelined (not those of a
+ * transaction or batch, not COPY, not large parameter sets). Thread-safe.
+ */
+void
+pge_config_set_pipeline_depth (PgeConfig *config, guint depth)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, pipeline_depth, depth);
+}
+
+/**
+ * pge_config_get_pipeline_depth:
+ * @config: a #PgeConfig
+ *
+ * Returns: the pipeline depth (1: no pipelining)
+ */
+guint
+pge_config_get_pipeline_depth (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 1);
+  CONFIG_GET (config, pipeline_depth, value);
+  return value;
+}
+
+/**
  * pge_config_set_log_queries:
  * @config: a #PgeConfig
  * @enabled: whether to log each query
@@ -407,6 +447,13 @@ pge_settings_validate (const PgeSettings *settings, GError **error)
       g_hash_table_add (names, node->name);
       if (!validate_node (node, error))
         return FALSE;
+    }
+  if (settings->pipeline_depth == 0 || settings->pipeline_depth > PGE_PIPELINE_DEPTH_MAX)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "pipeline depth must be between 1 and %d, not %u", PGE_PIPELINE_DEPTH_MAX,
+                   settings->pipeline_depth);
+      return FALSE;
     }
   for (guint i = 0; i < settings->extensions->len; i++)
     if (*(const char *) settings->extensions->pdata[i] == '\0')

@@ -19,6 +19,7 @@ struct _PgeWorker {
   PGconn   *conn;
   guint64   generation;    /* +1 per successful connect */
   gboolean  ever_connected;
+  gboolean  doomed;        /* the server sent FATAL: the session is ending */
 
   /* Guarded by pool->queue_lock. */
   GCond     wake;          /* signalled when this worker has work */
@@ -32,6 +33,7 @@ struct _PgeWorker {
   /* Guarded by cancel_lock; nested inside queue_lock, never around it. */
   GMutex    cancel_lock;
   PGcancel *cancel;        /* owned; for the current connection */
+  gboolean  cancel_sent;   /* a cancel request went out during this batch */
 };
 
 struct _PgeLease {
@@ -58,6 +60,7 @@ struct _PgePool {
   guint        max_queue;
   gboolean     log_queries;
   gboolean     log_responses;
+  guint        pipeline_max;     /* most queries per pipeline, 1 = none */
   int          server_version;   /* atomic */
 
   GMutex       queue_lock;       /* guards everything below but counters */
@@ -100,7 +103,16 @@ G_GNUC_INTERNAL void      pge_pool_cancel_job (PgePool *pool, PgeJob *job);
 G_GNUC_INTERNAL gboolean  pge_pool_owns_thread (PgePool *pool, GThread *thread);
 
 /* For worker.c. */
-G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgePool *pool, PgeWorker *worker, PgeJob **job);
+/* The most queued queries a worker sends at once as one libpq pipeline. */
+#define PGE_PIPELINE_MAX PGE_PIPELINE_DEPTH_MAX
+
+G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgePool   *pool,
+                                                  PgeWorker *worker,
+                                                  PgeJob   **jobs,
+                                                  guint     *n_jobs);
+G_GNUC_INTERNAL void      pge_pool_advance       (PgePool *pool, PgeWorker *worker, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs);
+G_GNUC_INTERNAL gboolean  pge_pool_take_cancel_sent (PgePool *pool, PgeWorker *worker);
 G_GNUC_INTERNAL void      pge_pool_job_done      (PgePool *pool, PgeWorker *worker, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_requeue       (PgePool *pool, PgeWorker *worker, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_unpin         (PgePool *pool, PgeWorker *worker);

@@ -34,7 +34,10 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "errors-private.h"
+#include "params-private.h"
 #include "pool-private.h"
 #include "worker-private.h"
 
@@ -55,6 +58,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->max_queue = settings->max_queue;
   pool->log_queries = settings->log_queries;
   pool->log_responses = settings->log_responses;
+  pool->pipeline_max = settings->pipeline_depth;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   g_cond_init (&pool->state_cond);
@@ -316,9 +320,12 @@ pge_pool_cancel_job (PgePool *pool, PgeJob *job)
     return;
   /* The worker cannot clear `running` (nor start another job) while we
    * hold cancel_lock, so this request is for @job's query. */
-  if (worker->running == job && worker->cancel != NULL &&
-      !PQcancel (worker->cancel, errbuf, sizeof errbuf))
-    g_debug ("%s: cancel request failed: %s", worker->label, errbuf);
+  if (worker->running == job && worker->cancel != NULL)
+    {
+      worker->cancel_sent = TRUE;
+      if (!PQcancel (worker->cancel, errbuf, sizeof errbuf))
+        g_debug ("%s: cancel request failed: %s", worker->label, errbuf);
+    }
   g_mutex_unlock (&worker->cancel_lock);
 }
 
@@ -336,12 +343,54 @@ pin_locked (PgePool *pool, PgeWorker *worker, PgeJob *job)
   pool->n_pinned++;
 }
 
-/* Blocks until @worker has something to do. */
+/* A query that can share a pipeline with others: a plain pool query,
+ * small enough that sending it can never block on a server that is busy
+ * writing earlier results (libpq's pipeline deadlock), and not a COPY,
+ * which pipeline mode does not allow. */
+static gboolean
+pipelinable (PgeJob *job)
+{
+  const char *sql;
+  gsize size = 0;
+
+  if (job->kind != PGE_JOB_QUERY || job->lease != NULL || pge_job_is_cancel_requested (job))
+    return FALSE;
+  for (sql = job->sql; g_ascii_isspace (*sql) || *sql == '('; sql++)
+    ;
+  if (g_ascii_strncasecmp (sql, "copy", 4) == 0)
+    return FALSE;
+  size = strlen (job->sql);
+  if (job->params != NULL)
+    {
+      PgeParamsView view;
+
+      pge_params_view (job->params, &view);
+      for (int i = 0; i < view.n; i++)
+        if (view.values[i] != NULL)
+          size += view.formats[i] ? (gsize) view.lengths[i] : strlen (view.values[i]);
+    }
+  return size < 16 * 1024;
+}
+
+static void
+mark_running_locked (PgeJob *job, PgeWorker *worker)
+{
+  job->queue = NULL;
+  job->state = PGE_JOB_RUNNING;
+  job->worker = worker;
+}
+
+/* Blocks until @worker has something to do. With PGE_NEXT_RUN, fills
+ * @jobs with one job, or with up to PGE_PIPELINE_MAX queries to send as
+ * one pipeline: only when no other worker is idle, so pipelining never
+ * takes work from an idle connection, it only shortens a queue that is
+ * waiting anyway. The queue's references pass to the worker. */
 PgeNext
-pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **out)
+pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **jobs, guint *n_jobs)
 {
   PgeJob *job = NULL;
   GQueue expired = G_QUEUE_INIT;
+  guint n = 0;
 
   g_mutex_lock (&pool->queue_lock);
   for (;;)
@@ -395,19 +444,85 @@ pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **out)
       g_queue_unlink (&pool->idle_workers, &worker->idle_link);
       worker->idle = FALSE;
     }
-  job->queue = NULL;
-  job->state = PGE_JOB_RUNNING;
-  job->worker = worker;
+  mark_running_locked (job, worker);
+  jobs[n++] = job;
   if (job->kind == PGE_JOB_PIN)
     pin_locked (pool, worker, job);
+  else if (pipelinable (job) && pool->idle_workers.length == 0)
+    while (n < pool->pipeline_max && pool->queue.head != NULL && pipelinable (pool->queue.head->data))
+      {
+        PgeJob *next = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
+
+        mark_running_locked (next, worker);
+        jobs[n++] = next;
+      }
   g_mutex_lock (&worker->cancel_lock);
   worker->running = job;
+  worker->cancel_sent = FALSE;
   g_mutex_unlock (&worker->cancel_lock);
   pool->n_busy++;
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&expired, PGE_ERROR_CANCELLED, "released before a worker was free");
-  *out = job;       /* the queue's reference passes to the worker */
+  *n_jobs = n;
   return PGE_NEXT_RUN;
+}
+
+/* In a pipeline: the results being read now are @job's; the job before it
+ * is over, and cancels aim at @job from here on. */
+void
+pge_pool_advance (PgePool *pool, PgeWorker *worker, PgeJob *job)
+{
+  g_mutex_lock (&pool->queue_lock);
+  if (worker->running != NULL && worker->running != job)
+    worker->running->state = PGE_JOB_DONE;
+  g_mutex_lock (&worker->cancel_lock);
+  worker->running = job;
+  g_mutex_unlock (&worker->cancel_lock);
+  g_mutex_unlock (&pool->queue_lock);
+}
+
+/* Whether a cancel request was sent while this worker ran its current
+ * jobs; clears the flag. */
+gboolean
+pge_pool_take_cancel_sent (PgePool *pool, PgeWorker *worker)
+{
+  gboolean sent;
+
+  g_mutex_lock (&worker->cancel_lock);
+  sent = worker->cancel_sent;
+  worker->cancel_sent = FALSE;
+  g_mutex_unlock (&worker->cancel_lock);
+  return sent;
+}
+
+/* Puts jobs that never took effect back at the head of the pool queue, in
+ * their order, keeping their deadlines. The caller's references pass to
+ * the queue. */
+void
+pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs)
+{
+  gboolean closing;
+
+  g_mutex_lock (&pool->queue_lock);
+  closing = pool->closing;
+  for (guint i = 0; i < n_jobs && closing; i++)
+    jobs[i]->state = PGE_JOB_DONE;
+  for (guint i = n_jobs; i-- > 0 && !closing;)
+    {
+      jobs[i]->state = PGE_JOB_QUEUED;
+      jobs[i]->queue = &pool->queue;
+      jobs[i]->worker = NULL;
+      g_queue_push_head_link (&pool->queue, &jobs[i]->link);
+      wake_one_idle (pool);
+    }
+  if (!closing && pool->janitor != NULL)
+    g_cond_signal (&pool->janitor_cond);
+  g_mutex_unlock (&pool->queue_lock);
+  for (guint i = 0; i < n_jobs && closing; i++)
+    {
+      pge_job_fail (jobs[i], PGE_ERROR_CLOSED, "the engine is closed");
+      pge_job_unref (jobs[i]);
+    }
 }
 
 static void

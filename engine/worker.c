@@ -66,11 +66,18 @@ pge_worker_get_current (void)
   return g_private_get (&current_worker);
 }
 
+/* Runs on the worker thread, inside libpq. An idle connection whose
+ * backend is terminated receives a FATAL error (57P01 ...) that libpq hands
+ * here as a notice, possibly before the EOF that follows it is readable:
+ * remember it, so the connection is replaced before the next job. */
 static void
 notice_receiver (void *arg, const PGresult *res)
 {
   PgeWorker *worker = arg;
+  const char *severity = PQresultErrorField (res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
+  if (g_strcmp0 (severity, "FATAL") == 0 || g_strcmp0 (severity, "PANIC") == 0)
+    worker->doomed = TRUE;
   g_debug ("%s: %s", worker->label, PQresultErrorMessage (res));
 }
 
@@ -127,6 +134,7 @@ worker_connect (PgeWorker *worker, GError **error)
     }
   g_atomic_int_set (&pool->server_version, PQserverVersion (conn));
   worker->conn = conn;
+  worker->doomed = FALSE;
   worker->generation++;
   pge_pool_set_connected (pool, worker, PQgetCancel (conn));
   if (worker->ever_connected)
@@ -165,19 +173,25 @@ worker_preflight (PgeWorker *worker)
   struct pollfd pfd;
   PGnotify *notify;
 
-  if (!conn_ok (worker))
-    return FALSE;
-  pfd.fd = PQsocket (worker->conn);
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  if (poll (&pfd, 1, 0) <= 0)
-    return TRUE;
-  if (!PQconsumeInput (worker->conn) || PQstatus (worker->conn) != CONNECTION_OK)
-    return FALSE;
-  /* Nobody can receive a NOTIFY on a shared worker: drop it. */
-  while ((notify = PQnotifies (worker->conn)) != NULL)
-    PQfreemem (notify);
-  return TRUE;
+  /* A terminated backend sends a FATAL error, then EOF; one
+   * PQconsumeInput() may read only the first, so read until the socket is
+   * quiet (bounded: a live idle connection goes quiet at once). */
+  for (int i = 0; i < 8; i++)
+    {
+      if (!conn_ok (worker) || worker->doomed)
+        return FALSE;
+      pfd.fd = PQsocket (worker->conn);
+      pfd.events = POLLIN;
+      pfd.revents = 0;
+      if (poll (&pfd, 1, 0) <= 0)
+        return TRUE;
+      if (!PQconsumeInput (worker->conn) || PQstatus (worker->conn) != CONNECTION_OK)
+        return FALSE;
+      /* Nobody can receive a NOTIFY on a shared worker: drop it. */
+      while ((notify = PQnotifies (worker->conn)) != NULL)
+        PQfreemem (notify);
+    }
+  return !worker->doomed;
 }
 
 /* Leaves the connection idle outside any transaction, or drops it. */
@@ -430,6 +444,101 @@ worker_unpin (PgeWorker *worker)
   pge_pool_unpin (worker->pool, worker);
 }
 
+/* Sends the queries of @jobs in one pipeline, each with its own Sync;
+ * fills @errors for what could not be sent. Returns FALSE when nothing was. */
+static gboolean
+pipeline_send (PGconn *conn, PgeJob **jobs, guint n_jobs, gboolean *sent, GError **errors)
+{
+  if (!PQenterPipelineMode (conn))
+    {
+      for (guint i = 0; i < n_jobs; i++)
+        errors[i] = pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION, "cannot start a pipeline");
+      return FALSE;
+    }
+  for (guint i = 0; i < n_jobs; i++)
+    {
+      PgeParamsView view;
+
+      if (pge_job_is_cancel_requested (jobs[i]))
+        {
+          errors[i] = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
+          continue;
+        }
+      pge_params_view (jobs[i]->params, &view);
+      if (!PQsendQueryParams (conn, jobs[i]->sql, view.n, view.types, view.values, view.lengths,
+                              view.formats, 0) || !PQpipelineSync (conn))
+        {
+          for (guint j = i; j < n_jobs; j++)
+            errors[j] = pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION, "cannot send the query");
+          break;
+        }
+      sent[i] = TRUE;
+    }
+  return TRUE;
+}
+
+/* Several queued queries in one round trip. Each has its own Sync, so each
+ * still runs as its own implicit transaction and one failure never touches
+ * the others; results are read in order. A cancel request aimed at one
+ * query may land on the next, since the server runs them back to back: a
+ * query that failed with query_canceled although nobody cancelled it had
+ * no effect, so it goes back to the queue instead of failing. */
+static void
+worker_run_pipeline (PgeWorker *worker, PgeJob **jobs, guint n_jobs)
+{
+  PgePool *pool = worker->pool;
+  PgeJob *retry[PGE_PIPELINE_MAX];
+  GError *errors[PGE_PIPELINE_MAX] = { NULL };
+  PgeResult *results[PGE_PIPELINE_MAX] = { NULL };
+  gboolean sent[PGE_PIPELINE_MAX] = { FALSE };
+  gint64 start = g_get_monotonic_time ();
+  guint n_retry = 0;
+  gboolean cancel_sent;
+
+  if (!worker_preflight (worker) && !worker_connect (worker, NULL))
+    {
+      pge_pool_job_done (pool, worker, jobs[0]);
+      pge_pool_requeue_front (pool, jobs, n_jobs);
+      return;
+    }
+  if (pipeline_send (worker->conn, jobs, n_jobs, sent, errors))
+    {
+      for (guint i = 0; i < n_jobs; i++)
+        {
+          PGresult *sync;
+
+          if (!sent[i])
+            continue;
+          pge_pool_advance (pool, worker, jobs[i]);
+          results[i] = pge_worker_collect (jobs[i], worker->conn, FALSE, &errors[i]);
+          sync = PQgetResult (worker->conn);
+          if (sync != NULL && PQresultStatus (sync) != PGRES_PIPELINE_SYNC && errors[i] == NULL)
+            errors[i] = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION, "pipeline out of step");
+          g_clear_pointer (&sync, PQclear);
+          pge_worker_log (jobs[i], jobs[i]->sql, start, results[i], errors[i]);
+        }
+      PQexitPipelineMode (worker->conn);
+    }
+  cancel_sent = pge_pool_take_cancel_sent (pool, worker);
+  pge_pool_job_done (pool, worker, jobs[n_jobs - 1]);
+  for (guint i = 0; i < n_jobs; i++)
+    {
+      if (cancel_sent && sent[i] && !pge_job_is_cancel_requested (jobs[i]) &&
+          g_error_matches (errors[i], PGE_ERROR, PGE_ERROR_TIMEOUT) &&
+          g_strcmp0 (pge_error_get_sqlstate (errors[i]), "57014") == 0)
+        {
+          g_clear_error (&errors[i]);
+          retry[n_retry++] = jobs[i];
+          continue;
+        }
+      pge_job_finish (jobs[i], results[i], errors[i]);
+      pge_job_unref (jobs[i]);
+    }
+  worker_make_idle (worker);
+  if (n_retry > 0)
+    pge_pool_requeue_front (pool, retry, n_retry);
+}
+
 gpointer
 pge_worker_main (gpointer data)
 {
@@ -444,14 +553,18 @@ pge_worker_main (gpointer data)
 
   for (;;)
     {
-      PgeJob *job = NULL;
+      PgeJob *jobs[PGE_PIPELINE_MAX] = { NULL };
+      guint n_jobs = 0;
 
       if (worker->lease == NULL && !conn_ok (worker) && !worker_reconnect (worker))
         break;
-      switch (pge_pool_next (pool, worker, &job))
+      switch (pge_pool_next (pool, worker, jobs, &n_jobs))
         {
         case PGE_NEXT_RUN:
-          worker_run (worker, job);
+          if (n_jobs == 1)
+            worker_run (worker, jobs[0]);
+          else
+            worker_run_pipeline (worker, jobs, n_jobs);
           continue;
         case PGE_NEXT_UNPIN:
           worker_unpin (worker);

@@ -90,6 +90,11 @@ pge_test_schema_conninfo (void)
   return schema_conninfo ? schema_conninfo : pge_test_conninfo ();
 }
 
+static void
+quiet_notice (void *arg, const char *message)
+{
+}
+
 char *
 pge_test_admin_query (const char *sql)
 {
@@ -98,6 +103,8 @@ pge_test_admin_query (const char *sql)
   char *value = NULL;
 
   cr_assert_eq (PQstatus (conn), CONNECTION_OK, "admin connection: %s", PQerrorMessage (conn));
+  /* "drop cascades to table ..." is noise in the test output. */
+  PQsetNoticeProcessor (conn, quiet_notice, NULL);
   res = PQexec (conn, sql);
   cr_assert (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK,
              "admin query %s: %s", sql, PQresultErrorMessage (res));

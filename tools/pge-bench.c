@@ -12,6 +12,8 @@
  *                engine: the same shape as libpq-pool, through pgengine
  *   engine-async one thread submitting futures (up to 256 in flight) to a
  *                W-worker engine, then waiting: what futures buy
+ *   engine-pipe  the same with pge_config_set_pipeline_depth (16): busy
+ *                workers send queued queries 16 to a round trip
  *   pgbench      pgbench -S -M extended -c W -j W, if pgbench is installed
  *
  * Every figure is printed with the ratio to libpq-pool. The machine is
@@ -118,13 +120,14 @@ run_libpq_pool (void)
 /* --------------------------------------------------------------- engine */
 
 static PgeEngine *
-engine_new (void)
+engine_new (guint pipeline_depth)
 {
   g_autoptr(PgeConfig) config = pge_config_new (conninfo);
   g_autoptr(GError) error = NULL;
   PgeEngine *engine;
 
   pge_config_set_workers (config, n_workers);
+  pge_config_set_pipeline_depth (config, pipeline_depth);
   engine = pge_engine_new (config, &error);
   if (engine == NULL)
     die ("pge_engine_new", error->message);
@@ -160,7 +163,7 @@ engine_sync_thread (gpointer data)
 static double
 run_engine_sync (void)
 {
-  g_autoptr(PgeEngine) engine = engine_new ();
+  g_autoptr(PgeEngine) engine = engine_new (1);
   g_autofree GThread **threads = g_new0 (GThread *, n_workers);
   gint64 start;
 
@@ -174,9 +177,9 @@ run_engine_sync (void)
 }
 
 static double
-run_engine_async (void)
+run_engine_async (guint pipeline_depth)
 {
-  g_autoptr(PgeEngine) engine = engine_new ();
+  g_autoptr(PgeEngine) engine = engine_new (pipeline_depth);
   PgeFuture *window[WINDOW] = { NULL };
   gint64 start = g_get_monotonic_time ();
 
@@ -300,7 +303,8 @@ main (int argc, char **argv)
   report ("libpq-1", "1 connection, sequential", run_libpq_single (), pool_qps);
   report ("libpq-pool", threads_what, pool_s, pool_qps);
   report ("engine-sync", "same threads, pge_engine_query_sync", run_engine_sync (), pool_qps);
-  report ("engine-async", "1 thread, futures, 256 in flight", run_engine_async (), pool_qps);
+  report ("engine-async", "1 thread, futures, 256 in flight", run_engine_async (1), pool_qps);
+  report ("engine-pipe", "the same, pipeline depth 16", run_engine_async (16), pool_qps);
 
   pgbench = find_pgbench ();
   tps = pgbench ? run_pgbench (pgbench) : -1;

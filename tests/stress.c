@@ -1,0 +1,342 @@
+/* stress.c — a concurrency workout for ThreadSanitizer (and valgrind).
+ *
+ * Criterion cannot run under ThreadSanitizer (its sandbox arena collides
+ * with TSan's memory layout: Snaipe/Criterion#274), so CI runs this plain
+ * program in the TSan build instead. Each scenario drives the engine from
+ * several threads at once and checks every outcome; the whole run is
+ * bounded (a few seconds per scenario on two cores).
+ *
+ *   pge-stress [CONNINFO]   (default $PGE_TEST_CONNINFO)
+ *
+ * Prints one line per scenario and "N passed, N failed"; exits non-zero on
+ * any failure.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <pgengine.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *conninfo;
+static gint failures;   /* atomic, within one scenario */
+
+#define CHECK(cond, ...)                                         \
+  do {                                                           \
+    if (!(cond))                                                 \
+      {                                                          \
+        g_atomic_int_inc (&failures);                            \
+        fprintf (stderr, "  check failed at line %d: ", __LINE__); \
+        fprintf (stderr, __VA_ARGS__);                           \
+        fputc ('\n', stderr);                                    \
+      }                                                          \
+  } while (0)
+
+static PgeEngine *
+new_engine (guint n_workers, const char *extra)
+{
+  g_autofree char *info = g_strdup_printf ("%s %s", conninfo, extra ? extra : "");
+  g_autoptr(PgeConfig) config = pge_config_new (info);
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine;
+
+  pge_config_set_workers (config, n_workers);
+  pge_config_set_acquire_timeout (config, 20000);
+  engine = pge_engine_new (config, &error);
+  if (engine == NULL)
+    {
+      fprintf (stderr, "pge-stress: %s\n", error->message);
+      exit (2);
+    }
+  return engine;
+}
+
+static void
+run_threads (guint n, GThreadFunc func, gpointer data)
+{
+  g_autofree GThread **threads = g_new0 (GThread *, n);
+
+  for (guint i = 0; i < n; i++)
+    threads[i] = g_thread_new ("stress", func, data);
+  for (guint i = 0; i < n; i++)
+    g_thread_join (threads[i]);
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+static gpointer
+futures_thread (gpointer data)
+{
+  PgeEngine *engine = data;
+  g_autoptr(GPtrArray) futures = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_future_unref);
+  gint64 base = g_random_int_range (0, 1 << 20);
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+
+      pge_params_add_int64 (params, base + i);
+      g_ptr_array_add (futures, pge_engine_query (engine, "SELECT $1::int8 * 2", params));
+    }
+  for (guint i = 0; i < futures->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures->pdata[i], &error);
+
+      CHECK (result != NULL && pge_result_get_int64 (result, 0, 0) == 2 * (base + i),
+             "future %u: %s", i, error ? error->message : "wrong value");
+    }
+  return NULL;
+}
+
+static void
+scenario_futures (PgeEngine *engine)
+{
+  run_threads (8, futures_thread, engine);
+}
+
+static void
+count_callback (PgeFuture *future, gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+}
+
+static gpointer
+cancel_thread (gpointer data)
+{
+  PgeEngine *engine = data;
+  gint called = 0;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr(PgeFuture) future = pge_engine_query (engine, "SELECT pg_sleep(0.02)", NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = NULL;
+
+      pge_future_on_done (future, NULL, count_callback, &called, NULL);
+      if (i % 2 == 0)
+        {
+          g_usleep (g_random_int_range (0, 20000));
+          pge_future_cancel (future);
+        }
+      result = pge_future_wait (future, &error);
+      CHECK (result != NULL || g_error_matches (error, PGE_ERROR, PGE_ERROR_CANCELLED),
+             "cancel %u: %s", i, error ? error->message : "?");
+    }
+  CHECK (g_atomic_int_get (&called) == 40, "callbacks: %d of 40", g_atomic_int_get (&called));
+  return NULL;
+}
+
+static void
+scenario_cancel (PgeEngine *engine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) after = NULL;
+
+  run_threads (4, cancel_thread, engine);
+  after = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
+  CHECK (after != NULL, "engine unusable after cancels: %s", error ? error->message : "");
+}
+
+static gpointer
+transaction_thread (gpointer data)
+{
+  PgeEngine *engine = data;
+  guint id = g_random_int ();
+
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeTransaction) tx = pge_engine_transaction (engine, PGE_TRANSACTION_DEFAULT, &error);
+      g_autoptr(PgeParams) params = pge_params_new ();
+      g_autoptr(PgeResult) inserted = NULL;
+      g_autoptr(PgeSavepoint) savepoint = NULL;
+
+      CHECK (tx != NULL, "begin: %s", error ? error->message : "");
+      if (tx == NULL)
+        return NULL;
+      pge_params_add_int64 (params, ((gint64) id << 8) + i);
+      inserted = pge_engine_query_sync (engine, "INSERT INTO stress_rows (id) VALUES ($1)", params, &error);
+      CHECK (inserted != NULL, "insert: %s", error ? error->message : "");
+      g_clear_error (&error);
+      savepoint = pge_transaction_savepoint (tx, NULL, &error);
+      CHECK (savepoint != NULL, "savepoint: %s", error ? error->message : "");
+      g_clear_error (&error);
+      if (savepoint != NULL)
+        CHECK (pge_savepoint_rollback_to (savepoint, &error), "rollback to: %s",
+               error ? error->message : "");
+      g_clear_error (&error);
+      if (i % 3 == 0)
+        CHECK (pge_transaction_rollback (tx, &error), "rollback: %s", error ? error->message : "");
+      else
+        CHECK (pge_transaction_commit (tx, &error), "commit: %s", error ? error->message : "");
+    }
+  return NULL;
+}
+
+static void
+scenario_transactions (PgeEngine *engine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) count = NULL;
+
+  CHECK (pge_engine_exec_sync (engine, "DROP TABLE IF EXISTS stress_rows;"
+                               "CREATE TABLE stress_rows (id int8 PRIMARY KEY)", &error),
+         "create: %s", error ? error->message : "");
+  run_threads (4, transaction_thread, engine);
+  count = pge_engine_query_sync (engine, "SELECT count(*) FROM stress_rows", NULL, &error);
+  /* 30 per thread, every third rolled back: 20 committed per thread. */
+  CHECK (count != NULL && pge_result_get_int64 (count, 0, 0) == 4 * 20, "rows: %s",
+         count ? pge_result_get_value (count, 0, 0) : error->message);
+}
+
+static gpointer
+batch_thread (gpointer data)
+{
+  PgeEngine *engine = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeBatch) batch = pge_engine_batch (engine, "SELECT g FROM generate_series(1, 3000) g",
+                                                NULL, 37, &error);
+  gint64 expected = 1;
+
+  CHECK (batch != NULL, "batch: %s", error ? error->message : "");
+  while (batch != NULL)
+    {
+      g_autoptr(PgeResult) chunk = pge_batch_next (batch, &error);
+
+      if (chunk == NULL)
+        break;
+      for (guint r = 0; r < pge_result_get_n_rows (chunk); r++)
+        CHECK (pge_result_get_int64 (chunk, r, 0) == expected++, "batch row out of order");
+    }
+  CHECK (error == NULL && expected == 3001, "batch ended at %" G_GINT64_FORMAT ": %s", expected,
+         error ? error->message : "");
+  if (batch != NULL)
+    CHECK (pge_batch_close (batch, NULL), "batch close");
+  return NULL;
+}
+
+static gpointer
+atomic_thread (gpointer data)
+{
+  PgeEngine *engine = data;
+
+  for (guint run = 0; run < 10; run++)
+    {
+      g_autoptr(PgeAtomic) atomic = pge_engine_atomic (engine);
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = 0; i < 20; i++)
+        pge_atomic_add (atomic, "SELECT 1", NULL);
+      CHECK (pge_atomic_run_sync (atomic, &error), "atomic: %s", error ? error->message : "");
+    }
+  return NULL;
+}
+
+static void
+scenario_batches_and_atomics (PgeEngine *engine)
+{
+  GThread *threads[4];
+
+  threads[0] = g_thread_new ("batch", batch_thread, engine);
+  threads[1] = g_thread_new ("batch", batch_thread, engine);
+  threads[2] = g_thread_new ("atomic", atomic_thread, engine);
+  threads[3] = g_thread_new ("futures", futures_thread, engine);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+}
+
+static void
+scenario_terminate (PgeEngine *unused)
+{
+  g_autofree char *app = g_strdup_printf ("application_name=pge_stress_%d", (int) g_random_int_range (0, 1 << 30));
+  g_autoptr(PgeEngine) engine = new_engine (3, app);
+  g_autoptr(PgeEngine) admin = new_engine (1, NULL);
+  g_autofree char *kill = g_strdup_printf (
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'",
+      app + strlen ("application_name="));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) killed = pge_engine_query_sync (admin, kill, NULL, &error);
+
+  CHECK (killed != NULL && pge_result_get_int64 (killed, 0, 0) == 3, "terminate: %s",
+         killed ? pge_result_get_value (killed, 0, 0) : error->message);
+  for (guint i = 0; i < 3; i++)
+    futures_thread (engine);
+}
+
+static gpointer
+closing_submitter (gpointer data)
+{
+  PgeEngine *engine = data;
+
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr(PgeFuture) future = pge_engine_query (engine, "SELECT 1", NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+      CHECK (result != NULL || g_error_matches (error, PGE_ERROR, PGE_ERROR_CLOSED),
+             "during close: %s", error ? error->message : "?");
+    }
+  return NULL;
+}
+
+static void
+scenario_close (PgeEngine *unused)
+{
+  PgeEngine *engine = new_engine (2, NULL);
+  GThread *threads[3];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("closing", closing_submitter, pge_engine_ref (engine));
+  g_usleep (20000);
+  pge_engine_close (engine);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    pge_engine_unref (engine);
+  pge_engine_unref (engine);
+}
+
+/* ----------------------------------------------------------------- main */
+
+typedef struct {
+  const char *name;
+  void (*run) (PgeEngine *engine);
+} Scenario;
+
+int
+main (int argc, char **argv)
+{
+  static const Scenario scenarios[] = {
+    { "8 threads x 300 futures", scenario_futures },
+    { "cancel storm", scenario_cancel },
+    { "transactions + savepoints from 4 threads", scenario_transactions },
+    { "batches, atomics and futures together", scenario_batches_and_atomics },
+    { "backends terminated, engine recovers", scenario_terminate },
+    { "close while 3 threads submit", scenario_close },
+  };
+  g_autoptr(PgeEngine) engine = NULL;
+  guint passed = 0, failed = 0;
+
+  conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_TEST_CONNINFO");
+  if (conninfo == NULL)
+    conninfo = "";
+  engine = new_engine (4, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (scenarios); i++)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      g_atomic_int_set (&failures, 0);
+      scenarios[i].run (engine);
+      if (g_atomic_int_get (&failures) == 0)
+        passed++;
+      else
+        failed++;
+      printf ("[%s] %s (%.0f ms)\n", g_atomic_int_get (&failures) ? "FAIL" : "PASS", scenarios[i].name,
+              (g_get_monotonic_time () - start) / 1000.0);
+    }
+  pge_engine_exec_sync (engine, "DROP TABLE IF EXISTS stress_rows", NULL);
+  printf ("%u passed, %u failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,161 @@
+/* test-pipeline.c — pge_config_set_pipeline_depth: busy workers send
+ * queued queries several to a round trip, each with its own outcome.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+
+TestSuite (pipeline, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+
+static PgeEngine *
+pipelined_engine (guint n_workers, guint depth)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (n_workers);
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine;
+
+  pge_config_set_pipeline_depth (config, depth);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  return engine;
+}
+
+Test (pipeline, depth_defaults_to_one_and_is_validated)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+
+  cr_assert_eq (pge_config_get_pipeline_depth (config), 1);
+  pge_config_set_pipeline_depth (config, 0);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  pge_config_set_pipeline_depth (config, 65);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  pge_config_set_pipeline_depth (config, 64);
+  cr_assert_eq (pge_config_get_pipeline_depth (config), 64);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+}
+
+/* A queue behind a slow query on one worker: everything behind it goes
+ * out in pipelines; every future must get its own result or error. */
+Test (pipeline, every_future_gets_its_own_outcome)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 16);
+  g_autoptr(PgeFuture) slow = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  PgeFuture *futures[300];
+
+  for (guint i = 0; i < G_N_ELEMENTS (futures); i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+
+      pge_params_add_int64 (params, i);
+      futures[i] = pge_engine_query (engine, i % 7 == 3 ? "SELECT 1 / ($1::int8 - $1::int8)"
+                                                        : "SELECT $1::int8 * 3", params);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (futures); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      if (i % 7 == 3)
+        {
+          cr_assert_null (result);
+          pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+          cr_assert_str_eq (pge_error_get_sqlstate (error), "22012");
+        }
+      else
+        {
+          cr_assert_null (error, "query %u: %s", i, error ? error->message : "");
+          cr_assert_eq (pge_result_get_int64 (result, 0, 0), 3 * (gint64) i);
+        }
+      pge_future_unref (futures[i]);
+    }
+}
+
+/* Each pipelined statement is its own implicit transaction: a failing
+ * INSERT between two good ones takes nothing else with it. */
+Test (pipeline, a_failure_does_not_roll_back_its_neighbours)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 8);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) slow = NULL;
+  g_autoptr(PgeResult) count = NULL;
+  PgeFuture *futures[3];
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE p (id int PRIMARY KEY)", &error));
+  slow = pge_engine_query (engine, "SELECT pg_sleep(0.1)", NULL);
+  futures[0] = pge_engine_query (engine, "INSERT INTO p VALUES (1)", NULL);
+  futures[1] = pge_engine_query (engine, "INSERT INTO p VALUES (1)", NULL);
+  futures[2] = pge_engine_query (engine, "INSERT INTO p VALUES (2)", NULL);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(GError) step_error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &step_error);
+
+      if (i == 1)
+        cr_assert_str_eq (pge_error_get_sqlstate (step_error), "23505");
+      else
+        cr_assert_null (step_error);
+      pge_future_unref (futures[i]);
+    }
+  count = pge_engine_query_sync (engine, "SELECT count(*) FROM p", NULL, &error);
+  cr_assert_eq (pge_result_get_int64 (count, 0, 0), 2);
+}
+
+/* Cancelling a query that sits in a pipeline behind another: whatever the
+ * server was running when the request landed, only the cancelled future
+ * reports CANCELLED, every other one completes, and the worker goes on. */
+Test (pipeline, cancel_inside_a_pipeline_touches_only_its_query)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 16);
+  g_autoptr(PgeFuture) first = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  g_autoptr(PgeFuture) victim = NULL;
+  PgeFuture *others[10];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+
+  victim = pge_engine_query (engine, "SELECT pg_sleep(5)", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++)
+    others[i] = pge_engine_query (engine, "SELECT pg_sleep(0.01)", NULL);
+  g_usleep (300 * 1000);   /* the victim is running now, the others queued behind it */
+  pge_future_cancel (victim);
+  result = pge_future_wait (victim, &error);
+  cr_assert_null (result);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CANCELLED);
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++)
+    {
+      g_autoptr(GError) other_error = NULL;
+      g_autoptr(PgeResult) other = pge_future_wait (others[i], &other_error);
+
+      cr_assert_null (other_error, "neighbour %u: %s", i, other_error ? other_error->message : "");
+      pge_future_unref (others[i]);
+    }
+}
+
+/* A transaction's statements are never pipelined with pool queries: the
+ * worker is pinned, and the pool's queue waits. */
+Test (pipeline, transactions_still_work_with_pipelining_on)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (2, 16);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeTransaction) tx = NULL;
+  g_autoptr(PgeResult) inside = NULL;
+  g_autoptr(PgeResult) after = NULL;
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE q (id int)", &error));
+  tx = pge_engine_transaction (engine, PGE_TRANSACTION_DEFAULT, &error);
+  cr_assert_not_null (tx, "%s", error ? error->message : "");
+  for (int i = 0; i < 50; i++)
+    pge_future_unref (pge_transaction_query (tx, "INSERT INTO q VALUES (1)", NULL));
+  inside = pge_transaction_query_sync (tx, "SELECT count(*) FROM q", NULL, &error);
+  cr_assert_eq (pge_result_get_int64 (inside, 0, 0), 50);
+  cr_assert (pge_transaction_rollback (tx, &error));
+  after = pge_engine_query_sync (engine, "SELECT count(*) FROM q", NULL, &error);
+  cr_assert_eq (pge_result_get_int64 (after, 0, 0), 0);
+}

@@ -1,1 +1,712 @@
+/* batch.c — PgeBatch, a server-side cursor read in chunks, with prefetch.
+ *
+ * Outside a transaction a batch pins a worker of the main node (a lease,
+ * pool.c), opens its own transaction there (`BEGIN`) and declares
+ * `"pge_cursor_<n>" NO SCROLL CURSOR FOR <sql>` with the caller's
+ * parameters (extended protocol: DECLARE takes $n). Inside the calling
+ * thread's current transaction, or with pge_transaction_batch(), the
+ * cursor is declared in that transaction, on its worker, and the batch
+ * never begins, commits or rolls back anything.
+ *
+ * Chunks: every `FETCH FORWARD n` is a job on the pinned worker, so they
+ * run in the order they are taken. Prefetch: when the caller takes the
+ * future of chunk k (pge_batch_next() or pge_batch_fetch()), the job for
+ * chunk k+1 is queued at once, behind it. The worker fetches k+1 while the
+ * caller works on k, so a scan costs max(server, caller) per chunk rather
+ * than server + caller. A chunk shorter than n rows (or an error) ends the
+ * scan: no more fetches are queued, and next() gives %NULL forever (or
+ * the error). The one fetch that may already be queued past the end costs
+ * a round trip returning no rows, once per scan. Prefetch runs one chunk
+ * ahead also inside a caller's transaction: an error in the chunk after
+ * the last one taken (a division by zero at row 5000 when the caller
+ * stopped at row 4000) still happens and aborts that transaction, as the
+ * FETCH would have had the caller asked for it. PGE_BATCH_PREFETCH=0 (see
+ * below) avoids that where it matters more than speed.
+ *
+ * Prefetch can be switched off: PGE_BATCH_PREFETCH=0 in the environment,
+ * read when each batch is created (tools/pge-bench-batch
+ * flips it between two scans of the same run).
+ *
+ * Threads: `state_lock` guards the fields under it in struct _PgeBatch;
+ * it is never held while waiting on a future, and nested locks (a pool's
+ * queue_lock through a submission, a future's lock through peeking at a
+ * done future) are always taken inside it, never around it. Jobs never
+ * see the batch: they share a small refcounted BatchCursor (names, SQL,
+ * the lease, two atomic flags), so a job finishing on a worker thread can
+ * never drop the last reference to a batch there.
+ *
+ * Lifetime: pge_batch_close() closes the cursor, commits the batch's own
+ * transaction and waits for the worker to be back in the pool. The last
+ * unref of an unclosed batch never blocks: it releases the worker (which
+ * drains, ROLLS BACK the batch's own transaction and returns to the pool),
+ * then the cursor (inside a caller's transaction: a queued `CLOSE`),
+ * then its reference on the transaction and the engine, in that order.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #include "config.h"
+
+#include "engine-private.h"
+#include "errors-private.h"
+#include "job-private.h"
+#include "params-private.h"
+#include "pool-private.h"
+#include "transaction-private.h"
+#include "worker-private.h"
+
+#define DEFAULT_BATCH_SIZE 100
+
+/* What the jobs of one batch share. Immutable but for the atomic flags. */
+typedef struct {
+  char      *name;         /* "pge_cursor_<n>", quoted where used */
+  char      *declare_sql;
+  char      *fetch_sql;
+  char      *close_sql;
+  PgeParams *params;       /* frozen copy, nullable; for DECLARE */
+  PgeLease  *lease;        /* owned; the batch's own transaction, or NULL */
+  gint       closing;      /* atomic: queued fetches skip the server */
+  gint       failed;       /* atomic: the own transaction was rolled back */
+} BatchCursor;
+
+struct _PgeBatch {
+  PgeEngine      *engine;      /* owned */
+  PgeTransaction *tx;          /* owned; the caller's transaction, or NULL */
+  BatchCursor    *cursor;      /* owned (rc box) */
+  guint           batch_size;  /* immutable */
+  gboolean        prefetch;    /* immutable */
+
+  GMutex          state_lock;
+  PgeFuture      *pending;     /* queued ahead, not handed out yet */
+  PgeFuture      *last;        /* the last future handed out */
+  gboolean        ended;       /* a handed-out chunk was short or failed */
+  GError         *error;       /* why the scan failed, if it did */
+  gboolean        closed;
+};
+
+G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
+
+/* Cursor names only need to be unique per connection; one counter for
+ * the process is simpler than one per engine and never repeats in
+ * practice (2^32 batches). */
+static guint cursor_counter = 0;
+
+/* ------------------------------------------------------------- cursor */
+
+static void
+batch_cursor_clear (gpointer data)
+{
+  BatchCursor *cursor = data;
+
+  g_free (cursor->name);
+  g_free (cursor->declare_sql);
+  g_free (cursor->fetch_sql);
+  g_free (cursor->close_sql);
+  g_clear_pointer (&cursor->params, pge_params_unref);
+  g_clear_pointer (&cursor->lease, pge_lease_unref);
+}
+
+static BatchCursor *
+batch_cursor_new (const char *sql, PgeParams *params, guint batch_size)
+{
+  BatchCursor *cursor = g_atomic_rc_box_new0 (BatchCursor);
+
+  cursor->name = g_strdup_printf ("pge_cursor_%u", (guint) g_atomic_int_add (&cursor_counter, 1));
+  cursor->declare_sql = g_strdup_printf ("DECLARE \"%s\" NO SCROLL CURSOR FOR %s", cursor->name, sql);
+  cursor->fetch_sql = g_strdup_printf ("FETCH FORWARD %u FROM \"%s\"", batch_size, cursor->name);
+  cursor->close_sql = g_strdup_printf ("CLOSE \"%s\"", cursor->name);
+  cursor->params = params ? pge_params_copy (params) : NULL;
+  return cursor;
+}
+
+static BatchCursor *
+batch_cursor_ref (BatchCursor *cursor)
+{
+  return g_atomic_rc_box_acquire (cursor);
+}
+
+static void
+batch_cursor_unref (gpointer cursor)
+{
+  g_atomic_rc_box_release_full (cursor, batch_cursor_clear);
+}
+
+/* The batch's own transaction failed: roll it back now (rather than when
+ * the worker unpins) and let the worker go. On the worker thread. */
+static void
+batch_cursor_abort (BatchCursor *cursor, PGconn *conn)
+{
+  if (cursor->lease == NULL)
+    return;
+  g_atomic_int_set (&cursor->failed, TRUE);
+  if (PQstatus (conn) == CONNECTION_OK && PQtransactionStatus (conn) != PQTRANS_IDLE)
+    PQclear (PQexec (conn, "ROLLBACK"));
+  pge_lease_release (cursor->lease);
+}
+
+/* ------------------------------------------------------ worker-side jobs */
+
+/* BEGIN (own transaction only) and DECLARE. */
+static PgeResult *
+batch_declare_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  BatchCursor *cursor = data;
+  g_autoptr(PgeResult) begin = NULL;
+  PgeResult *result;
+  GError *local = NULL;
+
+  if (cursor->lease != NULL)
+    begin = pge_worker_exec (job, conn, "BEGIN", NULL, &local);
+  if (local == NULL)
+    {
+      result = pge_worker_exec (job, conn, cursor->declare_sql, cursor->params, &local);
+      g_clear_pointer (&result, pge_result_unref);
+    }
+  if (local != NULL)
+    {
+      batch_cursor_abort (cursor, conn);
+      g_propagate_error (error, local);
+    }
+  return NULL;
+}
+
+/* One FETCH FORWARD n. No rows gives no result: the end of the scan. */
+static PgeResult *
+batch_fetch_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  BatchCursor *cursor = data;
+  PgeResult *result;
+  GError *local = NULL;
+
+  if (g_atomic_int_get (&cursor->failed))
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                           "an earlier step of this batch failed; its transaction "
+                           "was rolled back");
+      return NULL;
+    }
+  if (g_atomic_int_get (&cursor->closing))
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE, "the batch is closed");
+      return NULL;
+    }
+  result = pge_worker_exec (job, conn, cursor->fetch_sql, NULL, &local);
+  if (local != NULL)
+    {
+      batch_cursor_abort (cursor, conn);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  if (result != NULL && pge_result_get_n_rows (result) == 0)
+    g_clear_pointer (&result, pge_result_unref);
+  return result;
+}
+
+/* CLOSE and COMMIT of the own transaction, in one round trip. */
+static PgeResult *
+batch_commit_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  BatchCursor *cursor = data;
+  g_autofree char *script = NULL;
+  PgeResult *result;
+  GError *local = NULL;
+
+  if (g_atomic_int_get (&cursor->failed))
+    {
+      /* A prefetch the caller never looked at failed (close() skips the
+       * commit when it knows of a failure): say that nothing committed. */
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                           "a prefetched chunk of this batch failed, so its transaction "
+                           "was rolled back, not committed");
+      return NULL;
+    }
+  script = g_strdup_printf ("%s; COMMIT", cursor->close_sql);
+  result = pge_worker_exec_script (job, conn, script, &local);
+  g_clear_pointer (&result, pge_result_unref);
+  if (local != NULL)
+    {
+      batch_cursor_abort (cursor, conn);
+      g_propagate_error (error, local);
+    }
+  return NULL;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* Queues @job where the batch's jobs go. Returns a new reference to its
+ * future. */
+static PgeFuture *
+batch_submit (PgeBatch *batch, PgeJob *job)
+{
+  if (batch->tx != NULL)
+    pge_transaction_submit (batch->tx, job);
+  else
+    pge_lease_submit (batch->cursor->lease, job);
+  return pge_future_ref (job->future);
+}
+
+static PgeFuture *
+batch_submit_call (PgeBatch *batch, PgeJobFunc func)
+{
+  g_autoptr(PgeJob) job = pge_job_new_call (func, batch_cursor_ref (batch->cursor),
+                                            batch_cursor_unref);
+
+  return batch_submit (batch, job);
+}
+
+static PgeFuture *
+future_done (PgeResult *result, GError *error)
+{
+  PgeFuture *future = pge_future_new ();
+
+  pge_future_resolve (future, result, error);
+  return future;
+}
+
+static gboolean
+prefetch_enabled (void)
+{
+  const char *value = g_getenv ("PGE_BATCH_PREFETCH");
+
+  return value == NULL || g_strcmp0 (value, "0") != 0;
+}
+
+static PgeBatch *
+set_invalid (GError **error, const char *message)
+{
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message);
+  return NULL;
+}
+
+/* Blocking on one of the engine's own workers (a %NULL-context future
+ * callback) could mean waiting for that very worker: refuse, as
+ * transaction.c does. */
+static gboolean
+check_blocking (PgeEngine *engine, const char *what, GError **error)
+{
+  if (!pge_engine_is_worker_thread (engine))
+    return TRUE;
+  g_set_error (error, PGE_ERROR, PGE_ERROR_FAILED,
+               "%s blocks, and cannot be called on one of the engine's own worker "
+               "threads (a NULL-context future callback): it could wait for itself", what);
+  return FALSE;
+}
+
+static void
+batch_free (PgeBatch *batch)
+{
+  g_clear_pointer (&batch->pending, pge_future_unref);
+  g_clear_pointer (&batch->last, pge_future_unref);
+  g_clear_error (&batch->error);
+  g_clear_pointer (&batch->cursor, batch_cursor_unref);
+  g_clear_pointer (&batch->tx, pge_transaction_unref);
+  g_clear_pointer (&batch->engine, pge_engine_unref);
+  g_mutex_clear (&batch->state_lock);
+}
+
+/* Creates the batch and declares its cursor, blocking until the server
+ * answers. @tx: the caller's transaction (a new reference is taken), or
+ * NULL for an own transaction on a pinned worker. */
+static PgeBatch *
+batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *params,
+           guint batch_size, GError **error)
+{
+  PgeBatch *batch;
+  g_autoptr(PgeFuture) declared = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  if (sql == NULL)
+    return set_invalid (error, "the SQL is NULL");
+  if (batch_size > G_MAXINT32)
+    return set_invalid (error, "batch_size is larger than PostgreSQL's FETCH count (2^31 - 1)");
+  if (params != NULL && pge_params_get_length (params) > PGE_MAX_PARAMS)
+    return set_invalid (error, "too many parameters; PostgreSQL takes at most 65535");
+  if (!pge_engine_check_open (engine, error) || !check_blocking (engine, "creating a batch", error))
+    return NULL;
+  if (tx != NULL && !pge_transaction_is_open (tx))
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                           "the transaction has already ended");
+      return NULL;
+    }
+
+  batch = g_atomic_rc_box_new0 (PgeBatch);
+  g_mutex_init (&batch->state_lock);
+  batch->engine = pge_engine_ref (engine);
+  batch->tx = tx ? pge_transaction_ref (tx) : NULL;
+  batch->batch_size = batch_size == 0 ? DEFAULT_BATCH_SIZE : batch_size;
+  batch->prefetch = prefetch_enabled ();
+  batch->cursor = batch_cursor_new (sql, params, batch->batch_size);
+
+  if (tx == NULL)
+    {
+      batch->cursor->lease = pge_lease_new (pge_engine_get_primary (engine));
+      if (!pge_lease_pin_sync (batch->cursor->lease, &local))
+        {
+          pge_lease_release (batch->cursor->lease);
+          batch->closed = TRUE;
+          g_propagate_error (error, local);
+          pge_batch_unref (batch);
+          return NULL;
+        }
+    }
+
+  declared = batch_submit_call (batch, batch_declare_run);
+  result = pge_future_wait (declared, &local);
+  if (local != NULL)
+    {
+      /* The job already rolled back and released an own transaction
+       * (unless it never ran: release again, it is idempotent). Inside a
+       * caller's transaction the server has aborted it. */
+      if (batch->cursor->lease != NULL)
+        pge_lease_release (batch->cursor->lease);
+      batch->closed = TRUE;
+      g_propagate_error (error, local);
+      pge_batch_unref (batch);
+      return NULL;
+    }
+  return batch;
+}
+
+/* ---------------------------------------------------------- public API */
+
+/**
+ * pge_engine_batch:
+ * @engine: a #PgeEngine
+ * @sql: a query that returns rows (`SELECT`, `VALUES`, `... RETURNING` is
+ *   not allowed by PostgreSQL in a cursor), with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @batch_size: rows per chunk; 0 means 100
+ * @error: return location for a #GError
+ *
+ * Opens a server-side cursor over @sql, to be read in chunks with
+ * pge_batch_next() or pge_batch_fetch(). On a thread that has a current
+ * transaction on @engine, the cursor lives in that transaction (as with
+ * pge_transaction_batch()). Otherwise the batch pins a worker of the main
+ * node (waiting up to the acquire timeout, else %PGE_ERROR_TIMEOUT) and
+ * opens its own transaction there, which pge_batch_close() commits.
+ *
+ * Blocks until the cursor is declared. Bad SQL fails here with the
+ * server's error (%PGE_ERROR_QUERY and its SQLSTATE) and frees everything:
+ * the own transaction is rolled back and the worker returns to the pool;
+ * inside a caller's transaction, PostgreSQL aborts that transaction, as
+ * any failed statement does. A %NULL @sql or a @batch_size above
+ * 2147483647 is %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
+ *
+ * Thread-safe. On one of @engine's own worker threads (a %NULL-context
+ * future callback) it fails with %PGE_ERROR_FAILED: it could wait for
+ * itself.
+ *
+ * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ */
+PgeBatch *
+pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint batch_size,
+                  GError **error)
+{
+  g_autoptr(PgeTransaction) tx = NULL;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  tx = pge_engine_dup_current (engine);
+  return batch_new (engine, tx, sql, params, batch_size, error);
+}
+
+/**
+ * pge_transaction_batch:
+ * @tx: an open transaction
+ * @sql: a query that returns rows, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @batch_size: rows per chunk; 0 means 100
+ * @error: return location for a #GError
+ *
+ * Like pge_engine_batch(), but always inside @tx, whichever thread calls
+ * it: the cursor sees @tx's uncommitted rows, its chunks run on @tx's
+ * worker in order with @tx's other statements, and the batch never
+ * commits or rolls back @tx. The cursor ends with @tx at the latest; a
+ * fetch after @tx has ended fails with %PGE_ERROR_TRANSACTION_STATE. An
+ * ended @tx gives %PGE_ERROR_TRANSACTION_STATE here; bad SQL gives the
+ * server's error and aborts @tx, as any failed statement does.
+ *
+ * Blocks until the cursor is declared. Thread-safe, except on one of the
+ * engine's own worker threads, where it fails with %PGE_ERROR_FAILED.
+ *
+ * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ */
+PgeBatch *
+pge_transaction_batch (PgeTransaction *tx, const char *sql, PgeParams *params, guint batch_size,
+                       GError **error)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return batch_new (pge_transaction_get_engine (tx), tx, sql, params, batch_size, error);
+}
+
+/**
+ * pge_batch_ref:
+ * @batch: a #PgeBatch
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer full): @batch
+ */
+PgeBatch *
+pge_batch_ref (PgeBatch *batch)
+{
+  g_return_val_if_fail (batch != NULL, NULL);
+  return g_atomic_rc_box_acquire (batch);
+}
+
+/* The last reference went without a close: let go without waiting. */
+static void
+batch_abandon (PgeBatch *batch)
+{
+  BatchCursor *cursor = batch->cursor;
+
+  g_atomic_int_set (&cursor->closing, TRUE);
+  if (cursor->lease != NULL)
+    {
+      /* The worker drains the queued fetches (which now skip the server),
+       * rolls the own transaction back and returns to the pool. */
+      pge_lease_release (cursor->lease);
+    }
+  else if (batch->error == NULL && pge_transaction_is_open (batch->tx))
+    {
+      /* Free the cursor's server memory now rather than at the end of the
+       * caller's transaction; nobody waits for the answer. */
+      g_autoptr(PgeJob) job = pge_job_new_query (cursor->close_sql, NULL);
+
+      pge_transaction_submit (batch->tx, job);
+    }
+}
+
+static void
+batch_finalize (gpointer data)
+{
+  PgeBatch *batch = data;
+
+  if (!batch->closed)
+    batch_abandon (batch);
+  batch_free (batch);
+}
+
+/**
+ * pge_batch_unref:
+ * @batch: (transfer full): a #PgeBatch
+ *
+ * Drops a reference. The last one of a batch that was not closed closes
+ * it without committing: the batch's own transaction is rolled back and
+ * its worker returns to the pool once the fetches already queued are
+ * done; inside a caller's transaction a `CLOSE` of the cursor is queued
+ * there. Never blocks, so it is safe on any thread, including a worker's
+ * callback. Thread-safe.
+ */
+void
+pge_batch_unref (PgeBatch *batch)
+{
+  g_return_if_fail (batch != NULL);
+  g_atomic_rc_box_release_full (batch, batch_finalize);
+}
+
+/* Looks at the last chunk handed out, if it is in: a short chunk or an
+ * error ends the scan. */
+static void
+update_end_locked (PgeBatch *batch)
+{
+  g_autoptr(PgeResult) result = NULL;
+  GError *error = NULL;
+
+  if (batch->ended || batch->last == NULL || !pge_future_is_done (batch->last))
+    return;
+  result = pge_future_wait (batch->last, &error);
+  if (error != NULL)
+    {
+      batch->ended = TRUE;
+      batch->error = error;
+      /* The job has released an own transaction already, unless it never
+       * ran (lost connection, closing engine): make sure. */
+      if (batch->cursor->lease != NULL)
+        pge_lease_release (batch->cursor->lease);
+    }
+  else if (result == NULL || pge_result_get_n_rows (result) < batch->batch_size)
+    batch->ended = TRUE;
+}
+
+static PgeFuture *
+take_locked (PgeBatch *batch)
+{
+  PgeFuture *future;
+
+  if (batch->closed)
+    return future_done (NULL, g_error_new_literal (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                                                   "the batch is closed"));
+  update_end_locked (batch);
+  if (batch->ended)
+    {
+      /* A fetch queued before the end was known returns nothing useful. */
+      g_clear_pointer (&batch->pending, pge_future_unref);
+      return future_done (NULL, batch->error ? g_error_copy (batch->error) : NULL);
+    }
+  if (batch->pending != NULL)
+    future = g_steal_pointer (&batch->pending);
+  else
+    future = batch_submit_call (batch, batch_fetch_run);
+  g_clear_pointer (&batch->last, pge_future_unref);
+  batch->last = pge_future_ref (future);
+  if (batch->prefetch)
+    batch->pending = batch_submit_call (batch, batch_fetch_run);
+  return future;
+}
+
+/**
+ * pge_batch_fetch:
+ * @batch: a #PgeBatch
+ *
+ * The future form of pge_batch_next(): the future gives the next chunk,
+ * or no result (and no error) once the rows are exhausted. Calls to
+ * pge_batch_fetch() and pge_batch_next() may be mixed and take the chunks
+ * in call order. Taking a chunk queues the fetch of the following one, so
+ * the server works while the caller does. An error mid-scan (and every
+ * chunk after it) fails with that error; after pge_batch_close(), with
+ * %PGE_ERROR_TRANSACTION_STATE. Cancelling the future cancels its FETCH,
+ * which ends the scan like any error. Thread-safe; never blocks.
+ *
+ * Returns: (transfer full): a future for the next chunk
+ */
+PgeFuture *
+pge_batch_fetch (PgeBatch *batch)
+{
+  PgeFuture *future;
+
+  g_return_val_if_fail (batch != NULL, NULL);
+  g_mutex_lock (&batch->state_lock);
+  future = take_locked (batch);
+  g_mutex_unlock (&batch->state_lock);
+  return future;
+}
+
+/**
+ * pge_batch_next:
+ * @batch: a #PgeBatch
+ * @error: return location for a #GError
+ *
+ * The next chunk: up to the batch size rows (`FETCH FORWARD n`), in the
+ * cursor's order. Once the rows are exhausted, returns %NULL without an
+ * error, and keeps doing so. An error mid-scan (a division by zero at row
+ * 5000, a cancel, a lost connection) is returned here; the batch's own
+ * transaction has then been rolled back and its worker freed (inside a
+ * caller's transaction, PostgreSQL has aborted that transaction). Later
+ * calls return the same error, never hang.
+ *
+ * Blocks until the chunk is in, which with prefetch is usually at once.
+ * Thread-safe. On one of the engine's own worker threads (a %NULL-context
+ * future callback) it fails with %PGE_ERROR_FAILED, since it could wait
+ * for itself: use pge_batch_fetch() there.
+ *
+ * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
+ *   with @error set
+ */
+PgeResult *
+pge_batch_next (PgeBatch *batch, GError **error)
+{
+  g_autoptr(PgeFuture) future = NULL;
+
+  g_return_val_if_fail (batch != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (!check_blocking (batch->engine, "pge_batch_next()", error))
+    return NULL;
+  future = pge_batch_fetch (batch);
+  return pge_future_wait (future, error);
+}
+
+/**
+ * pge_batch_close:
+ * @batch: a #PgeBatch
+ * @error: return location for a #GError
+ *
+ * Closes the cursor. A batch with its own transaction then commits it
+ * (`CLOSE` and `COMMIT` in one round trip) and its worker goes back to
+ * the pool before this returns; inside a caller's transaction only the
+ * cursor is closed. Idempotent: closing again returns %TRUE. After a scan
+ * whose error the caller has seen there is nothing left to close, and this
+ * returns %TRUE; if a prefetched chunk the caller never took failed, the
+ * own transaction was rolled back instead of committed, and this says so
+ * with %PGE_ERROR_TRANSACTION_STATE.
+ * Fetches taken but not started yet resolve with
+ * %PGE_ERROR_TRANSACTION_STATE. A failing `COMMIT` is reported here (the
+ * transaction is rolled back and the worker freed all the same).
+ *
+ * Blocks. Thread-safe. On one of the engine's own worker threads (a
+ * %NULL-context future callback) it fails with %PGE_ERROR_FAILED and
+ * leaves the batch open: drop the reference there instead, which never
+ * blocks (and rolls back).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+pge_batch_close (PgeBatch *batch, GError **error)
+{
+  BatchCursor *cursor;
+  g_autoptr(PgeFuture) closed = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  gboolean failed;
+  GError *local = NULL;
+
+  g_return_val_if_fail (batch != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_blocking (batch->engine, "pge_batch_close()", error))
+    return FALSE;
+  cursor = batch->cursor;
+  g_mutex_lock (&batch->state_lock);
+  if (batch->closed)
+    {
+      g_mutex_unlock (&batch->state_lock);
+      return TRUE;
+    }
+  batch->closed = TRUE;
+  update_end_locked (batch);
+  failed = batch->error != NULL;
+  g_clear_pointer (&batch->pending, pge_future_unref);
+  g_mutex_unlock (&batch->state_lock);
+
+  g_atomic_int_set (&cursor->closing, TRUE);
+  if (cursor->lease != NULL)
+    {
+      if (!failed)
+        closed = batch_submit_call (batch, batch_commit_run);
+      pge_lease_release (cursor->lease);
+      if (closed != NULL)
+        result = pge_future_wait (closed, &local);
+      pge_lease_wait_unpinned (cursor->lease);
+    }
+  else if (!failed && pge_transaction_is_open (batch->tx))
+    {
+      g_autoptr(PgeJob) job = pge_job_new_query (cursor->close_sql, NULL);
+
+      closed = batch_submit (batch, job);
+      result = pge_future_wait (closed, &local);
+    }
+  /* Otherwise the transaction has ended, and the cursor with it. */
+
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * pge_batch_get_batch_size:
+ * @batch: a #PgeBatch
+ *
+ * Never blocks; thread-safe.
+ *
+ * Returns: the rows per chunk (100 when the batch was created with 0)
+ */
+guint
+pge_batch_get_batch_size (PgeBatch *batch)
+{
+  g_return_val_if_fail (batch != NULL, 0);
+  return batch->batch_size;
+}

@@ -23,6 +23,7 @@
  */
 #include "config.h"
 
+#include "async-private.h"
 #include "config-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
@@ -143,6 +144,12 @@ pge_engine_new (PgeConfig *config, GError **error)
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "config is NULL");
       return NULL;
     }
+  /* Registered here, before any worker exists, so no two threads race to
+   * do it first (and ThreadSanitizer sees why). */
+  g_type_ensure (pge_engine_get_type ());
+  g_type_ensure (pge_future_get_type ());
+  g_type_ensure (pge_result_get_type ());
+  (void) pge_error_quark ();
   settings = pge_config_snapshot (config);
   if (!pge_settings_validate (settings, error))
     return NULL;
@@ -634,35 +641,6 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
 
 /* ------------------------------------------------------------- GIO async */
 
-typedef struct {
-  GTask  *task;       /* owned */
-  gulong  cancel_id;
-} AsyncQuery;
-
-static void
-async_query_done (PgeFuture *future, gpointer user_data)
-{
-  AsyncQuery *aq = user_data;
-  GCancellable *cancellable = g_task_get_cancellable (aq->task);
-  GError *error = NULL;
-  PgeResult *result = pge_future_wait (future, &error);
-
-  if (cancellable != NULL)
-    g_cancellable_disconnect (cancellable, aq->cancel_id);
-  if (error != NULL)
-    g_task_return_error (aq->task, error);
-  else
-    g_task_return_pointer (aq->task, result, (GDestroyNotify) pge_result_unref);
-  g_object_unref (aq->task);
-  g_free (aq);
-}
-
-static void
-async_query_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  pge_future_cancel (user_data);
-}
-
 /**
  * pge_engine_query_async:
  * @engine: a #PgeEngine
@@ -686,25 +664,17 @@ pge_engine_query_async (PgeEngine          *engine,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
 {
-  g_autoptr(GTask) task = NULL;
   g_autoptr(PgeFuture) future = NULL;
-  AsyncQuery *aq;
+  GTask *task;
 
   g_return_if_fail (engine != NULL);
-  /* PgeEngine is boxed, not a GObject: the task has no source object. */
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, pge_engine_query_async);
-  g_task_set_name (task, "pge_engine_query_async");
-  if (g_task_return_error_if_cancelled (task))
+  /* The task and its cancellation live in async.c, with the other pairs. */
+  task = pge_async_task_new (pge_engine_query_async, "pge_engine_query_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
     return;
   future = pge_engine_query (engine, sql, params);
-  aq = g_new0 (AsyncQuery, 1);
-  aq->task = g_steal_pointer (&task);
-  if (cancellable != NULL)
-    aq->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (async_query_cancelled),
-                                           pge_future_ref (future),
-                                           (GDestroyNotify) pge_future_unref);
-  pge_future_on_done (future, NULL, async_query_done, aq, NULL);
+  pge_async_follow_result (task, future);
 }
 
 /**
@@ -713,8 +683,9 @@ pge_engine_query_async (PgeEngine          *engine,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * A cancelled #GCancellable gives %G_IO_ERROR_CANCELLED (GIO convention),
- * other failures a %PGE_ERROR. Never blocks.
+ * A statement stopped by the #GCancellable gives %G_IO_ERROR_CANCELLED
+ * (GIO convention); one that completed before the cancel took effect keeps
+ * its result. Other failures are a %PGE_ERROR. Never blocks.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
  */

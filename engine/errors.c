@@ -135,17 +135,25 @@ pge_error_new_from_result (const PGresult *res, gboolean cancel_requested)
   const char *sqlstate = PQresultErrorField (res, PG_DIAG_SQLSTATE);
   const char *primary = PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY);
   const char *detail = PQresultErrorField (res, PG_DIAG_MESSAGE_DETAIL);
+  const char *severity = PQresultErrorField (res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  gint code = pge_error_code_for_sqlstate (sqlstate, cancel_requested);
   g_autofree char *fallback = NULL;
+
+  /* The session survives an ERROR; only FATAL or PANIC end it (a lost
+   * connection is caught by the worker from the connection status). So a
+   * Bind with the wrong number of parameters (08P01, ERROR) is a query
+   * error, while an admin shutdown (57P01, FATAL) is a connection error. */
+  if (code == PGE_ERROR_CONNECTION && severity != NULL && strcmp (severity, "ERROR") == 0)
+    code = PGE_ERROR_QUERY;
 
   if (primary == NULL)
     primary = fallback = g_strchomp (g_strdup (PQresultErrorMessage (res)));
   if (primary == NULL || *primary == '\0')
     primary = "unknown server error";
-  return pge_error_new_sqlstate (pge_error_code_for_sqlstate (sqlstate, cancel_requested),
-                                 sqlstate, "%s%s%s%s%s%s", primary,
+  return pge_error_new_sqlstate (code, sqlstate, "%s%s%s%s%s%s%s", primary,
                                  detail ? " (" : "", detail ? detail : "", detail ? ")" : "",
                                  sqlstate ? " [SQLSTATE " : "",
-                                 sqlstate ? sqlstate : "");
+                                 sqlstate ? sqlstate : "", sqlstate ? "]" : "");
 }
 
 GError *

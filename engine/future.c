@@ -121,6 +121,7 @@ callback_dispatch (gpointer data)
 static void
 callback_fire (Callback *cb)
 {
+  GMainContext *context;
   GSource *source;
 
   if (cb->context == NULL)
@@ -136,8 +137,14 @@ callback_fire (Callback *cb)
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[pgengine] future callback");
   g_source_set_callback (source, callback_dispatch, cb, (GDestroyNotify) callback_free);
-  g_source_attach (source, cb->context);
+  /* The attached source is all that keeps the context: were @cb to keep a
+   * reference, a context its owner drops before iterating would never be
+   * freed, and @notify would never run. Taken out of @cb before attaching:
+   * once attached, another thread may dispatch and free @cb. */
+  context = g_steal_pointer (&cb->context);
+  g_source_attach (source, context);
   g_source_unref (source);
+  g_main_context_unref (context);
 }
 
 /* Takes ownership of @result and @error. Returns FALSE, freeing both, when

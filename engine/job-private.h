@@ -53,6 +53,7 @@ struct _PgeJob {
   PgeWorker      *worker;     /* running on it */
 
   gint            cancel_requested;  /* atomic */
+  gint            finished;          /* atomic: the one pge_job_finish() that counts */
 };
 
 G_GNUC_INTERNAL PgeJob    *pge_job_new_query  (const char *sql, PgeParams *params);

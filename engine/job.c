@@ -88,14 +88,21 @@ pge_job_get_future (PgeJob *job)
 }
 
 /* Takes ownership of @result and @error; counts the outcome in the pool's
- * stats. A job is finished once: the loser of a race is ignored. */
+ * stats. A job is finished once: the loser of a race is ignored. The count
+ * comes before the future resolves, so a caller woken by the future
+ * already sees its job in pge_engine_get_stats(). */
 void
 pge_job_finish (PgeJob *job, PgeResult *result, GError *error)
 {
-  gboolean failed = error != NULL;
-
-  if (pge_future_resolve (job->future, result, error) && job->pool != NULL)
-    pge_pool_count_outcome (job->pool, failed);
+  if (!g_atomic_int_compare_and_exchange (&job->finished, FALSE, TRUE))
+    {
+      g_clear_pointer (&result, pge_result_unref);
+      g_clear_error (&error);
+      return;
+    }
+  if (job->pool != NULL)
+    pge_pool_count_outcome (job->pool, error != NULL);
+  pge_future_resolve (job->future, result, error);
 }
 
 void

@@ -230,7 +230,7 @@ pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
 /**
  * pge_params_add_typed:
  * @params: a #PgeParams
- * @type: a type OID, or 0 to let the server infer it
+ * @type: (type guint): a type OID, or 0 to let the server infer it
  * @text: (nullable): the value in the type's text form; %NULL is SQL NULL
  *
  * Appends a value of an explicit type, e.g. `1184` (timestamptz) with

@@ -132,8 +132,8 @@ pge_result_get_column_index (PgeResult *result, const char *name)
  * @result: a #PgeResult
  * @column: a column index, from 0
  *
- * Returns: the column's type OID (23 for int4 ...), or 0 (with a critical)
- *   when @column is out of range
+ * Returns: (type guint): the column's type OID (23 for
+ *   int4 ...), or 0 (with a critical) when @column is out of range
  */
 Oid
 pge_result_get_column_type (PgeResult *result, guint column)
@@ -276,7 +276,7 @@ pge_result_get_rows_affected (PgeResult *result)
 }
 
 /**
- * pge_result_get_pgresult:
+ * pge_result_get_pgresult: (skip)
  * @result: a #PgeResult
  *
  * The underlying libpq result, for what this API does not wrap (binary

@@ -22,4 +22,28 @@ G_GNUC_INTERNAL PgeLease       *pge_transaction_get_lease (PgeTransaction *tx);
 /* TRUE while @tx can take statements (not committed, not rolled back). */
 G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 
+/* For async.c: begins a new outermost transaction that is never made the
+ * current transaction of any thread; nesting flags are ignored. Blocks;
+ * @cancellable (nullable) stops the wait for a worker or the BEGIN with
+ * PGE_ERROR_CANCELLED. */
+G_GNUC_INTERNAL PgeTransaction *pge_transaction_begin_detached (PgeEngine           *engine,
+                                                                PgeTransactionFlags  flags,
+                                                                GCancellable        *cancellable,
+                                                                GError             **error);
+
+/* For savepoint.c. */
+
+/* Runs one statement inside @tx and waits (refused on a worker thread). */
+G_GNUC_INTERNAL gboolean        pge_transaction_run_sql   (PgeTransaction *tx,
+                                                           const char     *sql,
+                                                           GError        **error);
+/* `[A-Za-z0-9_]+`, at most 63 bytes: safe to put between double quotes. */
+G_GNUC_INTERNAL gboolean        pge_identifier_is_valid   (const char *name);
+/* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
+G_GNUC_INTERNAL gboolean        pge_identifier_check      (const char *name,
+                                                           GError    **error);
+/* A savepoint @tx already made (the SAVEPOINT statement succeeded). */
+G_GNUC_INTERNAL PgeSavepoint   *pge_savepoint_new         (PgeTransaction *tx,
+                                                           const char     *name);
+
 G_END_DECLS

@@ -1,6 +1,1449 @@
-/* TEMPORARY compile stub */
+/* transaction.c — PgeTransaction: a pinned worker, nesting, the current
+ * transaction, commit and rollback, pge_engine_run_transaction().
+ *
+ * Shape: an outermost transaction owns a lease (pool.c) that pins one
+ * worker of the main node for its whole life; BEGIN, every statement and
+ * the final COMMIT/ROLLBACK are jobs on that lease, so they run on that
+ * worker's connection in submission order. A savepoint-nested inner
+ * transaction shares its outermost's lease through `TxShared`, holds a
+ * reference on its parent, and is a SAVEPOINT on the same connection.
+ * Default nesting hands out the current transaction itself.
+ *
+ * Current transaction: a transaction that begins becomes the top of the
+ * calling thread's stack for its engine (engine.c keeps the per-engine,
+ * per-thread stacks); engine-level queries from that thread are routed
+ * here through pge_transaction_submit(). Stack entries are weak, which is
+ * why the reference count is a plain atomic int with a try_ref: the
+ * engine may find an entry whose count already hit zero on another thread.
+ *
+ * Threads: everything a tree of transactions shares that can change —
+ * each member's state, the children lists, the error that aborted the
+ * server transaction, the count of submissions in flight — is guarded by
+ * `TxShared.lock`. It is never held while waiting on a future, nor
+ * across pge_lease_submit(): a refused submission fails its job on the
+ * submitting thread, running callbacks that may come back here. So a
+ * submission checks the state under the lock, then queues outside it
+ * behind the `n_submitting` gate; ending a transaction flips its state to
+ * ENDING and waits for submissions already past the check, so no
+ * statement can slip in after COMMIT and run outside the transaction on
+ * the still-pinned worker. No other lock is ever taken while it is held
+ * (the current stacks are updated after it is dropped).
+ *
+ * Why a statement failed: each job on the lease gets a %NULL-context
+ * callback that runs on the worker thread right after the job, before the
+ * next one, and compares the connection's transaction status: the first
+ * error that left it aborted is kept (commit reports it), and a recovery
+ * (ROLLBACK TO) clears it. The server's status stays the source of truth:
+ * commit asks PQtransactionStatus(), never this record.
+ *
+ * Lifetime: the last unref leaves the current stack, then rolls back an
+ * unfinished transaction (an inner one queues ROLLBACK TO + RELEASE; an
+ * outermost one releases its lease, whose worker rolls back what is open
+ * and returns to the pool), then drops its parent, its shared part and
+ * its engine, in that order. It waits for the worker to be back in the
+ * pool, except on one of the engine's own worker threads (a future
+ * callback), where waiting could mean waiting for itself.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #include "config.h"
+
+#include <string.h>
+
+#include "engine-private.h"
+#include "errors-private.h"
+#include "result-private.h"
 #include "transaction-private.h"
-void pge_transaction_submit (PgeTransaction *tx, PgeJob *job) { (void) tx; pge_job_fail (job, PGE_ERROR_FAILED, "x"); }
-PgeTransaction *pge_transaction_try_ref (PgeTransaction *tx) { return tx; }
-void pge_transaction_unref (PgeTransaction *tx) { (void) tx; }
+#include "worker-private.h"
+
+#define ALL_FLAGS (PGE_TRANSACTION_READ_ONLY | PGE_TRANSACTION_REPEATABLE_READ |           \
+                   PGE_TRANSACTION_SERIALIZABLE | PGE_TRANSACTION_DEFERRABLE |             \
+                   PGE_TRANSACTION_NO_NESTING | PGE_TRANSACTION_SAVEPOINT)
+
+/* Retry backoff of pge_engine_run_transaction(): grows from the first to
+ * the cap, with jitter so that the transactions that collided do not
+ * collide again in step. */
+#define RETRY_BACKOFF_MIN_MS 5
+#define RETRY_BACKOFF_MAX_MS 50
+
+typedef enum {
+  TX_OPEN,
+  TX_ENDING,        /* commit or rollback is on its way */
+  TX_COMMITTED,
+  TX_ROLLED_BACK
+} TxState;
+
+/* What an outermost transaction and its savepoint-nested inner ones
+ * share: one lease, one server transaction. */
+typedef struct {
+  gatomicrefcount ref;
+  PgeLease *lease;          /* owned; immutable */
+
+  GMutex    lock;           /* guards the rest, and every member's state and children */
+  GCond     submit_cond;    /* n_submitting went down */
+  guint     n_submitting;   /* submissions past the state check, not yet queued */
+  GError   *abort_error;    /* the statement that aborted the server transaction */
+  guint     savepoint_id;   /* last id handed out */
+} TxShared;
+
+struct _PgeTransaction {
+  gint            ref;             /* atomic; see pge_transaction_try_ref() */
+  PgeEngine      *engine;          /* owned */
+  PgeTransaction *parent;          /* owned; NULL for an outermost transaction */
+  TxShared       *shared;          /* owned */
+  char           *savepoint_name;  /* inner only: "savepoint_<id>" */
+
+  /* Guarded by shared->lock. */
+  TxState         state;
+  GPtrArray      *children;        /* weak PgeTransaction*: open inner transactions */
+};
+
+G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_transaction_unref)
+
+/* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */
+static GPrivate submit_depth = G_PRIVATE_INIT (NULL);
+
+/**
+ * pge_transaction_flags_get_type:
+ *
+ * The #GType of #PgeTransactionFlags, for bindings. Thread-safe.
+ *
+ * Returns: the #GType
+ */
+GType
+pge_transaction_flags_get_type (void)
+{
+  static gsize type_id = 0;
+  static const GFlagsValue values[] = {
+    { PGE_TRANSACTION_DEFAULT, "PGE_TRANSACTION_DEFAULT", "default" },
+    { PGE_TRANSACTION_READ_ONLY, "PGE_TRANSACTION_READ_ONLY", "read-only" },
+    { PGE_TRANSACTION_REPEATABLE_READ, "PGE_TRANSACTION_REPEATABLE_READ", "repeatable-read" },
+    { PGE_TRANSACTION_SERIALIZABLE, "PGE_TRANSACTION_SERIALIZABLE", "serializable" },
+    { PGE_TRANSACTION_DEFERRABLE, "PGE_TRANSACTION_DEFERRABLE", "deferrable" },
+    { PGE_TRANSACTION_NO_NESTING, "PGE_TRANSACTION_NO_NESTING", "no-nesting" },
+    { PGE_TRANSACTION_SAVEPOINT, "PGE_TRANSACTION_SAVEPOINT", "savepoint" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type_id))
+    g_once_init_leave (&type_id, g_flags_register_static (g_intern_static_string ("PgeTransactionFlags"),
+                                                          values));
+  return type_id;
+}
+
+/* --------------------------------------------------------------- shared */
+
+static TxShared *
+tx_shared_new (PgeLease *lease)
+{
+  TxShared *shared = g_new0 (TxShared, 1);
+
+  g_atomic_ref_count_init (&shared->ref);
+  shared->lease = pge_lease_ref (lease);
+  g_mutex_init (&shared->lock);
+  g_cond_init (&shared->submit_cond);
+  return shared;
+}
+
+static TxShared *
+tx_shared_ref (TxShared *shared)
+{
+  g_atomic_ref_count_inc (&shared->ref);
+  return shared;
+}
+
+static void
+tx_shared_unref (TxShared *shared)
+{
+  if (!g_atomic_ref_count_dec (&shared->ref))
+    return;
+  g_clear_error (&shared->abort_error);
+  g_mutex_clear (&shared->lock);
+  g_cond_clear (&shared->submit_cond);
+  pge_lease_unref (shared->lease);
+  g_free (shared);
+}
+
+/* Runs on the worker right after each job of the lease, before the next
+ * one: keeps the first error that aborted the server transaction, and
+ * forgets it once the transaction has recovered (ROLLBACK TO). Jobs that
+ * never ran (refused, cancelled while queued) resolve on other threads and
+ * say nothing about the server, so they are ignored. */
+static void
+tx_track_outcome (PgeFuture *future, gpointer data)
+{
+  TxShared *shared = data;
+  PgeWorker *worker = pge_worker_get_current ();
+  const GError *error = NULL;
+  PGTransactionStatusType status;
+
+  /* worker->lease is written only by this very thread (pool.c), so it
+   * can be read here without the queue lock. */
+  if (worker == NULL || worker->conn == NULL || worker->lease != shared->lease)
+    return;
+  status = PQtransactionStatus (worker->conn);
+  pge_future_peek_error (future, &error);
+  g_mutex_lock (&shared->lock);
+  if (status == PQTRANS_INERROR)
+    {
+      if (shared->abort_error == NULL && error != NULL)
+        shared->abort_error = g_error_copy (error);
+    }
+  else
+    g_clear_error (&shared->abort_error);
+  g_mutex_unlock (&shared->lock);
+}
+
+/* ---------------------------------------------------------------- state */
+
+/* Open: not ending or ended, and neither is any ancestor. */
+static gboolean
+tx_is_open_locked (PgeTransaction *tx)
+{
+  for (; tx != NULL; tx = tx->parent)
+    if (tx->state != TX_OPEN)
+      return FALSE;
+  return TRUE;
+}
+
+static GError *
+tx_state_error_locked (PgeTransaction *tx)
+{
+  const char *why;
+
+  switch (tx->state)
+    {
+    case TX_COMMITTED:
+      why = "the transaction is already committed";
+      break;
+    case TX_ROLLED_BACK:
+      why = "the transaction is already rolled back";
+      break;
+    case TX_ENDING:
+      why = "the transaction is being committed or rolled back";
+      break;
+    case TX_OPEN:
+    default:
+      why = "the enclosing transaction has ended or is ending";
+      break;
+    }
+  return g_error_new_literal (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE, why);
+}
+
+static gboolean
+tx_check_open (PgeTransaction *tx, GError **error)
+{
+  gboolean open;
+
+  g_mutex_lock (&tx->shared->lock);
+  open = tx_is_open_locked (tx);
+  if (!open)
+    g_propagate_error (error, tx_state_error_locked (tx));
+  g_mutex_unlock (&tx->shared->lock);
+  return open;
+}
+
+/* Blocking calls on one of the engine's own workers would wait for a
+ * worker that may be this very thread: refuse them plainly. */
+static gboolean
+tx_check_blocking (PgeEngine *engine, const char *what, GError **error)
+{
+  if (!pge_engine_is_worker_thread (engine))
+    return TRUE;
+  g_set_error (error, PGE_ERROR, PGE_ERROR_FAILED,
+               "%s blocks, and cannot be called on one of the engine's own worker "
+               "threads (a NULL-context future callback): it could wait for itself",
+               what);
+  return FALSE;
+}
+
+/* Ends @tx and its open descendants as @state, collecting a reference to
+ * each (those still alive) into @ended, so they can leave the current
+ * stacks once the lock is dropped. */
+static void
+tx_end_tree_locked (PgeTransaction *tx, TxState state, GPtrArray *ended)
+{
+  PgeTransaction *ref;
+
+  tx->state = state;
+  if (tx->children != NULL)
+    {
+      for (guint i = 0; i < tx->children->len; i++)
+        tx_end_tree_locked (tx->children->pdata[i], state, ended);
+      g_ptr_array_set_size (tx->children, 0);
+    }
+  /* A child being finalized (count 0) removes itself from the stacks. */
+  ref = pge_transaction_try_ref (tx);
+  if (ref != NULL)
+    g_ptr_array_add (ended, ref);
+}
+
+static void
+tx_unlink_from_parent_locked (PgeTransaction *tx)
+{
+  if (tx->parent != NULL && tx->parent->children != NULL)
+    g_ptr_array_remove_fast (tx->parent->children, tx);
+}
+
+/* ------------------------------------------------------------ submission */
+
+static void
+tx_wait_submissions_locked (TxShared *shared)
+{
+  /* A thread inside a submission (a callback of a refused job) that ends
+   * the transaction would wait for itself; its own submission was refused
+   * anyway, so it cannot land after the end. */
+  if (GPOINTER_TO_UINT (g_private_get (&submit_depth)) > 0)
+    return;
+  while (shared->n_submitting > 0)
+    g_cond_wait (&shared->submit_cond, &shared->lock);
+}
+
+/* Queues @job on the lease. With @require_open, only if @tx is open (else
+ * the job fails with PGE_ERROR_TRANSACTION_STATE); without, for the
+ * commit/rollback job of a transaction that is ENDING. Never blocks for
+ * long. The lease may refuse the job (engine closed), failing it on this
+ * thread, which runs its callbacks here: hence no lock is held across
+ * pge_lease_submit(), only the n_submitting gate. */
+static gboolean
+tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open)
+{
+  TxShared *shared = tx->shared;
+  guint depth;
+
+  g_mutex_lock (&shared->lock);
+  if (require_open && !tx_is_open_locked (tx))
+    {
+      GError *error = tx_state_error_locked (tx);
+
+      g_mutex_unlock (&shared->lock);
+      pge_job_finish (job, NULL, error);
+      return FALSE;
+    }
+  shared->n_submitting++;
+  g_mutex_unlock (&shared->lock);
+
+  depth = GPOINTER_TO_UINT (g_private_get (&submit_depth));
+  g_private_set (&submit_depth, GUINT_TO_POINTER (depth + 1));
+  pge_future_on_done (job->future, NULL, tx_track_outcome, tx_shared_ref (shared),
+                      (GDestroyNotify) tx_shared_unref);
+  pge_lease_submit (shared->lease, job);
+  g_private_set (&submit_depth, GUINT_TO_POINTER (depth));
+
+  g_mutex_lock (&shared->lock);
+  if (--shared->n_submitting == 0)
+    g_cond_broadcast (&shared->submit_cond);
+  g_mutex_unlock (&shared->lock);
+  return TRUE;
+}
+
+void
+pge_transaction_submit (PgeTransaction *tx, PgeJob *job)
+{
+  tx_enqueue (tx, job, TRUE);
+}
+
+static PgeResult *
+tx_wait_job (PgeJob *job, GError **error)
+{
+  g_autoptr(PgeFuture) future = pge_future_ref (job->future);
+
+  return pge_future_wait (future, error);
+}
+
+/* Runs @sql (one statement) inside @tx and waits. For savepoint.c too. */
+gboolean
+pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
+{
+  g_autoptr(PgeJob) job = pge_job_new_query (sql, NULL);
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  if (!tx_check_blocking (tx->engine, "a savepoint operation", error))
+    return FALSE;
+  pge_transaction_submit (tx, job);
+  result = tx_wait_job (job, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+PgeTransaction *
+pge_transaction_try_ref (PgeTransaction *tx)
+{
+  gint old;
+
+  do
+    {
+      old = g_atomic_int_get (&tx->ref);
+      if (old == 0)
+        return NULL;
+    }
+  while (!g_atomic_int_compare_and_exchange (&tx->ref, old, old + 1));
+  return tx;
+}
+
+PgeLease *
+pge_transaction_get_lease (PgeTransaction *tx)
+{
+  return tx->shared->lease;
+}
+
+gboolean
+pge_transaction_is_open (PgeTransaction *tx)
+{
+  gboolean open;
+
+  g_mutex_lock (&tx->shared->lock);
+  open = tx_is_open_locked (tx);
+  g_mutex_unlock (&tx->shared->lock);
+  return open;
+}
+
+/* ----------------------------------------------------------- identifiers */
+
+gboolean
+pge_identifier_is_valid (const char *name)
+{
+  gsize length;
+
+  if (name == NULL)
+    return FALSE;
+  length = strlen (name);
+  /* 63 bytes: PostgreSQL's NAMEDATALEN - 1; longer names are truncated
+   * silently, so two long names could become the same savepoint. */
+  if (length == 0 || length > 63)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+pge_identifier_check (const char *name, GError **error)
+{
+  if (pge_identifier_is_valid (name))
+    return TRUE;
+  if (name == NULL)
+    g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the savepoint name is NULL");
+  else
+    {
+      g_autofree char *shown = g_strescape (name, NULL);
+
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "invalid savepoint name \"%s\": it must match [A-Za-z0-9_]+ "
+                   "and be at most 63 bytes; nothing was sent", shown);
+    }
+  return FALSE;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static PgeTransaction *
+tx_alloc (PgeEngine *engine, PgeTransaction *parent, TxShared *shared)
+{
+  PgeTransaction *tx = g_new0 (PgeTransaction, 1);
+
+  tx->ref = 1;
+  tx->engine = pge_engine_ref (engine);
+  tx->parent = parent ? pge_transaction_ref (parent) : NULL;
+  tx->shared = tx_shared_ref (shared);
+  tx->state = TX_OPEN;
+  return tx;
+}
+
+static char *
+tx_begin_sql (PgeTransactionFlags flags)
+{
+  GString *sql = g_string_new ("BEGIN");
+  const char *sep = " ";
+
+  if (flags & PGE_TRANSACTION_SERIALIZABLE)
+    {
+      g_string_append_printf (sql, "%sISOLATION LEVEL SERIALIZABLE", sep);
+      sep = ", ";
+    }
+  else if (flags & PGE_TRANSACTION_REPEATABLE_READ)
+    {
+      g_string_append_printf (sql, "%sISOLATION LEVEL REPEATABLE READ", sep);
+      sep = ", ";
+    }
+  if (flags & PGE_TRANSACTION_READ_ONLY)
+    {
+      g_string_append_printf (sql, "%sREAD ONLY", sep);
+      sep = ", ";
+    }
+  if (flags & PGE_TRANSACTION_DEFERRABLE)
+    g_string_append_printf (sql, "%sDEFERRABLE", sep);
+  return g_string_free (sql, FALSE);
+}
+
+static void
+tx_release_lease (PgeTransaction *tx)
+{
+  pge_lease_release (tx->shared->lease);
+  /* So that stats show the worker free once commit/rollback/unref
+   * returns; never on a worker thread, which may be the one to unpin. */
+  if (!pge_engine_is_worker_thread (tx->engine))
+    pge_lease_wait_unpinned (tx->shared->lease);
+}
+
+static void
+tx_future_cancelled (GCancellable *cancellable, gpointer future)
+{
+  pge_future_cancel (future);
+}
+
+/* pge_future_wait(), except that cancelling @cancellable (nullable)
+ * cancels @future: a queued job never runs, a running one is cancelled. */
+static PgeResult *
+tx_wait_cancellable (PgeFuture *future, GCancellable *cancellable, GError **error)
+{
+  PgeResult *result;
+  gulong id = 0;
+
+  if (cancellable != NULL)
+    id = g_cancellable_connect (cancellable, G_CALLBACK (tx_future_cancelled),
+                                pge_future_ref (future), (GDestroyNotify) pge_future_unref);
+  result = pge_future_wait (future, error);
+  /* Not inside the handler (this thread is blocked in the wait until the
+   * future resolves), so this cannot wait for itself. */
+  if (cancellable != NULL)
+    g_cancellable_disconnect (cancellable, id);
+  return result;
+}
+
+/* @make_current: FALSE only for pge_transaction_begin_detached(). */
+static PgeTransaction *
+tx_begin_outer (PgeEngine           *engine,
+                PgeTransactionFlags  flags,
+                GCancellable        *cancellable,
+                gboolean             make_current,
+                GError             **error)
+{
+  g_autoptr(PgeLease) lease = pge_lease_new (pge_engine_get_primary (engine));
+  g_autoptr(PgeFuture) pinned = NULL;
+  g_autofree char *sql = NULL;
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  TxShared *shared;
+  PgeTransaction *tx;
+  GError *local = NULL;
+
+  pinned = pge_lease_pin (lease);
+  result = tx_wait_cancellable (pinned, cancellable, &local);
+  if (local != NULL)
+    {
+      pge_lease_release (lease);
+      pge_lease_wait_unpinned (lease);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  g_clear_pointer (&result, pge_result_unref);
+  sql = tx_begin_sql (flags);
+  job = pge_job_new_query (sql, NULL);
+  pge_lease_submit (lease, job);
+  result = tx_wait_cancellable (job->future, cancellable, &local);
+  if (local != NULL)
+    {
+      pge_lease_release (lease);
+      pge_lease_wait_unpinned (lease);
+      g_propagate_prefixed_error (error, local, "cannot begin a transaction: ");
+      return NULL;
+    }
+  shared = tx_shared_new (lease);
+  tx = tx_alloc (engine, NULL, shared);
+  tx_shared_unref (shared);
+  if (make_current)
+    pge_engine_push_current (engine, tx);
+  return tx;
+}
+
+static PgeTransaction *
+tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
+{
+  PgeTransaction *tx = tx_alloc (engine, parent, parent->shared);
+  g_autofree char *sql = NULL;
+  GError *local = NULL;
+
+  tx->savepoint_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (parent));
+  sql = g_strdup_printf ("SAVEPOINT \"%s\"", tx->savepoint_name);
+  if (!pge_transaction_run_sql (parent, sql, &local))
+    {
+      /* Not open, never pushed: its finalizer has nothing to roll back. */
+      g_mutex_lock (&tx->shared->lock);
+      tx->state = TX_ROLLED_BACK;
+      g_mutex_unlock (&tx->shared->lock);
+      pge_transaction_unref (tx);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  g_mutex_lock (&tx->shared->lock);
+  if (tx_is_open_locked (parent))
+    {
+      if (parent->children == NULL)
+        parent->children = g_ptr_array_new ();
+      g_ptr_array_add (parent->children, tx);
+    }
+  else
+    {
+      /* The parent ended while the SAVEPOINT ran (another thread). */
+      tx->state = parent->state == TX_COMMITTED ? TX_COMMITTED : TX_ROLLED_BACK;
+      local = tx_state_error_locked (parent);
+    }
+  g_mutex_unlock (&tx->shared->lock);
+  if (local != NULL)
+    {
+      pge_transaction_unref (tx);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  pge_engine_push_current (engine, tx);
+  return tx;
+}
+
+static gboolean
+tx_check_flags (PgeTransactionFlags flags, GError **error)
+{
+  const char *why = NULL;
+
+  if (flags & ~ALL_FLAGS)
+    why = "unknown transaction flags";
+  else if ((flags & PGE_TRANSACTION_REPEATABLE_READ) && (flags & PGE_TRANSACTION_SERIALIZABLE))
+    why = "REPEATABLE_READ and SERIALIZABLE are two different isolation levels";
+  else if ((flags & PGE_TRANSACTION_NO_NESTING) && (flags & PGE_TRANSACTION_SAVEPOINT))
+    why = "NO_NESTING and SAVEPOINT ask for two different nesting modes";
+  if (why == NULL)
+    return TRUE;
+  g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "%s (flags 0x%x)", why, (guint) flags);
+  return FALSE;
+}
+
+/**
+ * pge_engine_transaction:
+ * @engine: a #PgeEngine
+ * @flags: isolation, access mode and nesting mode
+ * @error: return location for a #GError
+ *
+ * Begins a transaction, or joins the calling thread's current one.
+ *
+ * Not nested (the thread has no current transaction on @engine): pins one
+ * worker of the main node for the transaction's whole life, waiting at
+ * most the configured acquire timeout (then %PGE_ERROR_TIMEOUT), and sends
+ * `BEGIN` with `ISOLATION LEVEL`, `READ ONLY` and `DEFERRABLE` from
+ * @flags. The transaction becomes the calling thread's current
+ * transaction on @engine until it ends: pge_engine_query() and the other
+ * engine-level calls made from this thread then run inside it, on its
+ * worker, in submission order. Other threads, and other engines, are not
+ * affected.
+ *
+ * Nested (the thread already has a current transaction): by default
+ * returns a new reference to that same transaction (pointer-equal);
+ * with %PGE_TRANSACTION_NO_NESTING fails with %PGE_ERROR_NESTED; with
+ * %PGE_TRANSACTION_SAVEPOINT returns an inner transaction backed by a
+ * savepoint (`savepoint_<id>`), whose commit releases it and whose
+ * rollback rolls back to it; it is current until it ends, then its parent
+ * is current again. Isolation and access flags only apply to an
+ * outermost transaction.
+ *
+ * Blocks until `BEGIN` (or `SAVEPOINT`) is done. Thread-safe, but refuses
+ * (%PGE_ERROR_FAILED) on one of @engine's own worker threads.
+ *
+ * Returns: (transfer full) (nullable): the transaction, or %NULL with
+ *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
+ *   flags, %PGE_ERROR_CLOSED once the engine is closed,
+ *   %PGE_ERROR_TIMEOUT when no worker became free in time
+ */
+PgeTransaction *
+pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
+{
+  g_autoptr(PgeTransaction) current = NULL;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!tx_check_flags (flags, error) ||
+      !pge_engine_check_open (engine, error) ||
+      !tx_check_blocking (engine, "pge_engine_transaction()", error))
+    return NULL;
+
+  current = pge_engine_dup_current (engine);
+  /* One that is ending on another thread is about to leave the stack. */
+  if (current != NULL && !pge_transaction_is_open (current))
+    g_clear_pointer (&current, pge_transaction_unref);
+  if (current == NULL)
+    return tx_begin_outer (engine, flags, NULL, TRUE, error);
+  if (flags & PGE_TRANSACTION_NO_NESTING)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
+                           "this thread already has a transaction on this engine "
+                           "(PGE_TRANSACTION_NO_NESTING)");
+      return NULL;
+    }
+  if (flags & PGE_TRANSACTION_SAVEPOINT)
+    return tx_begin_inner (engine, current, error);
+  return g_steal_pointer (&current);
+}
+
+/* For async.c (pge_engine_transaction_async()): always a new outermost
+ * transaction, which is never made the current transaction of any thread
+ * (a main loop interleaves unrelated work, which must not be routed into
+ * it). Nesting flags are ignored. Blocks like pge_engine_transaction();
+ * cancelling @cancellable stops the wait for a worker, or the BEGIN, with
+ * PGE_ERROR_CANCELLED. */
+PgeTransaction *
+pge_transaction_begin_detached (PgeEngine           *engine,
+                                PgeTransactionFlags  flags,
+                                GCancellable        *cancellable,
+                                GError             **error)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!tx_check_flags (flags, error) ||
+      !pge_engine_check_open (engine, error) ||
+      !tx_check_blocking (engine, "pge_engine_transaction_async()", error))
+    return NULL;
+  return tx_begin_outer (engine, flags, cancellable, FALSE, error);
+}
+
+/**
+ * pge_engine_get_current_transaction:
+ * @engine: a #PgeEngine
+ *
+ * The calling thread's current transaction on @engine: the innermost one
+ * it began that has not ended. Never blocks; thread-safe (each thread sees
+ * its own).
+ *
+ * Returns: (transfer none) (nullable): the transaction, or %NULL if none;
+ *   valid as long as the caller holds a reference to it
+ */
+PgeTransaction *
+pge_engine_get_current_transaction (PgeEngine *engine)
+{
+  PgeTransaction *tx;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  tx = pge_engine_dup_current (engine);
+  if (tx == NULL)
+    return NULL;
+  /* The caller's own reference keeps it alive; if another thread just
+   * dropped the last one, there is no transaction to return. */
+  if (g_atomic_int_dec_and_test (&tx->ref))
+    {
+      g_atomic_int_inc (&tx->ref);
+      pge_transaction_unref (tx);
+      return NULL;
+    }
+  return tx;
+}
+
+/**
+ * pge_engine_transaction_exists:
+ * @engine: a #PgeEngine
+ *
+ * Never blocks; thread-safe.
+ *
+ * Returns: %TRUE if the calling thread has a current transaction on @engine
+ */
+gboolean
+pge_engine_transaction_exists (PgeEngine *engine)
+{
+  g_autoptr(PgeTransaction) tx = NULL;
+
+  g_return_val_if_fail (engine != NULL, FALSE);
+  tx = pge_engine_dup_current (engine);
+  return tx != NULL;
+}
+
+/**
+ * pge_transaction_ref:
+ * @tx: a #PgeTransaction
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer full): @tx
+ */
+PgeTransaction *
+pge_transaction_ref (PgeTransaction *tx)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (g_atomic_int_get (&tx->ref) > 0, NULL);
+  g_atomic_int_inc (&tx->ref);
+  return tx;
+}
+
+static gboolean tx_enqueue_rollback_inner (PgeTransaction *tx);
+
+static void
+tx_finalize (PgeTransaction *tx)
+{
+  gboolean was_open;
+
+  /* No live child: each holds a reference on its parent. */
+  g_mutex_lock (&tx->shared->lock);
+  was_open = tx_is_open_locked (tx);
+  if (tx->state == TX_OPEN)
+    tx->state = TX_ROLLED_BACK;
+  tx_unlink_from_parent_locked (tx);
+  g_mutex_unlock (&tx->shared->lock);
+
+  pge_engine_remove_current (tx->engine, tx);
+  if (tx->parent == NULL)
+    tx_release_lease (tx);
+  else if (was_open)
+    tx_enqueue_rollback_inner (tx);
+
+  g_clear_pointer (&tx->parent, pge_transaction_unref);
+  g_clear_pointer (&tx->children, g_ptr_array_unref);
+  tx_shared_unref (tx->shared);
+  pge_engine_unref (tx->engine);
+  g_free (tx->savepoint_name);
+  g_free (tx);
+}
+
+/**
+ * pge_transaction_unref:
+ * @tx: (transfer full): a #PgeTransaction
+ *
+ * Drops a reference. The last one of a transaction that has not ended
+ * rolls it back: an outermost transaction frees its worker (waiting until
+ * the worker is back in the pool, except on one of the engine's own
+ * worker threads), an inner one queues `ROLLBACK TO` and `RELEASE` of its
+ * savepoint. Thread-safe.
+ */
+void
+pge_transaction_unref (PgeTransaction *tx)
+{
+  g_return_if_fail (tx != NULL);
+  if (g_atomic_int_dec_and_test (&tx->ref))
+    tx_finalize (tx);
+}
+
+/**
+ * pge_transaction_get_engine:
+ * @tx: a #PgeTransaction
+ *
+ * Never blocks; thread-safe.
+ *
+ * Returns: (transfer none): the engine @tx runs on
+ */
+PgeEngine *
+pge_transaction_get_engine (PgeTransaction *tx)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  return tx->engine;
+}
+
+/**
+ * pge_transaction_get_parent:
+ * @tx: a #PgeTransaction
+ *
+ * Never blocks; thread-safe.
+ *
+ * Returns: (transfer none) (nullable): the transaction a savepoint-nested
+ *   @tx was made in, or %NULL for an outermost transaction
+ */
+PgeTransaction *
+pge_transaction_get_parent (PgeTransaction *tx)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  return tx->parent;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+/**
+ * pge_transaction_query:
+ * @tx: a #PgeTransaction
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ *
+ * Queues @sql inside @tx, on its worker, after everything queued in @tx
+ * before it: many may be in flight, and they run in that order. Errors
+ * show on the future: %PGE_ERROR_INVALID_ARGUMENT for a %NULL @sql,
+ * %PGE_ERROR_TRANSACTION_STATE once @tx has ended (or is ending),
+ * %PGE_ERROR_QUERY for a server error, which also aborts the server
+ * transaction until a rollback (or a rollback to a savepoint).
+ * Never blocks; thread-safe.
+ *
+ * Returns: (transfer full): a future for the result
+ */
+PgeFuture *
+pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
+{
+  g_autoptr(PgeJob) job = NULL;
+
+  g_return_val_if_fail (tx != NULL, NULL);
+  if (sql == NULL)
+    return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                                      "the SQL is NULL"));
+  job = pge_job_new_query (sql, params);
+  pge_transaction_submit (tx, job);
+  return pge_future_ref (job->future);
+}
+
+/**
+ * pge_transaction_query_sync:
+ * @tx: a #PgeTransaction
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters
+ * @error: return location for a #GError
+ *
+ * pge_transaction_query() and pge_future_wait() in one call. Blocks until
+ * the result is in. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * the engine's own worker threads.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ */
+PgeResult *
+pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *params, GError **error)
+{
+  g_autoptr(PgeFuture) future = NULL;
+
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (!tx_check_blocking (tx->engine, "pge_transaction_query_sync()", error))
+    return NULL;
+  future = pge_transaction_query (tx, sql, params);
+  return pge_future_wait (future, error);
+}
+
+/**
+ * pge_transaction_exec_sync:
+ * @tx: a #PgeTransaction
+ * @script: one or more statements separated by `;` (simple protocol, no
+ *   parameters)
+ * @error: return location for a #GError
+ *
+ * Runs @script inside @tx, after everything queued in it before, and
+ * blocks until it is done. %NULL @script is %PGE_ERROR_INVALID_ARGUMENT;
+ * an ended transaction %PGE_ERROR_TRANSACTION_STATE. Thread-safe, but
+ * refuses (%PGE_ERROR_FAILED) on one of the engine's own worker threads.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **error)
+{
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (script == NULL)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the script is NULL");
+      return FALSE;
+    }
+  if (!tx_check_blocking (tx->engine, "pge_transaction_exec_sync()", error))
+    return FALSE;
+  job = pge_job_new_exec (script);
+  pge_transaction_submit (tx, job);
+  result = tx_wait_job (job, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------- commit, rollback */
+
+typedef struct {
+  TxShared *shared;      /* owned */
+  char     *savepoint;   /* inner: its quoted name; NULL: outermost */
+} EndCall;
+
+static void
+end_call_free (gpointer data)
+{
+  EndCall *call = data;
+
+  tx_shared_unref (call->shared);
+  g_free (call->savepoint);
+  g_free (call);
+}
+
+static EndCall *
+end_call_new (PgeTransaction *tx)
+{
+  EndCall *call = g_new0 (EndCall, 1);
+
+  call->shared = tx_shared_ref (tx->shared);
+  if (tx->savepoint_name != NULL)
+    call->savepoint = g_strdup_printf ("\"%s\"", tx->savepoint_name);
+  return call;
+}
+
+/* The error for a commit that found the server transaction aborted: it
+ * carries the SQLSTATE of the statement that aborted it, so a
+ * serialization failure stays retryable. */
+static GError *
+aborted_error (TxShared *shared, const char *what)
+{
+  GError *error;
+
+  g_mutex_lock (&shared->lock);
+  if (shared->abort_error != NULL)
+    error = pge_error_new_sqlstate (PGE_ERROR_TRANSACTION_STATE,
+                                    pge_error_get_sqlstate (shared->abort_error),
+                                    "cannot commit: an earlier statement failed and aborted "
+                                    "the transaction (%s); %s",
+                                    shared->abort_error->message, what);
+  else
+    error = g_error_new (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                         "cannot commit: an earlier statement failed and aborted the "
+                         "transaction; %s", what);
+  g_mutex_unlock (&shared->lock);
+  return error;
+}
+
+/* Worker side of an outermost commit. PostgreSQL answers a COMMIT in an
+ * aborted transaction with "ROLLBACK" and no error: ask first. */
+static PgeResult *
+commit_outer_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  EndCall *call = data;
+  PGTransactionStatusType status = PQtransactionStatus (conn);
+  g_autoptr(PgeResult) result = NULL;
+  const char *tag;
+
+  if (status == PQTRANS_INERROR)
+    {
+      g_autoptr(PgeResult) rolled = pge_worker_exec (job, conn, "ROLLBACK", NULL, NULL);
+
+      g_propagate_error (error, aborted_error (call->shared, "it was rolled back"));
+      return NULL;
+    }
+  if (status == PQTRANS_IDLE)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                           "cannot commit: no transaction is open on the server "
+                           "(a COMMIT or ROLLBACK was sent as a statement)");
+      return NULL;
+    }
+  result = pge_worker_exec (job, conn, "COMMIT", NULL, error);
+  if (result == NULL)
+    return NULL;
+  tag = pge_result_get_command_tag (result);
+  if (tag == NULL || strcmp (tag, "COMMIT") != 0)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                   "the server rolled the transaction back instead of committing it (%s)",
+                   tag ? tag : "no command tag");
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
+/* Worker side of an inner commit: RELEASE, or, if a statement aborted the
+ * transaction, roll back to the savepoint (which also recovers the
+ * parent) and report it. */
+static PgeResult *
+commit_inner_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  EndCall *call = data;
+  g_autofree char *release = g_strdup_printf ("RELEASE SAVEPOINT %s", call->savepoint);
+
+  if (PQtransactionStatus (conn) == PQTRANS_INERROR)
+    {
+      g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO SAVEPOINT %s", call->savepoint);
+      g_autoptr(PgeResult) r1 = pge_worker_exec (job, conn, rollback, NULL, NULL);
+      g_autoptr(PgeResult) r2 = pge_worker_exec (job, conn, release, NULL, NULL);
+
+      g_propagate_error (error, aborted_error (call->shared,
+                                               "it was rolled back to its savepoint"));
+      return NULL;
+    }
+  return pge_worker_exec (job, conn, release, NULL, error);
+}
+
+static PgeResult *
+rollback_inner_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+{
+  EndCall *call = data;
+  g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO SAVEPOINT %s", call->savepoint);
+  g_autofree char *release = g_strdup_printf ("RELEASE SAVEPOINT %s", call->savepoint);
+  g_autoptr(PgeResult) result = pge_worker_exec (job, conn, rollback, NULL, error);
+
+  if (result == NULL)
+    return NULL;
+  return pge_worker_exec (job, conn, release, NULL, error);
+}
+
+/* Fire and forget, for the finalizer: the parent's next statements queue
+ * behind it. */
+static gboolean
+tx_enqueue_rollback_inner (PgeTransaction *tx)
+{
+  g_autoptr(PgeJob) job = pge_job_new_call (rollback_inner_run, end_call_new (tx), end_call_free);
+
+  return tx_enqueue (tx->parent, job, TRUE);
+}
+
+static gboolean
+tx_end (PgeTransaction *tx, gboolean commit, GError **error)
+{
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_transaction_unref);
+  TxShared *shared = tx->shared;
+  GError *local = NULL;
+  gboolean committed;
+
+  if (!tx_check_blocking (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
+                          error))
+    return FALSE;
+
+  g_mutex_lock (&shared->lock);
+  if (!tx_is_open_locked (tx))
+    {
+      g_propagate_error (error, tx_state_error_locked (tx));
+      g_mutex_unlock (&shared->lock);
+      return FALSE;
+    }
+  tx->state = TX_ENDING;
+  tx_wait_submissions_locked (shared);
+  g_mutex_unlock (&shared->lock);
+
+  if (tx->parent == NULL)
+    job = commit ? pge_job_new_call (commit_outer_run, end_call_new (tx), end_call_free)
+                 : pge_job_new_query ("ROLLBACK", NULL);
+  else
+    job = pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
+                            end_call_free);
+  tx_enqueue (tx, job, FALSE);
+  result = tx_wait_job (job, &local);
+
+  committed = commit && local == NULL;
+  /* A lost connection or a closed engine leaves nothing open on the
+   * server: the rollback the caller asked for has happened. */
+  if (!commit && local != NULL &&
+      (g_error_matches (local, PGE_ERROR, PGE_ERROR_CONNECTION) ||
+       g_error_matches (local, PGE_ERROR, PGE_ERROR_CLOSED)))
+    g_clear_error (&local);
+
+  g_mutex_lock (&shared->lock);
+  tx_end_tree_locked (tx, committed ? TX_COMMITTED : TX_ROLLED_BACK, ended);
+  tx_unlink_from_parent_locked (tx);
+  g_mutex_unlock (&shared->lock);
+
+  for (guint i = 0; i < ended->len; i++)
+    pge_engine_remove_current (tx->engine, ended->pdata[i]);
+  if (tx->parent == NULL)
+    tx_release_lease (tx);
+
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * pge_transaction_commit:
+ * @tx: an open #PgeTransaction
+ * @error: return location for a #GError
+ *
+ * Commits @tx: `COMMIT` for an outermost transaction (then its worker goes
+ * back to the pool), `RELEASE SAVEPOINT` for an inner one. Inner
+ * transactions still open inside @tx end with it. Blocks until the server
+ * answers and, for an outermost transaction, until the worker is free.
+ *
+ * Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has already ended, and
+ * also when an earlier statement aborted the transaction: then @tx is
+ * rolled back (an inner one to its savepoint) and the message names that
+ * statement's error (whose SQLSTATE the error carries). A server error at
+ * COMMIT (deferred constraint, serialization failure), a lost connection
+ * (%PGE_ERROR_CONNECTION) or a closed engine (%PGE_ERROR_CLOSED) also
+ * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_FAILED) on
+ * one of the engine's own worker threads.
+ *
+ * Returns: %TRUE if @tx is committed
+ */
+gboolean
+pge_transaction_commit (PgeTransaction *tx, GError **error)
+{
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return tx_end (tx, TRUE, error);
+}
+
+/**
+ * pge_transaction_rollback:
+ * @tx: an open #PgeTransaction
+ * @error: return location for a #GError
+ *
+ * Rolls @tx back: `ROLLBACK` for an outermost transaction (then its worker
+ * goes back to the pool), `ROLLBACK TO SAVEPOINT` and `RELEASE SAVEPOINT`
+ * for an inner one. Works on a transaction an error aborted. Inner
+ * transactions still open inside @tx end with it. A lost connection or a
+ * closed engine count as success: the server has rolled back. Blocks
+ * until the server answers and, for an outermost transaction, until the
+ * worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
+ * already ended. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * the engine's own worker threads.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+pge_transaction_rollback (PgeTransaction *tx, GError **error)
+{
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return tx_end (tx, FALSE, error);
+}
+
+/**
+ * pge_transaction_is_committed:
+ * @tx: a #PgeTransaction
+ *
+ * An inner transaction still open when its parent committed counts as
+ * committed. Never blocks; thread-safe.
+ *
+ * Returns: %TRUE once @tx has been committed
+ */
+gboolean
+pge_transaction_is_committed (PgeTransaction *tx)
+{
+  gboolean committed;
+
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_mutex_lock (&tx->shared->lock);
+  committed = tx->state == TX_COMMITTED;
+  g_mutex_unlock (&tx->shared->lock);
+  return committed;
+}
+
+/**
+ * pge_transaction_is_rolled_back:
+ * @tx: a #PgeTransaction
+ *
+ * %TRUE after pge_transaction_rollback(), after a commit that failed (the
+ * server rolled back), and for an inner transaction still open when its
+ * parent ended without committing. Never blocks; thread-safe.
+ *
+ * Returns: %TRUE once @tx has been rolled back
+ */
+gboolean
+pge_transaction_is_rolled_back (PgeTransaction *tx)
+{
+  gboolean rolled_back;
+
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_mutex_lock (&tx->shared->lock);
+  rolled_back = tx->state == TX_ROLLED_BACK;
+  g_mutex_unlock (&tx->shared->lock);
+  return rolled_back;
+}
+
+/* ------------------------------------------------------------- savepoints */
+
+/**
+ * pge_transaction_get_savepoint_id:
+ * @tx: a #PgeTransaction
+ *
+ * Hands out the next savepoint number of @tx: 1, 2, 3 ... Inner
+ * transactions share the counter of their outermost transaction, so the
+ * names `savepoint_<id>` never collide inside one server transaction.
+ * Never blocks; thread-safe.
+ *
+ * Returns: the next id, starting at 1
+ */
+guint
+pge_transaction_get_savepoint_id (PgeTransaction *tx)
+{
+  guint id;
+
+  g_return_val_if_fail (tx != NULL, 0);
+  g_mutex_lock (&tx->shared->lock);
+  id = ++tx->shared->savepoint_id;
+  g_mutex_unlock (&tx->shared->lock);
+  return id;
+}
+
+/**
+ * pge_transaction_savepoint:
+ * @tx: an open #PgeTransaction
+ * @name: (nullable): a name matching `[A-Za-z0-9_]+` (at most 63 bytes),
+ *   or %NULL for `savepoint_<id>` (see pge_transaction_get_savepoint_id())
+ * @error: return location for a #GError
+ *
+ * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails
+ * with %PGE_ERROR_INVALID_ARGUMENT before anything is sent, leaving @tx
+ * untouched; an ended @tx fails with %PGE_ERROR_TRANSACTION_STATE. Blocks
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_FAILED)
+ * on one of the engine's own worker threads.
+ *
+ * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set
+ */
+PgeSavepoint *
+pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
+{
+  g_autofree char *auto_name = NULL;
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (name == NULL)
+    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (tx));
+  else if (!pge_identifier_check (name, error))
+    return NULL;
+  if (!tx_check_open (tx, error))
+    return NULL;
+  /* Validated, and quoted anyway: the name is never SQL. */
+  sql = g_strdup_printf ("SAVEPOINT \"%s\"", name);
+  if (!pge_transaction_run_sql (tx, sql, error))
+    return NULL;
+  return pge_savepoint_new (tx, name);
+}
+
+/**
+ * pge_transaction_rollback_to:
+ * @tx: an open #PgeTransaction
+ * @savepoint_name: the name of a savepoint of @tx, matching `[A-Za-z0-9_]+`
+ * @error: return location for a #GError
+ *
+ * Rolls @tx back to the savepoint (`ROLLBACK TO SAVEPOINT "name"`), which
+ * stays defined. This also recovers a transaction that an error aborted
+ * after the savepoint was made. A bad name fails with
+ * %PGE_ERROR_INVALID_ARGUMENT before anything is sent; an unknown one is
+ * a server error (%PGE_ERROR_QUERY, SQLSTATE 3B001) that aborts the
+ * transaction, as in psql. Blocks until the server answers. Thread-safe,
+ * but refuses (%PGE_ERROR_FAILED) on one of the engine's own worker
+ * threads.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GError **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!pge_identifier_check (savepoint_name, error) || !tx_check_open (tx, error))
+    return FALSE;
+  sql = g_strdup_printf ("ROLLBACK TO SAVEPOINT \"%s\"", savepoint_name);
+  return pge_transaction_run_sql (tx, sql, error);
+}
+
+/* ------------------------------------------------------- run_transaction */
+
+static void
+retry_backoff (guint attempt)
+{
+  guint base = MIN (RETRY_BACKOFF_MIN_MS << MIN (attempt, 4u), RETRY_BACKOFF_MAX_MS);
+
+  g_usleep ((gulong) g_random_int_range (base / 2, base + 1) * 1000);
+}
+
+/**
+ * pge_engine_run_transaction:
+ * @engine: a #PgeEngine
+ * @flags: as for pge_engine_transaction()
+ * @max_retries: how many times an outermost transaction that failed with
+ *   a serialization failure (SQLSTATE 40001) or a deadlock (40P01) is run
+ *   again from the start; 0 never retries
+ * @func: (scope call) (closure user_data): the body, called on this thread
+ *   with the transaction current
+ * @user_data: data for @func
+ * @error: return location for a #GError
+ *
+ * The `async with engine.transaction():` block: begins a transaction as
+ * pge_engine_transaction() does, calls @func, then commits if @func
+ * returned %TRUE (unless @func ended the transaction itself), or rolls
+ * back and returns @func's error if it returned %FALSE (%PGE_ERROR_FAILED
+ * if it set none). When this thread already has a transaction on @engine
+ * the call joins it as @flags say (by default @func runs in the parent,
+ * which this call neither commits nor rolls back: a failure is for the
+ * enclosing block to act on; with %PGE_TRANSACTION_SAVEPOINT, in a
+ * savepoint it releases or rolls back), and it never retries on its own:
+ * only the outermost block can run a whole transaction again. Between
+ * retries it sleeps a few milliseconds, with jitter. @func may run more
+ * than once, so it must not keep effects from a failed attempt.
+ *
+ * Blocks. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * @engine's own worker threads.
+ *
+ * Returns: %TRUE if the block committed (or, nested by default, succeeded)
+ */
+gboolean
+pge_engine_run_transaction (PgeEngine          *engine,
+                            PgeTransactionFlags flags,
+                            guint               max_retries,
+                            PgeTransactionFunc  func,
+                            gpointer            user_data,
+                            GError            **error)
+{
+  g_autoptr(PgeTransaction) parent = NULL;
+  gboolean outermost;
+
+  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (func == NULL)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                           "the transaction function is NULL");
+      return FALSE;
+    }
+  if (!tx_check_blocking (engine, "pge_engine_run_transaction()", error))
+    return FALSE;
+  parent = pge_engine_dup_current (engine);
+  outermost = parent == NULL || !pge_transaction_is_open (parent);
+
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autoptr(PgeTransaction) tx = NULL;
+      GError *local = NULL;
+      gboolean ok;
+      gboolean joined;
+
+      tx = pge_engine_transaction (engine, flags, &local);
+      if (tx == NULL)
+        {
+          g_propagate_error (error, local);
+          return FALSE;
+        }
+      /* Default nesting hands back the parent itself: its block ends it. */
+      joined = !outermost && tx == parent;
+
+      ok = func (tx, user_data, &local);
+      if (!ok && local == NULL)
+        local = g_error_new_literal (PGE_ERROR, PGE_ERROR_FAILED, "the transaction function failed");
+      if (ok && local != NULL)
+        {
+          /* A TRUE return with an error set: the error wins. */
+          ok = FALSE;
+        }
+      if (!joined && pge_transaction_is_open (tx))
+        {
+          if (ok)
+            ok = pge_transaction_commit (tx, &local);
+          else
+            pge_transaction_rollback (tx, NULL);
+        }
+      if (ok)
+        return TRUE;
+
+      if (!outermost || attempt >= max_retries || !pge_error_is_retryable (local))
+        {
+          g_propagate_error (error, local);
+          return FALSE;
+        }
+      g_debug ("pge_engine_run_transaction: %s; retry %u of %u", local->message, attempt + 1,
+               max_retries);
+      g_clear_error (&local);
+      g_clear_pointer (&tx, pge_transaction_unref);
+      retry_backoff (attempt);
+    }
+}

@@ -19,5 +19,6 @@
 #include <pgengine/pge-savepoint.h>
 #include <pgengine/pge-batch.h>
 #include <pgengine/pge-atomic.h>
+#include <pgengine/pge-async.h>
 
 #undef PGE_INSIDE_PGENGINE_H

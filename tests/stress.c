@@ -123,6 +123,10 @@ cancel_thread (gpointer data)
       CHECK (result != NULL || g_error_matches (error, PGE_ERROR, PGE_ERROR_CANCELLED),
              "cancel %u: %s", i, error ? error->message : "?");
     }
+  /* A NULL-context callback runs on the resolving thread right after the
+   * waiters are woken, so the last one may still be on its way. */
+  for (guint spins = 0; g_atomic_int_get (&called) < 40 && spins < 2000; spins++)
+    g_usleep (1000);
   CHECK (g_atomic_int_get (&called) == 40, "callbacks: %d of 40", g_atomic_int_get (&called));
   return NULL;
 }
@@ -260,6 +264,20 @@ scenario_terminate (PgeEngine *unused)
 
   CHECK (killed != NULL && pge_result_get_int64 (killed, 0, 0) == 3, "terminate: %s",
          killed ? pge_result_get_value (killed, 0, 0) : error->message);
+  /* pg_terminate_backend() only signals: wait until the backends are gone,
+   * so that the engine meets dead connections, not dying ones (a query
+   * sent to a dying backend fails with 57P01, as it must). */
+  for (guint spins = 0; spins < 500; spins++)
+    {
+      g_autofree char *left_sql = g_strdup_printf (
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+          app + strlen ("application_name="));
+      g_autoptr(PgeResult) left = pge_engine_query_sync (admin, left_sql, NULL, NULL);
+
+      if (left != NULL && pge_result_get_int64 (left, 0, 0) == 0)
+        break;
+      g_usleep (10000);
+    }
   for (guint i = 0; i < 3; i++)
     futures_thread (engine);
 }

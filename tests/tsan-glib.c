@@ -5,8 +5,11 @@
  * -fsanitize=thread this file, linked into the test program, interposes
  * the GLib lock functions (the program's definitions win over
  * libglib's for the library and the tests alike), calls the real ones and
- * tells TSan about the acquire/release they imply. Without TSan it is
- * empty.
+ * tells TSan about the acquire/release they imply. The same goes for
+ * GLib's reference counts (grefcount, GArcBox) and g_once: their atomics
+ * live inside libglib, which is not instrumented, so a free after the
+ * last unref would look like a race with the other threads' last uses.
+ * Without TSan this file is empty.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -14,6 +17,10 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <glib.h>
+
+/* The build hides symbols by default; these must be seen by libglib's
+ * callers in every loaded object. */
+#pragma GCC visibility push(default)
 
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
@@ -23,6 +30,10 @@ typedef gboolean (*TrylockFunc)  (GMutex *);
 typedef void     (*WaitFunc)     (GCond *, GMutex *);
 typedef gboolean (*WaitUntilFunc) (GCond *, GMutex *, gint64);
 typedef void     (*RecMutexFunc) (GRecMutex *);
+typedef gboolean (*RefDecFunc)   (gatomicrefcount *);
+typedef void     (*BoxReleaseFunc) (gpointer, GDestroyNotify);
+typedef gboolean (*OnceEnterFunc) (volatile void *);
+typedef void     (*OnceLeaveFunc) (volatile void *, gsize);
 
 /* dlsym() may run concurrently on first use; it returns the same value. */
 #define REAL(name, type)                                     \
@@ -92,6 +103,69 @@ g_rec_mutex_unlock (GRecMutex *mutex)
   __tsan_release (mutex);
   real_g_rec_mutex_unlock (mutex);
 }
+gboolean
+g_atomic_ref_count_dec (gatomicrefcount *arc)
+{
+  gboolean last;
+
+  REAL (g_atomic_ref_count_dec, RefDecFunc);
+  __tsan_release (arc);
+  last = real_g_atomic_ref_count_dec (arc);
+  if (last)
+    __tsan_acquire (arc);
+  return last;
+}
+
+/* g_atomic_rc_box_release_full() calls @clear_func synchronously, on this
+ * thread: a thread-local slot is enough to pass the real one through. */
+static __thread GDestroyNotify box_clear_func;
+
+static void
+box_clear_trampoline (gpointer mem_block)
+{
+  __tsan_acquire (mem_block);
+  if (box_clear_func != NULL)
+    box_clear_func (mem_block);
+}
+
+void
+g_atomic_rc_box_release_full (gpointer mem_block, GDestroyNotify clear_func)
+{
+  GDestroyNotify saved = box_clear_func;
+
+  REAL (g_atomic_rc_box_release_full, BoxReleaseFunc);
+  __tsan_release (mem_block);
+  box_clear_func = clear_func;
+  real_g_atomic_rc_box_release_full (mem_block, box_clear_trampoline);
+  box_clear_func = saved;
+}
+
+void
+g_atomic_rc_box_release (gpointer mem_block)
+{
+  g_atomic_rc_box_release_full (mem_block, NULL);
+}
+
+gboolean
+(g_once_init_enter) (volatile void *location)
+{
+  gboolean mine;
+
+  REAL (g_once_init_enter, OnceEnterFunc);
+  mine = real_g_once_init_enter (location);
+  __tsan_acquire ((void *) location);
+  return mine;
+}
+
+void
+(g_once_init_leave) (volatile void *location, gsize result)
+{
+  REAL (g_once_init_leave, OnceLeaveFunc);
+  __tsan_release ((void *) location);
+  real_g_once_init_leave (location, result);
+}
+
+#pragma GCC visibility pop
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int pge_tsan_glib_unused;

@@ -15,5 +15,5 @@ cd "$builddir"
 [ -f Makefile ] || "$top/configure" ${PGE_CONFIGURE_FLAGS:-} >configure.out || {
   cat configure.out; exit 1; }
 make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
-make -j"$(nproc)" tests/pge-tests >>make.out 2>&1 || { tail -50 make.out; exit 1; }
+make -j"$(nproc)" tests/pge-tests tests/pge-stress >>make.out 2>&1 || { tail -50 make.out; exit 1; }
 echo "built in $builddir"

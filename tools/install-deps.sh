@@ -1,11 +1,15 @@
 #!/bin/sh
 # Installs pgengine's build and test dependencies from Debian packages.
 # Needs root (or sudo). Safe to run again: apt-get skips what is installed.
+# The last two lines of packages are optional (introspection and its PyGObject
+# test, the gi-docgen reference, the GTK example and its Xvfb test).
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config autoconf-archive
 libpq-dev libglib2.0-dev libcriterion-dev postgresql postgresql-contrib
-valgrind"
+valgrind
+gobject-introspection libgirepository1.0-dev python3-gi gi-docgen
+libgtk-4-dev xvfb xauth"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 

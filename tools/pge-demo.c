@@ -1,8 +1,8 @@
 /* pge-demo — the main job: a tour of pgengine against a real server.
  *
  * Creates a table, fills it from several threads at once through futures,
- * reads it back, shows a transaction and the engine's counters, and says
- * how fast each step was.
+ * reads it back, shows a transaction, a cursor batch, an atomic query list
+ * and the engine's counters, and says how fast each step was.
  *
  *   pge-demo [CONNINFO]     (default: $PGE_DEMO_CONNINFO, then libpq's PG*)
  *
@@ -106,7 +106,6 @@ step_read (PgeEngine *engine)
           pge_result_get_int64 (result, 0, 2), pge_result_get_int64 (result, 0, 3), ms_since (start));
 }
 
-#ifdef PGE_DEMO_TX
 static void
 step_transaction (PgeEngine *engine)
 {
@@ -132,7 +131,48 @@ step_transaction (PgeEngine *engine)
           "back: %" G_GINT64_FORMAT " rows again\n",
           pge_result_get_int64 (inside, 0, 0), pge_result_get_int64 (after, 0, 0));
 }
-#endif
+
+static void
+step_batch_and_atomic (PgeEngine *engine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeBatch) batch = NULL;
+  g_autoptr(PgeAtomic) atomic = pge_engine_atomic (engine);
+  guint chunks = 0, rows = 0;
+  gint64 start = g_get_monotonic_time ();
+
+  batch = pge_engine_batch (engine, "SELECT id, label FROM demo_items ORDER BY id", NULL, 1000, &error);
+  if (batch == NULL)
+    die ("batch", error);
+  for (;;)
+    {
+      g_autoptr(PgeResult) chunk = pge_batch_next (batch, &error);
+
+      if (chunk == NULL)
+        break;
+      chunks++;
+      rows += pge_result_get_n_rows (chunk);
+    }
+  if (error != NULL || !pge_batch_close (batch, &error))
+    die ("batch scan", error);
+  printf ("5. batch: scanned %u rows in %u chunks of up to 1000 through a cursor (%.1f ms)\n",
+          rows, chunks, ms_since (start));
+
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+
+      pge_params_add_int64 (params, 100000 + i);
+      pge_params_add_text (params, "atomic");
+      pge_atomic_add (atomic, "INSERT INTO demo_items (id, label) VALUES ($1, $2)", params);
+    }
+  pge_atomic_add (atomic, "INSERT INTO demo_items (id, label) VALUES (0, 'duplicate')", NULL);
+  start = g_get_monotonic_time ();
+  if (pge_atomic_run_sync (atomic, &error))
+    die ("the atomic should have failed", NULL);
+  printf ("6. atomic: 101 queries in one round trip, the last a duplicate key: \"%s\"; nothing "
+          "was kept (%.1f ms)\n", error->message, ms_since (start));
+}
 
 int
 main (int argc, char **argv)
@@ -158,17 +198,16 @@ main (int argc, char **argv)
 
   step_fill (engine);
   step_read (engine);
-#ifdef PGE_DEMO_TX
   step_transaction (engine);
-#endif
+  step_batch_and_atomic (engine);
 
   pge_engine_get_stats (engine, &stats);
-  printf ("5. engine stats: %u workers, %" G_GUINT64_FORMAT " jobs completed, %" G_GUINT64_FORMAT
+  printf ("7. engine stats: %u workers, %" G_GUINT64_FORMAT " jobs completed, %" G_GUINT64_FORMAT
           " failed, %" G_GUINT64_FORMAT " reconnects\n", stats.n_workers, stats.n_completed,
           stats.n_failed, stats.n_reconnects);
   if (!pge_engine_exec_sync (engine, "DROP TABLE demo_items", &error))
     die ("drop table", error);
   pge_engine_close (engine);
-  printf ("6. closed; done in %.1f ms\n", ms_since (start));
+  printf ("8. closed; done in %.1f ms\n", ms_since (start));
   return 0;
 }

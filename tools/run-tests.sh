@@ -10,6 +10,12 @@ case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
 
 "$top/tools/build.sh"
 cd "$builddir"
+
+# PGE_STRESS_ONLY=1: only the multi-threaded stress program (for the
+# ThreadSanitizer build, where Criterion cannot run).
+if [ "${PGE_STRESS_ONLY:-0}" = 1 ]; then
+  exec "$top/tools/with-cluster.sh" sh -c './tests/pge-stress "$PGE_CLUSTER_CONNINFO"'
+fi
 status=0
 make check >check.out 2>&1 || status=$?
 # Tests that restart the server run on their own, after the parallel ones.

@@ -12,9 +12,15 @@ case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
 cd "$builddir"
 
 # PGE_STRESS_ONLY=1: only the multi-threaded stress program (for the
-# ThreadSanitizer build, where Criterion cannot run).
+# ThreadSanitizer build, where Criterion cannot run); with
+# PGE_STRESS_VALGRIND=1, under valgrind's memcheck, leaks counted as errors.
 if [ "${PGE_STRESS_ONLY:-0}" = 1 ]; then
-  exec "$top/tools/with-cluster.sh" sh -c './tests/pge-stress "$PGE_CLUSTER_CONNINFO"'
+  wrapper=
+  if [ "${PGE_STRESS_VALGRIND:-0}" = 1 ]; then
+    wrapper="./libtool --mode=execute valgrind -q --error-exitcode=9 --leak-check=full
+      --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
+  fi
+  exec "$top/tools/with-cluster.sh" sh -c "G_SLICE=always-malloc $wrapper"' ./tests/pge-stress "$PGE_CLUSTER_CONNINFO"'
 fi
 status=0
 make check >check.out 2>&1 || status=$?

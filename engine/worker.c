@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <poll.h>
 
 #include "errors-private.h"
@@ -240,6 +241,57 @@ set_first_error (GError **first, GError *error)
     g_error_free (error);
 }
 
+/* How often a cancel request is repeated while the cancelled query runs. */
+#define RECANCEL_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
+
+/* A cancel request that reaches the backend before the query does is
+ * ignored by the server (it is idle then), and the query would run to its
+ * end. So while a cancelled job's results are awaited, the worker repeats
+ * the request every RECANCEL_INTERVAL_US. */
+static void
+recancel (PgeJob *job, gint64 *last_sent)
+{
+  PgeWorker *worker = job->worker;
+  gint64 now = g_get_monotonic_time ();
+  char errbuf[256];
+
+  if (now - *last_sent < RECANCEL_INTERVAL_US)
+    return;
+  *last_sent = now;
+  g_mutex_lock (&worker->cancel_lock);
+  if (worker->cancel != NULL)
+    {
+      worker->cancel_sent = TRUE;
+      if (!PQcancel (worker->cancel, errbuf, sizeof errbuf))
+        g_debug ("%s: cancel request failed: %s", worker->label, errbuf);
+    }
+  g_mutex_unlock (&worker->cancel_lock);
+}
+
+/* Blocks until PQgetResult() would not block, repeating a cancel request
+ * for a cancelled job. FALSE if the connection failed (PQgetResult() then
+ * reports it). */
+static gboolean
+wait_for_result (PgeJob *job, PGconn *conn)
+{
+  gint64 last_cancel = g_get_monotonic_time ();
+
+  while (PQisBusy (conn))
+    {
+      struct pollfd pfd = { PQsocket (conn), POLLIN, 0 };
+      gboolean cancelled = job != NULL && job->worker != NULL && pge_job_is_cancel_requested (job);
+      int ready = poll (&pfd, 1, cancelled ? (int) (RECANCEL_INTERVAL_US / 1000) : -1);
+
+      if (ready < 0 && errno != EINTR)
+        return FALSE;
+      if (ready > 0 && !PQconsumeInput (conn))
+        return FALSE;
+      if (cancelled)
+        recancel (job, &last_cancel);
+    }
+  return TRUE;
+}
+
 /* Reads every result of what was just sent. Keeps the last non-error one;
  * reports the first error. COPY is refused without hanging. */
 PgeResult *
@@ -249,7 +301,7 @@ pge_worker_collect (PgeJob *job, PGconn *conn, gboolean simple, GError **error)
   PGresult *res;
   GError *first = NULL;
 
-  while ((res = PQgetResult (conn)) != NULL)
+  while (wait_for_result (job, conn), (res = PQgetResult (conn)) != NULL)
     {
       switch (PQresultStatus (res))
         {

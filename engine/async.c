@@ -37,6 +37,7 @@
 #include "config.h"
 
 #include "async-private.h"
+#include "config-private.h"
 #include "params-private.h"
 #include "transaction-private.h"
 
@@ -182,8 +183,7 @@ engine_new_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
 
 /**
  * pge_engine_new_async:
- * @config: a #PgeConfig; read on another thread until @callback runs, so
- *   leave it unchanged until then
+ * @config: a #PgeConfig; its settings are copied before this returns
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
@@ -211,7 +211,8 @@ pge_engine_new_async (PgeConfig          *config,
       g_object_unref (task);
       return;
     }
-  g_task_set_task_data (task, pge_config_ref (config), (GDestroyNotify) pge_config_unref);
+  /* A copy: the caller may change or drop @config as soon as this returns. */
+  g_task_set_task_data (task, pge_config_copy (config), (GDestroyNotify) pge_config_unref);
   g_task_run_in_thread (task, engine_new_thread);
   g_object_unref (task);
 }

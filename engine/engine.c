@@ -598,7 +598,7 @@ user_call_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
 }
 
 /**
- * pge_engine_run_in_worker:
+ * pge_engine_run_in_worker: (skip)
  * @engine: a #PgeEngine
  * @func: (scope notified) (closure user_data): blocking code to run with a
  *   worker's connection

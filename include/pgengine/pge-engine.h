@@ -34,7 +34,7 @@ typedef struct {
 } PgeStats;
 
 /**
- * PgeWorkerFunc:
+ * PgeWorkerFunc: (skip)
  * @conn: the worker's connection, idle, borrowed for the call
  * @user_data: the data given to pge_engine_run_in_worker()
  * @error: return location for a #GError

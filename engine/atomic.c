@@ -59,6 +59,20 @@ typedef struct {
   guint      id;              /* for the savepoint name */
 } AtomicRun;
 
+/**
+ * PgeAtomic:
+ *
+ * A list of queries run as one transaction, all or nothing, in one round trip.
+ *
+ * Build it with pge_engine_atomic() and pge_atomic_add(), run it with
+ * pge_atomic_run(). Its query list is guarded by a lock; it may be used
+ * from any thread.
+ */
+/**
+ * pge_atomic_get_type:
+ *
+ * Returns: the boxed #GType of #PgeAtomic
+ */
 G_DEFINE_BOXED_TYPE (PgeAtomic, pge_atomic, pge_atomic_ref, pge_atomic_unref)
 
 /* Savepoint names only need to be unique within a transaction. */

@@ -83,6 +83,20 @@ struct _PgeBatch {
   gboolean        closed;
 };
 
+/**
+ * PgeBatch:
+ *
+ * A server-side cursor read in chunks.
+ *
+ * Created by pge_engine_batch() or pge_transaction_batch();
+ * pge_batch_next() returns the next chunk while the worker already
+ * fetches the one after. Thread-safe.
+ */
+/**
+ * pge_batch_get_type:
+ *
+ * Returns: the boxed #GType of #PgeBatch
+ */
 G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
 
 /* Cursor names only need to be unique per connection; one counter for

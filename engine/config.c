@@ -22,6 +22,19 @@ struct _PgeConfig {
   PgeSettings settings;
 };
 
+/**
+ * PgeConfig:
+ *
+ * The settings an engine starts from.
+ *
+ * pge_engine_new() copies them, so a config may be changed or reused
+ * afterwards. Thread-safe.
+ */
+/**
+ * pge_config_get_type:
+ *
+ * Returns: the boxed #GType of #PgeConfig
+ */
 G_DEFINE_BOXED_TYPE (PgeConfig, pge_config, pge_config_ref, pge_config_unref)
 
 static void

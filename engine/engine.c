@@ -46,6 +46,19 @@ struct _PgeEngine {
   gboolean     joined;       /* guarded by close_lock */
 };
 
+/**
+ * PgeEngine:
+ *
+ * A pool of worker threads, each owning one libpq connection, per node.
+ *
+ * Callers submit jobs and get #PgeFuture handles. Thread-safe; the last
+ * unref closes it.
+ */
+/**
+ * pge_engine_get_type:
+ *
+ * Returns: the boxed #GType of #PgeEngine
+ */
 G_DEFINE_BOXED_TYPE (PgeEngine, pge_engine, pge_engine_ref, pge_engine_unref)
 
 static void

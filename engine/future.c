@@ -36,6 +36,20 @@ struct _PgeFuture {
   PgeJob    *job;        /* owned until resolved, for cancel */
 };
 
+/**
+ * PgeFuture:
+ *
+ * The handle on a submitted job.
+ *
+ * Wait for it with pge_future_wait() (run_sync), poll it with
+ * pge_future_is_done(), cancel it, or get called back with
+ * pge_future_on_done(). Thread-safe.
+ */
+/**
+ * pge_future_get_type:
+ *
+ * Returns: the boxed #GType of #PgeFuture
+ */
 G_DEFINE_BOXED_TYPE (PgeFuture, pge_future, pge_future_ref, pge_future_unref)
 
 PgeFuture *

@@ -37,6 +37,19 @@ struct _PgeParams {
   GArray    *formats;  /* int: 0 text, 1 binary */
 };
 
+/**
+ * PgeParams:
+ *
+ * Positional parameters for `$1`, `$2` ....
+ *
+ * Copied when a query is submitted, so the caller may reuse or free
+ * them at once. Thread-safe.
+ */
+/**
+ * pge_params_get_type:
+ *
+ * Returns: the boxed #GType of #PgeParams
+ */
 G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
 
 /**

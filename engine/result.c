@@ -18,6 +18,18 @@ struct _PgeResult {
   PGresult *res;   /* owned, immutable */
 };
 
+/**
+ * PgeResult:
+ *
+ * The rows and command tag of one statement.
+ *
+ * Immutable once made: every getter is safe from any thread.
+ */
+/**
+ * pge_result_get_type:
+ *
+ * Returns: the boxed #GType of #PgeResult
+ */
 G_DEFINE_BOXED_TYPE (PgeResult, pge_result, pge_result_ref, pge_result_unref)
 
 PgeResult *

@@ -26,6 +26,18 @@ struct _PgeSavepoint {
   gint            released;  /* atomic */
 };
 
+/**
+ * PgeSavepoint:
+ *
+ * A named savepoint inside a #PgeTransaction.
+ *
+ * Holds a reference on its transaction. Thread-safe.
+ */
+/**
+ * pge_savepoint_get_type:
+ *
+ * Returns: the boxed #GType of #PgeSavepoint
+ */
 G_DEFINE_BOXED_TYPE (PgeSavepoint, pge_savepoint, pge_savepoint_ref, pge_savepoint_unref)
 
 PgeSavepoint *

@@ -98,6 +98,21 @@ struct _PgeTransaction {
   GPtrArray      *children;        /* weak PgeTransaction*: open inner transactions */
 };
 
+/**
+ * PgeTransaction:
+ *
+ * A transaction on one pinned worker.
+ *
+ * Its statements run in order on one connection. While open it is the
+ * current transaction of the thread that began it (unless begun with an
+ * `_async` call). The last unref of an unfinished transaction rolls it
+ * back. Thread-safe.
+ */
+/**
+ * pge_transaction_get_type:
+ *
+ * Returns: the boxed #GType of #PgeTransaction
+ */
 G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_transaction_unref)
 
 /* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */

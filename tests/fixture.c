@@ -176,3 +176,44 @@ pge_test_engine_down (void)
   g_clear_pointer (&schema, g_free);
   g_clear_pointer (&schema_conninfo, g_free);
 }
+
+PGresult *
+gate_hold (PGconn *conn, gpointer data, GError **error)
+{
+  Gate *gate = data;
+
+  g_mutex_lock (&gate->lock);
+  gate->started = TRUE;
+  g_cond_broadcast (&gate->cond);
+  while (!gate->released)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+  return NULL;
+}
+
+void
+gate_wait_started (Gate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  while (!gate->started)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+}
+
+PgeFuture *
+gate_close (PgeEngine *engine, Gate *gate)
+{
+  PgeFuture *future = pge_engine_run_in_worker (engine, gate_hold, gate, NULL);
+
+  gate_wait_started (gate);
+  return future;
+}
+
+void
+gate_open (Gate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  gate->released = TRUE;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}

@@ -37,6 +37,24 @@ char       *pge_test_admin_query     (const char *sql);
  * returns FALSE when PGE_TEST_CONNINFO names an outside server. */
 gboolean    pge_test_restart_server  (void);
 
+/* A worker function that holds one worker until released, so a test can
+ * fill a queue or pin the only worker without sleeping. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  gboolean started;
+  gboolean released;
+} Gate;
+
+/* The worker function itself (a NULL gate is a programming error). */
+PGresult   *gate_hold         (PGconn *conn, gpointer data, GError **error);
+/* Blocks until a worker runs gate_hold() on @gate. */
+void        gate_wait_started (Gate *gate);
+/* Occupies one worker of @engine; returns once it is held. */
+PgeFuture  *gate_close (PgeEngine *engine, Gate *gate);
+/* Lets the held worker go. */
+void        gate_open  (Gate *gate);
+
 /* Asserts that @error is set, in @domain with @code. */
 #define pge_assert_error(error, domain_, code_)                                  \
   do {                                                                           \

@@ -9,55 +9,7 @@ TestSuite (engine, .init = pge_test_engine_up, .fini = pge_test_engine_down, .ti
 
 /* ------------------------------------------------------------- helpers */
 
-/* A worker function that holds its worker until released. */
-typedef struct {
-  GMutex   lock;
-  GCond    cond;
-  gboolean started;
-  gboolean released;
-} Gate;
-
-static PGresult *
-gate_hold (PGconn *conn, gpointer data, GError **error)
-{
-  Gate *gate = data;
-
-  g_mutex_lock (&gate->lock);
-  gate->started = TRUE;
-  g_cond_broadcast (&gate->cond);
-  while (!gate->released)
-    g_cond_wait (&gate->cond, &gate->lock);
-  g_mutex_unlock (&gate->lock);
-  return NULL;
-}
-
-static void
-gate_wait_started (Gate *gate)
-{
-  g_mutex_lock (&gate->lock);
-  while (!gate->started)
-    g_cond_wait (&gate->cond, &gate->lock);
-  g_mutex_unlock (&gate->lock);
-}
-
-/* Occupies one worker of @engine; returns once it is held. */
-static PgeFuture *
-gate_close (PgeEngine *engine, Gate *gate)
-{
-  PgeFuture *future = pge_engine_run_in_worker (engine, gate_hold, gate, NULL);
-
-  gate_wait_started (gate);
-  return future;
-}
-
-static void
-gate_open (Gate *gate)
-{
-  g_mutex_lock (&gate->lock);
-  gate->released = TRUE;
-  g_cond_broadcast (&gate->cond);
-  g_mutex_unlock (&gate->lock);
-}
+/* Gate, gate_close () and gate_open () come from the fixture. */
 
 /* Signals once started, then runs `SELECT pg_sleep(@seconds)`. */
 typedef struct {

@@ -21,48 +21,7 @@ select_params (const char *sql, PgeParams *params)
   return result;
 }
 
-/* A worker function that holds its worker until released. */
-typedef struct {
-  GMutex   lock;
-  GCond    cond;
-  gboolean started;
-  gboolean released;
-} Gate;
-
-static PGresult *
-gate_hold (PGconn *conn, gpointer data, GError **error)
-{
-  Gate *gate = data;
-
-  g_mutex_lock (&gate->lock);
-  gate->started = TRUE;
-  g_cond_broadcast (&gate->cond);
-  while (!gate->released)
-    g_cond_wait (&gate->cond, &gate->lock);
-  g_mutex_unlock (&gate->lock);
-  return NULL;
-}
-
-static PgeFuture *
-gate_close (PgeEngine *engine, Gate *gate)
-{
-  PgeFuture *future = pge_engine_run_in_worker (engine, gate_hold, gate, NULL);
-
-  g_mutex_lock (&gate->lock);
-  while (!gate->started)
-    g_cond_wait (&gate->cond, &gate->lock);
-  g_mutex_unlock (&gate->lock);
-  return future;
-}
-
-static void
-gate_open (Gate *gate)
-{
-  g_mutex_lock (&gate->lock);
-  gate->released = TRUE;
-  g_cond_broadcast (&gate->cond);
-  g_mutex_unlock (&gate->lock);
-}
+/* Gate, gate_close () and gate_open () come from the fixture. */
 
 Test (params, new_is_empty_and_counts_adds)
 {

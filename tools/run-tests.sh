@@ -17,8 +17,8 @@ cd "$builddir"
 if [ "${PGE_STRESS_ONLY:-0}" = 1 ]; then
   wrapper=
   if [ "${PGE_STRESS_VALGRIND:-0}" = 1 ]; then
-    wrapper="./libtool --mode=execute valgrind -q --error-exitcode=9 --leak-check=full
-      --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
+    wrapper="./libtool --mode=execute valgrind -q --error-exitcode=9 --leak-check=full"
+    wrapper="$wrapper --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
   fi
   exec "$top/tools/with-cluster.sh" sh -c "G_SLICE=always-malloc $wrapper"' ./tests/pge-stress "$PGE_CLUSTER_CONNINFO"'
 fi

@@ -29,6 +29,7 @@ typedef struct {
 struct _PgeFuture {
   GMutex     lock;
   GCond      done_cond;
+  guint      n_waiters;  /* threads blocked on done_cond */
   gboolean   done;
   PgeResult *result;     /* owned, nullable */
   GError    *error;      /* owned, nullable */
@@ -183,7 +184,10 @@ pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
   future->error = error;
   callbacks = g_steal_pointer (&future->callbacks);
   job = g_steal_pointer (&future->job);
-  g_cond_broadcast (&future->done_cond);
+  /* GLib's broadcast is a futex syscall even with nobody waiting; most
+   * futures are waited for after they are done. */
+  if (future->n_waiters > 0)
+    g_cond_broadcast (&future->done_cond);
   g_mutex_unlock (&future->lock);
 
   callbacks = g_slist_reverse (callbacks);
@@ -247,8 +251,10 @@ pge_future_wait (PgeFuture *future, GError **error)
   g_return_val_if_fail (future != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   g_mutex_lock (&future->lock);
+  future->n_waiters++;
   while (!future->done)
     g_cond_wait (&future->done_cond, &future->lock);
+  future->n_waiters--;
   if (future->error != NULL)
     g_propagate_error (error, g_error_copy (future->error));
   else if (future->result != NULL)
@@ -276,9 +282,11 @@ pge_future_wait_timeout (PgeFuture *future, guint timeout_ms)
   g_return_val_if_fail (future != NULL, FALSE);
   end = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
   g_mutex_lock (&future->lock);
+  future->n_waiters++;
   while (!future->done)
     if (!g_cond_wait_until (&future->done_cond, &future->lock, end))
       break;
+  future->n_waiters--;
   done = future->done;
   g_mutex_unlock (&future->lock);
   return done;

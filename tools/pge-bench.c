@@ -268,13 +268,34 @@ prepare_table (void)
   PQfinish (conn);
 }
 
-static void
-report (const char *mode, const char *what, double seconds, double baseline_qps)
-{
-  double qps = n_queries / seconds;
+#define ROUNDS 3
 
-  printf ("  %-13s %-44s %9.0f q/s  %7.1f us/q  x%.2f\n", mode, what, qps,
-          seconds * 1e6 / n_queries, qps / baseline_qps);
+typedef struct {
+  const char *mode;
+  const char *what;
+  double    (*run) (void);
+  double      qps[ROUNDS];
+} Mode;
+
+static double run_engine_async_plain (void) { return run_engine_async (1); }
+static double run_engine_async_pipelined (void) { return run_engine_async (16); }
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+median (const double *values)
+{
+  double sorted[ROUNDS];
+
+  memcpy (sorted, values, sizeof sorted);
+  qsort (sorted, ROUNDS, sizeof (double), compare_doubles);
+  return sorted[ROUNDS / 2];
 }
 
 int
@@ -282,7 +303,14 @@ main (int argc, char **argv)
 {
   g_autofree char *pgbench = NULL;
   g_autofree char *threads_what = NULL;
-  double pool_s, pool_qps, tps;
+  Mode modes[] = {
+    { "libpq-pool", NULL, run_libpq_pool, { 0 } },
+    { "libpq-1", "1 connection, sequential", run_libpq_single, { 0 } },
+    { "engine-sync", "same threads, pge_engine_query_sync", run_engine_sync, { 0 } },
+    { "engine-async", "1 thread, futures, 256 in flight", run_engine_async_plain, { 0 } },
+    { "engine-pipe", "the same, pipeline depth 16", run_engine_async_pipelined, { 0 } },
+  };
+  double baseline, tps;
 
   conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_BENCH_CONNINFO");
   if (argc > 2)
@@ -293,26 +321,34 @@ main (int argc, char **argv)
     die ("usage", "pge-bench [CONNINFO] [N_QUERIES > 0] [N_WORKERS 1..256]");
 
   prepare_table ();
-  printf ("pge-bench: %u point SELECTs per mode, %u workers/threads/clients, %u CPUs "
-          "shared with the server\n", n_queries, n_workers, g_get_num_processors ());
+  printf ("pge-bench: %u point SELECTs per mode and round, %d rounds interleaved, median shown;\n"
+          "%u workers/threads/clients, %u CPUs shared with the server\n",
+          n_queries, ROUNDS, n_workers, g_get_num_processors ());
+  threads_what = g_strdup_printf ("%u threads, own connections (baseline)", n_workers);
+  modes[0].what = threads_what;
   /* Warm the server's caches so the first mode is not penalised. */
   run_libpq_pool ();
-  pool_s = run_libpq_pool ();
-  pool_qps = n_queries / pool_s;
-  threads_what = g_strdup_printf ("%u threads, own connections (baseline)", n_workers);
-  report ("libpq-1", "1 connection, sequential", run_libpq_single (), pool_qps);
-  report ("libpq-pool", threads_what, pool_s, pool_qps);
-  report ("engine-sync", "same threads, pge_engine_query_sync", run_engine_sync (), pool_qps);
-  report ("engine-async", "1 thread, futures, 256 in flight", run_engine_async (1), pool_qps);
-  report ("engine-pipe", "the same, pipeline depth 16", run_engine_async (16), pool_qps);
+  for (guint round = 0; round < ROUNDS; round++)
+    for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
+      modes[m].qps[round] = n_queries / modes[m].run ();
+
+  baseline = median (modes[0].qps);
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
+    {
+      double qps = median (modes[m].qps);
+
+      printf ("  %-13s %-44s %9.0f q/s  %7.1f us/q  x%.2f   (rounds: %.0f %.0f %.0f)\n",
+              modes[m].mode, modes[m].what, qps, 1e6 / qps, qps / baseline,
+              modes[m].qps[0], modes[m].qps[1], modes[m].qps[2]);
+    }
 
   pgbench = find_pgbench ();
   tps = pgbench ? run_pgbench (pgbench) : -1;
   if (tps > 0)
-    printf ("  %-13s %-44s %9.0f q/s  %7.1f us/q  x%.2f\n", "pgbench", "-S -M extended, 5 s",
-            tps, 1e6 / tps, tps / pool_qps);
+    printf ("  %-13s %-44s %9.0f q/s  %7.1f us/q  x%.2f   (one 5 s run)\n", "pgbench",
+            "-S -M extended", tps, 1e6 / tps, tps / baseline);
   else
     printf ("  %-13s not run (pgbench not found or failed)\n", "pgbench");
-  printf ("  (xN = queries per second relative to libpq-pool, measured in this run)\n");
+  printf ("  (xN = median queries per second relative to libpq-pool's median, this run)\n");
   return 0;
 }

@@ -147,10 +147,30 @@ read_step (PgeJob *job, PGconn *conn, gboolean *aborted, GError **error)
   GError *first = NULL;
 
   *aborted = FALSE;
-  while ((res = PQgetResult (conn)) != NULL)
+  while (pge_worker_wait_for_result (job, conn), (res = PQgetResult (conn)) != NULL)
     {
       switch (PQresultStatus (res))
         {
+        case PGRES_COPY_IN:
+          /* libpq would hand this result back forever: end the COPY, and
+           * the server's error, the skipped steps and the Sync follow. */
+          PQputCopyEnd (conn, "pgengine: COPY cannot run in an atomic");
+          if (first == NULL)
+            first = g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                         "COPY cannot run in an atomic");
+          break;
+        case PGRES_COPY_OUT:
+        case PGRES_COPY_BOTH:
+          {
+            char *buffer = NULL;
+
+            while (PQgetCopyData (conn, &buffer, 0) > 0)
+              PQfreemem (buffer);
+            if (first == NULL)
+              first = g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                           "COPY cannot run in an atomic");
+          }
+          break;
         case PGRES_TUPLES_OK:
         case PGRES_COMMAND_OK:
         case PGRES_EMPTY_QUERY:

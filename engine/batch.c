@@ -483,10 +483,13 @@ batch_abandon (PgeBatch *batch)
        * rolls the own transaction back and returns to the pool. */
       pge_lease_release (cursor->lease);
     }
-  else if (batch->error == NULL && pge_transaction_is_open (batch->tx))
+  else if (pge_transaction_is_open (batch->tx))
     {
       /* Free the cursor's server memory now rather than at the end of the
-       * caller's transaction; nobody waits for the answer. */
+       * caller's transaction; nobody waits for the answer. Even after a
+       * scan error: a fetch cancelled while queued left the cursor open
+       * (and where the error aborted the transaction, this fails
+       * harmlessly). */
       g_autoptr(PgeJob) job = pge_job_new_query (cursor->close_sql, NULL);
 
       pge_transaction_submit (batch->tx, job);
@@ -693,12 +696,18 @@ pge_batch_close (PgeBatch *batch, GError **error)
         result = pge_future_wait (closed, &local);
       pge_lease_wait_unpinned (cursor->lease);
     }
-  else if (!failed && pge_transaction_is_open (batch->tx))
+  else if (pge_transaction_is_open (batch->tx))
     {
       g_autoptr(PgeJob) job = pge_job_new_query (cursor->close_sql, NULL);
 
       closed = batch_submit (batch, job);
       result = pge_future_wait (closed, &local);
+      /* After a scan error the cursor may be gone (34000) or the
+       * transaction aborted (25P02): the scan's error was reported then;
+       * a fetch cancelled while queued, though, left the cursor open,
+       * which is why CLOSE is still sent. */
+      if (failed)
+        g_clear_error (&local);
     }
   /* Otherwise the transaction has ended, and the cursor with it. */
 

@@ -292,15 +292,18 @@ pge_engine_check_open (PgeEngine *engine, GError **error)
   return FALSE;
 }
 
+/* Worker and janitor threads both resolve futures, so both run
+ * NULL-context callbacks; neither may block on, or join, its own engine. */
 gboolean
 pge_engine_is_worker_thread (PgeEngine *engine)
 {
   PgeWorker *worker = pge_worker_get_current ();
+  PgePool *own = worker != NULL ? worker->pool : pge_pool_get_current_janitor ();
 
-  if (worker == NULL)
+  if (own == NULL)
     return FALSE;
   for (guint i = 0; i < engine->pools->len; i++)
-    if (worker->pool == engine->pools->pdata[i])
+    if (own == engine->pools->pdata[i])
       return TRUE;
   return FALSE;
 }

@@ -100,7 +100,7 @@ G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);
 G_GNUC_INTERNAL void      pge_pool_count_outcome (PgePool *pool, gboolean failed);
 G_GNUC_INTERNAL void      pge_pool_cancel_job (PgePool *pool, PgeJob *job);
-G_GNUC_INTERNAL gboolean  pge_pool_owns_thread (PgePool *pool, GThread *thread);
+G_GNUC_INTERNAL PgePool  *pge_pool_get_current_janitor (void);
 
 /* For worker.c. */
 /* The most queued queries a worker sends at once as one libpq pipeline. */

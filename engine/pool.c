@@ -95,10 +95,22 @@ pge_pool_unref (PgePool *pool)
 
 /* ------------------------------------------------------------- janitor */
 
+/* The pool whose janitor runs on this thread: expired jobs resolve here,
+ * so NULL-context callbacks run here, and must not block on the engine. */
+static GPrivate current_janitor = G_PRIVATE_INIT (NULL);
+
+PgePool *
+pge_pool_get_current_janitor (void)
+{
+  return g_private_get (&current_janitor);
+}
+
 static gpointer
 janitor_main (gpointer data)
 {
   PgePool *pool = data;
+
+  g_private_set (&current_janitor, pool);
 
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing)
@@ -734,15 +746,6 @@ pge_pool_add_stats (PgePool *pool, PgeStats *stats)
   stats->n_completed += __atomic_load_n (&pool->n_completed, __ATOMIC_RELAXED);
   stats->n_failed += __atomic_load_n (&pool->n_failed, __ATOMIC_RELAXED);
   stats->n_reconnects += __atomic_load_n (&pool->n_reconnects, __ATOMIC_RELAXED);
-}
-
-gboolean
-pge_pool_owns_thread (PgePool *pool, GThread *thread)
-{
-  for (guint i = 0; i < pool->workers->len; i++)
-    if (((PgeWorker *) pool->workers->pdata[i])->thread == thread)
-      return TRUE;
-  return FALSE;
 }
 
 /* --------------------------------------------------------------- leases */

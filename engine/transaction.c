@@ -327,10 +327,17 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open)
   guint depth;
 
   g_mutex_lock (&shared->lock);
-  if (require_open && !tx_is_open_locked (tx))
+  /* An ending inner transaction's own end job is checked against its
+   * ancestors under the same lock hold as n_submitting++: a parent that
+   * starts ending first must not have its COMMIT overtaken by it. */
+  if (!tx_is_open_locked (require_open ? tx : tx->parent))
     {
-      GError *error = tx_state_error_locked (tx);
+      PgeTransaction *closed = require_open ? tx : tx->parent;
+      GError *error;
 
+      while (closed->state == TX_OPEN && closed->parent != NULL)
+        closed = closed->parent;
+      error = tx_state_error_locked (closed);
       g_mutex_unlock (&shared->lock);
       pge_job_finish (job, NULL, error);
       return FALSE;
@@ -1146,8 +1153,12 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
     g_clear_error (&local);
 
   g_mutex_lock (&shared->lock);
-  tx_end_tree_locked (tx, committed ? TX_COMMITTED : TX_ROLLED_BACK, ended);
-  tx_unlink_from_parent_locked (tx);
+  /* Unless an ancestor's end already settled this one's fate. */
+  if (tx->state == TX_ENDING)
+    {
+      tx_end_tree_locked (tx, committed ? TX_COMMITTED : TX_ROLLED_BACK, ended);
+      tx_unlink_from_parent_locked (tx);
+    }
   g_mutex_unlock (&shared->lock);
 
   for (guint i = 0; i < ended->len; i++)

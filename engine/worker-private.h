@@ -22,6 +22,7 @@ G_GNUC_INTERNAL PgeResult *pge_worker_exec_script (PgeJob     *job,
                                                    PGconn     *conn,
                                                    const char *script,
                                                    GError    **error);
+G_GNUC_INTERNAL gboolean   pge_worker_wait_for_result (PgeJob *job, PGconn *conn);
 G_GNUC_INTERNAL PgeResult *pge_worker_collect     (PgeJob   *job,
                                                    PGconn   *conn,
                                                    gboolean  simple,

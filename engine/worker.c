@@ -271,8 +271,8 @@ recancel (PgeJob *job, gint64 *last_sent)
 /* Blocks until PQgetResult() would not block, repeating a cancel request
  * for a cancelled job. FALSE if the connection failed (PQgetResult() then
  * reports it). */
-static gboolean
-wait_for_result (PgeJob *job, PGconn *conn)
+gboolean
+pge_worker_wait_for_result (PgeJob *job, PGconn *conn)
 {
   gint64 last_cancel = g_get_monotonic_time ();
 
@@ -301,7 +301,7 @@ pge_worker_collect (PgeJob *job, PGconn *conn, gboolean simple, GError **error)
   PGresult *res;
   GError *first = NULL;
 
-  while (wait_for_result (job, conn), (res = PQgetResult (conn)) != NULL)
+  while (pge_worker_wait_for_result (job, conn), (res = PQgetResult (conn)) != NULL)
     {
       switch (PQresultStatus (res))
         {

@@ -546,3 +546,34 @@ Test (atomic, cancel_inside_a_transaction_leaves_it_usable)
   cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
   cr_assert_eq (admin_count ("items"), 1);
 }
+
+/* libpq hands a COPY result back forever in pipeline mode: the atomic must
+ * end the COPY itself, fail, and leave the worker usable (it once spun on
+ * the worker thread, and engine close then never returned). */
+Test (atomic, copy_fails_instead_of_hanging_the_worker)
+{
+  const char *copies[] = { "COPY (SELECT 1) TO STDOUT", "COPY pg_catalog.pg_description FROM STDIN" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (copies); i++)
+    {
+      g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+      g_autoptr(PgeAtomic) atomic = pge_engine_atomic (engine);
+      g_autoptr(PgeFuture) future = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = NULL;
+      g_autoptr(PgeResult) after = NULL;
+
+      pge_atomic_add (atomic, copies[i], NULL);
+      pge_atomic_add (atomic, "SELECT 2", NULL);
+      future = pge_atomic_run (atomic);
+      cr_assert (pge_future_wait_timeout (future, 10000), "%s: the atomic hung", copies[i]);
+      result = pge_future_wait (future, &error);
+      cr_assert_null (result);
+      pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+      cr_assert (strstr (error->message, "query 1 of 2") != NULL, "%s", error->message);
+      g_clear_error (&error);
+      after = pge_engine_query_sync (engine, "SELECT 3", NULL, &error);
+      cr_assert_not_null (after, "%s", error ? error->message : "");
+      cr_assert_eq (pge_result_get_int64 (after, 0, 0), 3);
+    }
+}

@@ -761,3 +761,32 @@ Test (batch, blocking_calls_on_a_worker_thread_fail_instead_of_hanging)
   cr_assert_null (error);
   cr_assert_eq (pge_result_get_int64 (chunk, 0, 0), 11);
 }
+
+/* A fetch cancelled while still queued never ran: the cursor is still
+ * open in the caller's transaction, and close must close it anyway. */
+Test (batch, close_in_a_transaction_closes_the_cursor_after_a_cancelled_fetch)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeTransaction) tx = pge_engine_transaction (test_engine, PGE_TRANSACTION_DEFAULT, &error);
+  g_autoptr(PgeBatch) batch = NULL;
+  g_autoptr(PgeFuture) sleeper = NULL;
+  g_autoptr(PgeFuture) fetch = NULL;
+  g_autoptr(PgeResult) chunk = NULL;
+  g_autoptr(PgeResult) cursors = NULL;
+
+  cr_assert_not_null (tx, "%s", error ? error->message : "");
+  batch = pge_transaction_batch (tx, "SELECT g FROM generate_series(1, 1000) g", NULL, 10, &error);
+  cr_assert_not_null (batch, "%s", error ? error->message : "");
+  sleeper = pge_transaction_query (tx, "SELECT pg_sleep(0.3)", NULL);
+  fetch = pge_batch_fetch (batch);
+  pge_future_cancel (fetch);
+  chunk = pge_future_wait (fetch, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CANCELLED);
+  g_clear_error (&error);
+  cr_assert (pge_batch_close (batch, &error), "%s", error ? error->message : "");
+  /* The unnamed portal of this very query shows up too. */
+  cursors = pge_transaction_query_sync (tx, "SELECT count(*) FROM pg_cursors WHERE name <> ''", NULL, &error);
+  cr_assert_not_null (cursors, "%s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (cursors, 0, 0), 0, "the cursor is still open");
+  cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
+}

@@ -1281,3 +1281,42 @@ Test (transaction, boxed_copy_is_a_reference)
   cr_assert_eq (n_pinned (test_engine), 1, "freeing a copy ended the transaction");
   cr_assert (pge_transaction_commit (tx, NULL));
 }
+
+static void
+drop_transaction (PgeFuture *future, gpointer user_data)
+{
+  pge_transaction_unref (user_data);
+}
+
+/* Jobs that time out waiting for a worker resolve on the pool's janitor
+ * thread, so their NULL-context callbacks run there; dropping the last
+ * reference to a transaction (and through it to the engine) there must
+ * neither block the janitor nor make it join itself. */
+Test (transaction, last_unref_on_the_janitor_thread_does_not_deadlock)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) timed_out = NULL;
+  PgeEngine *engine;
+  PgeTransaction *tx;
+  gint64 start;
+
+  pge_config_set_acquire_timeout (config, 300);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  tx = pge_engine_transaction (engine, PGE_TRANSACTION_DEFAULT, &error);
+  cr_assert_not_null (tx, "%s", error ? error->message : "");
+  /* query_on_node is never routed into the thread's transaction: it waits
+   * for the pinned worker and times out. */
+  timed_out = pge_engine_query_on_node (engine, "primary", "SELECT 1", NULL);
+  pge_future_on_done (timed_out, NULL, drop_transaction, tx, NULL);
+  pge_engine_unref (engine);   /* tx now holds the last engine reference */
+  start = g_get_monotonic_time ();
+  cr_assert (pge_future_wait_timeout (timed_out, 5000));
+  cr_assert_null (pge_future_wait (timed_out, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
+  /* The close runs on a helper thread; a janitor joining itself would
+   * abort the process meanwhile. */
+  while (g_get_monotonic_time () - start < 2 * G_USEC_PER_SEC)
+    g_usleep (50 * 1000);
+}

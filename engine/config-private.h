@@ -21,6 +21,7 @@ typedef struct {
   guint      statement_timeout_ms;
   guint      max_queue;
   guint      pipeline_depth;  /* 1: off */
+  guint      statement_cache; /* prepared statements per connection, 0: off */
   gboolean   log_queries;
   gboolean   log_responses;
 } PgeSettings;
@@ -29,6 +30,7 @@ typedef struct {
 #define PGE_MAX_WORKERS  1024
 /* Keep equal to PGE_PIPELINE_MAX (pool-private.h). */
 #define PGE_PIPELINE_DEPTH_MAX 64
+#define PGE_STATEMENT_CACHE_LIMIT 10000
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);

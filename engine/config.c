@@ -316,6 +316,44 @@ pge_config_get_pipeline_depth (PgeConfig *config)
 }
 
 /**
+ * pge_config_set_statement_cache:
+ * @config: a #PgeConfig
+ * @max_statements: how many prepared statements each connection keeps,
+ *   0 (the default: none) to 10000, checked by pge_engine_new()
+ *
+ * Lets each worker prepare every distinct plain query it runs outside a
+ * transaction (SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE, WITH;
+ * keyed by SQL and parameter types) once, and from then on send only its
+ * parameters, so the server skips parsing and planning. A statement whose
+ * plan went stale (a table changed under it) is dropped and the query run
+ * again unprepared, transparently. Like any prepared statement, after five
+ * runs the server may switch to a generic plan (see the server's
+ * `plan_cache_mode`). Thread-safe.
+ */
+void
+pge_config_set_statement_cache (PgeConfig *config, guint max_statements)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, statement_cache, max_statements);
+}
+
+/**
+ * pge_config_get_statement_cache:
+ * @config: a #PgeConfig
+ *
+ * Returns: the prepared statements kept per connection (0: none)
+ */
+guint
+pge_config_get_statement_cache (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, statement_cache, value);
+  return value;
+}
+
+/**
  * pge_config_set_log_queries:
  * @config: a #PgeConfig
  * @enabled: whether to log each query
@@ -480,6 +518,13 @@ pge_settings_validate (const PgeSettings *settings, GError **error)
       g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                    "pipeline depth must be between 1 and %d, not %u", PGE_PIPELINE_DEPTH_MAX,
                    settings->pipeline_depth);
+      return FALSE;
+    }
+  if (settings->statement_cache > PGE_STATEMENT_CACHE_LIMIT)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "the statement cache takes at most %d statements, not %u",
+                   PGE_STATEMENT_CACHE_LIMIT, settings->statement_cache);
       return FALSE;
     }
   for (guint i = 0; i < settings->extensions->len; i++)

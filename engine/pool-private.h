@@ -18,6 +18,7 @@ struct _PgeWorker {
   /* Owned by the worker thread (written only there). */
   PGconn   *conn;
   guint64   generation;    /* +1 per successful connect */
+  struct _PgeStatements *statements;  /* nullable; names prepared on conn */
   gboolean  ever_connected;
   gboolean  doomed;        /* the server sent FATAL: the session is ending */
 
@@ -61,6 +62,7 @@ struct _PgePool {
   gboolean     log_queries;
   gboolean     log_responses;
   guint        pipeline_max;     /* most queries per pipeline, 1 = none */
+  guint        statement_cache;  /* per connection, 0 = none */
   int          server_version;   /* atomic */
 
   GMutex       queue_lock;       /* guards everything below but counters */

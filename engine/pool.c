@@ -59,6 +59,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->log_queries = settings->log_queries;
   pool->log_responses = settings->log_responses;
   pool->pipeline_max = settings->pipeline_depth;
+  pool->statement_cache = settings->statement_cache;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   g_cond_init (&pool->state_cond);

@@ -27,6 +27,7 @@
 #include "logging-private.h"
 #include "params-private.h"
 #include "result-private.h"
+#include "statements-private.h"
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
@@ -43,6 +44,8 @@ pge_worker_new (PgePool *pool, guint index)
   worker->index = index;
   worker->label = g_strdup_printf ("%s/%u", pool->name, index);
   worker->idle_link.data = worker;
+  if (pool->statement_cache > 0)
+    worker->statements = pge_statements_new (pool->statement_cache);
   g_cond_init (&worker->wake);
   g_mutex_init (&worker->cancel_lock);
   return worker;
@@ -54,6 +57,7 @@ pge_worker_free (PgeWorker *worker)
   g_assert (worker->thread == NULL);
   g_clear_pointer (&worker->conn, PQfinish);
   g_clear_pointer (&worker->cancel, PQfreeCancel);
+  g_clear_pointer (&worker->statements, pge_statements_free);
   g_cond_clear (&worker->wake);
   g_mutex_clear (&worker->cancel_lock);
   g_free (worker->label);
@@ -141,6 +145,8 @@ worker_connect (PgeWorker *worker, GError **error)
   if (worker->ever_connected)
     pge_pool_count_reconnect (pool);
   worker->ever_connected = TRUE;
+  if (worker->statements != NULL)
+    pge_statements_forget_all (worker->statements);
   return TRUE;
 }
 
@@ -463,7 +469,11 @@ worker_run (PgeWorker *worker, PgeJob *job)
     switch (job->kind)
       {
       case PGE_JOB_QUERY:
-        result = pge_worker_exec (job, worker->conn, job->sql, job->params, &error);
+        /* Transactions never use the cache: a stale plan there would
+         * abort the transaction instead of being retried. */
+        if (worker->statements == NULL || job->lease != NULL ||
+            !pge_statements_run (worker->statements, job, worker->conn, &result, &error))
+          result = pge_worker_exec (job, worker->conn, job->sql, job->params, &error);
         break;
       case PGE_JOB_EXEC:
         result = pge_worker_exec_script (job, worker->conn, job->sql, &error);

@@ -12,6 +12,8 @@
  *                engine: the same shape as libpq-pool, through pgengine
  *   engine-async one thread submitting futures (up to 256 in flight) to a
  *                W-worker engine, then waiting: what futures buy
+ *   engine-cache the same with pge_config_set_statement_cache (100): each
+ *                connection prepares the query once
  *   engine-pipe  the same with pge_config_set_pipeline_depth (16): busy
  *                workers send queued queries 16 to a round trip
  *   pgbench      pgbench -S -M extended -c W -j W, if pgbench is installed
@@ -120,7 +122,7 @@ run_libpq_pool (void)
 /* --------------------------------------------------------------- engine */
 
 static PgeEngine *
-engine_new (guint pipeline_depth)
+engine_new (guint pipeline_depth, guint statement_cache)
 {
   g_autoptr(PgeConfig) config = pge_config_new (conninfo);
   g_autoptr(GError) error = NULL;
@@ -128,6 +130,7 @@ engine_new (guint pipeline_depth)
 
   pge_config_set_workers (config, n_workers);
   pge_config_set_pipeline_depth (config, pipeline_depth);
+  pge_config_set_statement_cache (config, statement_cache);
   engine = pge_engine_new (config, &error);
   if (engine == NULL)
     die ("pge_engine_new", error->message);
@@ -163,7 +166,7 @@ engine_sync_thread (gpointer data)
 static double
 run_engine_sync (void)
 {
-  g_autoptr(PgeEngine) engine = engine_new (1);
+  g_autoptr(PgeEngine) engine = engine_new (1, 0);
   g_autofree GThread **threads = g_new0 (GThread *, n_workers);
   gint64 start;
 
@@ -177,9 +180,9 @@ run_engine_sync (void)
 }
 
 static double
-run_engine_async (guint pipeline_depth)
+run_engine_async (guint pipeline_depth, guint statement_cache)
 {
-  g_autoptr(PgeEngine) engine = engine_new (pipeline_depth);
+  g_autoptr(PgeEngine) engine = engine_new (pipeline_depth, statement_cache);
   PgeFuture *window[WINDOW] = { NULL };
   gint64 start = g_get_monotonic_time ();
 
@@ -277,8 +280,9 @@ typedef struct {
   double      qps[ROUNDS];
 } Mode;
 
-static double run_engine_async_plain (void) { return run_engine_async (1); }
-static double run_engine_async_pipelined (void) { return run_engine_async (16); }
+static double run_engine_async_plain (void) { return run_engine_async (1, 0); }
+static double run_engine_async_cached (void) { return run_engine_async (1, 100); }
+static double run_engine_async_pipelined (void) { return run_engine_async (16, 0); }
 
 static int
 compare_doubles (const void *a, const void *b)
@@ -308,6 +312,7 @@ main (int argc, char **argv)
     { "libpq-1", "1 connection, sequential", run_libpq_single, { 0 } },
     { "engine-sync", "same threads, pge_engine_query_sync", run_engine_sync, { 0 } },
     { "engine-async", "1 thread, futures, 256 in flight", run_engine_async_plain, { 0 } },
+    { "engine-cache", "the same, statement cache 100", run_engine_async_cached, { 0 } },
     { "engine-pipe", "the same, pipeline depth 16", run_engine_async_pipelined, { 0 } },
   };
   double baseline, tps;

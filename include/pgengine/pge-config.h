@@ -32,6 +32,8 @@ PGE_AVAILABLE guint      pge_config_get_statement_timeout (PgeConfig *config);
 PGE_AVAILABLE guint      pge_config_get_max_queue         (PgeConfig *config);
 PGE_AVAILABLE void       pge_config_set_pipeline_depth    (PgeConfig *config, guint depth);
 PGE_AVAILABLE guint      pge_config_get_pipeline_depth    (PgeConfig *config);
+PGE_AVAILABLE void       pge_config_set_statement_cache   (PgeConfig *config, guint max_statements);
+PGE_AVAILABLE guint      pge_config_get_statement_cache   (PgeConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeConfig, pge_config_unref)
 

@@ -69,6 +69,7 @@ G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const cha
 G_GNUC_INTERNAL void       pge_job_cancel     (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
 G_GNUC_INTERNAL PgeWorker *pge_job_get_worker (PgeJob *job);
+G_GNUC_INTERNAL gboolean   pge_job_is_plain_query (PgeJob *job);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeJob, pge_job_unref)
 

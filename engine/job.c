@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
@@ -79,6 +81,68 @@ pge_job_unref (PgeJob *job)
   g_clear_pointer (&job->lease, pge_lease_unref);
   g_clear_pointer (&job->pool, pge_pool_unref);
   g_free (job);
+}
+
+/* Skips white space, comments (`--` to the end of the line, nestable
+ * C-style) and opening parentheses: what may stand before a statement's
+ * first keyword. */
+static const char *
+skip_to_keyword (const char *sql)
+{
+  for (;;)
+    {
+      if (g_ascii_isspace (*sql) || *sql == '(')
+        sql++;
+      else if (sql[0] == '-' && sql[1] == '-')
+        {
+          while (*sql != '\0' && *sql != '\n')
+            sql++;
+        }
+      else if (sql[0] == '/' && sql[1] == '*')
+        {
+          int depth = 0;
+
+          do
+            {
+              if (sql[0] == '/' && sql[1] == '*')
+                depth++, sql += 2;
+              else if (sql[0] == '*' && sql[1] == '/')
+                depth--, sql += 2;
+              else
+                sql++;
+            }
+          while (depth > 0 && *sql != '\0');
+        }
+      else
+        return sql;
+    }
+}
+
+/* A plain data query: its first keyword is SELECT, INSERT, UPDATE,
+ * DELETE, MERGE, VALUES, TABLE or WITH, and its parameters fit the
+ * protocol. Such a query neither opens nor ends a transaction, nor starts
+ * COPY, so it can share a pipeline or be kept prepared; anything else
+ * (BEGIN, COPY, SET, DDL, CALL ...) runs on its own. */
+gboolean
+pge_job_is_plain_query (PgeJob *job)
+{
+  static const char *const keywords[] = { "select", "insert", "update", "delete", "merge",
+                                          "values", "table", "with" };
+  const char *sql;
+
+  if (job->kind != PGE_JOB_QUERY || job->sql == NULL)
+    return FALSE;
+  if (job->params != NULL && pge_params_get_length (job->params) > PGE_MAX_PARAMS)
+    return FALSE;
+  sql = skip_to_keyword (job->sql);
+  for (guint i = 0; i < G_N_ELEMENTS (keywords); i++)
+    {
+      gsize n = strlen (keywords[i]);
+
+      if (g_ascii_strncasecmp (sql, keywords[i], n) == 0 && !g_ascii_isalnum (sql[n]) && sql[n] != '_')
+        return TRUE;
+    }
+  return FALSE;
 }
 
 PgeFuture *

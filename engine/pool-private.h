@@ -25,7 +25,8 @@ struct _PgeWorker {
   /* Guarded by pool->queue_lock. */
   GCond     wake;          /* signalled when this worker has work */
   PgeLease *lease;         /* owned ref while pinned */
-  PgeJob   *running;       /* borrowed; the job it runs now */
+  PgeJob   *running;       /* borrowed; the job it runs now: written only
+                            * by this worker's thread, under cancel_lock */
   gboolean  idle;          /* waiting in pool->idle_workers */
   GList     idle_link;
   gboolean  connected;     /* as seen by the pool, for stats and startup */
@@ -73,6 +74,8 @@ struct _PgePool {
   GCond        janitor_cond;
   GCond        state_cond;       /* connect/exit progress, for start and close */
   gboolean     closing;
+  gboolean     started;          /* pge_pool_start() ran; else no thread to join */
+  gint         cancel_all;       /* atomic: close's grace is over */
   guint        n_connect_attempts_done;  /* first attempts, for start */
   GError      *start_error;
   guint        n_busy;

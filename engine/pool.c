@@ -171,6 +171,7 @@ pge_pool_start (PgePool *pool, GError **error)
           g_clear_error (&local);
         }
     }
+  pool->started = TRUE;
   if (pool->acquire_timeout_ms > 0)
     pool->janitor = g_thread_new ("pge-janitor", janitor_main, pool);
 
@@ -356,21 +357,17 @@ pin_locked (PgePool *pool, PgeWorker *worker, PgeJob *job)
   pool->n_pinned++;
 }
 
-/* A query that can share a pipeline with others: a plain pool query,
- * small enough that sending it can never block on a server that is busy
- * writing earlier results (libpq's pipeline deadlock), and not a COPY,
- * which pipeline mode does not allow. */
+/* A query that can share a pipeline with others: a plain pool query (see
+ * pge_job_is_plain_query(): no BEGIN, whose transaction would swallow the
+ * queries behind it; no COPY, which pipeline mode does not allow), small
+ * enough that sending it can never block on a server busy writing
+ * earlier results (libpq's pipeline deadlock). */
 static gboolean
 pipelinable (PgeJob *job)
 {
-  const char *sql;
-  gsize size = 0;
+  gsize size;
 
-  if (job->kind != PGE_JOB_QUERY || job->lease != NULL || pge_job_is_cancel_requested (job))
-    return FALSE;
-  for (sql = job->sql; g_ascii_isspace (*sql) || *sql == '('; sql++)
-    ;
-  if (g_ascii_strncasecmp (sql, "copy", 4) == 0)
+  if (job->lease != NULL || pge_job_is_cancel_requested (job) || !pge_job_is_plain_query (job))
     return FALSE;
   size = strlen (job->sql);
   if (job->params != NULL)
@@ -485,13 +482,14 @@ pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **jobs, guint *n_jobs)
 void
 pge_pool_advance (PgePool *pool, PgeWorker *worker, PgeJob *job)
 {
+  /* `running` is only written on this thread: read without a lock. */
   g_mutex_lock (&pool->queue_lock);
   if (worker->running != NULL && worker->running != job)
     worker->running->state = PGE_JOB_DONE;
+  g_mutex_unlock (&pool->queue_lock);
   g_mutex_lock (&worker->cancel_lock);
   worker->running = job;
   g_mutex_unlock (&worker->cancel_lock);
-  g_mutex_unlock (&pool->queue_lock);
 }
 
 /* Whether a cancel request was sent while this worker ran its current
@@ -538,22 +536,24 @@ pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs)
     }
 }
 
+/* Waits out a canceller that is sending PQcancel for this job, without
+ * holding queue_lock: a cancel request stuck on an unreachable server must
+ * not stall every submitter. */
 static void
-clear_running_locked (PgePool *pool, PgeWorker *worker)
+clear_running (PgeWorker *worker)
 {
-  /* Waits out a canceller that is sending PQcancel for this job. */
   g_mutex_lock (&worker->cancel_lock);
   worker->running = NULL;
   g_mutex_unlock (&worker->cancel_lock);
-  pool->n_busy--;
 }
 
 /* The job has run (it may resolve afterwards); cancels no longer reach it. */
 void
 pge_pool_job_done (PgePool *pool, PgeWorker *worker, PgeJob *job)
 {
+  clear_running (worker);
   g_mutex_lock (&pool->queue_lock);
-  clear_running_locked (pool, worker);
+  pool->n_busy--;
   job->state = PGE_JOB_DONE;
   g_mutex_unlock (&pool->queue_lock);
 }
@@ -565,8 +565,9 @@ pge_pool_requeue (PgePool *pool, PgeWorker *worker, PgeJob *job)
 {
   gboolean closing;
 
+  clear_running (worker);
   g_mutex_lock (&pool->queue_lock);
-  clear_running_locked (pool, worker);
+  pool->n_busy--;
   if (job->kind == PGE_JOB_PIN && worker->lease != NULL)
     {
       PgeLease *lease = g_steal_pointer (&worker->lease);
@@ -684,12 +685,18 @@ pge_pool_join (PgePool *pool)
   gint64 grace_end = g_get_monotonic_time () + CLOSE_GRACE_US;
   gboolean cancelled = FALSE;
 
+  /* A pool of an engine whose start failed early never got threads. */
+  if (!pool->started)
+    return;
   g_mutex_lock (&pool->queue_lock);
   while (!all_exited_locked (pool))
     {
       if (!cancelled && !g_cond_wait_until (&pool->state_cond, &pool->queue_lock, grace_end))
         {
           cancelled = TRUE;
+          /* Also reaches queries sent behind the running one in a
+           * pipeline: workers repeat the request for each (worker.c). */
+          g_atomic_int_set (&pool->cancel_all, TRUE);
           for (guint i = 0; i < pool->workers->len; i++)
             {
               PgeWorker *worker = pool->workers->pdata[i];

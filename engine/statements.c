@@ -58,24 +58,6 @@ pge_statements_forget_all (PgeStatements *statements)
   g_hash_table_remove_all (statements->names);
 }
 
-static gboolean
-cacheable (const char *sql)
-{
-  static const char *const keywords[] = { "select", "insert", "update", "delete", "merge",
-                                          "values", "table", "with" };
-
-  while (g_ascii_isspace (*sql) || *sql == '(')
-    sql++;
-  for (guint i = 0; i < G_N_ELEMENTS (keywords); i++)
-    {
-      gsize n = strlen (keywords[i]);
-
-      if (g_ascii_strncasecmp (sql, keywords[i], n) == 0 && !g_ascii_isalnum (sql[n]) && sql[n] != '_')
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* SQL alone is not enough: the same text with other parameter types is
  * another statement to the server. */
 static char *
@@ -161,9 +143,7 @@ pge_statements_run (PgeStatements *statements, PgeJob *job, PGconn *conn,
   GError *local = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  if (job->params != NULL && pge_params_get_length (job->params) > PGE_MAX_PARAMS)
-    return FALSE;
-  if (!cacheable (job->sql))
+  if (!pge_job_is_plain_query (job))
     return FALSE;
   pge_params_view (job->params, &view);
   key = statement_key (job->sql, &view);

@@ -285,7 +285,9 @@ pge_worker_wait_for_result (PgeJob *job, PGconn *conn)
   while (PQisBusy (conn))
     {
       struct pollfd pfd = { PQsocket (conn), POLLIN, 0 };
-      gboolean cancelled = job != NULL && job->worker != NULL && pge_job_is_cancel_requested (job);
+      gboolean cancelled = job != NULL && job->worker != NULL &&
+                           (pge_job_is_cancel_requested (job) ||
+                            g_atomic_int_get (&job->worker->pool->cancel_all));
       int ready = poll (&pfd, 1, cancelled ? (int) (RECANCEL_INTERVAL_US / 1000) : -1);
 
       if (ready < 0 && errno != EINTR)

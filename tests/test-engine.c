@@ -938,3 +938,20 @@ Test (engine, query_async_cancelled_while_running_ends_quickly)
   next = pge_engine_query_sync (test_engine, "SELECT 1", NULL, &error);
   cr_assert_null (error);
 }
+
+/* A failing main node with a good extra node: the extra node's pool was
+ * never started, and closing it must not wait for threads it never had. */
+Test (engine, new_fails_fast_when_the_main_node_fails_and_a_node_is_good)
+{
+  g_autoptr(PgeConfig) config = pge_config_new ("host=127.0.0.1 port=1 dbname=postgres");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  pge_config_set_workers (config, 1);
+  pge_config_add_node (config, "replica", pge_test_schema_conninfo (), 1);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  cr_assert_lt (g_get_monotonic_time () - start, 10 * G_USEC_PER_SEC);
+}

@@ -159,3 +159,100 @@ Test (pipeline, transactions_still_work_with_pipelining_on)
   after = pge_engine_query_sync (engine, "SELECT count(*) FROM q", NULL, &error);
   cr_assert_eq (pge_result_get_int64 (after, 0, 0), 0);
 }
+
+/* A BEGIN never shares a pipeline: its transaction would swallow the
+ * queries behind it, report them done, and roll them back afterwards. */
+Test (pipeline, begin_is_never_pipelined_with_others)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 8);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) slow = NULL;
+  g_autoptr(PgeFuture) begin = NULL;
+  g_autoptr(PgeFuture) insert = NULL;
+  g_autoptr(PgeResult) inserted = NULL;
+  g_autoptr(PgeResult) count = NULL;
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE b (a int)", &error));
+  slow = pge_engine_query (engine, "SELECT pg_sleep(0.3)", NULL);
+  g_usleep (100 * 1000);
+  begin = pge_engine_query (engine, "/* a comment */ BEGIN", NULL);
+  insert = pge_engine_query (engine, "INSERT INTO b VALUES (1)", NULL);
+  inserted = pge_future_wait (insert, &error);
+  cr_assert_not_null (inserted, "%s", error ? error->message : "");
+  count = pge_engine_query_sync (engine, "SELECT count(*) FROM b", NULL, &error);
+  cr_assert_eq (pge_result_get_int64 (count, 0, 0), 1, "a reported INSERT was rolled back");
+}
+
+/* A COPY hidden behind a comment is still kept out of pipelines, so it
+ * fails alone and the queries around it are untouched. */
+Test (pipeline, commented_copy_fails_alone)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 8);
+  g_autoptr(PgeFuture) slow = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  PgeFuture *futures[3];
+
+  g_usleep (50 * 1000);
+  futures[0] = pge_engine_query (engine, "SELECT 1", NULL);
+  futures[1] = pge_engine_query (engine, "-- load\n/* nested /* comment */ */ COPY pg_catalog.pg_description FROM STDIN", NULL);
+  futures[2] = pge_engine_query (engine, "SELECT 3", NULL);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      if (i == 1)
+        pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+      else
+        cr_assert_eq (pge_result_get_int64 (result, 0, 0), i + 1, "%s", error ? error->message : "");
+      pge_future_unref (futures[i]);
+    }
+}
+
+/* Too many parameters is the caller's mistake, reported on that query
+ * alone, never as a connection error for its neighbours. */
+Test (pipeline, too_many_parameters_fail_only_their_query)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 8);
+  g_autoptr(PgeParams) huge = pge_params_new ();
+  g_autoptr(PgeFuture) slow = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  g_autoptr(PgeFuture) bad = NULL;
+  g_autoptr(PgeFuture) good = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(PgeResult) fine = NULL;
+
+  for (int i = 0; i < 70000; i++)
+    pge_params_add_null (huge);
+  g_usleep (50 * 1000);
+  bad = pge_engine_query (engine, "SELECT 1", huge);
+  good = pge_engine_query (engine, "SELECT 2", NULL);
+  result = pge_future_wait (bad, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  fine = pge_future_wait (good, &error);
+  cr_assert_not_null (fine, "%s", error ? error->message : "");
+}
+
+/* Close cancels every pipelined query still running after the grace
+ * period, not only the first: it returns in about 5 s, not 3 x 8 s. */
+Test (pipeline, close_cancels_every_pipelined_query, .timeout = 60)
+{
+  PgeEngine *engine = pipelined_engine (1, 8);
+  g_autoptr(PgeFuture) first = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  PgeFuture *sleepers[3];
+  gint64 start;
+
+  g_usleep (50 * 1000);
+  for (guint i = 0; i < 3; i++)
+    sleepers[i] = pge_engine_query (engine, "SELECT pg_sleep(8)", NULL);
+  g_usleep (500 * 1000);
+  start = g_get_monotonic_time ();
+  pge_engine_close (engine);
+  cr_assert_lt (g_get_monotonic_time () - start, 12 * G_USEC_PER_SEC, "close waited for every query");
+  for (guint i = 0; i < 3; i++)
+    {
+      cr_assert (pge_future_is_done (sleepers[i]));
+      pge_future_unref (sleepers[i]);
+    }
+  pge_engine_unref (engine);
+}

@@ -1237,16 +1237,22 @@ pge_transaction_rollback (PgeTransaction *tx, GError **error)
  *
  * Returns: %TRUE once @tx has been committed
  */
+static gboolean
+tx_state_is (PgeTransaction *tx, TxState state)
+{
+  gboolean is;
+
+  g_mutex_lock (&tx->shared->lock);
+  is = tx->state == state;
+  g_mutex_unlock (&tx->shared->lock);
+  return is;
+}
+
 gboolean
 pge_transaction_is_committed (PgeTransaction *tx)
 {
-  gboolean committed;
-
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_mutex_lock (&tx->shared->lock);
-  committed = tx->state == TX_COMMITTED;
-  g_mutex_unlock (&tx->shared->lock);
-  return committed;
+  return tx_state_is (tx, TX_COMMITTED);
 }
 
 /**
@@ -1262,13 +1268,8 @@ pge_transaction_is_committed (PgeTransaction *tx)
 gboolean
 pge_transaction_is_rolled_back (PgeTransaction *tx)
 {
-  gboolean rolled_back;
-
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_mutex_lock (&tx->shared->lock);
-  rolled_back = tx->state == TX_ROLLED_BACK;
-  g_mutex_unlock (&tx->shared->lock);
-  return rolled_back;
+  return tx_state_is (tx, TX_ROLLED_BACK);
 }
 
 /* ------------------------------------------------------------- savepoints */

@@ -26,4 +26,12 @@ G_GNUC_INTERNAL GError *pge_async_translate_cancel (GError       *error,
 G_GNUC_INTERNAL void   pge_async_follow_result (GTask     *task,
                                                 PgeFuture *future);
 
+/* The same, for work whose outcome is only success or an error. */
+G_GNUC_INTERNAL void   pge_async_follow_boolean (GTask     *task,
+                                                 PgeFuture *future);
+
+/* Whether @result is a GTask of the `_async` call tagged @source_tag. */
+G_GNUC_INTERNAL gboolean pge_async_task_check  (GAsyncResult *result,
+                                                gpointer      source_tag);
+
 G_END_DECLS

@@ -29,15 +29,16 @@
  */
 #include "config.h"
 
+#include "async-private.h"
 #include <string.h>
 
 #include "engine-private.h"
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
-#include "pool-private.h"
 #include "result-private.h"
-#include "worker-private.h"
+#include "connection-private.h"
+#include "submit-private.h"
 
 typedef struct {
   char      *sql;      /* as given; NULL is kept so the run can name it */
@@ -140,14 +141,15 @@ step_error (GError *inner, StepKind kind, guint index, guint n, const char *clos
  * them. Returns its result, or NULL with @error set (and *@aborted when the
  * server skipped it after an earlier error). */
 static PgeResult *
-read_step (PgeJob *job, PGconn *conn, gboolean *aborted, GError **error)
+read_step (PgeConnection *c, gboolean *aborted, GError **error)
 {
+  PGconn *conn = pge_connection_get_pgconn (c);
   PGresult *res;
   PGresult *last = NULL;
   GError *first = NULL;
 
   *aborted = FALSE;
-  while (pge_worker_wait_for_result (job, conn), (res = PQgetResult (conn)) != NULL)
+  while (pge_connection_wait_for_result (c), (res = PQgetResult (conn)) != NULL)
     {
       switch (PQresultStatus (res))
         {
@@ -184,7 +186,7 @@ read_step (PgeJob *job, PGconn *conn, gboolean *aborted, GError **error)
         case PGRES_BAD_RESPONSE:
         case PGRES_NONFATAL_ERROR:
           if (first == NULL)
-            first = pge_worker_error_from_result (job, conn, res);
+            first = pge_connection_error_from_result (c, res);
           break;
         default:
           /* COPY and the like: libpq refuses them in pipeline mode. */
@@ -245,9 +247,10 @@ send_all (PGconn *conn, AtomicRun *run, const char *open_sql, const char *close_
 }
 
 static PgeResult *
-atomic_job_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+atomic_job_run (PgeJob *job, PgeConnection *c, gpointer data, GError **error)
 {
   AtomicRun *run = data;
+  PGconn *conn = pge_connection_get_pgconn (c);
   guint n = run->queries->len;
   gboolean nested = PQtransactionStatus (conn) != PQTRANS_IDLE;
   g_autofree char *savepoint = NULL;
@@ -298,10 +301,10 @@ atomic_job_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
                         : ((AtomicQuery *) run->queries->pdata[step - 1])->sql;
       GError *inner = NULL;
       gboolean aborted;
-      PgeResult *result = read_step (job, conn, &aborted, &inner);
+      PgeResult *result = read_step (c, &aborted, &inner);
 
       if (!aborted)
-        pge_worker_log (job, sql, step_start, result, inner);
+        pge_connection_log (c, sql, step_start, result, inner);
       step_start = g_get_monotonic_time ();
       if (inner != NULL)
         {
@@ -642,4 +645,62 @@ pge_atomic_get_result (PgeAtomic *atomic, guint index)
     g_critical ("%s: no result %u: the last run of this atomic %s", G_STRFUNC, index,
                 n > 0 ? "has fewer results" : "has not succeeded");
   return result;
+}
+
+/* ---------------------------------------------------------------- atomic */
+
+/**
+ * pge_atomic_run_async:
+ * @atomic: a #PgeAtomic
+ * @cancellable: (nullable): cancels the run if it is still queued (nothing
+ *   runs), or through libpq's cancel API if it runs (nothing is
+ *   committed)
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * GIO-style pge_atomic_run(): the queries run as one transaction (inside
+ * the calling thread's current transaction, if it has one, like
+ * pge_atomic_run()), and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, where
+ * pge_atomic_run_finish() gets the outcome. Never blocks.
+ */
+void
+pge_atomic_run_async (PgeAtomic          *atomic,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  g_autoptr(PgeFuture) future = NULL;
+  GTask *task;
+
+  g_return_if_fail (atomic != NULL);
+  task = pge_async_task_new (pge_atomic_run_async, "pge_atomic_run_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  future = pge_atomic_run (atomic);
+  pge_async_follow_boolean (task, future);
+}
+
+/**
+ * pge_atomic_run_finish:
+ * @atomic: the #PgeAtomic given to pge_atomic_run_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * On success every query ran and the work was committed (or, inside a
+ * transaction, kept in it); pge_atomic_get_result() then gives each
+ * query's result. On failure nothing was committed and the error says
+ * which query (1-based) failed; a cancelled #GCancellable gives
+ * %G_IO_ERROR_CANCELLED. Never blocks.
+ *
+ * Returns: %TRUE if every query ran and the work was committed
+ */
+gboolean
+pge_atomic_run_finish (PgeAtomic *atomic, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (atomic != NULL, FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, pge_atomic_run_async), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -46,13 +46,15 @@
  */
 #include "config.h"
 
+#include "async-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
-#include "pool-private.h"
+#include "dispatch-private.h"
 #include "transaction-private.h"
-#include "worker-private.h"
+#include "connection-private.h"
+#include "submit-private.h"
 
 #define DEFAULT_BATCH_SIZE 100
 
@@ -147,21 +149,23 @@ batch_cursor_unref (gpointer cursor)
 /* The batch's own transaction failed: roll it back now (rather than when
  * the worker unpins) and let the worker go. On the worker thread. */
 static void
-batch_cursor_abort (BatchCursor *cursor, PGconn *conn)
+batch_cursor_abort (BatchCursor *cursor, PgeConnection *conn)
 {
+  PGconn *pg = pge_connection_get_pgconn (conn);
+
   if (cursor->lease == NULL)
     return;
   g_atomic_int_set (&cursor->failed, TRUE);
-  if (PQstatus (conn) == CONNECTION_OK && PQtransactionStatus (conn) != PQTRANS_IDLE)
-    PQclear (PQexec (conn, "ROLLBACK"));
-  pge_lease_release (cursor->lease);
+  if (PQstatus (pg) == CONNECTION_OK && PQtransactionStatus (pg) != PQTRANS_IDLE)
+    PQclear (PQexec (pg, "ROLLBACK"));
+  pge_lease_release (cursor->lease, FALSE);
 }
 
 /* ------------------------------------------------------ worker-side jobs */
 
 /* BEGIN (own transaction only) and DECLARE. */
 static PgeResult *
-batch_declare_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+batch_declare_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   BatchCursor *cursor = data;
   g_autoptr(PgeResult) begin = NULL;
@@ -169,10 +173,10 @@ batch_declare_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
   GError *local = NULL;
 
   if (cursor->lease != NULL)
-    begin = pge_worker_exec (job, conn, "BEGIN", NULL, &local);
+    begin = pge_connection_query (conn, "BEGIN", NULL, &local);
   if (local == NULL)
     {
-      result = pge_worker_exec (job, conn, cursor->declare_sql, cursor->params, &local);
+      result = pge_connection_query (conn, cursor->declare_sql, cursor->params, &local);
       g_clear_pointer (&result, pge_result_unref);
     }
   if (local != NULL)
@@ -185,7 +189,7 @@ batch_declare_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
 
 /* One FETCH FORWARD n. No rows gives no result: the end of the scan. */
 static PgeResult *
-batch_fetch_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+batch_fetch_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   BatchCursor *cursor = data;
   PgeResult *result;
@@ -203,7 +207,7 @@ batch_fetch_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE, "the batch is closed");
       return NULL;
     }
-  result = pge_worker_exec (job, conn, cursor->fetch_sql, NULL, &local);
+  result = pge_connection_query (conn, cursor->fetch_sql, NULL, &local);
   if (local != NULL)
     {
       batch_cursor_abort (cursor, conn);
@@ -217,7 +221,7 @@ batch_fetch_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
 
 /* CLOSE and COMMIT of the own transaction, in one round trip. */
 static PgeResult *
-batch_commit_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+batch_commit_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   BatchCursor *cursor = data;
   g_autofree char *script = NULL;
@@ -234,7 +238,7 @@ batch_commit_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
       return NULL;
     }
   script = g_strdup_printf ("%s; COMMIT", cursor->close_sql);
-  result = pge_worker_exec_script (job, conn, script, &local);
+  result = pge_connection_exec_script (conn, script, &local);
   g_clear_pointer (&result, pge_result_unref);
   if (local != NULL)
     {
@@ -254,7 +258,7 @@ batch_submit (PgeBatch *batch, PgeJob *job)
   if (batch->tx != NULL)
     pge_transaction_submit (batch->tx, job);
   else
-    pge_lease_submit (batch->cursor->lease, job);
+    pge_dispatch_lease_submit (batch->cursor->lease, job, FALSE);
   return pge_future_ref (job->future);
 }
 
@@ -355,9 +359,9 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
   if (tx == NULL)
     {
       batch->cursor->lease = pge_lease_new (pge_engine_get_primary (engine));
-      if (!pge_lease_pin_sync (batch->cursor->lease, &local))
+      if (!pge_dispatch_pin_sync (batch->cursor->lease, &local))
         {
-          pge_lease_release (batch->cursor->lease);
+          pge_dispatch_lease_end (batch->cursor->lease, TRUE);
           batch->closed = TRUE;
           g_propagate_error (error, local);
           pge_batch_unref (batch);
@@ -373,7 +377,7 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
        * (unless it never ran: release again, it is idempotent). Inside a
        * caller's transaction the server has aborted it. */
       if (batch->cursor->lease != NULL)
-        pge_lease_release (batch->cursor->lease);
+        pge_lease_release (batch->cursor->lease, FALSE);
       batch->closed = TRUE;
       g_propagate_error (error, local);
       pge_batch_unref (batch);
@@ -421,7 +425,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
 
   g_return_val_if_fail (engine != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  tx = pge_engine_dup_current (engine);
+  tx = pge_transaction_dup_current (engine);
   return batch_new (engine, tx, sql, params, batch_size, error);
 }
 
@@ -481,7 +485,7 @@ batch_abandon (PgeBatch *batch)
     {
       /* The worker drains the queued fetches (which now skip the server),
        * rolls the own transaction back and returns to the pool. */
-      pge_lease_release (cursor->lease);
+      pge_lease_release (cursor->lease, FALSE);
     }
   else if (pge_transaction_is_open (batch->tx))
     {
@@ -542,7 +546,7 @@ update_end_locked (PgeBatch *batch)
       /* The job has released an own transaction already, unless it never
        * ran (lost connection, closing engine): make sure. */
       if (batch->cursor->lease != NULL)
-        pge_lease_release (batch->cursor->lease);
+        pge_lease_release (batch->cursor->lease, FALSE);
     }
   else if (result == NULL || pge_result_get_n_rows (result) < batch->batch_size)
     batch->ended = TRUE;
@@ -691,10 +695,9 @@ pge_batch_close (PgeBatch *batch, GError **error)
     {
       if (!failed)
         closed = batch_submit_call (batch, batch_commit_run);
-      pge_lease_release (cursor->lease);
       if (closed != NULL)
         result = pge_future_wait (closed, &local);
-      pge_lease_wait_unpinned (cursor->lease);
+      pge_dispatch_lease_end (cursor->lease, TRUE);
     }
   else if (pge_transaction_is_open (batch->tx))
     {
@@ -732,4 +735,171 @@ pge_batch_get_batch_size (PgeBatch *batch)
 {
   g_return_val_if_fail (batch != NULL, 0);
   return batch->batch_size;
+}
+
+/* ----------------------------------------------------------------- batch */
+
+typedef struct {
+  PgeEngine *engine;     /* owned */
+  char      *sql;
+  PgeParams *params;     /* owned, nullable */
+  guint      batch_size;
+} BatchCall;
+
+static void
+batch_call_free (BatchCall *call)
+{
+  pge_engine_unref (call->engine);
+  g_free (call->sql);
+  g_clear_pointer (&call->params, pge_params_unref);
+  g_free (call);
+}
+
+static void
+batch_open_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  BatchCall *call = task_data;
+  GError *error = NULL;
+  PgeBatch *batch;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  /* A pool thread has no current transaction: the batch gets its own. */
+  batch = pge_engine_batch (call->engine, call->sql, call->params, call->batch_size, &error);
+  if (batch == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      pge_batch_close (batch, NULL);
+      pge_batch_unref (batch);
+      g_task_return_error_if_cancelled (task);
+      return;
+    }
+  g_task_return_pointer (task, batch, (GDestroyNotify) pge_batch_unref);
+}
+
+/**
+ * pge_engine_batch_async:
+ * @engine: a #PgeEngine
+ * @sql: a query that returns rows, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @batch_size: rows per chunk; 0 means 100
+ * @cancellable: (nullable): cancels the batch before its cursor is
+ *   declared; a batch opened before the cancel is closed again
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * pge_engine_batch() without blocking: a worker is pinned and the cursor
+ * declared from a thread of GLib's pool, and @callback runs in the
+ * thread-default #GMainContext of the calling thread at the time of this
+ * call, where pge_engine_batch_finish() gets the batch. The batch always
+ * has its own transaction (it never joins the calling thread's current
+ * one); inside a transaction, use pge_transaction_batch(). Read it with
+ * pge_batch_next_async(). Never blocks.
+ */
+void
+pge_engine_batch_async (PgeEngine          *engine,
+                        const char         *sql,
+                        PgeParams          *params,
+                        guint               batch_size,
+                        GCancellable       *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer            user_data)
+{
+  BatchCall *call;
+  GTask *task;
+
+  g_return_if_fail (engine != NULL);
+  task = pge_async_task_new (pge_engine_batch_async, "pge_engine_batch_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  call = g_new0 (BatchCall, 1);
+  call->engine = pge_engine_ref (engine);
+  call->sql = g_strdup (sql);
+  /* A private copy: the caller may reuse @params once this returns. */
+  call->params = params ? pge_params_copy (params) : NULL;
+  call->batch_size = batch_size;
+  g_task_set_task_data (task, call, (GDestroyNotify) batch_call_free);
+  g_task_run_in_thread (task, batch_open_thread);
+  g_object_unref (task);
+}
+
+/**
+ * pge_engine_batch_finish:
+ * @engine: the #PgeEngine given to pge_engine_batch_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Errors as for pge_engine_batch() (bad SQL fails here), or
+ * %G_IO_ERROR_CANCELLED. Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ */
+PgeBatch *
+pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_engine_batch_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * pge_batch_next_async:
+ * @batch: a #PgeBatch
+ * @cancellable: (nullable): cancels the chunk's `FETCH` (queued: it never
+ *   runs; running: through libpq's cancel API), which ends the scan like
+ *   any error
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * GIO-style pge_batch_next(), on pge_batch_fetch(): takes the next chunk
+ * (so chunks come in call order, and the following one is prefetched) and
+ * @callback runs in the thread-default #GMainContext of the calling
+ * thread at the time of this call, where pge_batch_next_finish() gets the
+ * rows. Never blocks.
+ */
+void
+pge_batch_next_async (PgeBatch           *batch,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  g_autoptr(PgeFuture) future = NULL;
+  GTask *task;
+
+  g_return_if_fail (batch != NULL);
+  task = pge_async_task_new (pge_batch_next_async, "pge_batch_next_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  future = pge_batch_fetch (batch);
+  pge_async_follow_result (task, future);
+}
+
+/**
+ * pge_batch_next_finish:
+ * @batch: the #PgeBatch given to pge_batch_next_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets a chunk taken by pge_batch_next_async(): up to the batch size rows,
+ * or %NULL without an error once the rows are exhausted. An error mid-scan
+ * is returned here, as by pge_batch_next(); a cancelled #GCancellable
+ * gives %G_IO_ERROR_CANCELLED. Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
+ *   with @error set
+ */
+PgeResult *
+pge_batch_next_finish (PgeBatch *batch, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (batch != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_batch_next_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -31,6 +31,9 @@ typedef struct {
 /* Keep equal to PGE_PIPELINE_MAX (pool-private.h). */
 #define PGE_PIPELINE_DEPTH_MAX 64
 #define PGE_STATEMENT_CACHE_LIMIT 10000
+/* Defaults are what users get: see PERFORMANCE.md. */
+#define PGE_DEFAULT_PIPELINE_DEPTH 16
+#define PGE_DEFAULT_STATEMENT_CACHE 256
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);

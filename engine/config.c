@@ -67,7 +67,8 @@ settings_init (PgeSettings *settings, const char *conninfo)
   settings->nodes = g_ptr_array_new_with_free_func (node_settings_free);
   settings->extensions = g_ptr_array_new_with_free_func (g_free);
   settings->acquire_timeout_ms = 30000;
-  settings->pipeline_depth = 1;
+  settings->pipeline_depth = PGE_DEFAULT_PIPELINE_DEPTH;
+  settings->statement_cache = PGE_DEFAULT_STATEMENT_CACHE;
 }
 
 static void
@@ -280,17 +281,25 @@ pge_config_get_max_queue (PgeConfig *config)
  * pge_config_set_pipeline_depth:
  * @config: a #PgeConfig
  * @depth: the most queued queries one worker may send in one round trip,
- *   1 (the default: off) to 64, checked by pge_engine_new()
+ *   1 (off) to 64, checked by pge_engine_new(); the default is 16
  *
- * Lets a worker that finds a queue waiting while every other worker is
- * busy take up to @depth queued independent queries at once and send them
- * as one libpq pipeline, each still in its own implicit transaction with
- * its own outcome. Under load this multiplies throughput (see
- * tools/pge-bench); the price is head-of-line blocking: a quick query
- * taken behind a slow one waits for it, where it could have waited for
- * the next free worker instead, and the acquire timeout no longer applies
- * to it once taken. Only pool queries are pipelined (not those of a
- * transaction or batch, not COPY, not large parameter sets). Thread-safe.
+ * Auto-pipelining: a worker that finds jobs queued while every other
+ * connection is busy takes up to @depth queued independent queries at
+ * once and sends them as one libpq pipeline, each still in its own
+ * implicit transaction with its own outcome (one failure never touches
+ * the others). Under load this multiplies throughput — the queue is
+ * waiting anyway, and one round trip serves many (see tools/pge-bench and
+ * PERFORMANCE.md) — and it costs nothing when jobs do not queue up.
+ *
+ * The price is head-of-line blocking: a quick query taken behind a slow
+ * one waits for it, and the acquire timeout no longer applies to it once
+ * taken. It is bounded: only statements this connection has already run
+ * (through the statement cache, see pge_config_set_statement_cache()) in
+ * under 2 ms on average are pipelined, so a slow or never-seen query
+ * always runs alone; with the statement cache off, every plain query may
+ * be pipelined. Only pool queries are pipelined (not those of a
+ * transaction or batch, not BEGIN, COPY, SET or DDL, not parameter sets
+ * of 16 KiB or more). Thread-safe.
  */
 void
 pge_config_set_pipeline_depth (PgeConfig *config, guint depth)
@@ -303,14 +312,14 @@ pge_config_set_pipeline_depth (PgeConfig *config, guint depth)
  * pge_config_get_pipeline_depth:
  * @config: a #PgeConfig
  *
- * Returns: the pipeline depth (1: no pipelining)
+ * Returns: the pipeline depth (1: no pipelining; 16 unless set)
  */
 guint
 pge_config_get_pipeline_depth (PgeConfig *config)
 {
   guint value;
 
-  g_return_val_if_fail (config != NULL, 1);
+  g_return_val_if_fail (config != NULL, PGE_DEFAULT_PIPELINE_DEPTH);
   CONFIG_GET (config, pipeline_depth, value);
   return value;
 }
@@ -319,16 +328,35 @@ pge_config_get_pipeline_depth (PgeConfig *config)
  * pge_config_set_statement_cache:
  * @config: a #PgeConfig
  * @max_statements: how many prepared statements each connection keeps,
- *   0 (the default: none) to 10000, checked by pge_engine_new()
+ *   0 (off) to 10000, checked by pge_engine_new(); the default is 256
  *
- * Lets each worker prepare every distinct plain query it runs outside a
- * transaction (SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE, WITH;
- * keyed by SQL and parameter types) once, and from then on send only its
- * parameters, so the server skips parsing and planning. A statement whose
- * plan went stale (a table changed under it) is dropped and the query run
- * again unprepared, transparently. Like any prepared statement, after five
- * runs the server may switch to a generic plan (see the server's
- * `plan_cache_mode`). Thread-safe.
+ * The statement cache: each connection prepares every distinct plain
+ * query it runs (SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE,
+ * WITH; keyed by SQL and parameter types) once, in the same round trip as
+ * its first run, and from then on sends only its parameters, so the
+ * server skips parsing and planning. Used for pool queries and inside
+ * transactions and batches alike. When full, the least recently used
+ * statement is evicted, one at a time (`DEALLOCATE` of that name only,
+ * sent once the connection is outside any transaction), so statements a
+ * program prepared itself are never touched.
+ *
+ * Statements are named after a hash of their SQL and types (`pge_` and 32
+ * hex digits), so behind a transaction pooler such as PgBouncer a name
+ * found on another server connection is the same statement, never another
+ * query's. A statement the server lost (a `DEALLOCATE`/`DISCARD`, a pooler
+ * moving the session) or already has is prepared again or run unprepared,
+ * transparently, outside a transaction; so is one whose plan went stale
+ * (a table's columns changed under it). Inside a transaction such an
+ * error has already aborted the transaction, so it is reported (and the
+ * statement forgotten, so that a retry of the transaction works); behind
+ * a transaction pooler, which the engine recognises at connect, the cache
+ * is not used inside transactions for that reason.
+ *
+ * What it costs: up to @max_statements prepared statements of server
+ * memory per connection, and one extra `SELECT pg_backend_pid()` per
+ * connect. Like any prepared statement, after five runs the server may
+ * switch to a generic plan (see the server's `plan_cache_mode`).
+ * Thread-safe.
  */
 void
 pge_config_set_statement_cache (PgeConfig *config, guint max_statements)
@@ -341,7 +369,8 @@ pge_config_set_statement_cache (PgeConfig *config, guint max_statements)
  * pge_config_get_statement_cache:
  * @config: a #PgeConfig
  *
- * Returns: the prepared statements kept per connection (0: none)
+ * Returns: the prepared statements kept per connection (0: none; 256
+ *   unless set)
  */
 guint
 pge_config_get_statement_cache (PgeConfig *config)

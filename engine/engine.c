@@ -1,16 +1,14 @@
-/* engine.c — PgeEngine: the nodes, their pools, and where work goes.
+/* engine.c — PgeEngine: lifecycle, nodes and stats.
  *
  * An engine owns one pool per node (the main node "primary" first, then
- * the extra nodes of pge_config_add_node()). Routing: a thread that has a
- * current transaction on this engine sends its engine-level calls into
- * that transaction; everything else goes to the main node's queue;
- * pge_engine_query_on_node() goes to the named node.
+ * the extra nodes of pge_config_add_node()), starts each slot's worker
+ * thread, and owns the registry of per-thread current transactions
+ * (current.c) that transaction.c fills and submit.c consults. It sits
+ * below transactions and routing: nothing here calls up.
  *
  * Threads: `pools` and `nodes` are fixed after pge_engine_new() and read
- * without locks. `current_lock` guards `current` (GThread* -> stack of
- * weak PgeTransaction*), the per-engine thread-local slots; `n_current`
- * counts its entries atomically so the common no-transaction case takes no
- * lock. `close_lock` serializes the joining part of close.
+ * without locks; the registry has its own lock. `close_lock` serializes
+ * the joining part of close.
  *
  * Lifetime: the last unref closes the engine (queued jobs fail with
  * PGE_ERROR_CLOSED, running ones end, pinned workers roll back, threads
@@ -27,8 +25,8 @@
 #include "config-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
-#include "result-private.h"
-#include "transaction-private.h"
+#include "current-private.h"
+#include "dispatch-private.h"
 #include "worker-private.h"
 
 struct _PgeEngine {
@@ -37,9 +35,7 @@ struct _PgeEngine {
   GPtrArray   *pools;        /* of PgePool*, [0] is the main node */
   GHashTable  *nodes;        /* name -> PgePool*, borrowed from pools */
 
-  GMutex       current_lock;
-  GHashTable  *current;      /* GThread* -> GPtrArray* of weak PgeTransaction* */
-  gint         n_current;    /* atomic: entries over all stacks */
+  PgeCurrent  *current;      /* the per-thread current transactions */
 
   GMutex       close_lock;
   gboolean     closed;       /* atomic */
@@ -66,9 +62,8 @@ engine_free (PgeEngine *engine)
 {
   g_clear_pointer (&engine->nodes, g_hash_table_unref);
   g_clear_pointer (&engine->pools, g_ptr_array_unref);
-  g_clear_pointer (&engine->current, g_hash_table_unref);
+  g_clear_pointer (&engine->current, pge_current_free);
   g_clear_pointer (&engine->settings, pge_settings_free);
-  g_mutex_clear (&engine->current_lock);
   g_mutex_clear (&engine->close_lock);
   g_free (engine);
 }
@@ -82,8 +77,7 @@ engine_alloc (PgeSettings *settings)
   engine->settings = settings;
   engine->pools = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_pool_unref);
   engine->nodes = g_hash_table_new (g_str_hash, g_str_equal);
-  engine->current = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
-  g_mutex_init (&engine->current_lock);
+  engine->current = pge_current_new ();
   g_mutex_init (&engine->close_lock);
   return engine;
 }
@@ -97,6 +91,17 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
   g_hash_table_insert (engine->nodes, pool->name, pool);
 }
 
+/* Starts every worker (they connect in parallel) and the janitor, then
+ * waits for every first connection attempt. */
+static gboolean
+engine_start_pool (PgePool *pool, GError **error)
+{
+  for (guint i = 0; i < pool->slots->len; i++)
+    pge_worker_start (pool->slots->pdata[i], NULL);
+  pge_pool_start_janitor (pool);
+  return pge_pool_wait_started (pool, error);
+}
+
 static gboolean
 engine_create_extensions (PgeEngine *engine, GError **error)
 {
@@ -106,7 +111,6 @@ engine_create_extensions (PgeEngine *engine, GError **error)
       g_autofree char *quoted = NULL;
       g_autofree char *sql = NULL;
       g_autoptr(PgeJob) job = NULL;
-      g_autoptr(PgeFuture) future = NULL;
       g_autoptr(PgeResult) result = NULL;
       GError *local = NULL;
 
@@ -118,9 +122,7 @@ engine_create_extensions (PgeEngine *engine, GError **error)
       }
       sql = g_strdup_printf ("CREATE EXTENSION IF NOT EXISTS %s", quoted);
       job = pge_job_new_exec (sql);
-      pge_pool_submit (pge_engine_get_primary (engine), job);
-      future = pge_future_ref (job->future);
-      result = pge_future_wait (future, &local);
+      result = pge_dispatch_run_sync (pge_engine_get_primary (engine), job, &local);
       if (local != NULL)
         {
           g_propagate_prefixed_error (error, local, "extension \"%s\": ", name);
@@ -173,7 +175,7 @@ pge_engine_new (PgeConfig *config, GError **error)
     engine_add_pool (engine, engine->settings->nodes->pdata[i]);
 
   for (guint i = 0; i < engine->pools->len && local == NULL; i++)
-    pge_pool_start (engine->pools->pdata[i], &local);
+    engine_start_pool (engine->pools->pdata[i], &local);
   if (local == NULL)
     engine_create_extensions (engine, &local);
   if (local != NULL)
@@ -297,13 +299,8 @@ pge_engine_check_open (PgeEngine *engine, GError **error)
 gboolean
 pge_engine_is_worker_thread (PgeEngine *engine)
 {
-  PgeWorker *worker = pge_worker_get_current ();
-  PgePool *own = worker != NULL ? worker->pool : pge_pool_get_current_janitor ();
-
-  if (own == NULL)
-    return FALSE;
   for (guint i = 0; i < engine->pools->len; i++)
-    if (own == engine->pools->pdata[i])
+    if (pge_pool_is_own_thread (engine->pools->pdata[i]))
       return TRUE;
   return FALSE;
 }
@@ -312,6 +309,19 @@ PgePool *
 pge_engine_get_primary (PgeEngine *engine)
 {
   return engine->pools->pdata[0];
+}
+
+/* Borrowed; NULL for an unknown node. */
+PgePool *
+pge_engine_get_node (PgeEngine *engine, const char *name)
+{
+  return g_hash_table_lookup (engine->nodes, name);
+}
+
+PgeCurrent *
+pge_engine_get_current (PgeEngine *engine)
+{
+  return engine->current;
 }
 
 /**
@@ -326,8 +336,18 @@ pge_engine_get_primary (PgeEngine *engine)
 int
 pge_engine_get_server_version (PgeEngine *engine)
 {
+  PgePool *primary;
+
   g_return_val_if_fail (engine != NULL, 0);
-  return g_atomic_int_get (&pge_engine_get_primary (engine)->server_version);
+  primary = pge_engine_get_primary (engine);
+  for (guint i = 0; i < primary->slots->len; i++)
+    {
+      int version = pge_connection_get_server_version (((PgeSlot *) primary->slots->pdata[i])->conn);
+
+      if (version != 0)
+        return version;
+    }
+  return 0;
 }
 
 /**
@@ -346,7 +366,7 @@ pge_engine_get_n_workers (PgeEngine *engine)
 
   g_return_val_if_fail (engine != NULL, 0);
   for (guint i = 0; i < engine->pools->len; i++)
-    n += ((PgePool *) engine->pools->pdata[i])->n_workers;
+    n += ((PgePool *) engine->pools->pdata[i])->n_slots;
   return n;
 }
 
@@ -368,348 +388,82 @@ pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)
     pge_pool_add_stats (engine->pools->pdata[i], stats);
 }
 
-/* --------------------------------------------------------- current slots */
-
-PgeTransaction *
-pge_engine_dup_current (PgeEngine *engine)
-{
-  PgeTransaction *tx = NULL;
-  GPtrArray *stack;
-
-  if (g_atomic_int_get (&engine->n_current) == 0)
-    return NULL;
-  g_mutex_lock (&engine->current_lock);
-  stack = g_hash_table_lookup (engine->current, g_thread_self ());
-  if (stack != NULL && stack->len > 0)
-    tx = pge_transaction_try_ref (stack->pdata[stack->len - 1]);
-  g_mutex_unlock (&engine->current_lock);
-  return tx;
-}
-
-void
-pge_engine_push_current (PgeEngine *engine, PgeTransaction *tx)
-{
-  GThread *self = g_thread_self ();
-  GPtrArray *stack;
-
-  g_mutex_lock (&engine->current_lock);
-  stack = g_hash_table_lookup (engine->current, self);
-  if (stack == NULL)
-    {
-      stack = g_ptr_array_new ();
-      g_hash_table_insert (engine->current, self, stack);
-    }
-  g_ptr_array_add (stack, tx);
-  g_atomic_int_inc (&engine->n_current);
-  g_mutex_unlock (&engine->current_lock);
-}
-
-/* Removes @tx from whichever thread's stack holds it: a transaction may be
- * ended, or freed, on another thread than the one it is current on. */
-void
-pge_engine_remove_current (PgeEngine *engine, PgeTransaction *tx)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_mutex_lock (&engine->current_lock);
-  g_hash_table_iter_init (&iter, engine->current);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      GPtrArray *stack = value;
-
-      if (g_ptr_array_remove (stack, tx))
-        {
-          g_atomic_int_add (&engine->n_current, -1);
-          if (stack->len == 0)
-            g_hash_table_iter_remove (&iter);
-          break;
-        }
-    }
-  g_mutex_unlock (&engine->current_lock);
-}
-
-/* ------------------------------------------------------------- queries */
-
-PgeFuture *
-pge_engine_submit (PgeEngine *engine, PgeJob *job)
-{
-  g_autoptr(PgeTransaction) tx = pge_engine_dup_current (engine);
-
-  if (tx != NULL)
-    pge_transaction_submit (tx, job);
-  else
-    pge_pool_submit (pge_engine_get_primary (engine), job);
-  return pge_future_ref (job->future);
-}
-
-static PgeFuture *
-invalid_future (const char *message)
-{
-  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
-}
-
-/**
- * pge_engine_query:
- * @engine: a #PgeEngine
- * @sql: one SQL statement, with `$1`, `$2` ... placeholders
- * @params: (nullable): the parameters, copied before this returns
- *
- * Queues @sql (extended protocol) and returns at once. On a thread that
- * has a current transaction on @engine, the statement runs inside it, on
- * its worker, after the statements queued before it. Errors show on the
- * future: %PGE_ERROR_INVALID_ARGUMENT for a %NULL or empty @sql,
- * %PGE_ERROR_QUERY with the SQLSTATE for a server error, and so on.
- * Thread-safe; never blocks.
- *
- * Returns: (transfer full): a future for the result
- */
-PgeFuture *
-pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
-{
-  g_autoptr(PgeJob) job = NULL;
-
-  g_return_val_if_fail (engine != NULL, NULL);
-  if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
-  job = pge_job_new_query (sql, params);
-  return pge_engine_submit (engine, job);
-}
-
-/**
- * pge_engine_query_sync:
- * @engine: a #PgeEngine
- * @sql: one SQL statement, with `$1`, `$2` ... placeholders
- * @params: (nullable): the parameters
- * @error: return location for a #GError
- *
- * pge_engine_query() and pge_future_wait() in one call: blocks until the
- * result is in. Thread-safe; do not call it from a %NULL-context future
- * callback on one of @engine's workers.
- *
- * Returns: (transfer full) (nullable): the result, or %NULL with @error set
- */
-PgeResult *
-pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GError **error)
-{
-  g_autoptr(PgeFuture) future = NULL;
-
-  g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  future = pge_engine_query (engine, sql, params);
-  return pge_future_wait (future, error);
-}
-
-/**
- * pge_engine_query_on_node:
- * @engine: a #PgeEngine
- * @node: a node name from pge_config_add_node(), or "primary"
- * @sql: one SQL statement
- * @params: (nullable): the parameters
- *
- * Queues @sql on the named node's workers, never inside the calling
- * thread's transaction (another node is another server). An unknown or
- * %NULL node fails the future with %PGE_ERROR_INVALID_ARGUMENT.
- * Thread-safe; never blocks.
- *
- * Returns: (transfer full): a future for the result
- */
-PgeFuture *
-pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, PgeParams *params)
-{
-  g_autoptr(PgeJob) job = NULL;
-  PgePool *pool;
-
-  g_return_val_if_fail (engine != NULL, NULL);
-  if (node == NULL)
-    return invalid_future ("the node name is NULL");
-  pool = g_hash_table_lookup (engine->nodes, node);
-  if (pool == NULL)
-    return pge_future_new_error (g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                              "no node is called \"%s\"", node));
-  if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
-  job = pge_job_new_query (sql, params);
-  pge_pool_submit (pool, job);
-  return pge_future_ref (job->future);
-}
-
-/**
- * pge_engine_exec_sync:
- * @engine: a #PgeEngine
- * @script: one or more statements separated by `;` (simple protocol, no
- *   parameters): DDL, migrations
- * @error: return location for a #GError
- *
- * Runs @script and blocks until it is done. Outside a transaction the
- * statements run as one implicit transaction: if one fails, none stays.
- * Inside the thread's current transaction, it runs there. Thread-safe.
- *
- * Returns: %TRUE on success
- */
-gboolean
-pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
-{
-  g_autoptr(PgeJob) job = NULL;
-  g_autoptr(PgeFuture) future = NULL;
-  g_autoptr(PgeResult) result = NULL;
-  GError *local = NULL;
-
-  g_return_val_if_fail (engine != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (script == NULL)
-    {
-      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the script is NULL");
-      return FALSE;
-    }
-  job = pge_job_new_exec (script);
-  future = pge_engine_submit (engine, job);
-  result = pge_future_wait (future, &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-typedef struct {
-  PgeWorkerFunc  func;
-  gpointer       user_data;
-  GDestroyNotify notify;
-} UserCall;
+/* ------------------------------------------------------------ engine new */
 
 static void
-user_call_free (gpointer data)
+engine_new_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  UserCall *call = data;
+  GError *error = NULL;
+  PgeEngine *engine;
 
-  if (call->notify != NULL)
-    call->notify (call->user_data);
-  g_free (call);
-}
-
-static PgeResult *
-user_call_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
-{
-  UserCall *call = data;
-  GError *local = NULL;
-  PGresult *res = call->func (conn, call->user_data, &local);
-
-  if (local != NULL)
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  engine = pge_engine_new (task_data, &error);
+  if (engine == NULL)
     {
-      g_clear_pointer (&res, PQclear);
-      g_propagate_error (error, local);
-      return NULL;
+      g_task_return_error (task, error);
+      return;
     }
-  if (res == NULL)
-    return NULL;
-  if (PQresultStatus (res) == PGRES_FATAL_ERROR || PQresultStatus (res) == PGRES_BAD_RESPONSE)
+  /* Nobody will see this engine: close it here, off the main loop. */
+  if (g_cancellable_is_cancelled (cancellable))
     {
-      g_propagate_error (error, pge_worker_error_from_result (job, conn, res));
-      PQclear (res);
-      return NULL;
+      pge_engine_unref (engine);
+      g_task_return_error_if_cancelled (task);
+      return;
     }
-  return pge_result_new_take (res);
+  g_task_return_pointer (task, engine, (GDestroyNotify) pge_engine_unref);
 }
 
 /**
- * pge_engine_run_in_worker: (skip)
- * @engine: a #PgeEngine
- * @func: (scope notified) (closure user_data): blocking code to run with a
- *   worker's connection
- * @user_data: data for @func
- * @notify: (nullable): frees @user_data once the job is over, on whichever
- *   thread finishes with it
- *
- * Runs @func on a worker thread with that worker's idle connection, for
- * what queries cannot do (COPY, LISTEN, large objects ...). The PGresult
- * it returns becomes the future's result (an error result becomes a
- * %PGE_ERROR_QUERY error); %NULL gives no result. @func must leave the
- * connection idle and must not close it; a connection left mid-protocol is
- * replaced, one left inside a transaction is rolled back (unless this runs
- * inside the thread's current transaction, where it runs on its worker).
- * pge_future_cancel() sends a cancel request to whatever @func is running.
- * Thread-safe; never blocks.
- *
- * Returns: (transfer full): a future for the result
- */
-PgeFuture *
-pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_data, GDestroyNotify notify)
-{
-  g_autoptr(PgeJob) job = NULL;
-  UserCall *call;
-
-  g_return_val_if_fail (engine != NULL, NULL);
-  if (func == NULL)
-    {
-      if (notify != NULL)
-        notify (user_data);
-      return invalid_future ("the worker function is NULL");
-    }
-  call = g_new0 (UserCall, 1);
-  call->func = func;
-  call->user_data = user_data;
-  call->notify = notify;
-  job = pge_job_new_call (user_call_run, call, user_call_free);
-  return pge_engine_submit (engine, job);
-}
-
-/* ------------------------------------------------------------- GIO async */
-
-/**
- * pge_engine_query_async:
- * @engine: a #PgeEngine
- * @sql: one SQL statement, with `$1`, `$2` ... placeholders
- * @params: (nullable): the parameters, copied before this returns
- * @cancellable: (nullable): cancels a queued job before it runs, or a
- *   running one through libpq's cancel API
+ * pge_engine_new_async:
+ * @config: a #PgeConfig; its settings are copied before this returns
+ * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * GIO-style pge_engine_query(): @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call; get the
- * result there with pge_engine_query_finish(). Routed like
- * pge_engine_query(). Never blocks.
+ * pge_engine_new() without blocking: the workers are started and connected
+ * on a thread of GLib's pool, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, where
+ * pge_engine_new_finish() gets the engine. Cancelling before the
+ * connection is made closes the new engine (on that pool thread) and gives
+ * %G_IO_ERROR_CANCELLED. Never blocks.
  */
 void
-pge_engine_query_async (PgeEngine          *engine,
-                        const char         *sql,
-                        PgeParams          *params,
-                        GCancellable       *cancellable,
-                        GAsyncReadyCallback callback,
-                        gpointer            user_data)
+pge_engine_new_async (PgeConfig          *config,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
 {
-  g_autoptr(PgeFuture) future = NULL;
-  GTask *task;
+  GTask *task = pge_async_task_new (pge_engine_new_async, "pge_engine_new_async", cancellable, callback, user_data);
 
-  g_return_if_fail (engine != NULL);
-  /* The task and its cancellation live in async.c, with the other pairs. */
-  task = pge_async_task_new (pge_engine_query_async, "pge_engine_query_async",
-                             cancellable, callback, user_data);
   if (task == NULL)
     return;
-  future = pge_engine_query (engine, sql, params);
-  pge_async_follow_result (task, future);
+  if (config == NULL)
+    {
+      g_task_return_new_error (task, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "config is NULL");
+      g_object_unref (task);
+      return;
+    }
+  /* A copy: the caller may change or drop @config as soon as this returns. */
+  g_task_set_task_data (task, pge_config_copy (config), (GDestroyNotify) pge_config_unref);
+  g_task_run_in_thread (task, engine_new_thread);
+  g_object_unref (task);
 }
 
 /**
- * pge_engine_query_finish:
- * @engine: a #PgeEngine
+ * pge_engine_new_finish:
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * A statement stopped by the #GCancellable gives %G_IO_ERROR_CANCELLED
- * (GIO convention); one that completed before the cancel took effect keeps
- * its result. Other failures are a %PGE_ERROR. Never blocks.
+ * Gets the engine started by pge_engine_new_async(): errors as for
+ * pge_engine_new(), or %G_IO_ERROR_CANCELLED. Never blocks.
  *
- * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ * Returns: (transfer full) (nullable): the engine, or %NULL with @error set
  */
-PgeResult *
-pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
+PgeEngine *
+pge_engine_new_finish (GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pge_engine_query_async, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_engine_new_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -5,15 +5,24 @@
 
 G_BEGIN_DECLS
 
-typedef struct _PgeJob PgeJob;
+/* What the layer that queued a future's work lets the future do to it.
+ * Static tables; every function gets the data given with them. */
+typedef struct {
+  void     (*cancel)   (gpointer data);  /* pge_future_cancel() */
+  void     (*run_here) (gpointer data);  /* pge_future_wait(): run it on this
+                                          * thread if nobody has started it */
+  gpointer (*ref)      (gpointer data);
+  void     (*unref)    (gpointer data);
+} PgeFutureHooks;
 
 G_GNUC_INTERNAL PgeFuture *pge_future_new        (void);
 G_GNUC_INTERNAL PgeFuture *pge_future_new_error  (GError *error);
 G_GNUC_INTERNAL gboolean   pge_future_resolve    (PgeFuture *future,
                                                   PgeResult *result,
                                                   GError    *error);
-G_GNUC_INTERNAL void       pge_future_set_job    (PgeFuture *future,
-                                                  PgeJob    *job);
+G_GNUC_INTERNAL void       pge_future_set_hooks  (PgeFuture            *future,
+                                                  const PgeFutureHooks *hooks,
+                                                  gpointer              data);
 G_GNUC_INTERNAL gboolean   pge_future_peek_error (PgeFuture    *future,
                                                   const GError **error);
 

@@ -6,9 +6,13 @@
  * cancel against a worker finishing), and callbacks never run under the
  * lock, so a callback may submit more work or drop the last reference.
  *
- * Ownership: until it resolves, the future holds a reference on its job
- * (for pge_future_cancel()); the job holds a reference on the future (to
- * resolve it). Resolution drops the first, breaking the cycle.
+ * Hooks: whoever queues the work behind a future (dispatch.c) installs
+ * two hooks with a reference on what they act on, the way GIO operations
+ * hook a GCancellable: `cancel` for pge_future_cancel(), and `run_here`,
+ * which pge_future_wait() calls first so that a thread about to block can
+ * run a job no worker has started on a free connection itself. The future
+ * knows nothing of jobs or pools. Resolution drops the hooks' data, which
+ * breaks the cycle future -> job -> future.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,7 +20,6 @@
 
 #include "errors-private.h"
 #include "future-private.h"
-#include "job-private.h"
 
 typedef struct {
   PgeFuture        *future;      /* owned */
@@ -34,7 +37,8 @@ struct _PgeFuture {
   PgeResult *result;     /* owned, nullable */
   GError    *error;      /* owned, nullable */
   GSList    *callbacks;  /* of Callback*, waiting for resolution */
-  PgeJob    *job;        /* owned until resolved, for cancel */
+  const PgeFutureHooks *hooks;  /* nullable; static */
+  gpointer   hook_data;  /* owned (hooks->unref) until resolved */
 };
 
 /**
@@ -94,7 +98,8 @@ pge_future_free (PgeFuture *future)
 {
   g_clear_pointer (&future->result, pge_result_unref);
   g_clear_error (&future->error);
-  g_clear_pointer (&future->job, pge_job_unref);
+  if (future->hook_data != NULL)
+    future->hooks->unref (future->hook_data);
   g_mutex_clear (&future->lock);
   g_cond_clear (&future->done_cond);
 }
@@ -169,7 +174,7 @@ gboolean
 pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
 {
   GSList *callbacks;
-  PgeJob *job;
+  gpointer hook_data;
 
   g_mutex_lock (&future->lock);
   if (future->done)
@@ -183,7 +188,7 @@ pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
   future->result = result;
   future->error = error;
   callbacks = g_steal_pointer (&future->callbacks);
-  job = g_steal_pointer (&future->job);
+  hook_data = g_steal_pointer (&future->hook_data);
   /* GLib's broadcast is a futex syscall even with nobody waiting; most
    * futures are waited for after they are done. */
   if (future->n_waiters > 0)
@@ -194,21 +199,48 @@ pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
   for (GSList *l = callbacks; l != NULL; l = l->next)
     callback_fire (l->data);
   g_slist_free (callbacks);
-  g_clear_pointer (&job, pge_job_unref);
+  if (hook_data != NULL)
+    future->hooks->unref (hook_data);
   return TRUE;
 }
 
-/* Gives the future a reference on the job that will resolve it. */
+/* Installs @hooks with @data (a reference the future takes over); they
+ * are dropped when the future resolves, at once if it already has. */
 void
-pge_future_set_job (PgeFuture *future, PgeJob *job)
+pge_future_set_hooks (PgeFuture *future, const PgeFutureHooks *hooks, gpointer data)
 {
+  gpointer old = NULL;
+  const PgeFutureHooks *old_hooks;
+
   g_mutex_lock (&future->lock);
+  old_hooks = future->hooks;
   if (!future->done)
     {
-      g_clear_pointer (&future->job, pge_job_unref);
-      future->job = pge_job_ref (job);
+      old = g_steal_pointer (&future->hook_data);
+      future->hooks = hooks;
+      future->hook_data = g_steal_pointer (&data);
     }
   g_mutex_unlock (&future->lock);
+  if (old != NULL)
+    old_hooks->unref (old);
+  if (data != NULL)
+    hooks->unref (data);
+}
+
+/* A new reference to the hooks' data, or NULL once resolved. */
+static gpointer
+future_dup_hook_data (PgeFuture *future, const PgeFutureHooks **hooks)
+{
+  gpointer data = NULL;
+
+  g_mutex_lock (&future->lock);
+  if (!future->done && future->hook_data != NULL)
+    {
+      *hooks = future->hooks;
+      data = future->hooks->ref (future->hook_data);
+    }
+  g_mutex_unlock (&future->lock);
+  return data;
 }
 
 /* For composite operations that must look at a step's outcome without
@@ -247,9 +279,19 @@ PgeResult *
 pge_future_wait (PgeFuture *future, GError **error)
 {
   PgeResult *result = NULL;
+  const PgeFutureHooks *hooks = NULL;
+  gpointer data;
 
   g_return_val_if_fail (future != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  /* This thread is about to sleep anyway: rather than wake a worker and
+   * be woken by it, run a job nobody has started on a free connection. */
+  data = future_dup_hook_data (future, &hooks);
+  if (data != NULL)
+    {
+      hooks->run_here (data);
+      hooks->unref (data);
+    }
   g_mutex_lock (&future->lock);
   future->n_waiters++;
   while (!future->done)
@@ -328,21 +370,17 @@ pge_future_is_done (PgeFuture *future)
 void
 pge_future_cancel (PgeFuture *future)
 {
-  PgeJob *job = NULL;
-  gboolean done;
+  const PgeFutureHooks *hooks = NULL;
+  gpointer data;
 
   g_return_if_fail (future != NULL);
-  g_mutex_lock (&future->lock);
-  done = future->done;
-  if (future->job != NULL)
-    job = pge_job_ref (future->job);
-  g_mutex_unlock (&future->lock);
-  if (done)
+  if (pge_future_is_done (future))
     return;
-  if (job != NULL)
+  data = future_dup_hook_data (future, &hooks);
+  if (data != NULL)
     {
-      pge_job_cancel (job);
-      pge_job_unref (job);
+      hooks->cancel (data);
+      hooks->unref (data);
     }
   else
     pge_future_resolve (future, NULL,

@@ -6,18 +6,20 @@
 
 G_BEGIN_DECLS
 
-typedef struct _PgePool   PgePool;
-typedef struct _PgeWorker PgeWorker;
-typedef struct _PgeLease  PgeLease;
+typedef struct _PgeJob        PgeJob;
+typedef struct _PgePool       PgePool;
+typedef struct _PgeSlot       PgeSlot;
+typedef struct _PgeLease      PgeLease;
+typedef struct _PgeConnection PgeConnection;
 
-/* What a job carries is kept apart from how a worker sends it: a QUERY is
- * SQL plus frozen parameters, so a worker is free to send it with
+/* What a job carries is kept apart from how it is sent: a QUERY is SQL
+ * plus frozen parameters, so the connection is free to send it with
  * PQsendQueryParams, as a prepared statement, or inside a pipeline. */
 typedef enum {
   PGE_JOB_QUERY,   /* one statement, extended protocol, $n parameters */
   PGE_JOB_EXEC,    /* a script, simple protocol */
   PGE_JOB_CALL,    /* internal or user code run with the connection */
-  PGE_JOB_PIN      /* binds a lease to the worker that takes it */
+  PGE_JOB_PIN      /* binds a lease to the slot that takes it */
 } PgeJobKind;
 
 typedef enum {
@@ -27,9 +29,19 @@ typedef enum {
   PGE_JOB_DONE
 } PgeJobState;
 
-/* Runs on the worker thread, with the worker's idle connection. Returns a
- * result (nullable) or NULL with @error set. */
-typedef PgeResult *(*PgeJobFunc) (PgeJob *job, PGconn *conn, gpointer data, GError **error);
+/* Runs on the thread that holds the connection (a worker, or a blocking
+ * caller). Returns a result (nullable) or NULL with @error set. */
+typedef PgeResult *(*PgeJobFunc) (PgeJob *job, PgeConnection *conn, gpointer data, GError **error);
+
+/* Runs on the same thread right after the job, before anything else uses
+ * the connection, with the job's error (not yet resolved). */
+typedef void (*PgeJobObserver) (PgeConnection *conn, const GError *error, gpointer data);
+
+/* Outcome counters of a node; atomic. */
+typedef struct {
+  guint64 n_completed;
+  guint64 n_failed;
+} PgeCounters;
 
 struct _PgeJob {
   gatomicrefcount ref;
@@ -42,15 +54,23 @@ struct _PgeJob {
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */
   PgeFuture      *future;     /* owned; resolved exactly once */
-  PgeLease       *lease;      /* owned; set: runs on the lease's worker */
-  PgePool        *pool;       /* owned; set when submitted */
+  PgeJobObserver  observe;    /* nullable */
+  gpointer        observe_data;
+  GDestroyNotify  observe_notify;
+
+  /* Set once by the scheduler (pool.c) when submitted; it owns what
+   * they point to through @release, called when the job is freed. */
+  PgePool        *pool;
+  PgeLease       *lease;      /* set: runs on the lease's slot */
+  PgeCounters    *counters;   /* the pool's */
+  void          (*release) (PgeJob *job);
 
   /* Guarded by pool->queue_lock. */
   PgeJobState     state;
   GList           link;       /* node in `queue` */
   GQueue         *queue;      /* the pool's or a lease's queue, while QUEUED */
   gint64          deadline;   /* monotonic µs; 0: no acquire timeout */
-  PgeWorker      *worker;     /* running on it */
+  PgeSlot        *slot;       /* running on it */
 
   gint            cancel_requested;  /* atomic */
   gint            finished;          /* atomic: the one pge_job_finish() that counts */
@@ -63,13 +83,15 @@ G_GNUC_INTERNAL PgeJob    *pge_job_new_call   (PgeJobFunc     func,
                                                GDestroyNotify notify);
 G_GNUC_INTERNAL PgeJob    *pge_job_ref        (PgeJob *job);
 G_GNUC_INTERNAL void       pge_job_unref      (PgeJob *job);
-G_GNUC_INTERNAL PgeFuture *pge_job_get_future (PgeJob *job);
+G_GNUC_INTERNAL void       pge_job_set_observer (PgeJob        *job,
+                                                 PgeJobObserver observe,
+                                                 gpointer       data,
+                                                 GDestroyNotify notify);
 G_GNUC_INTERNAL void       pge_job_finish     (PgeJob *job, PgeResult *result, GError *error);
 G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const char *message);
-G_GNUC_INTERNAL void       pge_job_cancel     (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
-G_GNUC_INTERNAL PgeWorker *pge_job_get_worker (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_plain_query (PgeJob *job);
+G_GNUC_INTERNAL gboolean   pge_sql_is_plain   (const char *sql);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeJob, pge_job_unref)
 

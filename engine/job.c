@@ -1,10 +1,13 @@
-/* job.c — PgeJob, one unit of work for a worker.
+/* job.c — PgeJob, one unit of work for a connection.
  *
- * A job is created by the submitting thread, queued by pool.c, run by a
- * worker (worker.c) and resolved through its future. Its immutable part
- * (SQL, frozen parameters, function) is read without locks; its place in
- * the queues is guarded by its pool's `queue_lock`; cancel_requested is an
- * atomic flag so the worker can read it while running.
+ * A job is created by the submitting thread, queued by pool.c, run by
+ * whoever holds a connection (dispatch.c: a worker thread or a blocking
+ * caller) and resolved through its future. Its immutable part (SQL,
+ * frozen parameters, function) is read without locks; its place in the
+ * queues is guarded by its pool's `queue_lock`; cancel_requested is an
+ * atomic flag so the runner can read it while running. A job knows
+ * nothing of pools: the scheduler hangs its own references on it with a
+ * release function.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,7 +18,6 @@
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
-#include "pool-private.h"
 
 static PgeJob *
 job_new (PgeJobKind kind)
@@ -27,7 +29,6 @@ job_new (PgeJobKind kind)
   job->state = PGE_JOB_NEW;
   job->link.data = job;
   job->future = pge_future_new ();
-  pge_future_set_job (job->future, job);
   return job;
 }
 
@@ -75,12 +76,24 @@ pge_job_unref (PgeJob *job)
     return;
   if (job->notify != NULL)
     job->notify (job->data);
+  if (job->observe_notify != NULL)
+    job->observe_notify (job->observe_data);
+  if (job->release != NULL)
+    job->release (job);
   g_free (job->sql);
   g_clear_pointer (&job->params, pge_params_unref);
   g_clear_pointer (&job->future, pge_future_unref);
-  g_clear_pointer (&job->lease, pge_lease_unref);
-  g_clear_pointer (&job->pool, pge_pool_unref);
   g_free (job);
+}
+
+/* Before submission only. */
+void
+pge_job_set_observer (PgeJob *job, PgeJobObserver observe, gpointer data, GDestroyNotify notify)
+{
+  g_assert (job->observe == NULL && job->state == PGE_JOB_NEW);
+  job->observe = observe;
+  job->observe_data = data;
+  job->observe_notify = notify;
 }
 
 /* Skips white space, comments (`--` to the end of the line, nestable
@@ -126,15 +139,21 @@ skip_to_keyword (const char *sql)
 gboolean
 pge_job_is_plain_query (PgeJob *job)
 {
-  static const char *const keywords[] = { "select", "insert", "update", "delete", "merge",
-                                          "values", "table", "with" };
-  const char *sql;
-
   if (job->kind != PGE_JOB_QUERY || job->sql == NULL)
     return FALSE;
   if (job->params != NULL && pge_params_get_length (job->params) > PGE_MAX_PARAMS)
     return FALSE;
-  sql = skip_to_keyword (job->sql);
+  return pge_sql_is_plain (job->sql);
+}
+
+/* The keyword test of pge_job_is_plain_query(), for any SQL text. */
+gboolean
+pge_sql_is_plain (const char *sql)
+{
+  static const char *const keywords[] = { "select", "insert", "update", "delete", "merge",
+                                          "values", "table", "with" };
+
+  sql = skip_to_keyword (sql);
   for (guint i = 0; i < G_N_ELEMENTS (keywords); i++)
     {
       gsize n = strlen (keywords[i]);
@@ -143,12 +162,6 @@ pge_job_is_plain_query (PgeJob *job)
         return TRUE;
     }
   return FALSE;
-}
-
-PgeFuture *
-pge_job_get_future (PgeJob *job)
-{
-  return job->future;
 }
 
 /* Takes ownership of @result and @error; counts the outcome in the pool's
@@ -164,8 +177,10 @@ pge_job_finish (PgeJob *job, PgeResult *result, GError *error)
       g_clear_error (&error);
       return;
     }
-  if (job->pool != NULL)
-    pge_pool_count_outcome (job->pool, error != NULL);
+  /* 64-bit counters on every platform: GLib's atomics stop at pointer size. */
+  if (job->counters != NULL)
+    __atomic_fetch_add (error != NULL ? &job->counters->n_failed : &job->counters->n_completed,
+                        1, __ATOMIC_RELAXED);
   pge_future_resolve (job->future, result, error);
 }
 
@@ -175,25 +190,8 @@ pge_job_fail (PgeJob *job, gint code, const char *message)
   pge_job_finish (job, NULL, g_error_new_literal (PGE_ERROR, code, message));
 }
 
-void
-pge_job_cancel (PgeJob *job)
-{
-  g_atomic_int_set (&job->cancel_requested, TRUE);
-  if (job->pool != NULL)
-    pge_pool_cancel_job (job->pool, job);
-  /* Not submitted yet: the flag makes the submitter fail it. */
-}
-
 gboolean
 pge_job_is_cancel_requested (PgeJob *job)
 {
   return g_atomic_int_get (&job->cancel_requested);
-}
-
-/* The worker running @job; only meaningful inside the job's own function,
- * on that worker's thread. */
-PgeWorker *
-pge_job_get_worker (PgeJob *job)
-{
-  return job->worker;
 }

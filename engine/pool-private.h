@@ -3,142 +3,146 @@
 
 #include "pgengine.h"
 #include "config-private.h"
+#include "connection-private.h"
 #include "job-private.h"
 
 G_BEGIN_DECLS
 
-/* A pool is one node: its workers, its queue, its janitor. The threading
- * rules are written at the top of pool.c. */
-struct _PgeWorker {
-  PgePool  *pool;          /* weak: the pool outlives its threads */
-  guint     index;
-  char     *label;         /* "primary/2", for logs */
-  GThread  *thread;
+/* Who holds a slot's connection right now; only the holder touches it. */
+typedef enum {
+  PGE_HOLDER_NONE,    /* nobody: the worker thread sleeps in pge_pool_next() */
+  PGE_HOLDER_WORKER,  /* the slot's worker thread */
+  PGE_HOLDER_DIRECT   /* a blocking caller running its own job (dispatch.c) */
+} PgeHolder;
 
-  /* Owned by the worker thread (written only there). */
-  PGconn   *conn;
-  guint64   generation;    /* +1 per successful connect */
-  struct _PgeStatements *statements;  /* nullable; names prepared on conn */
-  gboolean  ever_connected;
-  gboolean  doomed;        /* the server sent FATAL: the session is ending */
+/* One connection of a node and the scheduling state around it. The
+ * threading rules are written at the top of pool.c. */
+struct _PgeSlot {
+  PgePool       *pool;       /* weak: the pool outlives its slots' threads */
+  guint          index;
+  PgeConnection *conn;       /* owned; used only by the holder */
+  GThread       *thread;     /* the worker thread, set by worker.c */
 
   /* Guarded by pool->queue_lock. */
-  GCond     wake;          /* signalled when this worker has work */
-  PgeLease *lease;         /* owned ref while pinned */
-  PgeJob   *running;       /* borrowed; the job it runs now: written only
-                            * by this worker's thread, under cancel_lock */
-  gboolean  idle;          /* waiting in pool->idle_workers */
-  GList     idle_link;
-  gboolean  connected;     /* as seen by the pool, for stats and startup */
-  gboolean  exited;
-
-  /* Guarded by cancel_lock; nested inside queue_lock, never around it. */
-  GMutex    cancel_lock;
-  PGcancel *cancel;        /* owned; for the current connection */
-  gboolean  cancel_sent;   /* a cancel request went out during this batch */
+  GCond          wake;       /* signalled when the worker has something to do */
+  PgeHolder      holder;
+  PgeLease      *lease;      /* owned ref while pinned */
+  PgeJob        *running;    /* borrowed: the job whose query runs now */
+  gboolean       idle;       /* in pool->idle_slots: free, connected, unpinned */
+  GList          idle_link;
+  gboolean       connected;  /* as seen by the pool, for stats and start */
+  gboolean       broken;     /* a direct holder lost the connection: the
+                              * worker must reconnect before anything else */
+  gboolean       exited;
 };
 
 struct _PgeLease {
   gatomicrefcount ref;
   PgePool   *pool;         /* owned */
-  PgeJob    *pin_job;      /* owned until pinned or failed */
 
   /* Guarded by pool->queue_lock. */
-  PgeWorker *worker;       /* set when pinned */
+  PgeSlot   *slot;         /* set when pinned */
   GQueue     jobs;         /* of PgeJob*, via job->link, in order */
-  guint64    generation;   /* worker->generation when pinned */
+  guint64    generation;   /* the connection's generation when pinned */
   gboolean   released;     /* no more jobs; unpin once drained */
-  gboolean   unpinned;     /* the worker is back in the pool */
+  gboolean   unpinned;     /* the slot is back in the pool */
   GCond      unpinned_cond;
 };
 
 struct _PgePool {
   gatomicrefcount ref;
   char        *name;
-  char        *conninfo;
-  guint        n_workers;
+  guint        n_slots;
   guint        acquire_timeout_ms;
-  guint        statement_timeout_ms;
   guint        max_queue;
-  gboolean     log_queries;
-  gboolean     log_responses;
   guint        pipeline_max;     /* most queries per pipeline, 1 = none */
-  guint        statement_cache;  /* per connection, 0 = none */
-  int          server_version;   /* atomic */
 
-  GMutex       queue_lock;       /* guards everything below but counters */
-  GQueue       queue;            /* of PgeJob*, waiting for any worker */
-  GQueue       idle_workers;     /* of PgeWorker* */
-  GPtrArray   *workers;          /* of PgeWorker*, fixed after start */
+  GMutex       queue_lock;       /* guards everything below but the counters */
+  GQueue       queue;            /* of PgeJob*, waiting for any slot */
+  GQueue       idle_slots;       /* of PgeSlot* */
+  GPtrArray   *slots;            /* of PgeSlot*, fixed after pge_pool_new() */
   GThread     *janitor;
   GCond        janitor_cond;
   GCond        state_cond;       /* connect/exit progress, for start and close */
   gboolean     closing;
-  gboolean     started;          /* pge_pool_start() ran; else no thread to join */
-  gint         cancel_all;       /* atomic: close's grace is over */
   guint        n_connect_attempts_done;  /* first attempts, for start */
   GError      *start_error;
   guint        n_busy;
   guint        n_pinned;
 
   /* Atomic. */
-  guint64      n_completed;
-  guint64      n_failed;
+  PgeCounters  counters;
   guint64      n_reconnects;
+  guint64      n_direct;         /* jobs a blocking caller ran itself */
 };
 
 /* What a worker does next; see pge_pool_next(). */
 typedef enum {
-  PGE_NEXT_RUN,     /* run *job */
-  PGE_NEXT_UNPIN,   /* roll back if needed, then pge_pool_unpin() */
-  PGE_NEXT_EXIT     /* the pool is closing: disconnect and return */
+  PGE_NEXT_RUN,        /* run the jobs */
+  PGE_NEXT_UNPIN,      /* roll back if needed, then pge_pool_unpin() */
+  PGE_NEXT_RECONNECT,  /* the connection is broken: reconnect first */
+  PGE_NEXT_EXIT        /* the pool is closing: disconnect and return */
 } PgeNext;
+
+/* The most queued queries a worker sends at once as one libpq pipeline. */
+#define PGE_PIPELINE_MAX PGE_PIPELINE_DEPTH_MAX
 
 G_GNUC_INTERNAL PgePool  *pge_pool_new        (const PgeNodeSettings *node,
                                                const PgeSettings     *settings);
 G_GNUC_INTERNAL PgePool  *pge_pool_ref        (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_unref      (PgePool *pool);
-G_GNUC_INTERNAL gboolean  pge_pool_start      (PgePool *pool, GError **error);
-G_GNUC_INTERNAL void      pge_pool_submit     (PgePool *pool, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_start_janitor (PgePool *pool);
+G_GNUC_INTERNAL gboolean  pge_pool_wait_started  (PgePool *pool, GError **error);
 G_GNUC_INTERNAL void      pge_pool_close      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);
-G_GNUC_INTERNAL void      pge_pool_count_outcome (PgePool *pool, gboolean failed);
-G_GNUC_INTERNAL void      pge_pool_cancel_job (PgePool *pool, PgeJob *job);
-G_GNUC_INTERNAL PgePool  *pge_pool_get_current_janitor (void);
+G_GNUC_INTERNAL gboolean  pge_pool_is_own_thread (PgePool *pool);
 
-/* For worker.c. */
-/* The most queued queries a worker sends at once as one libpq pipeline. */
-#define PGE_PIPELINE_MAX PGE_PIPELINE_DEPTH_MAX
+/* Submission. Queues @job (the caller keeps its reference). With @take,
+ * a free connection is handed to the caller instead when nothing queued
+ * is ahead of @job: the job is then RUNNING and the returned slot is held
+ * by the caller (PGE_HOLDER_DIRECT), who runs it and gives the slot back
+ * with pge_pool_release(). Refusals (closed, full, cancelled) resolve the
+ * job at once and return NULL. */
+G_GNUC_INTERNAL PgeSlot  *pge_pool_submit     (PgePool *pool, PgeJob *job, gboolean take);
+G_GNUC_INTERNAL PgeSlot  *pge_lease_submit    (PgeLease *lease, PgeJob *job, gboolean take);
+/* The same for a job already queued, for a thread that is about to wait
+ * for it: only if it is first in its queue and a connection is free. */
+G_GNUC_INTERNAL PgeSlot  *pge_pool_take_queued (PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_release    (PgeSlot *slot);
+G_GNUC_INTERNAL void      pge_pool_cancel_job (PgeJob *job);
 
-G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgePool   *pool,
-                                                  PgeWorker *worker,
-                                                  PgeJob   **jobs,
-                                                  guint     *n_jobs);
-G_GNUC_INTERNAL void      pge_pool_advance       (PgePool *pool, PgeWorker *worker, PgeJob *job);
-G_GNUC_INTERNAL void      pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs);
-G_GNUC_INTERNAL gboolean  pge_pool_take_cancel_sent (PgePool *pool, PgeWorker *worker);
-G_GNUC_INTERNAL void      pge_pool_job_done      (PgePool *pool, PgeWorker *worker, PgeJob *job);
-G_GNUC_INTERNAL void      pge_pool_requeue       (PgePool *pool, PgeWorker *worker, PgeJob *job);
-G_GNUC_INTERNAL void      pge_pool_unpin         (PgePool *pool, PgeWorker *worker);
-G_GNUC_INTERNAL void      pge_pool_set_connected (PgePool   *pool,
-                                                  PgeWorker *worker,
-                                                  PGcancel  *cancel);
-G_GNUC_INTERNAL void      pge_pool_report_start  (PgePool *pool, const GError *error);
-G_GNUC_INTERNAL void      pge_pool_worker_exited (PgePool *pool, PgeWorker *worker);
+/* For the thread that holds a slot. */
+G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgeSlot  *slot,
+                                                  PgeJob  **jobs,
+                                                  guint    *n_jobs);
+G_GNUC_INTERNAL void      pge_pool_advance       (PgeSlot *slot, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_job_done      (PgeSlot *slot, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
+G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);
+G_GNUC_INTERNAL void      pge_pool_unpin         (PgeSlot *slot);
+G_GNUC_INTERNAL void      pge_pool_set_connected (PgeSlot *slot, gboolean connected);
+G_GNUC_INTERNAL void      pge_pool_report_start  (PgeSlot *slot, const GError *error);
+G_GNUC_INTERNAL void      pge_pool_slot_exited   (PgeSlot *slot);
+G_GNUC_INTERNAL gboolean  pge_pool_sleep         (PgeSlot *slot, gint64 until);
+G_GNUC_INTERNAL void      pge_pool_enter_thread  (PgeSlot *slot);
+G_GNUC_INTERNAL PgeSlot  *pge_pool_get_current_slot (void);
 G_GNUC_INTERNAL void      pge_pool_count_reconnect (PgePool *pool);
-G_GNUC_INTERNAL gboolean  pge_pool_sleep         (PgePool *pool, PgeWorker *worker, gint64 until);
 
-/* Leases: a job stream bound to one worker (transactions, batches). */
+/* Leases: a job stream bound to one slot (transactions, batches). */
 G_GNUC_INTERNAL PgeLease  *pge_lease_new        (PgePool *pool);
-G_GNUC_INTERNAL PgeFuture *pge_lease_pin        (PgeLease *lease);
-G_GNUC_INTERNAL gboolean   pge_lease_pin_sync   (PgeLease *lease, GError **error);
 G_GNUC_INTERNAL PgeLease  *pge_lease_ref        (PgeLease *lease);
 G_GNUC_INTERNAL void       pge_lease_unref      (PgeLease *lease);
-G_GNUC_INTERNAL void       pge_lease_submit     (PgeLease *lease, PgeJob *job);
-G_GNUC_INTERNAL void       pge_lease_release    (PgeLease *lease);
+G_GNUC_INTERNAL PgeJob    *pge_lease_new_pin_job (PgeLease *lease);
+/* No more jobs: once those queued are done, the slot's connection is
+ * rolled back and goes back to the pool. With @take, and the slot free
+ * with nothing queued, the caller gets the slot to do that itself (then
+ * pge_pool_unpin() and pge_pool_release()). Never blocks; idempotent. */
+G_GNUC_INTERNAL PgeSlot   *pge_lease_release    (PgeLease *lease, gboolean take);
 G_GNUC_INTERNAL void       pge_lease_wait_unpinned (PgeLease *lease);
 G_GNUC_INTERNAL gboolean   pge_lease_is_released (PgeLease *lease);
+G_GNUC_INTERNAL void       pge_lease_bind        (PgeLease *lease);
+G_GNUC_INTERNAL gboolean   pge_lease_owns        (PgeLease *lease, PgeConnection *conn);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgePool, pge_pool_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeLease, pge_lease_unref)

@@ -1,34 +1,46 @@
-/* pool.c — a node's queue, its workers' scheduling, leases and the janitor.
+/* pool.c — a node's connections, its queue, leases and the janitor.
  *
  * Threading model (the rules every other file relies on):
  *
- * - Each worker thread owns one PGconn; only that thread ever uses it
- *   (worker.c). The only thing other threads touch is the worker's
- *   PGcancel, under `worker->cancel_lock`, to send a cancel request.
- * - `pool->queue_lock` guards the pool queue (jobs any worker may take),
- *   every lease's queue, every job's state and queue link, each worker's
- *   `lease`, `running` and idle flag, and the pool counters but the
- *   atomic ones. Lock order: queue_lock, then a worker's cancel_lock; a
- *   future's lock is never held with either (futures resolve outside them,
- *   so callbacks may submit work).
- * - An idle unpinned worker waits on its own `wake` cond and sits in
- *   `idle_workers`; a submission wakes exactly one of them.
+ * - A node has one slot per connection. Each slot has a worker thread
+ *   (worker.c), but the connection is owned by whoever holds the slot:
+ *   its worker thread, or a blocking caller that found the slot free and
+ *   runs its own job on it instead of handing it over and sleeping
+ *   (dispatch.c). Only the holder touches the PGconn (connection.c);
+ *   other threads only send cancel requests through it.
+ * - `pool->queue_lock` guards the pool queue (jobs any slot may take),
+ *   every lease's queue, every job's state and queue link, each slot's
+ *   holder, lease, running job and idle flag, and the pool counters but
+ *   the atomic ones. Lock order: queue_lock, then a connection's
+ *   cancel_lock; a future's lock is never held with either (futures
+ *   resolve outside them, so callbacks may submit work).
+ * - A free, unpinned, connected slot sits in `idle_slots` with its worker
+ *   asleep on the slot's own `wake` cond. An asynchronous submission
+ *   wakes exactly one; a blocking one takes the slot itself when nothing
+ *   is queued ahead of it (FIFO: queued futures keep their turn), and so
+ *   does a thread that waits for a queued job that is first in line
+ *   (pge_pool_take_queued()). Giving a slot back hands it to its worker
+ *   when work is queued for it, else puts it back in `idle_slots`.
  * - A lease (transaction, batch) is pinned by a PIN job that goes through
  *   the pool queue like any job, so it waits its turn and obeys the
- *   acquire timeout. The worker that takes it serves only the lease's
- *   queue, in order, until the lease is released and drained; then it
- *   rolls back anything left open (worker.c) and returns to the pool.
- * - Cancellation: a queued job is unlinked and fails at once; a running
- *   one gets PQcancel() while the canceller holds the worker's
- *   cancel_lock, and the worker takes that lock before it moves to its
- *   next job, so a late cancel can never hit the next job's query.
+ *   acquire timeout. The slot that takes it serves only the lease's queue,
+ *   in order, until the lease is released and drained; then its
+ *   connection is rolled back and it returns to the pool. A lease job is
+ *   run by the slot's worker, or by a blocking caller when the slot is
+ *   free and the job is next in the lease's queue: a transaction used
+ *   from the thread that began it runs its statements on that thread.
+ * - Cancellation is a leaf: dispatch.c hooks pge_pool_cancel_job() into
+ *   the job's future. A queued job is unlinked and fails at once; a
+ *   running one gets a cancel request through its connection, aimed at
+ *   that job only (connection.c), so a late cancel never hits the next.
  * - The janitor thread expires jobs that waited longer than the acquire
  *   timeout. The queue is FIFO with one timeout per pool, so the head
  *   always holds the nearest deadline.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
  *   lease queues) with PGE_ERROR_CLOSED, lets running jobs end (after a
- *   grace period their queries are cancelled), pinned workers roll back,
- *   and all threads are joined.
+ *   grace period their queries are cancelled), pinned slots roll back,
+ *   and all threads are joined. Direct holders are callers' threads: close
+ *   waits for them to give their slot back like for any running job.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -39,10 +51,38 @@
 #include "errors-private.h"
 #include "params-private.h"
 #include "pool-private.h"
-#include "worker-private.h"
 
 /* How long close lets running queries go on before cancelling them. */
 #define CLOSE_GRACE_US (5 * G_TIME_SPAN_SECOND)
+
+static GPrivate current_slot = G_PRIVATE_INIT (NULL);
+/* The pool whose janitor runs on this thread: expired jobs resolve here,
+ * so NULL-context callbacks run here, and must not block on the engine. */
+static GPrivate current_janitor = G_PRIVATE_INIT (NULL);
+
+static PgeSlot *
+slot_new (PgePool *pool, guint index, const char *conninfo, const PgeSettings *settings)
+{
+  PgeSlot *slot = g_new0 (PgeSlot, 1);
+  g_autofree char *label = g_strdup_printf ("%s/%u", pool->name, index);
+
+  slot->pool = pool;
+  slot->index = index;
+  slot->conn = pge_connection_new (label, conninfo, settings);
+  slot->idle_link.data = slot;
+  slot->broken = TRUE;  /* never connected yet */
+  g_cond_init (&slot->wake);
+  return slot;
+}
+
+static void
+slot_free (PgeSlot *slot)
+{
+  g_assert (slot->thread == NULL);
+  pge_connection_free (slot->conn);
+  g_cond_clear (&slot->wake);
+  g_free (slot);
+}
 
 PgePool *
 pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
@@ -51,23 +91,18 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
 
   g_atomic_ref_count_init (&pool->ref);
   pool->name = g_strdup (node->name);
-  pool->conninfo = g_strdup (node->conninfo);
-  pool->n_workers = node->n_workers;
+  pool->n_slots = node->n_workers;
   pool->acquire_timeout_ms = settings->acquire_timeout_ms;
-  pool->statement_timeout_ms = settings->statement_timeout_ms;
   pool->max_queue = settings->max_queue;
-  pool->log_queries = settings->log_queries;
-  pool->log_responses = settings->log_responses;
   pool->pipeline_max = settings->pipeline_depth;
-  pool->statement_cache = settings->statement_cache;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   g_cond_init (&pool->state_cond);
   g_queue_init (&pool->queue);
-  g_queue_init (&pool->idle_workers);
-  pool->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_worker_free);
+  g_queue_init (&pool->idle_slots);
+  pool->slots = g_ptr_array_new_with_free_func ((GDestroyNotify) slot_free);
   for (guint i = 0; i < node->n_workers; i++)
-    g_ptr_array_add (pool->workers, pge_worker_new (pool, i));
+    g_ptr_array_add (pool->slots, slot_new (pool, i, node->conninfo, settings));
   return pool;
 }
 
@@ -84,27 +119,41 @@ pge_pool_unref (PgePool *pool)
   if (!g_atomic_ref_count_dec (&pool->ref))
     return;
   /* Threads hold no reference: the engine joins them before its last unref. */
-  g_ptr_array_unref (pool->workers);
+  g_ptr_array_unref (pool->slots);
   g_clear_error (&pool->start_error);
   g_mutex_clear (&pool->queue_lock);
   g_cond_clear (&pool->janitor_cond);
   g_cond_clear (&pool->state_cond);
   g_free (pool->name);
-  g_free (pool->conninfo);
   g_free (pool);
 }
 
-/* ------------------------------------------------------------- janitor */
+/* ------------------------------------------------------------- threads */
 
-/* The pool whose janitor runs on this thread: expired jobs resolve here,
- * so NULL-context callbacks run here, and must not block on the engine. */
-static GPrivate current_janitor = G_PRIVATE_INIT (NULL);
-
-PgePool *
-pge_pool_get_current_janitor (void)
+void
+pge_pool_enter_thread (PgeSlot *slot)
 {
-  return g_private_get (&current_janitor);
+  g_private_set (&current_slot, slot);
 }
+
+/* The slot whose worker thread this is, or NULL. */
+PgeSlot *
+pge_pool_get_current_slot (void)
+{
+  return g_private_get (&current_slot);
+}
+
+/* TRUE on a worker or janitor thread of @pool: both resolve futures, so
+ * both run NULL-context callbacks, and neither may block on its pool. */
+gboolean
+pge_pool_is_own_thread (PgePool *pool)
+{
+  PgeSlot *slot = g_private_get (&current_slot);
+
+  return (slot != NULL && slot->pool == pool) || g_private_get (&current_janitor) == pool;
+}
+
+/* ------------------------------------------------------------- janitor */
 
 static gpointer
 janitor_main (gpointer data)
@@ -112,7 +161,6 @@ janitor_main (gpointer data)
   PgePool *pool = data;
 
   g_private_set (&current_janitor, pool);
-
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing)
     {
@@ -148,35 +196,22 @@ janitor_main (gpointer data)
 
 /* --------------------------------------------------------------- start */
 
+void
+pge_pool_start_janitor (PgePool *pool)
+{
+  if (pool->acquire_timeout_ms > 0)
+    pool->janitor = g_thread_new ("pge-janitor", janitor_main, pool);
+}
+
+/* Blocks until every slot made its first connection attempt (worker.c
+ * reports it, or failed to start). */
 gboolean
-pge_pool_start (PgePool *pool, GError **error)
+pge_pool_wait_started (PgePool *pool, GError **error)
 {
   gboolean ok;
 
-  for (guint i = 0; i < pool->workers->len; i++)
-    {
-      PgeWorker *worker = pool->workers->pdata[i];
-      GError *local = NULL;
-
-      worker->thread = g_thread_try_new (worker->label, pge_worker_main, worker, &local);
-      if (worker->thread == NULL)
-        {
-          g_mutex_lock (&pool->queue_lock);
-          worker->exited = TRUE;
-          pool->n_connect_attempts_done++;
-          if (pool->start_error == NULL)
-            pool->start_error = g_error_new (PGE_ERROR, PGE_ERROR_FAILED,
-                                             "cannot start a worker thread: %s", local->message);
-          g_mutex_unlock (&pool->queue_lock);
-          g_clear_error (&local);
-        }
-    }
-  pool->started = TRUE;
-  if (pool->acquire_timeout_ms > 0)
-    pool->janitor = g_thread_new ("pge-janitor", janitor_main, pool);
-
   g_mutex_lock (&pool->queue_lock);
-  while (pool->n_connect_attempts_done < pool->workers->len)
+  while (pool->n_connect_attempts_done < pool->slots->len)
     g_cond_wait (&pool->state_cond, &pool->queue_lock);
   ok = pool->start_error == NULL;
   if (!ok)
@@ -185,10 +220,11 @@ pge_pool_start (PgePool *pool, GError **error)
   return ok;
 }
 
-/* Called by each worker after its first connection attempt. */
 void
-pge_pool_report_start (PgePool *pool, const GError *error)
+pge_pool_report_start (PgeSlot *slot, const GError *error)
 {
+  PgePool *pool = slot->pool;
+
   g_mutex_lock (&pool->queue_lock);
   pool->n_connect_attempts_done++;
   if (error != NULL && pool->start_error == NULL)
@@ -197,35 +233,37 @@ pge_pool_report_start (PgePool *pool, const GError *error)
   g_mutex_unlock (&pool->queue_lock);
 }
 
-/* Installs the cancel handle of a new connection (NULL: disconnected). */
+/* For the holder, after a connection attempt. */
 void
-pge_pool_set_connected (PgePool *pool, PgeWorker *worker, PGcancel *cancel)
+pge_pool_set_connected (PgeSlot *slot, gboolean connected)
 {
-  PGcancel *old;
-
-  g_mutex_lock (&pool->queue_lock);
-  worker->connected = cancel != NULL;
-  g_mutex_lock (&worker->cancel_lock);
-  old = worker->cancel;
-  worker->cancel = cancel;
-  g_mutex_unlock (&worker->cancel_lock);
-  g_mutex_unlock (&pool->queue_lock);
-  g_clear_pointer (&old, PQfreeCancel);
+  g_mutex_lock (&slot->pool->queue_lock);
+  slot->connected = connected;
+  slot->broken = !connected;
+  g_mutex_unlock (&slot->pool->queue_lock);
 }
 
 /* ---------------------------------------------------------- submission */
 
 static void
-wake_one_idle (PgePool *pool)
+job_release (PgeJob *job)
 {
-  GList *link = g_queue_pop_head_link (&pool->idle_workers);
-  PgeWorker *worker;
+  g_clear_pointer (&job->lease, pge_lease_unref);
+  g_clear_pointer (&job->pool, pge_pool_unref);
+}
 
-  if (link == NULL)
-    return;
-  worker = link->data;
-  worker->idle = FALSE;
-  g_cond_signal (&worker->wake);
+static void
+attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
+{
+  g_assert (job->pool == NULL);
+  job->pool = pge_pool_ref (pool);
+  if (lease != NULL)
+    {
+      g_assert (job->lease == NULL);
+      job->lease = pge_lease_ref (lease);
+    }
+  job->counters = &pool->counters;
+  job->release = job_release;
 }
 
 static void
@@ -238,20 +276,91 @@ enqueue_locked (GQueue *queue, PgeJob *job, gint64 deadline)
   pge_job_ref (job);
 }
 
-/* Queues @job for any worker of @pool. The caller keeps its reference.
- * Refusals (closed, full, cancelled) resolve the job's future at once. */
-void
-pge_pool_submit (PgePool *pool, PgeJob *job)
+static void
+unlink_idle_locked (PgeSlot *slot)
 {
+  if (!slot->idle)
+    return;
+  g_queue_unlink (&slot->pool->idle_slots, &slot->idle_link);
+  slot->idle = FALSE;
+}
+
+static void
+wake_one_idle (PgePool *pool)
+{
+  GList *link = g_queue_pop_head_link (&pool->idle_slots);
+  PgeSlot *slot;
+
+  if (link == NULL)
+    return;
+  slot = link->data;
+  slot->idle = FALSE;
+  g_cond_signal (&slot->wake);
+}
+
+/* Binds @lease to @slot, whose holder is the caller. */
+static void
+pin_locked (PgeSlot *slot, PgeLease *lease)
+{
+  slot->lease = pge_lease_ref (lease);
+  lease->slot = slot;
+  lease->generation = pge_connection_get_generation (slot->conn);
+  slot->pool->n_pinned++;
+}
+
+static void
+run_locked (PgeSlot *slot, PgeJob *job)
+{
+  job->queue = NULL;
+  job->state = PGE_JOB_RUNNING;
+  job->slot = slot;
+  slot->running = job;
+  pge_connection_set_running (slot->conn, job, pge_job_is_cancel_requested (job));
+}
+
+/* Hands @slot to the calling thread with @job running on it. */
+static PgeSlot *
+take_locked (PgeSlot *slot, PgeJob *job)
+{
+  unlink_idle_locked (slot);
+  slot->holder = PGE_HOLDER_DIRECT;
+  slot->pool->n_busy++;
+  run_locked (slot, job);
+  if (job->kind == PGE_JOB_PIN)
+    pin_locked (slot, job->lease);
+  __atomic_fetch_add (&slot->pool->n_direct, 1, __ATOMIC_RELAXED);
+  return slot;
+}
+
+static void
+refuse (PgeJob *job, gint code, PgePool *pool)
+{
+  if (code == PGE_ERROR_CLOSED)
+    pge_job_fail (job, code, "the engine is closed");
+  else if (code == PGE_ERROR_CANCELLED)
+    pge_job_fail (job, code, "cancelled before it was queued");
+  else if (code == PGE_ERROR_TRANSACTION_STATE)
+    pge_job_fail (job, code, "its transaction or batch has already ended");
+  else if (code == PGE_ERROR_QUEUE_FULL)
+    pge_job_finish (job, NULL, g_error_new (PGE_ERROR, PGE_ERROR_QUEUE_FULL,
+                                            "%u jobs are already waiting on node \"%s\" "
+                                            "(max_queue)", pool->max_queue, pool->name));
+}
+
+PgeSlot *
+pge_pool_submit (PgePool *pool, PgeJob *job, gboolean take)
+{
+  PgeSlot *taken = NULL;
   gint code = -1;
 
-  g_assert (job->pool == NULL);
-  job->pool = pge_pool_ref (pool);
   g_mutex_lock (&pool->queue_lock);
+  attach_locked (pool, NULL, job);
   if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
     code = PGE_ERROR_CANCELLED;
+  else if (take && pool->queue.length == 0 && pool->idle_slots.length > 0)
+    taken = take_locked (pool->idle_slots.head->data, job);
   else if (pool->max_queue > 0 && pool->queue.length >= pool->max_queue)
     code = PGE_ERROR_QUEUE_FULL;
   else
@@ -266,15 +375,92 @@ pge_pool_submit (PgePool *pool, PgeJob *job)
       wake_one_idle (pool);
     }
   g_mutex_unlock (&pool->queue_lock);
+  refuse (job, code, pool);
+  return taken;
+}
 
-  if (code == PGE_ERROR_CLOSED)
-    pge_job_fail (job, code, "the engine is closed");
-  else if (code == PGE_ERROR_CANCELLED)
-    pge_job_fail (job, code, "cancelled before it was queued");
-  else if (code == PGE_ERROR_QUEUE_FULL)
-    pge_job_finish (job, NULL, g_error_new (PGE_ERROR, PGE_ERROR_QUEUE_FULL,
-                                            "%u jobs are already waiting on node \"%s\" "
-                                            "(max_queue)", pool->max_queue, pool->name));
+/* The lease's slot can run its next job for a caller right now. */
+static gboolean
+lease_slot_free_locked (PgeLease *lease)
+{
+  return lease->slot != NULL && lease->slot->holder == PGE_HOLDER_NONE && !lease->unpinned;
+}
+
+PgeSlot *
+pge_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
+{
+  PgePool *pool = lease->pool;
+  PgeSlot *taken = NULL;
+  gint code = -1;
+
+  g_mutex_lock (&pool->queue_lock);
+  attach_locked (pool, lease, job);
+  if (pool->closing)
+    code = PGE_ERROR_CLOSED;
+  else if (lease->released)
+    code = PGE_ERROR_TRANSACTION_STATE;
+  else if (pge_job_is_cancel_requested (job))
+    code = PGE_ERROR_CANCELLED;
+  else if (take && lease->jobs.length == 0 && lease_slot_free_locked (lease))
+    taken = take_locked (lease->slot, job);
+  else
+    {
+      enqueue_locked (&lease->jobs, job, 0);
+      if (lease->slot != NULL && lease->slot->holder == PGE_HOLDER_NONE)
+        g_cond_signal (&lease->slot->wake);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  refuse (job, code, pool);
+  return taken;
+}
+
+PgeSlot *
+pge_pool_take_queued (PgeJob *job)
+{
+  PgePool *pool = job->pool;
+  PgeSlot *taken = NULL;
+
+  if (pool == NULL)
+    return NULL;
+  g_mutex_lock (&pool->queue_lock);
+  if (job->state == PGE_JOB_QUEUED && job->queue->head == &job->link)
+    {
+      PgeSlot *slot = NULL;
+
+      if (job->queue == &pool->queue && pool->idle_slots.length > 0)
+        slot = pool->idle_slots.head->data;
+      else if (job->queue != &pool->queue && lease_slot_free_locked (job->lease))
+        slot = job->lease->slot;
+      if (slot != NULL)
+        {
+          g_queue_unlink (job->queue, &job->link);
+          taken = take_locked (slot, job);
+        }
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  if (taken != NULL)
+    pge_job_unref (job);  /* the queue's reference */
+  return taken;
+}
+
+/* Gives a slot back after a direct run: to its worker if something is
+ * queued for it, else to the idle list. */
+void
+pge_pool_release (PgeSlot *slot)
+{
+  PgePool *pool = slot->pool;
+
+  g_mutex_lock (&pool->queue_lock);
+  g_assert (slot->holder == PGE_HOLDER_DIRECT);
+  slot->holder = PGE_HOLDER_NONE;
+  if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0)
+    g_cond_signal (&slot->wake);
+  else if (!slot->idle)
+    {
+      slot->idle = TRUE;
+      g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
+    }
+  g_mutex_unlock (&pool->queue_lock);
 }
 
 /* Unlinks every job of @queue into @out, marking them done. */
@@ -307,12 +493,15 @@ fail_all (GQueue *jobs, gint code, const char *message)
 
 /* --------------------------------------------------------- cancellation */
 
+/* The flag is set already (dispatch.c). */
 void
-pge_pool_cancel_job (PgePool *pool, PgeJob *job)
+pge_pool_cancel_job (PgeJob *job)
 {
-  PgeWorker *worker = NULL;
-  char errbuf[256];
+  PgePool *pool = job->pool;
+  PgeConnection *conn = NULL;
 
+  if (pool == NULL)
+    return;  /* not submitted yet: the flag makes the submitter fail it */
   g_mutex_lock (&pool->queue_lock);
   if (job->state == PGE_JOB_QUEUED)
     {
@@ -325,45 +514,25 @@ pge_pool_cancel_job (PgePool *pool, PgeJob *job)
       return;
     }
   if (job->state == PGE_JOB_RUNNING)
-    {
-      worker = job->worker;
-      g_mutex_lock (&worker->cancel_lock);
-    }
+    conn = job->slot->conn;
   g_mutex_unlock (&pool->queue_lock);
-  if (worker == NULL)
-    return;
-  /* The worker cannot clear `running` (nor start another job) while we
-   * hold cancel_lock, so this request is for @job's query. */
-  if (worker->running == job && worker->cancel != NULL)
-    {
-      worker->cancel_sent = TRUE;
-      if (!PQcancel (worker->cancel, errbuf, sizeof errbuf))
-        g_debug ("%s: cancel request failed: %s", worker->label, errbuf);
-    }
-  g_mutex_unlock (&worker->cancel_lock);
+  /* Outside queue_lock: a request stuck on an unreachable server must not
+   * stall every submitter. The connection sends it only if @job is still
+   * the one running. */
+  if (conn != NULL)
+    pge_connection_cancel (conn, job);
 }
 
 /* ------------------------------------------------------- worker's side */
 
-/* Takes the job's PIN: @worker now serves the lease only. */
-static void
-pin_locked (PgePool *pool, PgeWorker *worker, PgeJob *job)
-{
-  PgeLease *lease = job->lease;
-
-  worker->lease = pge_lease_ref (lease);
-  lease->worker = worker;
-  lease->generation = worker->generation;
-  pool->n_pinned++;
-}
-
 /* A query that can share a pipeline with others: a plain pool query (see
  * pge_job_is_plain_query(): no BEGIN, whose transaction would swallow the
- * queries behind it; no COPY, which pipeline mode does not allow), small
- * enough that sending it can never block on a server busy writing
- * earlier results (libpq's pipeline deadlock). */
+ * queries behind it; no COPY, which pipeline mode does not allow), known
+ * to be fast on this connection, and small enough that sending it can
+ * never block on a server busy writing earlier results (libpq's pipeline
+ * deadlock). */
 static gboolean
-pipelinable (PgeJob *job)
+pipelinable (PgeSlot *slot, PgeJob *job)
 {
   gsize size;
 
@@ -379,97 +548,104 @@ pipelinable (PgeJob *job)
         if (view.values[i] != NULL)
           size += view.formats[i] ? (gsize) view.lengths[i] : strlen (view.values[i]);
     }
-  return size < 16 * 1024;
+  return size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
 }
 
-static void
-mark_running_locked (PgeJob *job, PgeWorker *worker)
+/* The next job for a slot's worker, or NULL to wait. */
+static PgeJob *
+next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
 {
-  job->queue = NULL;
-  job->state = PGE_JOB_RUNNING;
-  job->worker = worker;
+  PgePool *pool = slot->pool;
+  GList *link;
+
+  *next = PGE_NEXT_RUN;
+  if (slot->holder == PGE_HOLDER_DIRECT)
+    return NULL;
+  if (slot->lease != NULL)
+    {
+      link = g_queue_pop_head_link (&slot->lease->jobs);
+      if (link == NULL && (slot->lease->released || pool->closing))
+        *next = PGE_NEXT_UNPIN;
+      return link ? link->data : NULL;
+    }
+  if (slot->broken)
+    {
+      *next = pool->closing ? PGE_NEXT_EXIT : PGE_NEXT_RECONNECT;
+      return NULL;
+    }
+  if (pool->closing)
+    {
+      *next = PGE_NEXT_EXIT;
+      return NULL;
+    }
+  while ((link = g_queue_pop_head_link (&pool->queue)) != NULL)
+    {
+      PgeJob *job = link->data;
+
+      if (job->kind != PGE_JOB_PIN || !job->lease->released)
+        return job;
+      /* Its owner gave up before a slot was free. */
+      job->state = PGE_JOB_DONE;
+      job->queue = NULL;
+      g_queue_push_tail (expired, job);
+    }
+  if (!slot->idle)
+    {
+      slot->idle = TRUE;
+      g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
+    }
+  return NULL;
 }
 
-/* Blocks until @worker has something to do. With PGE_NEXT_RUN, fills
- * @jobs with one job, or with up to PGE_PIPELINE_MAX queries to send as
- * one pipeline: only when no other worker is idle, so pipelining never
- * takes work from an idle connection, it only shortens a queue that is
- * waiting anyway. The queue's references pass to the worker. */
+/* For a slot's worker thread: blocks until there is something to do.
+ * With PGE_NEXT_RUN, fills @jobs with one job, or with up to
+ * `pipeline_max` queries to send as one pipeline: only when no other slot
+ * is idle, so pipelining never takes work from an idle connection, it only
+ * shortens a queue that is waiting anyway. The queue's references pass to
+ * the worker, which holds the slot until pge_pool_job_done(). */
 PgeNext
-pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **jobs, guint *n_jobs)
+pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
 {
-  PgeJob *job = NULL;
+  PgePool *pool = slot->pool;
   GQueue expired = G_QUEUE_INIT;
+  PgeNext next;
+  PgeJob *job;
   guint n = 0;
 
   g_mutex_lock (&pool->queue_lock);
-  for (;;)
+  /* Whatever the worker did since its last call is over. */
+  if (slot->holder == PGE_HOLDER_WORKER)
+    slot->holder = PGE_HOLDER_NONE;
+  while ((job = next_job_locked (slot, &expired, &next)) == NULL && next == PGE_NEXT_RUN)
+    g_cond_wait (&slot->wake, &pool->queue_lock);
+  if (job == NULL)
     {
-      GList *link;
-
-      if (worker->lease != NULL)
+      if (next != PGE_NEXT_EXIT)
         {
-          link = g_queue_pop_head_link (&worker->lease->jobs);
-          if (link != NULL)
-            {
-              job = link->data;
-              break;
-            }
-          if (worker->lease->released || pool->closing)
-            {
-              g_mutex_unlock (&pool->queue_lock);
-              return PGE_NEXT_UNPIN;
-            }
+          unlink_idle_locked (slot);
+          slot->holder = PGE_HOLDER_WORKER;
         }
-      else
-        {
-          if (pool->closing)
-            {
-              g_mutex_unlock (&pool->queue_lock);
-              return PGE_NEXT_EXIT;
-            }
-          link = g_queue_pop_head_link (&pool->queue);
-          if (link != NULL)
-            {
-              job = link->data;
-              if (job->kind != PGE_JOB_PIN || !job->lease->released)
-                break;
-              /* Its owner gave up before a worker was free. */
-              job->state = PGE_JOB_DONE;
-              job->queue = NULL;
-              g_queue_push_tail (&expired, job);
-              job = NULL;
-              continue;
-            }
-          if (!worker->idle)
-            {
-              worker->idle = TRUE;
-              g_queue_push_tail_link (&pool->idle_workers, &worker->idle_link);
-            }
-        }
-      g_cond_wait (&worker->wake, &pool->queue_lock);
+      g_mutex_unlock (&pool->queue_lock);
+      fail_all (&expired, PGE_ERROR_CANCELLED, "released before a worker was free");
+      return next;
     }
-  if (worker->idle)
-    {
-      g_queue_unlink (&pool->idle_workers, &worker->idle_link);
-      worker->idle = FALSE;
-    }
-  mark_running_locked (job, worker);
+  unlink_idle_locked (slot);
+  slot->holder = PGE_HOLDER_WORKER;
+  run_locked (slot, job);
   jobs[n++] = job;
   if (job->kind == PGE_JOB_PIN)
-    pin_locked (pool, worker, job);
-  else if (pipelinable (job) && pool->idle_workers.length == 0)
-    while (n < pool->pipeline_max && pool->queue.head != NULL && pipelinable (pool->queue.head->data))
+    pin_locked (slot, job->lease);
+  else if (pool->idle_slots.length == 0 && pipelinable (slot, job))
+    while (n < pool->pipeline_max && pool->queue.head != NULL &&
+           pipelinable (slot, pool->queue.head->data))
       {
-        PgeJob *next = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
+        PgeJob *more = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
 
-        mark_running_locked (next, worker);
-        jobs[n++] = next;
+        more->queue = NULL;
+        more->state = PGE_JOB_RUNNING;
+        more->slot = slot;
+        jobs[n++] = more;
       }
-  g_mutex_lock (&worker->cancel_lock);
-  worker->running = job;
-  worker->cancel_sent = FALSE;
-  g_mutex_unlock (&worker->cancel_lock);
   pool->n_busy++;
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&expired, PGE_ERROR_CANCELLED, "released before a worker was free");
@@ -480,49 +656,61 @@ pge_pool_next (PgePool *pool, PgeWorker *worker, PgeJob **jobs, guint *n_jobs)
 /* In a pipeline: the results being read now are @job's; the job before it
  * is over, and cancels aim at @job from here on. */
 void
-pge_pool_advance (PgePool *pool, PgeWorker *worker, PgeJob *job)
+pge_pool_advance (PgeSlot *slot, PgeJob *job)
 {
-  /* `running` is only written on this thread: read without a lock. */
-  g_mutex_lock (&pool->queue_lock);
-  if (worker->running != NULL && worker->running != job)
-    worker->running->state = PGE_JOB_DONE;
-  g_mutex_unlock (&pool->queue_lock);
-  g_mutex_lock (&worker->cancel_lock);
-  worker->running = job;
-  g_mutex_unlock (&worker->cancel_lock);
+  g_mutex_lock (&slot->pool->queue_lock);
+  if (slot->running != NULL && slot->running != job)
+    slot->running->state = PGE_JOB_DONE;
+  run_locked (slot, job);
+  g_mutex_unlock (&slot->pool->queue_lock);
 }
 
-/* Whether a cancel request was sent while this worker ran its current
- * jobs; clears the flag. */
-gboolean
-pge_pool_take_cancel_sent (PgePool *pool, PgeWorker *worker)
-{
-  gboolean sent;
-
-  g_mutex_lock (&worker->cancel_lock);
-  sent = worker->cancel_sent;
-  worker->cancel_sent = FALSE;
-  g_mutex_unlock (&worker->cancel_lock);
-  return sent;
-}
-
-/* Puts jobs that never took effect back at the head of the pool queue, in
- * their order, keeping their deadlines. The caller's references pass to
- * the queue. */
+/* The slot's jobs have run (they may resolve afterwards); cancels no
+ * longer reach them. A worker keeps holding the slot (it asks for the
+ * next job); a direct holder gives it back with pge_pool_release(). */
 void
-pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs)
+pge_pool_job_done (PgeSlot *slot, PgeJob *job)
 {
+  PgePool *pool = slot->pool;
+
+  g_mutex_lock (&pool->queue_lock);
+  pge_connection_set_running (slot->conn, NULL, FALSE);
+  slot->running = NULL;
+  pool->n_busy--;
+  job->state = PGE_JOB_DONE;
+  g_mutex_unlock (&pool->queue_lock);
+}
+
+/* Puts jobs that never took effect back at the head of their queue (the
+ * pool's, or the lease's for a PIN that found its connection dead), in
+ * their order, keeping their deadlines. The caller's references pass to
+ * the queue; the slot is no longer running them. */
+void
+pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
+{
+  PgePool *pool = slot->pool;
   gboolean closing;
 
   g_mutex_lock (&pool->queue_lock);
   closing = pool->closing;
-  for (guint i = 0; i < n_jobs && closing; i++)
-    jobs[i]->state = PGE_JOB_DONE;
-  for (guint i = n_jobs; i-- > 0 && !closing;)
+  for (guint i = n_jobs; i-- > 0;)
     {
+      jobs[i]->slot = NULL;
+      if (jobs[i]->kind == PGE_JOB_PIN && slot->lease == jobs[i]->lease)
+        {
+          PgeLease *lease = g_steal_pointer (&slot->lease);
+
+          lease->slot = NULL;
+          pool->n_pinned--;
+          pge_lease_unref (lease);
+        }
+      if (closing)
+        {
+          jobs[i]->state = PGE_JOB_DONE;
+          continue;
+        }
       jobs[i]->state = PGE_JOB_QUEUED;
       jobs[i]->queue = &pool->queue;
-      jobs[i]->worker = NULL;
       g_queue_push_head_link (&pool->queue, &jobs[i]->link);
       wake_one_idle (pool);
     }
@@ -536,75 +724,27 @@ pge_pool_requeue_front (PgePool *pool, PgeJob **jobs, guint n_jobs)
     }
 }
 
-/* Waits out a canceller that is sending PQcancel for this job, without
- * holding queue_lock: a cancel request stuck on an unreachable server must
- * not stall every submitter. */
-static void
-clear_running (PgeWorker *worker)
+/* A direct holder found the connection dead and could not replace it:
+ * the worker reconnects (with backoff) once the slot is given back. */
+void
+pge_pool_mark_broken (PgeSlot *slot)
 {
-  g_mutex_lock (&worker->cancel_lock);
-  worker->running = NULL;
-  g_mutex_unlock (&worker->cancel_lock);
+  g_mutex_lock (&slot->pool->queue_lock);
+  slot->broken = TRUE;
+  slot->connected = FALSE;
+  g_mutex_unlock (&slot->pool->queue_lock);
 }
 
-/* The job has run (it may resolve afterwards); cancels no longer reach it. */
+/* For the holder, after rolling back: the lease is over. */
 void
-pge_pool_job_done (PgePool *pool, PgeWorker *worker, PgeJob *job)
+pge_pool_unpin (PgeSlot *slot)
 {
-  clear_running (worker);
-  g_mutex_lock (&pool->queue_lock);
-  pool->n_busy--;
-  job->state = PGE_JOB_DONE;
-  g_mutex_unlock (&pool->queue_lock);
-}
-
-/* The worker found its connection dead before running a pool job: put the
- * job back at the head, where it keeps its place and deadline. */
-void
-pge_pool_requeue (PgePool *pool, PgeWorker *worker, PgeJob *job)
-{
-  gboolean closing;
-
-  clear_running (worker);
-  g_mutex_lock (&pool->queue_lock);
-  pool->n_busy--;
-  if (job->kind == PGE_JOB_PIN && worker->lease != NULL)
-    {
-      PgeLease *lease = g_steal_pointer (&worker->lease);
-
-      lease->worker = NULL;
-      pool->n_pinned--;
-      pge_lease_unref (lease);
-    }
-  closing = pool->closing;
-  if (!closing)
-    {
-      job->state = PGE_JOB_QUEUED;
-      job->queue = &pool->queue;
-      job->worker = NULL;
-      g_queue_push_head_link (&pool->queue, &job->link);
-      wake_one_idle (pool);
-      if (pool->janitor != NULL)
-        g_cond_signal (&pool->janitor_cond);
-    }
-  else
-    job->state = PGE_JOB_DONE;
-  g_mutex_unlock (&pool->queue_lock);
-  if (closing)
-    {
-      pge_job_fail (job, PGE_ERROR_CLOSED, "the engine is closed");
-      pge_job_unref (job);
-    }
-}
-
-void
-pge_pool_unpin (PgePool *pool, PgeWorker *worker)
-{
+  PgePool *pool = slot->pool;
   PgeLease *lease;
   GQueue left = G_QUEUE_INIT;
 
   g_mutex_lock (&pool->queue_lock);
-  lease = g_steal_pointer (&worker->lease);
+  lease = g_steal_pointer (&slot->lease);
   lease->released = TRUE;
   lease->unpinned = TRUE;
   steal_queue_locked (&lease->jobs, &left);
@@ -615,28 +755,30 @@ pge_pool_unpin (PgePool *pool, PgeWorker *worker)
   pge_lease_unref (lease);
 }
 
-/* Sleeps until @until (monotonic µs) or until the pool closes.
- * Returns FALSE if the pool is closing. */
+/* For a worker that reconnects: sleeps until @until (monotonic µs) or
+ * until the pool closes. Returns FALSE if the pool is closing. */
 gboolean
-pge_pool_sleep (PgePool *pool, PgeWorker *worker, gint64 until)
+pge_pool_sleep (PgeSlot *slot, gint64 until)
 {
+  PgePool *pool = slot->pool;
   gboolean open;
 
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing && g_get_monotonic_time () < until)
-    g_cond_wait_until (&worker->wake, &pool->queue_lock, until);
+    g_cond_wait_until (&slot->wake, &pool->queue_lock, until);
   open = !pool->closing;
   g_mutex_unlock (&pool->queue_lock);
   return open;
 }
 
 void
-pge_pool_worker_exited (PgePool *pool, PgeWorker *worker)
+pge_pool_slot_exited (PgeSlot *slot)
 {
-  g_mutex_lock (&pool->queue_lock);
-  worker->exited = TRUE;
-  g_cond_broadcast (&pool->state_cond);
-  g_mutex_unlock (&pool->queue_lock);
+  g_mutex_lock (&slot->pool->queue_lock);
+  slot->exited = TRUE;
+  slot->connected = FALSE;
+  g_cond_broadcast (&slot->pool->state_cond);
+  g_mutex_unlock (&slot->pool->queue_lock);
 }
 
 /* ---------------------------------------------------------------- close */
@@ -654,13 +796,13 @@ pge_pool_close (PgePool *pool)
     }
   pool->closing = TRUE;
   steal_queue_locked (&pool->queue, &stolen);
-  for (guint i = 0; i < pool->workers->len; i++)
+  for (guint i = 0; i < pool->slots->len; i++)
     {
-      PgeWorker *worker = pool->workers->pdata[i];
+      PgeSlot *slot = pool->slots->pdata[i];
 
-      if (worker->lease != NULL)
-        steal_queue_locked (&worker->lease->jobs, &stolen);
-      g_cond_signal (&worker->wake);
+      if (slot->lease != NULL)
+        steal_queue_locked (&slot->lease->jobs, &stolen);
+      g_cond_signal (&slot->wake);
     }
   g_cond_signal (&pool->janitor_cond);
   g_mutex_unlock (&pool->queue_lock);
@@ -670,9 +812,15 @@ pge_pool_close (PgePool *pool)
 static gboolean
 all_exited_locked (PgePool *pool)
 {
-  for (guint i = 0; i < pool->workers->len; i++)
-    if (!((PgeWorker *) pool->workers->pdata[i])->exited)
-      return FALSE;
+  for (guint i = 0; i < pool->slots->len; i++)
+    {
+      PgeSlot *slot = pool->slots->pdata[i];
+
+      /* A pool of an engine whose start failed early never got threads
+       * (slot->thread is written and read by the engine's owner only). */
+      if (!slot->exited && slot->thread != NULL)
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -685,9 +833,6 @@ pge_pool_join (PgePool *pool)
   gint64 grace_end = g_get_monotonic_time () + CLOSE_GRACE_US;
   gboolean cancelled = FALSE;
 
-  /* A pool of an engine whose start failed early never got threads. */
-  if (!pool->started)
-    return;
   g_mutex_lock (&pool->queue_lock);
   while (!all_exited_locked (pool))
     {
@@ -695,46 +840,27 @@ pge_pool_join (PgePool *pool)
         {
           cancelled = TRUE;
           /* Also reaches queries sent behind the running one in a
-           * pipeline: workers repeat the request for each (worker.c). */
-          g_atomic_int_set (&pool->cancel_all, TRUE);
-          for (guint i = 0; i < pool->workers->len; i++)
-            {
-              PgeWorker *worker = pool->workers->pdata[i];
-              char errbuf[256];
-
-              g_mutex_lock (&worker->cancel_lock);
-              if (worker->running != NULL && worker->cancel != NULL)
-                {
-                  g_atomic_int_set (&worker->running->cancel_requested, TRUE);
-                  PQcancel (worker->cancel, errbuf, sizeof errbuf);
-                }
-              g_mutex_unlock (&worker->cancel_lock);
-            }
+           * pipeline: the connection repeats the request for each. */
+          for (guint i = 0; i < pool->slots->len; i++)
+            pge_connection_cancel_all (((PgeSlot *) pool->slots->pdata[i])->conn);
         }
       else if (cancelled)
         g_cond_wait (&pool->state_cond, &pool->queue_lock);
     }
   g_mutex_unlock (&pool->queue_lock);
 
-  for (guint i = 0; i < pool->workers->len; i++)
+  for (guint i = 0; i < pool->slots->len; i++)
     {
-      PgeWorker *worker = pool->workers->pdata[i];
+      PgeSlot *slot = pool->slots->pdata[i];
 
-      if (worker->thread != NULL)
-        g_thread_join (g_steal_pointer (&worker->thread));
+      if (slot->thread != NULL)
+        g_thread_join (g_steal_pointer (&slot->thread));
     }
   if (pool->janitor != NULL)
     g_thread_join (g_steal_pointer (&pool->janitor));
 }
 
 /* ---------------------------------------------------------------- stats */
-
-/* 64-bit counters on every platform: GLib's atomics stop at pointer size. */
-void
-pge_pool_count_outcome (PgePool *pool, gboolean failed)
-{
-  __atomic_fetch_add (failed ? &pool->n_failed : &pool->n_completed, 1, __ATOMIC_RELAXED);
-}
 
 void
 pge_pool_count_reconnect (PgePool *pool)
@@ -746,13 +872,13 @@ void
 pge_pool_add_stats (PgePool *pool, PgeStats *stats)
 {
   g_mutex_lock (&pool->queue_lock);
-  stats->n_workers += pool->workers->len;
+  stats->n_workers += pool->slots->len;
   stats->n_busy += pool->n_busy;
   stats->n_pinned += pool->n_pinned;
   stats->queue_length += pool->queue.length;
   g_mutex_unlock (&pool->queue_lock);
-  stats->n_completed += __atomic_load_n (&pool->n_completed, __ATOMIC_RELAXED);
-  stats->n_failed += __atomic_load_n (&pool->n_failed, __ATOMIC_RELAXED);
+  stats->n_completed += __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
+  stats->n_failed += __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);
   stats->n_reconnects += __atomic_load_n (&pool->n_reconnects, __ATOMIC_RELAXED);
 }
 
@@ -782,90 +908,52 @@ pge_lease_unref (PgeLease *lease)
 {
   if (!g_atomic_ref_count_dec (&lease->ref))
     return;
-  /* A pinned worker holds a reference, so this lease is not pinned. */
+  /* A pinned slot holds a reference, so this lease is not pinned. */
   g_cond_clear (&lease->unpinned_cond);
   pge_pool_unref (lease->pool);
   g_free (lease);
 }
 
-/* Queues the PIN job; the future resolves (no result) once a worker is
- * bound to @lease, or fails (timeout, closed, cancelled). */
-PgeFuture *
-pge_lease_pin (PgeLease *lease)
+/* The job that pins @lease to the slot that takes it; submit it with
+ * pge_pool_submit(). It resolves (no result) once pinned, or fails
+ * (timeout, closed, cancelled). */
+PgeJob *
+pge_lease_new_pin_job (PgeLease *lease)
 {
-  g_autoptr(PgeJob) job = pge_job_new_call (NULL, NULL, NULL);
+  PgeJob *job = pge_job_new_call (NULL, NULL, NULL);
 
   job->kind = PGE_JOB_PIN;
+  /* Read by the pool before submission attaches it. */
   job->lease = pge_lease_ref (lease);
-  pge_pool_submit (lease->pool, job);
-  return pge_future_ref (job->future);
+  job->release = job_release;
+  return job;
 }
 
-gboolean
-pge_lease_pin_sync (PgeLease *lease, GError **error)
-{
-  g_autoptr(PgeFuture) future = pge_lease_pin (lease);
-  g_autoptr(PgeResult) result = NULL;
-  GError *local = NULL;
-
-  result = pge_future_wait (future, &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Queues @job on the lease's worker, after every job queued before it.
- * The caller keeps its reference. */
-void
-pge_lease_submit (PgeLease *lease, PgeJob *job)
+PgeSlot *
+pge_lease_release (PgeLease *lease, gboolean take)
 {
   PgePool *pool = lease->pool;
-  gint code = -1;
-
-  g_assert (job->pool == NULL);
-  job->pool = pge_pool_ref (pool);
-  job->lease = pge_lease_ref (lease);
-  g_mutex_lock (&pool->queue_lock);
-  if (pool->closing)
-    code = PGE_ERROR_CLOSED;
-  else if (lease->released)
-    code = PGE_ERROR_TRANSACTION_STATE;
-  else if (pge_job_is_cancel_requested (job))
-    code = PGE_ERROR_CANCELLED;
-  else
-    {
-      enqueue_locked (&lease->jobs, job, 0);
-      if (lease->worker != NULL)
-        g_cond_signal (&lease->worker->wake);
-    }
-  g_mutex_unlock (&pool->queue_lock);
-
-  if (code == PGE_ERROR_CLOSED)
-    pge_job_fail (job, code, "the engine is closed");
-  else if (code == PGE_ERROR_TRANSACTION_STATE)
-    pge_job_fail (job, code, "its transaction or batch has already ended");
-  else if (code == PGE_ERROR_CANCELLED)
-    pge_job_fail (job, code, "cancelled before it was queued");
-}
-
-/* No more jobs: once those queued are done, the worker rolls back anything
- * still open and returns to the pool. Never blocks; idempotent. */
-void
-pge_lease_release (PgeLease *lease)
-{
-  PgePool *pool = lease->pool;
+  PgeSlot *slot;
+  PgeSlot *taken = NULL;
 
   g_mutex_lock (&pool->queue_lock);
   lease->released = TRUE;
-  if (lease->worker != NULL)
-    g_cond_signal (&lease->worker->wake);
+  slot = lease->slot;
+  if (slot != NULL && !lease->unpinned && slot->holder == PGE_HOLDER_NONE)
+    {
+      if (take && lease->jobs.length == 0 && !pool->closing)
+        {
+          slot->holder = PGE_HOLDER_DIRECT;
+          taken = slot;
+        }
+      else
+        g_cond_signal (&slot->wake);
+    }
   g_mutex_unlock (&pool->queue_lock);
+  return taken;
 }
 
-/* Blocks until the worker bound to a released lease is back in the pool
+/* Blocks until the slot bound to a released lease is back in the pool
  * (at once if it was never pinned). */
 void
 pge_lease_wait_unpinned (PgeLease *lease)
@@ -873,7 +961,7 @@ pge_lease_wait_unpinned (PgeLease *lease)
   PgePool *pool = lease->pool;
 
   g_mutex_lock (&pool->queue_lock);
-  while (lease->worker != NULL && !lease->unpinned)
+  while (lease->slot != NULL && !lease->unpinned)
     g_cond_wait (&lease->unpinned_cond, &pool->queue_lock);
   g_mutex_unlock (&pool->queue_lock);
 }
@@ -887,4 +975,30 @@ pge_lease_is_released (PgeLease *lease)
   released = lease->released;
   g_mutex_unlock (&lease->pool->queue_lock);
   return released;
+}
+
+/* For the holder of a PIN job's slot, once its connection is checked
+ * (and maybe replaced): the lease begins on this connection. */
+void
+pge_lease_bind (PgeLease *lease)
+{
+  g_mutex_lock (&lease->pool->queue_lock);
+  if (lease->slot != NULL)
+    lease->generation = pge_connection_get_generation (lease->slot->conn);
+  g_mutex_unlock (&lease->pool->queue_lock);
+}
+
+/* Whether @conn is the connection @lease began on (not a replacement:
+ * a lease's jobs must never run outside the transaction they were
+ * written for). For the holder of @conn. */
+gboolean
+pge_lease_owns (PgeLease *lease, PgeConnection *conn)
+{
+  gboolean owns;
+
+  g_mutex_lock (&lease->pool->queue_lock);
+  owns = lease->slot != NULL && lease->slot->conn == conn &&
+         lease->generation == pge_connection_get_generation (conn);
+  g_mutex_unlock (&lease->pool->queue_lock);
+  return owns;
 }

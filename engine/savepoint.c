@@ -40,7 +40,7 @@ struct _PgeSavepoint {
  */
 G_DEFINE_BOXED_TYPE (PgeSavepoint, pge_savepoint, pge_savepoint_ref, pge_savepoint_unref)
 
-PgeSavepoint *
+static PgeSavepoint *
 pge_savepoint_new (PgeTransaction *tx, const char *name)
 {
   PgeSavepoint *savepoint = g_atomic_rc_box_new0 (PgeSavepoint);
@@ -200,4 +200,41 @@ pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * pge_transaction_savepoint:
+ * @tx: an open #PgeTransaction
+ * @name: (nullable): a name matching `[A-Za-z0-9_]+` (at most 63 bytes),
+ *   or %NULL for `savepoint_<id>` (see pge_transaction_get_savepoint_id())
+ * @error: return location for a #GError
+ *
+ * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails
+ * with %PGE_ERROR_INVALID_ARGUMENT before anything is sent, leaving @tx
+ * untouched; an ended @tx fails with %PGE_ERROR_TRANSACTION_STATE. Blocks
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_FAILED)
+ * on one of the engine's own worker threads.
+ *
+ * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set
+ */
+PgeSavepoint *
+pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
+{
+  g_autofree char *auto_name = NULL;
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (name == NULL)
+    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (tx));
+  else if (!pge_identifier_check (name, error))
+    return NULL;
+  if (!pge_transaction_check_open (tx, error))
+    return NULL;
+  /* Validated, and quoted anyway: the name is never SQL. */
+  sql = g_strdup_printf ("SAVEPOINT \"%s\"", name);
+  if (!pge_transaction_run_sql (tx, sql, error))
+    return NULL;
+  return pge_savepoint_new (tx, name);
 }

@@ -2,19 +2,38 @@
 #pragma once
 
 #include "pgengine.h"
-#include "job-private.h"
 
 G_BEGIN_DECLS
 
 typedef struct _PgeStatements PgeStatements;
 
-G_GNUC_INTERNAL PgeStatements *pge_statements_new        (guint max);
-G_GNUC_INTERNAL void           pge_statements_free       (PgeStatements *statements);
-G_GNUC_INTERNAL void           pge_statements_forget_all (PgeStatements *statements);
-G_GNUC_INTERNAL gboolean       pge_statements_run        (PgeStatements *statements,
-                                                          PgeJob        *job,
-                                                          PGconn        *conn,
-                                                          PgeResult    **result,
-                                                          GError       **error);
+/* "pge_" and 32 hex digits of a SHA-256 of the types and the SQL. */
+#define PGE_STATEMENT_NAME_SIZE 40
+
+typedef struct {
+  int         n;
+  const Oid  *types;
+  const char *sql;
+} PgeStatementKey;
+
+G_GNUC_INTERNAL PgeStatements *pge_statements_new      (guint max);
+G_GNUC_INTERNAL void           pge_statements_free     (PgeStatements *statements);
+G_GNUC_INTERNAL void           pge_statements_clear    (PgeStatements *statements);
+G_GNUC_INTERNAL guint          pge_statements_get_size (PgeStatements *statements);
+G_GNUC_INTERNAL void           pge_statements_name     (const PgeStatementKey *key,
+                                                        char name[PGE_STATEMENT_NAME_SIZE]);
+G_GNUC_INTERNAL gboolean       pge_statements_lookup   (PgeStatements         *statements,
+                                                        const PgeStatementKey *key,
+                                                        char                   name[PGE_STATEMENT_NAME_SIZE]);
+G_GNUC_INTERNAL char          *pge_statements_make_room (PgeStatements *statements);
+G_GNUC_INTERNAL char          *pge_statements_insert   (PgeStatements         *statements,
+                                                        const PgeStatementKey *key);
+G_GNUC_INTERNAL void           pge_statements_remove   (PgeStatements         *statements,
+                                                        const PgeStatementKey *key);
+G_GNUC_INTERNAL void           pge_statements_note_time (PgeStatements         *statements,
+                                                         const PgeStatementKey *key,
+                                                         gint64                 duration_us);
+G_GNUC_INTERNAL gboolean       pge_statements_is_fast  (PgeStatements         *statements,
+                                                        const PgeStatementKey *key);
 
 G_END_DECLS

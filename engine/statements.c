@@ -1,19 +1,21 @@
-/* statements.c — the per-connection prepared-statement cache.
+/* statements.c — the statements one connection has prepared, LRU.
  *
- * With pge_config_set_statement_cache(), a worker prepares each distinct
- * plain query (SQL plus parameter type OIDs) once on its connection and
- * then only sends Bind/Execute for it: the server skips parsing and
- * planning from the second run on. A miss prepares and executes in one
- * round trip (pipeline mode).
+ * A plain data structure (connection.c does the talking to the server):
+ * the key is the SQL text plus its parameter type OIDs — the same text
+ * with other types is another statement to the server — and the name is
+ * derived from the key alone, `pge_` and a SHA-256 prefix of it, as pgx
+ * does. Behind a transaction pooler (PgBouncer) a name may be found on
+ * another server connection than the one it was prepared on; since the
+ * name says what the statement is, whatever connection has it has the
+ * right statement. A per-connection counter (`pge_s0`, `pge_s1`, ...)
+ * would name another query there and return its answer.
  *
- * Owned by the worker thread: the cache lives in the worker, next to the
- * connection whose statements it names, and is cleared whenever that
- * connection is replaced. Only pool queries use it (never a transaction's
- * statements), so a cached plan that went stale (SQLSTATE 0A000 after DDL,
- * or 26000 after a user's DEALLOCATE/DISCARD) can be dropped and the query
- * re-run unprepared: the failed attempt had no effect outside a
- * transaction. Only SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE
- * and WITH are cached; everything else (DDL, SET, COPY ...) runs as before.
+ * Least recently used first out, one statement at a time: the caller
+ * deallocates the evicted name. Each entry also keeps a moving average of
+ * its run time, so the scheduler pipelines only statements known to be
+ * fast (pool.c).
+ *
+ * Owned by whoever holds the connection (pool.c): no lock.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -21,23 +23,62 @@
 
 #include <string.h>
 
-#include "errors-private.h"
-#include "params-private.h"
 #include "statements-private.h"
-#include "worker-private.h"
+
+/* Above this moving average a statement is slow: it is sent alone, never
+ * with others queued behind it in one pipeline. */
+#define FAST_US 2000
+
+typedef struct {
+  PgeStatementKey key;          /* owns types and sql */
+  char            name[PGE_STATEMENT_NAME_SIZE];
+  gint64          avg_us;       /* -1: never timed */
+  GList           lru_link;     /* in statements->lru, most recent at the head */
+} Entry;
 
 struct _PgeStatements {
-  GHashTable *names;   /* key (SQL + types) -> statement name, both owned */
+  GHashTable *entries;   /* PgeStatementKey* (inside Entry) -> Entry*, owned */
+  GQueue      lru;
   guint       max;
-  guint64     next_id;
 };
+
+static guint
+key_hash (gconstpointer data)
+{
+  const PgeStatementKey *key = data;
+  guint hash = g_str_hash (key->sql);
+
+  for (int i = 0; i < key->n; i++)
+    hash = hash * 31 + key->types[i];
+  return hash;
+}
+
+static gboolean
+key_equal (gconstpointer a, gconstpointer b)
+{
+  const PgeStatementKey *x = a, *y = b;
+
+  return x->n == y->n && strcmp (x->sql, y->sql) == 0 &&
+         (x->n == 0 || memcmp (x->types, y->types, sizeof (Oid) * x->n) == 0);
+}
+
+static void
+entry_free (gpointer data)
+{
+  Entry *entry = data;
+
+  g_free ((Oid *) entry->key.types);
+  g_free ((char *) entry->key.sql);
+  g_free (entry);
+}
 
 PgeStatements *
 pge_statements_new (guint max)
 {
   PgeStatements *statements = g_new0 (PgeStatements, 1);
 
-  statements->names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  statements->entries = g_hash_table_new_full (key_hash, key_equal, NULL, entry_free);
+  g_queue_init (&statements->lru);
   statements->max = max;
   return statements;
 }
@@ -47,142 +88,135 @@ pge_statements_free (PgeStatements *statements)
 {
   if (statements == NULL)
     return;
-  g_hash_table_unref (statements->names);
+  g_hash_table_unref (statements->entries);
   g_free (statements);
 }
 
 /* The connection was replaced: its statements are gone with it. */
 void
-pge_statements_forget_all (PgeStatements *statements)
+pge_statements_clear (PgeStatements *statements)
 {
-  g_hash_table_remove_all (statements->names);
+  g_queue_init (&statements->lru);
+  g_hash_table_remove_all (statements->entries);
 }
 
-/* SQL alone is not enough: the same text with other parameter types is
- * another statement to the server. */
-static char *
-statement_key (const char *sql, const PgeParamsView *view)
+guint
+pge_statements_get_size (PgeStatements *statements)
 {
-  GString *key = g_string_new (NULL);
-
-  /* Types first, as digits and commas up to a '|': the SQL after it can
-   * hold any character, and the key stays unambiguous. */
-  for (int i = 0; i < view->n; i++)
-    g_string_append_printf (key, "%u,", view->types[i]);
-  g_string_append_c (key, '|');
-  g_string_append (key, sql);
-  return g_string_free (key, FALSE);
+  return g_hash_table_size (statements->entries);
 }
 
-static gboolean
-is_stale_plan (const GError *error)
+/* The name of @key's statement, whatever connection prepares it. */
+void
+pge_statements_name (const PgeStatementKey *key, char name[PGE_STATEMENT_NAME_SIZE])
 {
-  const char *sqlstate = pge_error_get_sqlstate (error);
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize length = sizeof digest;
+  char count[16];
 
-  return sqlstate != NULL && (strcmp (sqlstate, "0A000") == 0 || strcmp (sqlstate, "26000") == 0);
-}
-
-static void
-simple_command (PGconn *conn, const char *sql)
-{
-  PGresult *res = PQexec (conn, sql);
-
-  PQclear (res);
-}
-
-/* A miss: Parse under a new name and execute, in one round trip. */
-static PgeResult *
-prepare_and_run (PgeJob *job, PGconn *conn, const char *name, const PgeParamsView *view,
-                 gboolean *prepared, GError **error)
-{
-  PgeResult *prepare = NULL;
-  PgeResult *result = NULL;
-  GError *prepare_error = NULL;
-  GError *run_error = NULL;
-  PGresult *sync;
-
-  *prepared = FALSE;
-  if (!PQenterPipelineMode (conn) ||
-      !PQsendPrepare (conn, name, job->sql, view->n, view->types) ||
-      !PQsendQueryPrepared (conn, name, view->n, view->values, view->lengths, view->formats, 0) ||
-      !PQpipelineSync (conn))
+  /* The count first, then the types, then the text: no two keys give
+   * the same bytes. */
+  g_snprintf (count, sizeof count, "%d|", key->n);
+  g_checksum_update (checksum, (const guchar *) count, -1);
+  if (key->n > 0)
+    g_checksum_update (checksum, (const guchar *) key->types, sizeof (Oid) * key->n);
+  g_checksum_update (checksum, (const guchar *) key->sql, -1);
+  g_checksum_get_digest (checksum, digest, &length);
+  memcpy (name, "pge_", 4);
+  for (int i = 0; i < 16; i++)
     {
-      g_propagate_error (error, pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION,
-                                                         "cannot send the query"));
-      return NULL;
+      name[4 + 2 * i] = "0123456789abcdef"[digest[i] >> 4];
+      name[5 + 2 * i] = "0123456789abcdef"[digest[i] & 15];
     }
-  prepare = pge_worker_collect (job, conn, FALSE, &prepare_error);
-  result = pge_worker_collect (job, conn, FALSE, &run_error);
-  sync = PQgetResult (conn);
-  g_clear_pointer (&sync, PQclear);
-  PQexitPipelineMode (conn);
-  g_clear_pointer (&prepare, pge_result_unref);
-  if (prepare_error != NULL)
-    {
-      /* The execute step was skipped; its "result" is the abort notice. */
-      g_clear_pointer (&result, pge_result_unref);
-      g_clear_error (&run_error);
-      g_propagate_error (error, prepare_error);
-      return NULL;
-    }
-  *prepared = TRUE;
-  if (run_error != NULL)
-    g_propagate_error (error, run_error);
-  return result;
+  name[36] = '\0';
 }
 
-/* Runs a pool query through the cache. Returns FALSE (running nothing)
- * when the query is not one to cache; the caller then runs it as usual. */
+/* TRUE, filling @name, if @key is prepared; it becomes the most recent. */
 gboolean
-pge_statements_run (PgeStatements *statements, PgeJob *job, PGconn *conn,
-                    PgeResult **result, GError **error)
+pge_statements_lookup (PgeStatements *statements, const PgeStatementKey *key,
+                       char name[PGE_STATEMENT_NAME_SIZE])
 {
-  g_autofree char *key = NULL;
-  PgeParamsView view;
-  const char *name;
-  GError *local = NULL;
-  gint64 start = g_get_monotonic_time ();
+  Entry *entry = g_hash_table_lookup (statements->entries, key);
 
-  if (!pge_job_is_plain_query (job))
+  if (entry == NULL)
     return FALSE;
-  pge_params_view (job->params, &view);
-  key = statement_key (job->sql, &view);
-  name = g_hash_table_lookup (statements->names, key);
-  if (name != NULL)
-    {
-      if (!PQsendQueryPrepared (conn, name, view.n, view.values, view.lengths, view.formats, 0))
-        local = pge_error_new_from_conn (conn, PGE_ERROR_CONNECTION, "cannot send the query");
-      else
-        *result = pge_worker_collect (job, conn, FALSE, &local);
-      if (local != NULL && is_stale_plan (local) && PQstatus (conn) == CONNECTION_OK)
-        {
-          g_autofree char *deallocate = g_strdup_printf ("DEALLOCATE %s", name);
-
-          /* Nothing ran: drop the statement and go the unprepared way. */
-          g_clear_error (&local);
-          simple_command (conn, deallocate);
-          g_hash_table_remove (statements->names, key);
-          return FALSE;
-        }
-    }
-  else
-    {
-      g_autofree char *new_name = NULL;
-      gboolean prepared;
-
-      if (g_hash_table_size (statements->names) >= statements->max)
-        {
-          /* Rare (max distinct statements per connection): start over. */
-          simple_command (conn, "DEALLOCATE ALL");
-          g_hash_table_remove_all (statements->names);
-        }
-      new_name = g_strdup_printf ("pge_s%" G_GUINT64_FORMAT, statements->next_id++);
-      *result = prepare_and_run (job, conn, new_name, &view, &prepared, &local);
-      if (prepared)
-        g_hash_table_insert (statements->names, g_steal_pointer (&key), g_steal_pointer (&new_name));
-    }
-  pge_worker_log (job, job->sql, start, *result, local);
-  if (local != NULL)
-    g_propagate_error (error, local);
+  g_queue_unlink (&statements->lru, &entry->lru_link);
+  g_queue_push_head_link (&statements->lru, &entry->lru_link);
+  memcpy (name, entry->name, PGE_STATEMENT_NAME_SIZE);
   return TRUE;
+}
+
+/* Evicts the least recently used statement when the cache is full.
+ * Returns its name (the caller deallocates it and frees the string), or
+ * NULL. Called before preparing, so that the server never holds more
+ * than the bound outside a transaction. */
+char *
+pge_statements_make_room (PgeStatements *statements)
+{
+  Entry *oldest;
+  char *evicted;
+
+  if (statements->max == 0 || g_hash_table_size (statements->entries) < statements->max)
+    return NULL;
+  oldest = g_queue_peek_tail (&statements->lru);
+  evicted = g_strdup (oldest->name);
+  g_queue_unlink (&statements->lru, &oldest->lru_link);
+  g_hash_table_remove (statements->entries, &oldest->key);
+  return evicted;
+}
+
+/* Records @key as prepared under pge_statements_name(). Returns the name
+ * of a statement evicted to make room, as pge_statements_make_room(). */
+char *
+pge_statements_insert (PgeStatements *statements, const PgeStatementKey *key)
+{
+  Entry *entry;
+  char *evicted;
+
+  if (g_hash_table_contains (statements->entries, key) || statements->max == 0)
+    return NULL;
+  evicted = pge_statements_make_room (statements);
+  entry = g_new0 (Entry, 1);
+  entry->key.n = key->n;
+  entry->key.types = key->n > 0 ? g_memdup2 (key->types, sizeof (Oid) * key->n) : NULL;
+  entry->key.sql = g_strdup (key->sql);
+  entry->avg_us = -1;
+  entry->lru_link.data = entry;
+  pge_statements_name (key, entry->name);
+  g_queue_push_head_link (&statements->lru, &entry->lru_link);
+  g_hash_table_insert (statements->entries, &entry->key, entry);
+  return evicted;
+}
+
+/* Forgets @key (the server lost it, or its plan went stale). */
+void
+pge_statements_remove (PgeStatements *statements, const PgeStatementKey *key)
+{
+  Entry *entry = g_hash_table_lookup (statements->entries, key);
+
+  if (entry == NULL)
+    return;
+  g_queue_unlink (&statements->lru, &entry->lru_link);
+  g_hash_table_remove (statements->entries, &entry->key);
+}
+
+void
+pge_statements_note_time (PgeStatements *statements, const PgeStatementKey *key, gint64 duration_us)
+{
+  Entry *entry = g_hash_table_lookup (statements->entries, key);
+
+  if (entry == NULL)
+    return;
+  /* An exponential moving average over about the last eight runs. */
+  entry->avg_us = entry->avg_us < 0 ? duration_us : entry->avg_us + (duration_us - entry->avg_us) / 8;
+}
+
+/* Known, and fast on average: safe to pipeline with others. */
+gboolean
+pge_statements_is_fast (PgeStatements *statements, const PgeStatementKey *key)
+{
+  Entry *entry = g_hash_table_lookup (statements->entries, key);
+
+  return entry != NULL && entry->avg_us >= 0 && entry->avg_us < FAST_US;
 }

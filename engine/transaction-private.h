@@ -12,6 +12,16 @@ G_BEGIN_DECLS
  * The caller keeps its reference. Never blocks. */
 G_GNUC_INTERNAL void            pge_transaction_submit    (PgeTransaction *tx, PgeJob *job);
 
+/* Queues @job in @tx and blocks until it is done, running it on this
+ * thread when the transaction's connection is free. */
+G_GNUC_INTERNAL PgeResult      *pge_transaction_run_sync  (PgeTransaction *tx,
+                                                           PgeJob         *job,
+                                                           GError        **error);
+
+/* The calling thread's current transaction on @engine (a new reference),
+ * or NULL. */
+G_GNUC_INTERNAL PgeTransaction *pge_transaction_dup_current (PgeEngine *engine);
+
 /* A new reference, or NULL if @tx is being finalized (its count hit 0). */
 G_GNUC_INTERNAL PgeTransaction *pge_transaction_try_ref   (PgeTransaction *tx);
 
@@ -42,8 +52,8 @@ G_GNUC_INTERNAL gboolean        pge_identifier_is_valid   (const char *name);
 /* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
 G_GNUC_INTERNAL gboolean        pge_identifier_check      (const char *name,
                                                            GError    **error);
-/* A savepoint @tx already made (the SAVEPOINT statement succeeded). */
-G_GNUC_INTERNAL PgeSavepoint   *pge_savepoint_new         (PgeTransaction *tx,
-                                                           const char     *name);
+/* PGE_ERROR_TRANSACTION_STATE unless @tx and its ancestors are open. */
+G_GNUC_INTERNAL gboolean        pge_transaction_check_open (PgeTransaction *tx,
+                                                            GError        **error);
 
 G_END_DECLS

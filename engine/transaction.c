@@ -48,13 +48,15 @@
  */
 #include "config.h"
 
+#include "async-private.h"
 #include <string.h>
 
+#include "connection-private.h"
+#include "dispatch-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
 #include "result-private.h"
 #include "transaction-private.h"
-#include "worker-private.h"
 
 #define ALL_FLAGS (PGE_TRANSACTION_READ_ONLY | PGE_TRANSACTION_REPEATABLE_READ |           \
                    PGE_TRANSACTION_SERIALIZABLE | PGE_TRANSACTION_DEFERRABLE |             \
@@ -179,25 +181,21 @@ tx_shared_unref (TxShared *shared)
   g_free (shared);
 }
 
-/* Runs on the worker right after each job of the lease, before the next
- * one: keeps the first error that aborted the server transaction, and
- * forgets it once the transaction has recovered (ROLLBACK TO). Jobs that
- * never ran (refused, cancelled while queued) resolve on other threads and
- * say nothing about the server, so they are ignored. */
+/* Runs on the thread holding the connection right after each job of the
+ * lease, before the next one: keeps the first error that aborted the
+ * server transaction, and forgets it once the transaction has recovered
+ * (ROLLBACK TO). Jobs that never ran (refused, cancelled while queued)
+ * say nothing about the server and are not observed. */
 static void
-tx_track_outcome (PgeFuture *future, gpointer data)
+tx_observe (PgeConnection *conn, const GError *error, gpointer data)
 {
   TxShared *shared = data;
-  PgeWorker *worker = pge_worker_get_current ();
-  const GError *error = NULL;
+  PGconn *pg = pge_connection_get_pgconn (conn);
   PGTransactionStatusType status;
 
-  /* worker->lease is written only by this very thread (pool.c), so it
-   * can be read here without the queue lock. */
-  if (worker == NULL || worker->conn == NULL || worker->lease != shared->lease)
+  if (pg == NULL)
     return;
-  status = PQtransactionStatus (worker->conn);
-  pge_future_peek_error (future, &error);
+  status = PQtransactionStatus (pg);
   g_mutex_lock (&shared->lock);
   if (status == PQTRANS_INERROR)
     {
@@ -245,8 +243,8 @@ tx_state_error_locked (PgeTransaction *tx)
   return g_error_new_literal (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE, why);
 }
 
-static gboolean
-tx_check_open (PgeTransaction *tx, GError **error)
+gboolean
+pge_transaction_check_open (PgeTransaction *tx, GError **error)
 {
   gboolean open;
 
@@ -321,9 +319,10 @@ tx_wait_submissions_locked (TxShared *shared)
  * thread, which runs its callbacks here: hence no lock is held across
  * pge_lease_submit(), only the n_submitting gate. */
 static gboolean
-tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open)
+tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, PgeSlot **taken)
 {
   TxShared *shared = tx->shared;
+  PgeSlot *slot;
   guint depth;
 
   g_mutex_lock (&shared->lock);
@@ -347,9 +346,10 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open)
 
   depth = GPOINTER_TO_UINT (g_private_get (&submit_depth));
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth + 1));
-  pge_future_on_done (job->future, NULL, tx_track_outcome, tx_shared_ref (shared),
-                      (GDestroyNotify) tx_shared_unref);
-  pge_lease_submit (shared->lease, job);
+  pge_job_set_observer (job, tx_observe, tx_shared_ref (shared), (GDestroyNotify) tx_shared_unref);
+  slot = pge_dispatch_lease_submit (shared->lease, job, taken != NULL);
+  if (taken != NULL)
+    *taken = slot;
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth));
 
   g_mutex_lock (&shared->lock);
@@ -362,15 +362,33 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open)
 void
 pge_transaction_submit (PgeTransaction *tx, PgeJob *job)
 {
-  tx_enqueue (tx, job, TRUE);
+  tx_enqueue (tx, job, TRUE, NULL);
 }
 
+/* Queues @job (@require_open as for tx_enqueue()) and waits for it,
+ * running it on this thread when the transaction's connection is free. */
 static PgeResult *
-tx_wait_job (PgeJob *job, GError **error)
+tx_run_sync (PgeTransaction *tx, PgeJob *job, gboolean require_open, GError **error)
 {
-  g_autoptr(PgeFuture) future = pge_future_ref (job->future);
+  PgeSlot *slot = NULL;
 
-  return pge_future_wait (future, error);
+  /* Run outside the submission gate: an end waiting at the gate must not
+   * wait for a whole statement. */
+  if (tx_enqueue (tx, job, require_open, &slot) && slot != NULL)
+    pge_dispatch_run_taken (slot, job);
+  return pge_future_wait (job->future, error);
+}
+
+PgeResult *
+pge_transaction_run_sync (PgeTransaction *tx, PgeJob *job, GError **error)
+{
+  return tx_run_sync (tx, job, TRUE, error);
+}
+
+PgeTransaction *
+pge_transaction_dup_current (PgeEngine *engine)
+{
+  return pge_current_dup (pge_engine_get_current (engine), (gpointer (*) (gpointer)) pge_transaction_try_ref);
 }
 
 /* Runs @sql (one statement) inside @tx and waits. For savepoint.c too. */
@@ -383,8 +401,7 @@ pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
 
   if (!tx_check_blocking (tx->engine, "a savepoint operation", error))
     return FALSE;
-  pge_transaction_submit (tx, job);
-  result = tx_wait_job (job, &local);
+  result = tx_run_sync (tx, job, TRUE, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -507,11 +524,10 @@ tx_begin_sql (PgeTransactionFlags flags)
 static void
 tx_release_lease (PgeTransaction *tx)
 {
-  pge_lease_release (tx->shared->lease);
-  /* So that stats show the worker free once commit/rollback/unref
-   * returns; never on a worker thread, which may be the one to unpin. */
-  if (!pge_engine_is_worker_thread (tx->engine))
-    pge_lease_wait_unpinned (tx->shared->lease);
+  /* Waits so that stats show the connection free once commit/rollback/
+   * unref returns; never on a worker thread, which may be the one to
+   * unpin. */
+  pge_dispatch_lease_end (tx->shared->lease, !pge_engine_is_worker_thread (tx->engine));
 }
 
 static void
@@ -548,32 +564,35 @@ tx_begin_outer (PgeEngine           *engine,
                 GError             **error)
 {
   g_autoptr(PgeLease) lease = pge_lease_new (pge_engine_get_primary (engine));
-  g_autoptr(PgeFuture) pinned = NULL;
+  g_autoptr(PgeJob) pin = pge_lease_new_pin_job (lease);
   g_autofree char *sql = NULL;
   g_autoptr(PgeJob) job = NULL;
   g_autoptr(PgeResult) result = NULL;
   TxShared *shared;
   PgeTransaction *tx;
+  PgeSlot *slot;
   GError *local = NULL;
 
-  pinned = pge_lease_pin (lease);
-  result = tx_wait_cancellable (pinned, cancellable, &local);
+  slot = pge_dispatch_submit (pge_engine_get_primary (engine), pin, TRUE);
+  if (slot != NULL)
+    pge_dispatch_run_taken (slot, pin);
+  result = tx_wait_cancellable (pin->future, cancellable, &local);
   if (local != NULL)
     {
-      pge_lease_release (lease);
-      pge_lease_wait_unpinned (lease);
+      pge_dispatch_lease_end (lease, TRUE);
       g_propagate_error (error, local);
       return NULL;
     }
   g_clear_pointer (&result, pge_result_unref);
   sql = tx_begin_sql (flags);
   job = pge_job_new_query (sql, NULL);
-  pge_lease_submit (lease, job);
+  slot = pge_dispatch_lease_submit (lease, job, TRUE);
+  if (slot != NULL)
+    pge_dispatch_run_taken (slot, job);
   result = tx_wait_cancellable (job->future, cancellable, &local);
   if (local != NULL)
     {
-      pge_lease_release (lease);
-      pge_lease_wait_unpinned (lease);
+      pge_dispatch_lease_end (lease, TRUE);
       g_propagate_prefixed_error (error, local, "cannot begin a transaction: ");
       return NULL;
     }
@@ -581,7 +600,7 @@ tx_begin_outer (PgeEngine           *engine,
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
   if (make_current)
-    pge_engine_push_current (engine, tx);
+    pge_current_push (pge_engine_get_current (engine), tx);
   return tx;
 }
 
@@ -624,7 +643,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
       g_propagate_error (error, local);
       return NULL;
     }
-  pge_engine_push_current (engine, tx);
+  pge_current_push (pge_engine_get_current (engine), tx);
   return tx;
 }
 
@@ -693,7 +712,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
       !tx_check_blocking (engine, "pge_engine_transaction()", error))
     return NULL;
 
-  current = pge_engine_dup_current (engine);
+  current = pge_transaction_dup_current (engine);
   /* One that is ending on another thread is about to leave the stack. */
   if (current != NULL && !pge_transaction_is_open (current))
     g_clear_pointer (&current, pge_transaction_unref);
@@ -750,7 +769,7 @@ pge_engine_get_current_transaction (PgeEngine *engine)
   PgeTransaction *tx;
 
   g_return_val_if_fail (engine != NULL, NULL);
-  tx = pge_engine_dup_current (engine);
+  tx = pge_transaction_dup_current (engine);
   if (tx == NULL)
     return NULL;
   /* The caller's own reference keeps it alive; if another thread just
@@ -778,7 +797,7 @@ pge_engine_transaction_exists (PgeEngine *engine)
   g_autoptr(PgeTransaction) tx = NULL;
 
   g_return_val_if_fail (engine != NULL, FALSE);
-  tx = pge_engine_dup_current (engine);
+  tx = pge_transaction_dup_current (engine);
   return tx != NULL;
 }
 
@@ -814,7 +833,7 @@ tx_finalize (PgeTransaction *tx)
   tx_unlink_from_parent_locked (tx);
   g_mutex_unlock (&tx->shared->lock);
 
-  pge_engine_remove_current (tx->engine, tx);
+  pge_current_remove (pge_engine_get_current (tx->engine), tx);
   if (tx->parent == NULL)
     tx_release_lease (tx);
   else if (was_open)
@@ -925,14 +944,19 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
 PgeResult *
 pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *params, GError **error)
 {
-  g_autoptr(PgeFuture) future = NULL;
+  g_autoptr(PgeJob) job = NULL;
 
   g_return_val_if_fail (tx != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (!tx_check_blocking (tx->engine, "pge_transaction_query_sync()", error))
     return NULL;
-  future = pge_transaction_query (tx, sql, params);
-  return pge_future_wait (future, error);
+  if (sql == NULL)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the SQL is NULL");
+      return NULL;
+    }
+  job = pge_job_new_query (sql, params);
+  return tx_run_sync (tx, job, TRUE, error);
 }
 
 /**
@@ -966,8 +990,7 @@ pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **erro
   if (!tx_check_blocking (tx->engine, "pge_transaction_exec_sync()", error))
     return FALSE;
   job = pge_job_new_exec (script);
-  pge_transaction_submit (tx, job);
-  result = tx_wait_job (job, &local);
+  result = tx_run_sync (tx, job, TRUE, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -1030,16 +1053,16 @@ aborted_error (TxShared *shared, const char *what)
 /* Worker side of an outermost commit. PostgreSQL answers a COMMIT in an
  * aborted transaction with "ROLLBACK" and no error: ask first. */
 static PgeResult *
-commit_outer_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+commit_outer_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   EndCall *call = data;
-  PGTransactionStatusType status = PQtransactionStatus (conn);
+  PGTransactionStatusType status = PQtransactionStatus (pge_connection_get_pgconn (conn));
   g_autoptr(PgeResult) result = NULL;
   const char *tag;
 
   if (status == PQTRANS_INERROR)
     {
-      g_autoptr(PgeResult) rolled = pge_worker_exec (job, conn, "ROLLBACK", NULL, NULL);
+      g_autoptr(PgeResult) rolled = pge_connection_query (conn, "ROLLBACK", NULL, NULL);
 
       g_propagate_error (error, aborted_error (call->shared, "it was rolled back"));
       return NULL;
@@ -1051,7 +1074,7 @@ commit_outer_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
                            "(a COMMIT or ROLLBACK was sent as a statement)");
       return NULL;
     }
-  result = pge_worker_exec (job, conn, "COMMIT", NULL, error);
+  result = pge_connection_query (conn, "COMMIT", NULL, error);
   if (result == NULL)
     return NULL;
   tag = pge_result_get_command_tag (result);
@@ -1069,35 +1092,35 @@ commit_outer_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
  * transaction, roll back to the savepoint (which also recovers the
  * parent) and report it. */
 static PgeResult *
-commit_inner_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+commit_inner_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   EndCall *call = data;
   g_autofree char *release = g_strdup_printf ("RELEASE SAVEPOINT %s", call->savepoint);
 
-  if (PQtransactionStatus (conn) == PQTRANS_INERROR)
+  if (PQtransactionStatus (pge_connection_get_pgconn (conn)) == PQTRANS_INERROR)
     {
       g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO SAVEPOINT %s", call->savepoint);
-      g_autoptr(PgeResult) r1 = pge_worker_exec (job, conn, rollback, NULL, NULL);
-      g_autoptr(PgeResult) r2 = pge_worker_exec (job, conn, release, NULL, NULL);
+      g_autoptr(PgeResult) r1 = pge_connection_query (conn, rollback, NULL, NULL);
+      g_autoptr(PgeResult) r2 = pge_connection_query (conn, release, NULL, NULL);
 
       g_propagate_error (error, aborted_error (call->shared,
                                                "it was rolled back to its savepoint"));
       return NULL;
     }
-  return pge_worker_exec (job, conn, release, NULL, error);
+  return pge_connection_query (conn, release, NULL, error);
 }
 
 static PgeResult *
-rollback_inner_run (PgeJob *job, PGconn *conn, gpointer data, GError **error)
+rollback_inner_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
 {
   EndCall *call = data;
   g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO SAVEPOINT %s", call->savepoint);
   g_autofree char *release = g_strdup_printf ("RELEASE SAVEPOINT %s", call->savepoint);
-  g_autoptr(PgeResult) result = pge_worker_exec (job, conn, rollback, NULL, error);
+  g_autoptr(PgeResult) result = pge_connection_query (conn, rollback, NULL, error);
 
   if (result == NULL)
     return NULL;
-  return pge_worker_exec (job, conn, release, NULL, error);
+  return pge_connection_query (conn, release, NULL, error);
 }
 
 /* Fire and forget, for the finalizer: the parent's next statements queue
@@ -1107,7 +1130,7 @@ tx_enqueue_rollback_inner (PgeTransaction *tx)
 {
   g_autoptr(PgeJob) job = pge_job_new_call (rollback_inner_run, end_call_new (tx), end_call_free);
 
-  return tx_enqueue (tx->parent, job, TRUE);
+  return tx_enqueue (tx->parent, job, TRUE, NULL);
 }
 
 static gboolean
@@ -1141,8 +1164,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
   else
     job = pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
                             end_call_free);
-  tx_enqueue (tx, job, FALSE);
-  result = tx_wait_job (job, &local);
+  result = tx_run_sync (tx, job, FALSE, &local);
 
   committed = commit && local == NULL;
   /* A lost connection or a closed engine leaves nothing open on the
@@ -1162,7 +1184,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
   g_mutex_unlock (&shared->lock);
 
   for (guint i = 0; i < ended->len; i++)
-    pge_engine_remove_current (tx->engine, ended->pdata[i]);
+    pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
   if (tx->parent == NULL)
     tx_release_lease (tx);
 
@@ -1298,43 +1320,6 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
 }
 
 /**
- * pge_transaction_savepoint:
- * @tx: an open #PgeTransaction
- * @name: (nullable): a name matching `[A-Za-z0-9_]+` (at most 63 bytes),
- *   or %NULL for `savepoint_<id>` (see pge_transaction_get_savepoint_id())
- * @error: return location for a #GError
- *
- * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails
- * with %PGE_ERROR_INVALID_ARGUMENT before anything is sent, leaving @tx
- * untouched; an ended @tx fails with %PGE_ERROR_TRANSACTION_STATE. Blocks
- * until the server answers. Thread-safe, but refuses (%PGE_ERROR_FAILED)
- * on one of the engine's own worker threads.
- *
- * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set
- */
-PgeSavepoint *
-pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
-{
-  g_autofree char *auto_name = NULL;
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (tx != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (name == NULL)
-    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (tx));
-  else if (!pge_identifier_check (name, error))
-    return NULL;
-  if (!tx_check_open (tx, error))
-    return NULL;
-  /* Validated, and quoted anyway: the name is never SQL. */
-  sql = g_strdup_printf ("SAVEPOINT \"%s\"", name);
-  if (!pge_transaction_run_sql (tx, sql, error))
-    return NULL;
-  return pge_savepoint_new (tx, name);
-}
-
-/**
  * pge_transaction_rollback_to:
  * @tx: an open #PgeTransaction
  * @savepoint_name: the name of a savepoint of @tx, matching `[A-Za-z0-9_]+`
@@ -1358,7 +1343,7 @@ pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GEr
 
   g_return_val_if_fail (tx != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!pge_identifier_check (savepoint_name, error) || !tx_check_open (tx, error))
+  if (!pge_identifier_check (savepoint_name, error) || !pge_transaction_check_open (tx, error))
     return FALSE;
   sql = g_strdup_printf ("ROLLBACK TO SAVEPOINT \"%s\"", savepoint_name);
   return pge_transaction_run_sql (tx, sql, error);
@@ -1425,7 +1410,7 @@ pge_engine_run_transaction (PgeEngine          *engine,
     }
   if (!tx_check_blocking (engine, "pge_engine_run_transaction()", error))
     return FALSE;
-  parent = pge_engine_dup_current (engine);
+  parent = pge_transaction_dup_current (engine);
   outermost = parent == NULL || !pge_transaction_is_open (parent);
 
   for (guint attempt = 0;; attempt++)
@@ -1473,4 +1458,293 @@ pge_engine_run_transaction (PgeEngine          *engine,
       g_clear_pointer (&tx, pge_transaction_unref);
       retry_backoff (attempt);
     }
+}
+
+/* ----------------------------------------------------------- transactions */
+
+static void
+transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PgeEngine *engine = task_data;
+  PgeTransactionFlags flags = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "pge-flags"));
+  GError *error = NULL;
+  PgeTransaction *tx;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  tx = pge_transaction_begin_detached (engine, flags, cancellable, &error);
+  if (tx == NULL)
+    {
+      g_task_return_error (task, pge_async_translate_cancel (error, cancellable));
+      return;
+    }
+  /* Nobody will see this transaction: roll it back here, off the main
+   * loop (its last unref would block wherever it happens). */
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      pge_transaction_rollback (tx, NULL);
+      pge_transaction_unref (tx);
+      g_task_return_error_if_cancelled (task);
+      return;
+    }
+  g_task_return_pointer (task, tx, (GDestroyNotify) pge_transaction_unref);
+}
+
+/**
+ * pge_engine_transaction_async:
+ * @engine: a #PgeEngine
+ * @flags: isolation and access mode; the nesting flags have no effect
+ * @cancellable: (nullable): stops the wait for a free worker, or the
+ *   `BEGIN`; a transaction begun before the cancel is rolled back
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * Begins a new outermost transaction without blocking: a worker is pinned
+ * and `BEGIN` sent from a thread of GLib's pool, and @callback runs in
+ * the thread-default #GMainContext of the calling thread at the time of
+ * this call, where pge_engine_transaction_finish() gets the transaction.
+ *
+ * Unlike pge_engine_transaction(), the transaction is never made the
+ * current transaction of any thread, and never nests into one: a main
+ * loop interleaves unrelated work, which must not be routed into it. So
+ * pge_engine_query() and the other engine-level calls run outside it, even
+ * on the thread that began it: use the explicit calls on the transaction —
+ * pge_transaction_query_async(), pge_transaction_batch(),
+ * pge_transaction_commit_async(), pge_transaction_rollback_async().
+ * Drop the last reference after it has ended: the last unref of an open
+ * transaction rolls it back and blocks until the worker is free.
+ *
+ * Never blocks.
+ */
+void
+pge_engine_transaction_async (PgeEngine          *engine,
+                              PgeTransactionFlags flags,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (engine != NULL);
+  task = pge_async_task_new (pge_engine_transaction_async, "pge_engine_transaction_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  g_task_set_task_data (task, pge_engine_ref (engine), (GDestroyNotify) pge_engine_unref);
+  g_object_set_data (G_OBJECT (task), "pge-flags", GUINT_TO_POINTER (flags));
+  g_task_run_in_thread (task, transaction_begin_thread);
+  g_object_unref (task);
+}
+
+/**
+ * pge_engine_transaction_finish:
+ * @engine: the #PgeEngine given to pge_engine_transaction_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets the transaction begun by pge_engine_transaction_async(). It is not
+ * the current transaction of any thread (see there). Errors as for
+ * pge_engine_transaction() (%PGE_ERROR_TIMEOUT when no worker became free
+ * in time ...), or %G_IO_ERROR_CANCELLED. Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the open transaction, or %NULL
+ *   with @error set
+ */
+PgeTransaction *
+pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_engine_transaction_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * pge_transaction_query_async:
+ * @tx: an open transaction
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @cancellable: (nullable): cancels the statement if it is still queued
+ *   (it never runs), or through libpq's cancel API if it runs; a
+ *   cancelled statement aborts @tx, as in psql
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * GIO-style pge_transaction_query(): queues @sql inside @tx, on its
+ * worker, after the statements queued before it, whichever thread calls
+ * this; @callback runs in the thread-default #GMainContext of the calling
+ * thread at the time of this call, where pge_transaction_query_finish()
+ * gets the result. Never blocks.
+ */
+void
+pge_transaction_query_async (PgeTransaction     *tx,
+                             const char         *sql,
+                             PgeParams          *params,
+                             GCancellable       *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer            user_data)
+{
+  g_autoptr(PgeFuture) future = NULL;
+  GTask *task;
+
+  g_return_if_fail (tx != NULL);
+  task = pge_async_task_new (pge_transaction_query_async, "pge_transaction_query_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  future = pge_transaction_query (tx, sql, params);
+  pge_async_follow_result (task, future);
+}
+
+/**
+ * pge_transaction_query_finish:
+ * @tx: the #PgeTransaction given to pge_transaction_query_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * A statement stopped by the #GCancellable gives %G_IO_ERROR_CANCELLED;
+ * one that completed before the cancel took effect keeps its result. A
+ * statement on an ended transaction gives %PGE_ERROR_TRANSACTION_STATE.
+ * Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ */
+PgeResult *
+pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (tx != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_query_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+transaction_end_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PgeTransaction *tx = task_data;
+  gboolean commit = g_task_get_source_tag (task) == pge_transaction_commit_async;
+  GError *error = NULL;
+  gboolean ok;
+
+  /* Cancelled before it started: nothing was sent, @tx is still open. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  /* Once sent, COMMIT or ROLLBACK is not cancelled: the outcome is
+   * reported as it is, so that the caller knows what was kept. */
+  ok = commit ? pge_transaction_commit (tx, &error) : pge_transaction_rollback (tx, &error);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+transaction_end_async (PgeTransaction     *tx,
+                       gpointer            source_tag,
+                       const char         *name,
+                       GCancellable       *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer            user_data)
+{
+  GTask *task = pge_async_task_new (source_tag, name, cancellable, callback, user_data);
+
+  if (task == NULL)
+    return;
+  g_task_set_task_data (task, pge_transaction_ref (tx), (GDestroyNotify) pge_transaction_unref);
+  g_task_run_in_thread (task, transaction_end_thread);
+  g_object_unref (task);
+}
+
+/**
+ * pge_transaction_commit_async:
+ * @tx: a transaction
+ * @cancellable: (nullable): cancels the commit only if it has not started
+ *   (then nothing is sent and @tx stays open)
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * pge_transaction_commit() without blocking: the `COMMIT` (or, for an
+ * inner transaction, `RELEASE SAVEPOINT`) is sent and waited for from a
+ * thread of GLib's pool, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, where
+ * pge_transaction_commit_finish() gets the outcome. Never blocks.
+ */
+void
+pge_transaction_commit_async (PgeTransaction     *tx,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  g_return_if_fail (tx != NULL);
+  transaction_end_async (tx, pge_transaction_commit_async, "pge_transaction_commit_async",
+                         cancellable, callback, user_data);
+}
+
+/**
+ * pge_transaction_commit_finish:
+ * @tx: the #PgeTransaction given to pge_transaction_commit_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Errors as for pge_transaction_commit(): committing a transaction that an
+ * earlier error aborted rolls it back and fails with
+ * %PGE_ERROR_TRANSACTION_STATE, and so does an ended one; or
+ * %G_IO_ERROR_CANCELLED if it was cancelled before it started. Never
+ * blocks.
+ *
+ * Returns: %TRUE if the transaction was committed
+ */
+gboolean
+pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_commit_async), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * pge_transaction_rollback_async:
+ * @tx: a transaction
+ * @cancellable: (nullable): cancels the rollback only if it has not
+ *   started (then nothing is sent and @tx stays open)
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * pge_transaction_rollback() without blocking: the `ROLLBACK` (or, for an
+ * inner transaction, `ROLLBACK TO SAVEPOINT`) is sent and waited for from
+ * a thread of GLib's pool, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, where
+ * pge_transaction_rollback_finish() gets the outcome. Never blocks.
+ */
+void
+pge_transaction_rollback_async (PgeTransaction     *tx,
+                                GCancellable       *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer            user_data)
+{
+  g_return_if_fail (tx != NULL);
+  transaction_end_async (tx, pge_transaction_rollback_async, "pge_transaction_rollback_async",
+                         cancellable, callback, user_data);
+}
+
+/**
+ * pge_transaction_rollback_finish:
+ * @tx: the #PgeTransaction given to pge_transaction_rollback_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Errors as for pge_transaction_rollback() (%PGE_ERROR_TRANSACTION_STATE
+ * for an ended transaction), or %G_IO_ERROR_CANCELLED if it was cancelled
+ * before it started. Never blocks.
+ *
+ * Returns: %TRUE if the transaction was rolled back
+ */
+gboolean
+pge_transaction_rollback_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (tx != NULL, FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_rollback_async), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

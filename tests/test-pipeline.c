@@ -14,18 +14,20 @@ pipelined_engine (guint n_workers, guint depth)
   PgeEngine *engine;
 
   pge_config_set_pipeline_depth (config, depth);
+  /* Without the cache every plain query may be pipelined, known or not. */
+  pge_config_set_statement_cache (config, 0);
   engine = pge_engine_new (config, &error);
   cr_assert_null (error, "%s", error ? error->message : "");
   return engine;
 }
 
-Test (pipeline, depth_defaults_to_one_and_is_validated)
+Test (pipeline, depth_defaults_to_sixteen_and_is_validated)
 {
   g_autoptr(PgeConfig) config = pge_test_config (1);
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeEngine) engine = NULL;
 
-  cr_assert_eq (pge_config_get_pipeline_depth (config), 1);
+  cr_assert_eq (pge_config_get_pipeline_depth (config), 16);
   pge_config_set_pipeline_depth (config, 0);
   engine = pge_engine_new (config, &error);
   cr_assert_null (engine);
@@ -256,3 +258,51 @@ Test (pipeline, close_cancels_every_pipelined_query, .timeout = 60)
     }
   pge_engine_unref (engine);
 }
+
+/* On default settings (statement cache on), statements the connection
+ * has seen run fast are pipelined as prepared statements; a statement it
+ * has not seen runs alone, and every future gets its own answer. */
+Test (pipeline, cached_statements_ride_the_pipeline_on_defaults)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) held = NULL;
+  PgeFuture *futures[40];
+  Gate gate = { 0 };
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(PgeResult) warm = pge_engine_query_sync (engine, "SELECT $1::int8 * 3", NULL, &error);
+
+      cr_assert_null (warm);   /* no parameter given: an error, and not cached */
+      g_clear_error (&error);
+    }
+  for (gint64 i = 0; i < 3; i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+      g_autoptr(PgeResult) warm = NULL;
+
+      pge_params_add_int64 (params, i);
+      warm = pge_engine_query_sync (engine, "SELECT $1::int8 * 3", params, &error);
+      cr_assert_not_null (warm, "%s", error ? error->message : "");
+    }
+  held = gate_close (engine, &gate);
+  for (gint64 i = 0; i < (gint64) G_N_ELEMENTS (futures); i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+
+      pge_params_add_int64 (params, i);
+      futures[i] = pge_engine_query (engine, i % 10 == 9 ? "SELECT $1::int8 * 3 + 0 AS unseen"
+                                                          : "SELECT $1::int8 * 3", params);
+    }
+  gate_open (&gate);
+  for (gint64 i = 0; i < (gint64) G_N_ELEMENTS (futures); i++)
+    {
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      cr_assert_not_null (result, "%" G_GINT64_FORMAT ": %s", i, error ? error->message : "");
+      cr_assert_eq (pge_result_get_int64 (result, 0, 0), 3 * i);
+      pge_future_unref (futures[i]);
+    }
+}
+

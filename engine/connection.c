@@ -1,0 +1,859 @@
+/* connection.c — one PGconn and everything done on it.
+ *
+ * A PgeConnection owns a blocking libpq connection: connecting and
+ * reconnecting, noticing a dead backend without a round trip, running a
+ * statement, a script or a pipeline, the prepared-statement cache, the
+ * cancel handle, rolling back what a job left open, and query logging.
+ *
+ * Threads: at any moment one thread holds the connection — its worker
+ * thread, or a blocking caller running its own job (pool.c hands out
+ * that lease) — and only the holder calls the functions marked "for the
+ * holder" or touches the PGconn, the statement cache and the lists of
+ * statements to deallocate. Other threads only cancel: `cancel_lock`
+ * guards the PGcancel, the token of what runs now and `cancel_sent`;
+ * `cancel_pending` and `cancel_all` are atomic so the holder's wait loop
+ * reads them without the lock. Lock order: a pool's queue_lock, then
+ * cancel_lock; nothing is taken inside cancel_lock.
+ *
+ * The statement cache (on by default): a plain data query is prepared
+ * once per connection under a name derived from its text (statements.c),
+ * in the same round trip as its first run, and later runs only Bind and
+ * Execute. A statement the server no longer has ("does not exist", after
+ * a user's DEALLOCATE or behind a pooler) or already has ("already
+ * exists", behind a pooler) is a cache miss: outside a transaction
+ * nothing ran, so it is prepared again or run unprepared, and the caller
+ * never sees it. Inside a transaction a failed statement aborts the
+ * transaction, so there the cache is used only where its knowledge is
+ * exact: on a direct connection (never behind a transaction pooler), with
+ * evicted statements deallocated only once the connection is outside any
+ * transaction. A pooler is recognised at connect: the backend PID libpq
+ * was given is not the one the server reports.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "connection-private.h"
+#include "errors-private.h"
+#include "logging-private.h"
+#include "params-private.h"
+#include "result-private.h"
+#include "statements-private.h"
+
+/* How often a cancel request is repeated while the cancelled query runs. */
+#define RECANCEL_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
+
+struct _PgeConnection {
+  char          *label;        /* "primary/2", for logs */
+  char          *conninfo;
+  guint          statement_timeout_ms;
+  gboolean       log_queries;
+  gboolean       log_responses;
+
+  /* For the holder. */
+  PGconn        *pg;
+  guint64        generation;   /* +1 per successful connect */
+  gboolean       doomed;       /* the server sent FATAL: the session is ending */
+  gboolean       pooled;       /* behind a transaction pooler */
+  PgeStatements *statements;   /* nullable: the cache is off */
+  GPtrArray     *evicted;      /* names still prepared, to deallocate */
+  GPtrArray     *stale;        /* names whose plan went stale, to deallocate */
+  int            server_version;  /* atomic */
+
+  GMutex         cancel_lock;
+  PGcancel      *cancel;       /* owned; for the current PGconn */
+  gconstpointer  running;      /* token of what runs now */
+  gboolean       cancel_sent;  /* a request went out since the last take */
+  gint           cancel_pending;  /* atomic: what runs now is to be cancelled */
+  gint           cancel_all;      /* atomic, sticky: cancel whatever runs */
+};
+
+PgeConnection *
+pge_connection_new (const char *label, const char *conninfo, const PgeSettings *settings)
+{
+  PgeConnection *conn = g_new0 (PgeConnection, 1);
+
+  conn->label = g_strdup (label);
+  conn->conninfo = g_strdup (conninfo);
+  conn->statement_timeout_ms = settings->statement_timeout_ms;
+  conn->log_queries = settings->log_queries;
+  conn->log_responses = settings->log_responses;
+  if (settings->statement_cache > 0)
+    conn->statements = pge_statements_new (settings->statement_cache);
+  conn->evicted = g_ptr_array_new_with_free_func (g_free);
+  conn->stale = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_init (&conn->cancel_lock);
+  return conn;
+}
+
+void
+pge_connection_free (PgeConnection *conn)
+{
+  if (conn == NULL)
+    return;
+  g_clear_pointer (&conn->pg, PQfinish);
+  g_clear_pointer (&conn->cancel, PQfreeCancel);
+  g_clear_pointer (&conn->statements, pge_statements_free);
+  g_ptr_array_unref (conn->evicted);
+  g_ptr_array_unref (conn->stale);
+  g_mutex_clear (&conn->cancel_lock);
+  g_free (conn->label);
+  g_free (conn->conninfo);
+  g_free (conn);
+}
+
+const char *
+pge_connection_get_label (PgeConnection *conn)
+{
+  return conn->label;
+}
+
+PGconn *
+pge_connection_get_pgconn (PgeConnection *conn)
+{
+  return conn->pg;
+}
+
+guint64
+pge_connection_get_generation (PgeConnection *conn)
+{
+  return conn->generation;
+}
+
+int
+pge_connection_get_server_version (PgeConnection *conn)
+{
+  return g_atomic_int_get (&conn->server_version);
+}
+
+/* ---------------------------------------------------------- connecting */
+
+/* Runs inside libpq on the holder's thread. An idle connection whose
+ * backend is terminated receives a FATAL error (57P01 ...) that libpq
+ * hands here as a notice, possibly before the EOF that follows it is
+ * readable: remember it, so the connection is replaced before the next
+ * job. */
+static void
+notice_receiver (void *arg, const PGresult *res)
+{
+  PgeConnection *conn = arg;
+  const char *severity = PQresultErrorField (res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+  if (g_strcmp0 (severity, "FATAL") == 0 || g_strcmp0 (severity, "PANIC") == 0)
+    conn->doomed = TRUE;
+  g_debug ("%s: %s", conn->label, PQresultErrorMessage (res));
+}
+
+static void
+set_cancel_handle (PgeConnection *conn, PGcancel *cancel)
+{
+  PGcancel *old;
+
+  g_mutex_lock (&conn->cancel_lock);
+  old = conn->cancel;
+  conn->cancel = cancel;
+  g_mutex_unlock (&conn->cancel_lock);
+  g_clear_pointer (&old, PQfreeCancel);
+}
+
+/* For the holder. */
+void
+pge_connection_disconnect (PgeConnection *conn)
+{
+  set_cancel_handle (conn, NULL);
+  g_clear_pointer (&conn->pg, PQfinish);
+}
+
+/* The session settings, and whether a pooler stands between: one round
+ * trip. */
+static gboolean
+connection_setup (PgeConnection *conn, PGconn *pg, GError **error)
+{
+  g_autoptr(GString) sql = g_string_new (NULL);
+  PGresult *res;
+  gboolean ok;
+
+  if (conn->statement_timeout_ms > 0)
+    g_string_append_printf (sql, "SET statement_timeout = %u; ", conn->statement_timeout_ms);
+  if (conn->statements != NULL)
+    g_string_append (sql, "SELECT pg_backend_pid()");
+  if (sql->len == 0)
+    return TRUE;
+  res = PQexec (pg, sql->str);
+  ok = PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
+  if (!ok)
+    g_propagate_error (error, pge_error_new_from_result (res, FALSE));
+  else if (conn->statements != NULL)
+    conn->pooled = PQntuples (res) != 1 ||
+                   g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10) != PQbackendPID (pg);
+  PQclear (res);
+  return ok;
+}
+
+/* For the holder: (re)connects. Forgets every prepared statement. */
+gboolean
+pge_connection_connect (PgeConnection *conn, GError **error)
+{
+  /* connect_timeout first, so a value in the user's conninfo wins:
+   * libpq keeps the last value of a repeated keyword. */
+  const char *keywords[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+  const char *values[] = { "10", "pgengine", conn->conninfo, NULL };
+  PGconn *pg;
+
+  pge_connection_disconnect (conn);
+  pg = PQconnectdbParams (keywords, values, 1);
+  if (PQstatus (pg) != CONNECTION_OK)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot connect (%s)", conn->label);
+
+      g_propagate_error (error, pge_error_new_from_conn (pg, PGE_ERROR_CONNECTION, what));
+      PQfinish (pg);
+      return FALSE;
+    }
+  PQsetNoticeReceiver (pg, notice_receiver, conn);
+  if (!connection_setup (conn, pg, error))
+    {
+      PQfinish (pg);
+      return FALSE;
+    }
+  g_atomic_int_set (&conn->server_version, PQserverVersion (pg));
+  conn->pg = pg;
+  conn->doomed = FALSE;
+  conn->generation++;
+  if (conn->statements != NULL)
+    pge_statements_clear (conn->statements);
+  g_ptr_array_set_size (conn->evicted, 0);
+  g_ptr_array_set_size (conn->stale, 0);
+  set_cancel_handle (conn, PQgetCancel (pg));
+  return TRUE;
+}
+
+gboolean
+pge_connection_is_ok (PgeConnection *conn)
+{
+  return conn->pg != NULL && PQstatus (conn->pg) == CONNECTION_OK;
+}
+
+/* For the holder: whether the idle connection is still alive, without a
+ * round trip: a terminated backend leaves an error and EOF on the socket. */
+gboolean
+pge_connection_preflight (PgeConnection *conn)
+{
+  /* One PQconsumeInput() may read only the FATAL error and not the EOF
+   * behind it: read until the socket is quiet (bounded: a live idle
+   * connection goes quiet at once). */
+  for (int i = 0; i < 8; i++)
+    {
+      struct pollfd pfd;
+      PGnotify *notify;
+
+      if (!pge_connection_is_ok (conn) || conn->doomed)
+        return FALSE;
+      pfd.fd = PQsocket (conn->pg);
+      pfd.events = POLLIN;
+      pfd.revents = 0;
+      if (poll (&pfd, 1, 0) <= 0)
+        return TRUE;
+      if (!PQconsumeInput (conn->pg) || PQstatus (conn->pg) != CONNECTION_OK)
+        return FALSE;
+      /* Nobody can receive a NOTIFY on a shared connection: drop it. */
+      while ((notify = PQnotifies (conn->pg)) != NULL)
+        PQfreemem (notify);
+    }
+  return !conn->doomed;
+}
+
+static void
+simple_command (PgeConnection *conn, const char *sql)
+{
+  PQclear (PQexec (conn->pg, sql));
+}
+
+/* Deallocates what the cache let go, now that no transaction can be hurt
+ * by an error (behind a pooler the name may live on another server
+ * connection: harmless, it names the same statement). */
+static void
+flush_deallocations (PgeConnection *conn)
+{
+  GPtrArray *lists[] = { conn->stale, conn->evicted };
+
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    {
+      for (guint i = 0; i < lists[l]->len; i++)
+        {
+          g_autofree char *sql = g_strdup_printf ("DEALLOCATE %s", (char *) lists[l]->pdata[i]);
+
+          simple_command (conn, sql);
+        }
+      g_ptr_array_set_size (lists[l], 0);
+    }
+}
+
+/* For the holder: leaves the connection idle outside any transaction, or
+ * drops it. */
+void
+pge_connection_make_idle (PgeConnection *conn)
+{
+  PGTransactionStatusType status;
+
+  if (!pge_connection_is_ok (conn))
+    {
+      pge_connection_disconnect (conn);
+      return;
+    }
+  status = PQtransactionStatus (conn->pg);
+  if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+    {
+      g_debug ("%s: a job left a transaction open; rolling back", conn->label);
+      simple_command (conn, "ROLLBACK");
+      status = PQtransactionStatus (conn->pg);
+    }
+  if (status != PQTRANS_IDLE)
+    {
+      pge_connection_disconnect (conn);
+      return;
+    }
+  if (conn->evicted->len > 0 || conn->stale->len > 0)
+    flush_deallocations (conn);
+}
+
+/* ---------------------------------------------------------- cancelling */
+
+void
+pge_connection_set_running (PgeConnection *conn, gconstpointer token, gboolean cancelled)
+{
+  g_mutex_lock (&conn->cancel_lock);
+  conn->running = token;
+  g_atomic_int_set (&conn->cancel_pending, token != NULL && cancelled);
+  g_mutex_unlock (&conn->cancel_lock);
+}
+
+static void
+send_cancel_locked (PgeConnection *conn)
+{
+  char errbuf[256];
+
+  if (conn->cancel == NULL)
+    return;
+  conn->cancel_sent = TRUE;
+  if (!PQcancel (conn->cancel, errbuf, sizeof errbuf))
+    g_debug ("%s: cancel request failed: %s", conn->label, errbuf);
+}
+
+/* Any thread: cancels @token's query if it is the one running. */
+void
+pge_connection_cancel (PgeConnection *conn, gconstpointer token)
+{
+  g_mutex_lock (&conn->cancel_lock);
+  if (token != NULL && conn->running == token)
+    {
+      g_atomic_int_set (&conn->cancel_pending, TRUE);
+      send_cancel_locked (conn);
+    }
+  g_mutex_unlock (&conn->cancel_lock);
+}
+
+/* Any thread: from now on, every query on this connection is cancelled
+ * (close's grace period is over). */
+void
+pge_connection_cancel_all (PgeConnection *conn)
+{
+  g_atomic_int_set (&conn->cancel_all, TRUE);
+  g_mutex_lock (&conn->cancel_lock);
+  if (conn->running != NULL)
+    send_cancel_locked (conn);
+  g_mutex_unlock (&conn->cancel_lock);
+}
+
+/* Whether a cancel request went out since the last call; clears it. */
+gboolean
+pge_connection_take_cancel_sent (PgeConnection *conn)
+{
+  gboolean sent;
+
+  g_mutex_lock (&conn->cancel_lock);
+  sent = conn->cancel_sent;
+  conn->cancel_sent = FALSE;
+  g_mutex_unlock (&conn->cancel_lock);
+  return sent;
+}
+
+static gboolean
+cancel_wanted (PgeConnection *conn)
+{
+  return g_atomic_int_get (&conn->cancel_pending) || g_atomic_int_get (&conn->cancel_all);
+}
+
+/* A cancel request that reaches the backend before the query does is
+ * ignored by the server (it is idle then), and the query would run to its
+ * end: while a cancelled query's results are awaited, the request is
+ * repeated every RECANCEL_INTERVAL_US. */
+static void
+recancel (PgeConnection *conn, gint64 *last_sent)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now - *last_sent < RECANCEL_INTERVAL_US)
+    return;
+  *last_sent = now;
+  g_mutex_lock (&conn->cancel_lock);
+  send_cancel_locked (conn);
+  g_mutex_unlock (&conn->cancel_lock);
+}
+
+/* ---------------------------------------------------------- results */
+
+/* For the holder: blocks until PQgetResult() would not block. FALSE if
+ * the connection failed (PQgetResult() then reports it). */
+gboolean
+pge_connection_wait_for_result (PgeConnection *conn)
+{
+  gint64 last_cancel = g_get_monotonic_time ();
+
+  while (PQisBusy (conn->pg))
+    {
+      struct pollfd pfd = { PQsocket (conn->pg), POLLIN, 0 };
+      gboolean cancelled = cancel_wanted (conn);
+      int ready = poll (&pfd, 1, cancelled ? (int) (RECANCEL_INTERVAL_US / 1000) : -1);
+
+      if (ready < 0 && errno != EINTR)
+        return FALSE;
+      if (ready > 0 && !PQconsumeInput (conn->pg))
+        return FALSE;
+      if (cancelled)
+        recancel (conn, &last_cancel);
+    }
+  return TRUE;
+}
+
+GError *
+pge_connection_error_from_result (PgeConnection *conn, const PGresult *res)
+{
+  GError *error = pge_error_new_from_result (res, g_atomic_int_get (&conn->cancel_pending) ||
+                                                  g_atomic_int_get (&conn->cancel_all));
+
+  /* "server closed the connection unexpectedly" carries no SQLSTATE. */
+  if (PQstatus (conn->pg) == CONNECTION_BAD && error->code != PGE_ERROR_CONNECTION)
+    error->code = PGE_ERROR_CONNECTION;
+  return error;
+}
+
+static void
+set_first_error (GError **first, GError *error)
+{
+  if (*first == NULL)
+    *first = error;
+  else
+    g_error_free (error);
+}
+
+static GError *
+copy_refused (const char *what)
+{
+  return g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                      "%s is not a query: use pge_engine_run_in_worker()", what);
+}
+
+/* For the holder: reads every result of what was just sent (in pipeline
+ * mode: of one command). Keeps the last non-error one; reports the first
+ * error. COPY is refused without hanging. */
+PgeResult *
+pge_connection_collect (PgeConnection *conn, gboolean simple, GError **error)
+{
+  PGresult *last = NULL;
+  PGresult *res;
+  GError *first = NULL;
+
+  while (pge_connection_wait_for_result (conn), (res = PQgetResult (conn->pg)) != NULL)
+    {
+      switch (PQresultStatus (res))
+        {
+        case PGRES_COPY_IN:
+          PQputCopyEnd (conn->pg, "pgengine: COPY FROM STDIN needs pge_engine_run_in_worker()");
+          set_first_error (&first, copy_refused ("COPY FROM STDIN"));
+          break;
+        case PGRES_COPY_OUT:
+          {
+            char *buffer = NULL;
+
+            while (PQgetCopyData (conn->pg, &buffer, 0) > 0)
+              PQfreemem (buffer);
+            set_first_error (&first, copy_refused ("COPY TO STDOUT"));
+          }
+          break;
+        case PGRES_COPY_BOTH:
+          /* Replication protocol: the connection cannot be recovered. */
+          PQclear (res);
+          set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                           "replication commands are not supported"));
+          g_clear_pointer (&last, PQclear);
+          g_propagate_error (error, first);
+          return NULL;
+        case PGRES_FATAL_ERROR:
+        case PGRES_BAD_RESPONSE:
+        case PGRES_NONFATAL_ERROR:
+          set_first_error (&first, pge_connection_error_from_result (conn, res));
+          break;
+        case PGRES_EMPTY_QUERY:
+          if (!simple)
+            set_first_error (&first, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                                          "the query is empty"));
+          else if (last == NULL)
+            {
+              last = res;
+              continue;
+            }
+          break;
+        default:
+          g_clear_pointer (&last, PQclear);
+          last = res;
+          continue;
+        }
+      PQclear (res);
+    }
+  if (first == NULL && PQstatus (conn->pg) == CONNECTION_BAD)
+    first = pge_error_new_from_conn (conn->pg, PGE_ERROR_CONNECTION, "the connection was lost");
+  if (first != NULL)
+    {
+      g_clear_pointer (&last, PQclear);
+      g_propagate_error (error, first);
+      return NULL;
+    }
+  return last ? pge_result_new_take (last) : NULL;
+}
+
+void
+pge_connection_log (PgeConnection *conn, const char *sql, gint64 start_us, PgeResult *result,
+                    const GError *error)
+{
+  if (!conn->log_queries)
+    return;
+  pge_log_query (conn->label, sql, g_get_monotonic_time () - start_us,
+                 result ? pge_result_get_pgresult (result) : NULL, error, conn->log_responses);
+}
+
+static GError *
+send_error (PgeConnection *conn)
+{
+  gint code = PQstatus (conn->pg) == CONNECTION_BAD ? PGE_ERROR_CONNECTION : PGE_ERROR_FAILED;
+
+  return pge_error_new_from_conn (conn->pg, code, "cannot send the query");
+}
+
+/* ---------------------------------------------------------- the cache */
+
+static gboolean
+in_transaction (PgeConnection *conn)
+{
+  return PQtransactionStatus (conn->pg) != PQTRANS_IDLE;
+}
+
+static void
+key_init (PgeStatementKey *key, const char *sql, const PgeParamsView *view)
+{
+  key->n = view->n;
+  key->types = view->types;
+  key->sql = sql;
+}
+
+static gboolean
+sqlstate_is (const GError *error, const char *sqlstate)
+{
+  return g_strcmp0 (pge_error_get_sqlstate (error), sqlstate) == 0;
+}
+
+/* "does not exist" (26000) or "already exists" (42P05): the cache was
+ * wrong about the server, and nothing ran. */
+static gboolean
+is_cache_miss (const GError *error)
+{
+  return sqlstate_is (error, "26000") || sqlstate_is (error, "42P05");
+}
+
+/* A name still waiting to be deallocated names a statement the server
+ * has: take it back instead of preparing it again. */
+static gboolean
+revive (PgeConnection *conn, const char *name)
+{
+  for (guint i = 0; i < conn->evicted->len; i++)
+    if (strcmp (conn->evicted->pdata[i], name) == 0)
+      {
+        g_ptr_array_remove_index_fast (conn->evicted, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static void
+add_evicted (PgeConnection *conn, char *name)
+{
+  if (name != NULL)
+    g_ptr_array_add (conn->evicted, name);
+}
+
+static void
+remember (PgeConnection *conn, const PgeStatementKey *key)
+{
+  add_evicted (conn, pge_statements_insert (conn->statements, key));
+}
+
+/* Fills @item's cache fields: whether it goes through the cache, its
+ * name, and whether a Parse must go first. */
+static void
+plan (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view)
+{
+  PgeStatementKey key;
+
+  item->cached = conn->statements != NULL && pge_sql_is_plain (item->sql) &&
+                 !(conn->pooled && in_transaction (conn));
+  item->parse = FALSE;
+  if (!item->cached)
+    return;
+  key_init (&key, item->sql, view);
+  if (pge_statements_lookup (conn->statements, &key, item->name))
+    return;
+  pge_statements_name (&key, item->name);
+  if (revive (conn, item->name))
+    remember (conn, &key);
+  else
+    {
+      item->parse = TRUE;
+      add_evicted (conn, pge_statements_make_room (conn->statements));
+    }
+}
+
+static gboolean
+send_planned (PgeConnection *conn, const PgePipelineItem *item, const PgeParamsView *view)
+{
+  if (!item->cached)
+    return PQsendQueryParams (conn->pg, item->sql, view->n, view->types, view->values,
+                              view->lengths, view->formats, 0);
+  if (item->parse && !PQsendPrepare (conn->pg, item->name, item->sql, view->n, view->types))
+    return FALSE;
+  return PQsendQueryPrepared (conn->pg, item->name, view->n, view->values, view->lengths,
+                              view->formats, 0);
+}
+
+/* In pipeline mode: the results of one planned query, then its Sync. A
+ * Parse that failed because of the cache sets @item->retry. */
+static void
+read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view,
+              gint64 since_us)
+{
+  PgeStatementKey key;
+  GError *parse_error = NULL;
+  PGresult *sync;
+
+  key_init (&key, item->sql, view);
+  if (item->parse)
+    {
+      g_autoptr(PgeResult) parsed = pge_connection_collect (conn, FALSE, &parse_error);
+    }
+  item->result = pge_connection_collect (conn, FALSE, &item->error);
+  sync = PQgetResult (conn->pg);
+  if (sync != NULL && PQresultStatus (sync) != PGRES_PIPELINE_SYNC && item->error == NULL &&
+      parse_error == NULL)
+    item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION, "pipeline out of step");
+  g_clear_pointer (&sync, PQclear);
+  if (parse_error != NULL)
+    {
+      /* The Execute was skipped; its "result" is the abort notice. */
+      g_clear_pointer (&item->result, pge_result_unref);
+      g_clear_error (&item->error);
+      item->retry = is_cache_miss (parse_error);
+      item->error = parse_error;
+      return;
+    }
+  if (!item->cached)
+    return;
+  if (item->parse)
+    remember (conn, &key);
+  if (item->error == NULL)
+    pge_statements_note_time (conn->statements, &key, g_get_monotonic_time () - since_us);
+  else if (sqlstate_is (item->error, "26000") || sqlstate_is (item->error, "0A000"))
+    {
+      /* Lost, or its plan went stale (DDL changed its result type):
+       * nothing ran, but inside a transaction the error has aborted it. */
+      pge_statements_remove (conn->statements, &key);
+      if (sqlstate_is (item->error, "0A000"))
+        g_ptr_array_add (conn->stale, g_strdup (item->name));
+      item->retry = TRUE;
+    }
+}
+
+static void
+end_pipeline (PgeConnection *conn)
+{
+  PQexitPipelineMode (conn->pg);
+}
+
+/* A cache miss outside a transaction: prepare and run in one round trip. */
+static PgeResult *
+run_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view, gint64 start)
+{
+  /* What plan() evicted goes before the Parse, while that cannot hurt. */
+  if (conn->evicted->len > 0 && !in_transaction (conn))
+    flush_deallocations (conn);
+  if (!PQenterPipelineMode (conn->pg) || !send_planned (conn, item, view) ||
+      !PQpipelineSync (conn->pg))
+    {
+      item->error = send_error (conn);
+      if (PQpipelineStatus (conn->pg) != PQ_PIPELINE_OFF)
+        end_pipeline (conn);
+      return NULL;
+    }
+  read_planned (conn, item, view, start);
+  end_pipeline (conn);
+  return item->result;
+}
+
+/* One statement through the cache, recovering from what the cache got
+ * wrong about the server while that cannot hurt (outside a transaction):
+ * at most a prepare, a prepared run, and an unprepared run. */
+static PgeResult *
+query_cached (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view, gint64 start)
+{
+  gboolean in_tx = in_transaction (conn);
+
+  plan (conn, item, view);
+  run_planned (conn, item, view, start);
+  if (in_tx || !item->cached || !item->retry)
+    return item->result;
+  /* Lost or stale: prepare it again (or, already there, just run it). */
+  flush_deallocations (conn);
+  g_clear_error (&item->error);
+  item->retry = FALSE;
+  plan (conn, item, view);
+  run_planned (conn, item, view, start);
+  if (item->retry)
+    {
+      /* Wrong twice (a pooler moving us between servers): unprepared. */
+      g_clear_error (&item->error);
+      item->cached = FALSE;
+      item->retry = FALSE;
+      run_planned (conn, item, view, start);
+    }
+  return item->result;
+}
+
+/* ---------------------------------------------------------- statements */
+
+/* For the holder: runs one statement (extended protocol), through the
+ * statement cache when it is a plain data query. */
+PgeResult *
+pge_connection_query (PgeConnection *conn, const char *sql, PgeParams *frozen_params, GError **error)
+{
+  PgePipelineItem item = { .sql = sql, .params = frozen_params };
+  PgeParamsView view;
+  gint64 start = g_get_monotonic_time ();
+
+  pge_params_view (frozen_params, &view);
+  if (view.n > PGE_MAX_PARAMS)
+    item.error = g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                              "%d parameters; PostgreSQL takes at most %d", view.n, PGE_MAX_PARAMS);
+  else if (conn->statements != NULL && pge_sql_is_plain (sql))
+    query_cached (conn, &item, &view, start);
+  else if (!PQsendQueryParams (conn->pg, sql, view.n, view.types, view.values, view.lengths,
+                               view.formats, 0))
+    item.error = send_error (conn);
+  else
+    item.result = pge_connection_collect (conn, FALSE, &item.error);
+  pge_connection_log (conn, sql, start, item.result, item.error);
+  if (item.error != NULL)
+    g_propagate_error (error, item.error);
+  return item.result;
+}
+
+/* For the holder: a script, simple protocol. */
+PgeResult *
+pge_connection_exec_script (PgeConnection *conn, const char *script, GError **error)
+{
+  PgeResult *result = NULL;
+  GError *local = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  if (!PQsendQuery (conn->pg, script))
+    local = send_error (conn);
+  else
+    result = pge_connection_collect (conn, TRUE, &local);
+  pge_connection_log (conn, script, start, result, local);
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return result;
+}
+
+/* For the holder: whether @sql may share a pipeline with other queries:
+ * with the cache on, only a statement this connection has seen run fast,
+ * so that one slow query never holds others behind it. */
+gboolean
+pge_connection_is_fast (PgeConnection *conn, const char *sql, PgeParams *params)
+{
+  PgeParamsView view;
+  PgeStatementKey key;
+
+  if (conn->statements == NULL)
+    return TRUE;
+  pge_params_view (params, &view);
+  key_init (&key, sql, &view);
+  return pge_statements_is_fast (conn->statements, &key);
+}
+
+/* ---------------------------------------------------------- pipelines */
+
+/* For the holder: sends @items (autocommit queries) as one pipeline,
+ * each with its own Sync, so each is its own implicit transaction and one
+ * failure never touches the others. FALSE if nothing could be sent (the
+ * items then carry errors); after TRUE, read each sent item in order with
+ * pge_connection_pipeline_read(), then pge_connection_pipeline_end(). */
+gboolean
+pge_connection_pipeline_send (PgeConnection *conn, PgePipelineItem *items, guint n_items)
+{
+  if (!PQenterPipelineMode (conn->pg))
+    {
+      for (guint i = 0; i < n_items; i++)
+        items[i].error = pge_error_new_from_conn (conn->pg, PGE_ERROR_CONNECTION,
+                                                  "cannot start a pipeline");
+      return FALSE;
+    }
+  for (guint i = 0; i < n_items; i++)
+    {
+      PgeParamsView view;
+
+      if (items[i].skip)
+        continue;
+      pge_params_view (items[i].params, &view);
+      plan (conn, &items[i], &view);
+      if (!send_planned (conn, &items[i], &view) || !PQpipelineSync (conn->pg))
+        {
+          for (guint j = i; j < n_items; j++)
+            if (!items[j].skip)
+              items[j].error = send_error (conn);
+          break;
+        }
+      items[i].sent = TRUE;
+    }
+  return TRUE;
+}
+
+/* @since_us: when the previous item's results were in (or the send). */
+void
+pge_connection_pipeline_read (PgeConnection *conn, PgePipelineItem *item, gint64 since_us)
+{
+  PgeParamsView view;
+
+  pge_params_view (item->params, &view);
+  read_planned (conn, item, &view, since_us);
+  pge_connection_log (conn, item->sql, since_us, item->result, item->error);
+}
+
+void
+pge_connection_pipeline_end (PgeConnection *conn)
+{
+  end_pipeline (conn);
+  if (conn->stale->len > 0 && pge_connection_is_ok (conn) && !in_transaction (conn))
+    flush_deallocations (conn);
+}

@@ -48,7 +48,8 @@ struct _PgeJob {
   PgeJobKind      kind;
 
   /* Immutable once submitted. */
-  char           *sql;        /* QUERY, EXEC */
+  char           *sql;        /* QUERY, EXEC; owned unless sql_borrowed */
+  gboolean        sql_borrowed;
   PgeParams      *params;     /* QUERY: frozen private copy, nullable */
   PgeJobFunc      func;       /* CALL */
   gpointer        data;
@@ -77,6 +78,7 @@ struct _PgeJob {
 };
 
 G_GNUC_INTERNAL PgeJob    *pge_job_new_query  (const char *sql, PgeParams *params);
+G_GNUC_INTERNAL PgeJob    *pge_job_new_query_borrowed (const char *sql, PgeParams *params);
 G_GNUC_INTERNAL PgeJob    *pge_job_new_exec   (const char *script);
 G_GNUC_INTERNAL PgeJob    *pge_job_new_call   (PgeJobFunc     func,
                                                gpointer       data,

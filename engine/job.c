@@ -42,6 +42,21 @@ pge_job_new_query (const char *sql, PgeParams *params)
   return job;
 }
 
+/* For a caller that blocks until the job is done: @sql and @params are
+ * borrowed (@params by reference) rather than copied, since they cannot
+ * change before the call returns and nobody reads them after the job
+ * ran. Saves the allocations of a copy on every blocking call. */
+PgeJob *
+pge_job_new_query_borrowed (const char *sql, PgeParams *params)
+{
+  PgeJob *job = job_new (PGE_JOB_QUERY);
+
+  job->sql = (char *) sql;
+  job->sql_borrowed = TRUE;
+  job->params = params ? pge_params_ref (params) : NULL;
+  return job;
+}
+
 PgeJob *
 pge_job_new_exec (const char *script)
 {
@@ -80,7 +95,8 @@ pge_job_unref (PgeJob *job)
     job->observe_notify (job->observe_data);
   if (job->release != NULL)
     job->release (job);
-  g_free (job->sql);
+  if (!job->sql_borrowed)
+    g_free (job->sql);
   g_clear_pointer (&job->params, pge_params_unref);
   g_clear_pointer (&job->future, pge_future_unref);
   g_free (job);

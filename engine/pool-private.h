@@ -73,7 +73,6 @@ struct _PgePool {
   /* Atomic. */
   PgeCounters  counters;
   guint64      n_reconnects;
-  guint64      n_direct;         /* jobs a blocking caller ran itself */
 };
 
 /* What a worker does next; see pge_pool_next(). */

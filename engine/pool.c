@@ -328,7 +328,6 @@ take_locked (PgeSlot *slot, PgeJob *job)
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
-  __atomic_fetch_add (&slot->pool->n_direct, 1, __ATOMIC_RELAXED);
   return slot;
 }
 

@@ -83,12 +83,15 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * pge_engine_query_sync:
  * @engine: a #PgeEngine
  * @sql: one SQL statement, with `$1`, `$2` ... placeholders
- * @params: (nullable): the parameters
+ * @params: (nullable): the parameters, read while the call runs (not
+ *   copied): no other thread may change them before it returns
  * @error: return location for a #GError
  *
  * pge_engine_query() and pge_future_wait() in one call: blocks until the
- * result is in. Thread-safe; do not call it from a %NULL-context future
- * callback on one of @engine's workers.
+ * result is in. When a connection is free (and nothing is queued ahead),
+ * the statement runs on the calling thread itself, with no hand-off to a
+ * worker; else it queues like pge_engine_query(). Thread-safe; do not call
+ * it from a %NULL-context future callback on one of @engine's workers.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
  */
@@ -104,7 +107,7 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the SQL is NULL");
       return NULL;
     }
-  job = pge_job_new_query (sql, params);
+  job = pge_job_new_query_borrowed (sql, params);
   return pge_engine_run_sync (engine, job, error);
 }
 

@@ -932,7 +932,8 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * pge_transaction_query_sync:
  * @tx: a #PgeTransaction
  * @sql: one SQL statement, with `$1`, `$2` ... placeholders
- * @params: (nullable): the parameters
+ * @params: (nullable): the parameters, read while the call runs (not
+ *   copied): no other thread may change them before it returns
  * @error: return location for a #GError
  *
  * pge_transaction_query() and pge_future_wait() in one call. Blocks until
@@ -955,7 +956,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the SQL is NULL");
       return NULL;
     }
-  job = pge_job_new_query (sql, params);
+  job = pge_job_new_query_borrowed (sql, params);
   return tx_run_sync (tx, job, TRUE, error);
 }
 

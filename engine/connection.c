@@ -734,6 +734,7 @@ query_cached (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
       /* Wrong twice (a pooler moving us between servers): unprepared. */
       g_clear_error (&item->error);
       item->cached = FALSE;
+      item->parse = FALSE;
       item->retry = FALSE;
       run_planned (conn, item, view, start);
     }

@@ -3,9 +3,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <criterion/hooks.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -17,6 +20,7 @@
 PgeEngine *test_engine = NULL;
 
 static char *cluster_dir = NULL;    /* set in the runner when it started one */
+static char *pgbouncer_dir = NULL;  /* set in the runner: where a test may start one */
 static char *schema = NULL;
 static char *schema_conninfo = NULL;
 
@@ -41,11 +45,52 @@ run_cluster_tool (const char *command, const char *dir)
   return g_strdup (g_strstrip (out));
 }
 
+/* Runs tools/pge-pgbouncer; its stdout, or NULL with its exit status in
+ * @status (77: PgBouncer is not installed). */
+static char *
+run_pgbouncer_tool (const char *command, const char *dir, const char *upstream, int *exit_status)
+{
+  g_autofree char *tool = g_build_filename (PGE_TEST_SRCDIR, "tools", "pge-pgbouncer", NULL);
+  const char *argv[] = { tool, command, dir, upstream, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (exit_status != NULL)
+    *exit_status = -1;
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &error))
+    {
+      fprintf (stderr, "cannot run %s: %s\n", tool, error->message);
+      return NULL;
+    }
+  if (!g_spawn_check_wait_status (status, &error))
+    {
+      if (exit_status != NULL && error->domain == G_SPAWN_EXIT_ERROR)
+        *exit_status = error->code;
+      if (error->domain != G_SPAWN_EXIT_ERROR || error->code != 77)
+        fprintf (stderr, "%s %s failed:\n%s\n", tool, command, err ? err : "");
+      return NULL;
+    }
+  if (exit_status != NULL)
+    *exit_status = 0;
+  return g_strdup (g_strstrip (out));
+}
+
 ReportHook (PRE_ALL) (struct criterion_test_set *set)
 {
   g_autofree char *conninfo = NULL;
 
   (void) set;
+  /* The first test that asks for PgBouncer starts it there (tests run in
+   * processes of their own); POST_ALL stops it. */
+  if (g_getenv ("PGE_TEST_PGBOUNCER_CONNINFO") == NULL)
+    {
+      pgbouncer_dir = g_strdup_printf ("%s/pge-pgbouncer-%d-%u", g_get_tmp_dir (),
+                                       (int) getpid (), g_random_int ());
+      g_setenv ("PGE_TEST_PGBOUNCER_DIR", pgbouncer_dir, TRUE);
+    }
   if (g_getenv ("PGE_TEST_CONNINFO") != NULL)
     return;
   cluster_dir = g_strdup_printf ("%s/pge-test-%d-%u", g_get_tmp_dir (), (int) getpid (),
@@ -64,6 +109,16 @@ ReportHook (PRE_ALL) (struct criterion_test_set *set)
 ReportHook (POST_ALL) (struct criterion_global_stats *stats)
 {
   (void) stats;
+  if (pgbouncer_dir != NULL)
+    {
+      g_autofree char *lock = g_strconcat (pgbouncer_dir, ".lock", NULL);
+
+      /* Before the cluster: PgBouncer holds connections to it. */
+      if (g_file_test (pgbouncer_dir, G_FILE_TEST_EXISTS))
+        g_free (run_pgbouncer_tool ("stop", pgbouncer_dir, NULL, NULL));
+      unlink (lock);
+    }
+  g_clear_pointer (&pgbouncer_dir, g_free);
   if (cluster_dir != NULL)
     g_free (run_cluster_tool ("stop", cluster_dir));
   g_clear_pointer (&cluster_dir, g_free);
@@ -126,6 +181,63 @@ pge_test_restart_server (void)
   out = run_cluster_tool ("restart", dir);
   cr_assert_not_null (out, "the server did not restart");
   return TRUE;
+}
+
+/* The state of this run's PgBouncer, shared by the test processes through
+ * the lock file next to its directory: empty while nobody tried to start
+ * it, "none" when PgBouncer is not installed. */
+#define PGBOUNCER_NOT_INSTALLED "none"
+
+const char *
+pge_test_pgbouncer_conninfo (void)
+{
+  static char *conninfo = NULL;
+  static gboolean known = FALSE;
+  const char *dir;
+  g_autofree char *lock_path = NULL;
+  g_autofree char *conninfo_path = NULL;
+  char state[8] = { 0 };
+  int fd;
+  int status = 0;
+  gboolean not_installed = FALSE;
+
+  if (g_getenv ("PGE_TEST_PGBOUNCER_CONNINFO") != NULL)
+    return g_getenv ("PGE_TEST_PGBOUNCER_CONNINFO");
+  if (known)
+    return conninfo;
+  dir = g_getenv ("PGE_TEST_PGBOUNCER_DIR");
+  cr_assert_not_null (dir, "PGE_TEST_PGBOUNCER_DIR is not set (no test runner?)");
+
+  lock_path = g_strconcat (dir, ".lock", NULL);
+  conninfo_path = g_build_filename (dir, "conninfo", NULL);
+  fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  cr_assert (fd >= 0, "%s: %s", lock_path, g_strerror (errno));
+  while (flock (fd, LOCK_EX) != 0)
+    cr_assert_eq (errno, EINTR, "flock %s: %s", lock_path, g_strerror (errno));
+
+  /* Read and written through @fd: replacing the file would break the lock. */
+  if (pread (fd, state, sizeof state - 1, 0) > 0 && strcmp (state, PGBOUNCER_NOT_INSTALLED) == 0)
+    not_installed = TRUE;
+  else if (g_file_get_contents (conninfo_path, &conninfo, NULL, NULL))
+    g_strstrip (conninfo);   /* another test started it */
+  else
+    {
+      /* Nobody tried yet, or a start failed (its logs are in @dir). */
+      if (g_file_test (dir, G_FILE_TEST_EXISTS))
+        g_free (run_pgbouncer_tool ("stop", dir, NULL, NULL));
+      conninfo = run_pgbouncer_tool ("start", dir, pge_test_conninfo (), &status);
+      not_installed = conninfo == NULL && status == 77;
+      if (not_installed)
+        cr_assert_eq (pwrite (fd, PGBOUNCER_NOT_INSTALLED, strlen (PGBOUNCER_NOT_INSTALLED), 0),
+                      (ssize_t) strlen (PGBOUNCER_NOT_INSTALLED), "%s: %s", lock_path,
+                      g_strerror (errno));
+    }
+  flock (fd, LOCK_UN);
+  close (fd);
+
+  cr_assert (conninfo != NULL || not_installed, "could not start PgBouncer (see above)");
+  known = TRUE;
+  return conninfo;
 }
 
 PgeConfig *

@@ -24,6 +24,13 @@ const char *pge_test_conninfo        (void);
 const char *pge_test_schema_conninfo (void);
 const char *pge_test_schema          (void);
 
+/* The conninfo of a PgBouncer (tools/pge-pgbouncer: transaction pooling,
+ * pool size 2) in front of the run's server, started by the first test
+ * that asks and stopped after the run; NULL when PgBouncer is not
+ * installed. PGE_TEST_PGBOUNCER_CONNINFO names an outside one instead.
+ * PgBouncer drops `options`, so this conninfo has no test schema. */
+const char *pge_test_pgbouncer_conninfo (void);
+
 /* A config on this test's schema, with test-friendly defaults (acquire
  * timeout 10 s). The caller owns it. */
 PgeConfig  *pge_test_config          (guint n_workers);

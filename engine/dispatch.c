@@ -166,7 +166,14 @@ run_one (PgeSlot *slot, PgeJob *job)
 void
 pge_dispatch_run_taken (PgeSlot *slot, PgeJob *job)
 {
+  PgeSlot *outer = pge_pool_get_current_slot ();
+
+  /* While it holds the slot, this thread counts as one of the engine's
+   * own: callbacks that run here must not block on the engine or join
+   * its threads, exactly as on a worker. */
+  pge_pool_enter_thread (slot);
   run_one (slot, job);
+  pge_pool_enter_thread (outer);
   pge_pool_release (slot);
 }
 
@@ -303,7 +310,11 @@ pge_dispatch_lease_end (PgeLease *lease, gboolean wait)
 
   if (slot != NULL)
     {
+      PgeSlot *outer = pge_pool_get_current_slot ();
+
+      pge_pool_enter_thread (slot);
       pge_dispatch_unpin (slot);
+      pge_pool_enter_thread (outer);
       pge_pool_release (slot);
     }
   if (wait)

@@ -136,7 +136,8 @@ pge_pool_enter_thread (PgeSlot *slot)
   g_private_set (&current_slot, slot);
 }
 
-/* The slot whose worker thread this is, or NULL. */
+/* The slot this thread holds: its worker's, or one it runs a job on
+ * directly; NULL on any other thread. */
 PgeSlot *
 pge_pool_get_current_slot (void)
 {

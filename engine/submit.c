@@ -231,13 +231,16 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * @notify: (nullable): frees @user_data once the job is over, on whichever
  *   thread finishes with it
  *
- * Runs @func on a worker thread with that worker's idle connection, for
- * what queries cannot do (COPY, LISTEN, large objects ...). The PGresult
+ * Runs @func with an idle connection of the engine, on the thread that
+ * holds it: a worker thread, or a thread that waits for the future and
+ * found the connection free (it then runs @func itself rather than wake a
+ * worker). For what queries cannot do (COPY, LISTEN, large objects ...). The PGresult
  * it returns becomes the future's result (an error result becomes a
  * %PGE_ERROR_QUERY error); %NULL gives no result. @func must leave the
  * connection idle and must not close it; a connection left mid-protocol is
  * replaced, one left inside a transaction is rolled back (unless this runs
- * inside the thread's current transaction, where it runs on its worker).
+ * inside the thread's current transaction, where it runs on its
+ * connection).
  * pge_future_cancel() sends a cancel request to whatever @func is running.
  * Thread-safe; never blocks.
  *

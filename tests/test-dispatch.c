@@ -237,3 +237,29 @@ Test (dispatch, blocking_calls_refuse_bad_input_without_running_anything)
   cr_assert_null (b);
   pge_assert_error (closed, PGE_ERROR, PGE_ERROR_CLOSED);
 }
+
+static void
+drop_engine (PgeFuture *future, gpointer data)
+{
+  pge_engine_unref (data);
+}
+
+/* A NULL-context callback runs on whichever thread ran the job — maybe
+ * the waiting thread itself, while it still holds the connection. Dropping
+ * the last engine reference there must not wait for that connection
+ * (which is to say, for itself). */
+Test (dispatch, dropping_the_engine_in_a_callback_of_a_direct_run_does_not_hang, .timeout = 60)
+{
+  for (int i = 0; i < 20; i++)
+    {
+      PgeEngine *engine = pge_test_new_engine (2);
+      g_autoptr(PgeFuture) future = pge_engine_query (engine, "SELECT 1", NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = NULL;
+
+      /* The callback takes over the only reference. */
+      pge_future_on_done (future, NULL, drop_engine, engine, NULL);
+      result = pge_future_wait (future, &error);
+      cr_assert_not_null (result, "%s", error ? error->message : "");
+    }
+}

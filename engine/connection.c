@@ -10,10 +10,21 @@
  * that lease) — and only the holder calls the functions marked "for the
  * holder" or touches the PGconn, the statement cache and the lists of
  * statements to deallocate. Other threads only cancel: `cancel_lock`
- * guards the PGcancel, the token of what runs now and `cancel_sent`;
- * `cancel_pending` and `cancel_all` are atomic so the holder's wait loop
- * reads them without the lock. Lock order: a pool's queue_lock, then
- * cancel_lock; nothing is taken inside cancel_lock.
+ * guards the cancel handle, the token of what runs now and
+ * `cancel_sent`; `cancel_pending` and `cancel_all` are atomic so the
+ * holder's wait loop reads them without the lock, and a byte on the
+ * `wake` pipe gets it out of poll() to look. Requests go out from a
+ * thread of their own (cancel.c), so nobody waits for the server while
+ * holding a lock. Lock order: a pool's queue_lock, then cancel_lock;
+ * nothing is taken inside cancel_lock.
+ *
+ * Deadlines: `statement_timeout` is a server timer, which a stopped or
+ * unreachable server never fires. With a statement timeout configured,
+ * the wait for each result also ends on the client, GRACE_US after the
+ * timeout: the socket is shut down, so the connection is never reused
+ * (the pool replaces it), and the statement fails with PGE_ERROR_TIMEOUT.
+ * TCP keepalives are on by default (KEEPALIVES below; the user's conninfo
+ * overrides them), so an idle connection to a dead peer is noticed.
  *
  * The statement cache (on by default): a plain data query is prepared
  * once per connection under a name derived from its text (statements.c),
@@ -34,9 +45,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "cancel-private.h"
 #include "connection-private.h"
 #include "errors-private.h"
 #include "logging-private.h"
@@ -46,6 +62,11 @@
 
 /* How often a cancel request is repeated while the cancelled query runs. */
 #define RECANCEL_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
+/* How long past the statement timeout the client waits for an answer. */
+#define GRACE_US (500 * G_TIME_SPAN_MILLISECOND)
+/* How long past close's cancel a query may go on before its connection
+ * is abandoned. */
+#define ABANDON_US (1000 * G_TIME_SPAN_MILLISECOND)
 
 struct _PgeConnection {
   char          *label;        /* "primary/2", for logs */
@@ -59,17 +80,20 @@ struct _PgeConnection {
   guint64        generation;   /* +1 per successful connect */
   gboolean       doomed;       /* the server sent FATAL: the session is ending */
   gboolean       pooled;       /* behind a transaction pooler */
+  gboolean       timed_out;    /* the client deadline passed: socket shut */
+  int            wake[2];      /* pipe: read end polled by the holder */
   PgeStatements *statements;   /* nullable: the cache is off */
   GPtrArray     *evicted;      /* names still prepared, to deallocate */
   GPtrArray     *stale;        /* names whose plan went stale, to deallocate */
   int            server_version;  /* atomic */
 
   GMutex         cancel_lock;
-  PGcancel      *cancel;       /* owned; for the current PGconn */
+  PgeCancelHandle *cancel;     /* owned; for the current PGconn */
   gconstpointer  running;      /* token of what runs now */
   gboolean       cancel_sent;  /* a request went out since the last take */
   gint           cancel_pending;  /* atomic: what runs now is to be cancelled */
   gint           cancel_all;      /* atomic, sticky: cancel whatever runs */
+  gint64         cancel_all_at;   /* atomic: when cancel_all was set */
 };
 
 PgeConnection *
@@ -87,6 +111,11 @@ pge_connection_new (const char *label, const char *conninfo, const PgeSettings *
   conn->evicted = g_ptr_array_new_with_free_func (g_free);
   conn->stale = g_ptr_array_new_with_free_func (g_free);
   g_mutex_init (&conn->cancel_lock);
+  if (!g_unix_open_pipe (conn->wake, FD_CLOEXEC, NULL))
+    conn->wake[0] = conn->wake[1] = -1;
+  else if (!g_unix_set_fd_nonblocking (conn->wake[0], TRUE, NULL) ||
+           !g_unix_set_fd_nonblocking (conn->wake[1], TRUE, NULL))
+    g_debug ("%s: the wake pipe blocks", conn->label);
   return conn;
 }
 
@@ -96,7 +125,12 @@ pge_connection_free (PgeConnection *conn)
   if (conn == NULL)
     return;
   g_clear_pointer (&conn->pg, PQfinish);
-  g_clear_pointer (&conn->cancel, PQfreeCancel);
+  g_clear_pointer (&conn->cancel, pge_cancel_handle_unref);
+  if (conn->wake[0] >= 0)
+    {
+      close (conn->wake[0]);
+      close (conn->wake[1]);
+    }
   g_clear_pointer (&conn->statements, pge_statements_free);
   g_ptr_array_unref (conn->evicted);
   g_ptr_array_unref (conn->stale);
@@ -149,15 +183,15 @@ notice_receiver (void *arg, const PGresult *res)
 }
 
 static void
-set_cancel_handle (PgeConnection *conn, PGcancel *cancel)
+set_cancel_handle (PgeConnection *conn, PgeCancelHandle *cancel)
 {
-  PGcancel *old;
+  PgeCancelHandle *old;
 
   g_mutex_lock (&conn->cancel_lock);
   old = conn->cancel;
   conn->cancel = cancel;
   g_mutex_unlock (&conn->cancel_lock);
-  g_clear_pointer (&old, PQfreeCancel);
+  g_clear_pointer (&old, pge_cancel_handle_unref);
 }
 
 /* For the holder. */
@@ -198,10 +232,13 @@ connection_setup (PgeConnection *conn, PGconn *pg, GError **error)
 gboolean
 pge_connection_connect (PgeConnection *conn, GError **error)
 {
-  /* connect_timeout first, so a value in the user's conninfo wins:
-   * libpq keeps the last value of a repeated keyword. */
-  const char *keywords[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
-  const char *values[] = { "10", "pgengine", conn->conninfo, NULL };
+  /* Defaults first, so a value in the user's conninfo wins: libpq keeps
+   * the last value of a repeated keyword. Keepalives: an idle peer that
+   * died is noticed within about a minute instead of TCP's hours. */
+  const char *keywords[] = { "connect_timeout", "fallback_application_name", "keepalives",
+                             "keepalives_idle", "keepalives_interval", "keepalives_count",
+                             "dbname", NULL };
+  const char *values[] = { "10", "pgengine", "1", "30", "10", "3", conn->conninfo, NULL };
   PGconn *pg;
 
   pge_connection_disconnect (conn);
@@ -223,19 +260,20 @@ pge_connection_connect (PgeConnection *conn, GError **error)
   g_atomic_int_set (&conn->server_version, PQserverVersion (pg));
   conn->pg = pg;
   conn->doomed = FALSE;
+  conn->timed_out = FALSE;
   conn->generation++;
   if (conn->statements != NULL)
     pge_statements_clear (conn->statements);
   g_ptr_array_set_size (conn->evicted, 0);
   g_ptr_array_set_size (conn->stale, 0);
-  set_cancel_handle (conn, PQgetCancel (pg));
+  set_cancel_handle (conn, pge_cancel_handle_new (pg, conn->label));
   return TRUE;
 }
 
 gboolean
 pge_connection_is_ok (PgeConnection *conn)
 {
-  return conn->pg != NULL && PQstatus (conn->pg) == CONNECTION_OK;
+  return conn->pg != NULL && !conn->timed_out && PQstatus (conn->pg) == CONNECTION_OK;
 }
 
 /* For the holder: whether the idle connection is still alive, without a
@@ -332,16 +370,22 @@ pge_connection_set_running (PgeConnection *conn, gconstpointer token, gboolean c
   g_mutex_unlock (&conn->cancel_lock);
 }
 
+/* Gets the holder out of poll() to look at the cancel flags. */
+static void
+wake_holder (PgeConnection *conn)
+{
+  if (conn->wake[1] >= 0 && write (conn->wake[1], "", 1) < 0 && errno != EAGAIN)
+    g_debug ("%s: cannot wake the holder: %s", conn->label, g_strerror (errno));
+}
+
+/* Never waits for the server (cancel.c). */
 static void
 send_cancel_locked (PgeConnection *conn)
 {
-  char errbuf[256];
-
   if (conn->cancel == NULL)
     return;
   conn->cancel_sent = TRUE;
-  if (!PQcancel (conn->cancel, errbuf, sizeof errbuf))
-    g_debug ("%s: cancel request failed: %s", conn->label, errbuf);
+  pge_cancel_handle_send (conn->cancel);
 }
 
 /* Any thread: cancels @token's query if it is the one running. */
@@ -353,6 +397,7 @@ pge_connection_cancel (PgeConnection *conn, gconstpointer token)
     {
       g_atomic_int_set (&conn->cancel_pending, TRUE);
       send_cancel_locked (conn);
+      wake_holder (conn);
     }
   g_mutex_unlock (&conn->cancel_lock);
 }
@@ -362,11 +407,40 @@ pge_connection_cancel (PgeConnection *conn, gconstpointer token)
 void
 pge_connection_cancel_all (PgeConnection *conn)
 {
+  gint64 now = g_get_monotonic_time ();
+
+  __atomic_store_n (&conn->cancel_all_at, now, __ATOMIC_RELAXED);
   g_atomic_int_set (&conn->cancel_all, TRUE);
   g_mutex_lock (&conn->cancel_lock);
   if (conn->running != NULL)
     send_cancel_locked (conn);
+  wake_holder (conn);
   g_mutex_unlock (&conn->cancel_lock);
+}
+
+/* How long a holder waits for a cancel request still in flight before
+ * giving the connection up. */
+#define CANCEL_SETTLE_US (2 * G_TIME_SPAN_SECOND)
+
+/* For the holder, before anything new runs: a cancel request still on
+ * its way must not land on the next statement. One that does not arrive
+ * in time (the server does not answer) dooms the connection, which is
+ * then replaced: a request names its backend, so it cannot hit the new
+ * one. */
+void
+pge_connection_settle_cancel (PgeConnection *conn)
+{
+  g_autoptr(PgeCancelHandle) handle = NULL;
+
+  g_mutex_lock (&conn->cancel_lock);
+  if (conn->cancel != NULL)
+    handle = pge_cancel_handle_ref (conn->cancel);
+  g_mutex_unlock (&conn->cancel_lock);
+  if (handle != NULL && !pge_cancel_handle_wait (handle, CANCEL_SETTLE_US))
+    {
+      g_debug ("%s: a cancel request is stuck; replacing the connection", conn->label);
+      conn->doomed = TRUE;
+    }
 }
 
 /* Whether a cancel request went out since the last call; clears it. */
@@ -407,22 +481,75 @@ recancel (PgeConnection *conn, gint64 *last_sent)
 
 /* ---------------------------------------------------------- results */
 
+static void
+drain_wake (PgeConnection *conn)
+{
+  char buffer[64];
+
+  while (read (conn->wake[0], buffer, sizeof buffer) > 0)
+    ;
+}
+
+/* Gives up on the server: shut the socket so that libpq reports the
+ * connection lost, and nobody reuses it. */
+static gboolean
+abandon (PgeConnection *conn)
+{
+  conn->timed_out = TRUE;
+  shutdown (PQsocket (conn->pg), SHUT_RDWR);
+  PQconsumeInput (conn->pg);
+  return FALSE;
+}
+
+/* When the client stops waiting for the next result: the statement
+ * timeout plus a grace, or close's cancel plus ABANDON_US; 0 = never. */
+static gint64
+wait_deadline (PgeConnection *conn, gint64 start)
+{
+  gint64 deadline = 0;
+
+  if (conn->statement_timeout_ms > 0)
+    deadline = start + (gint64) conn->statement_timeout_ms * 1000 + GRACE_US;
+  if (g_atomic_int_get (&conn->cancel_all))
+    {
+      gint64 close_deadline = __atomic_load_n (&conn->cancel_all_at, __ATOMIC_RELAXED) + ABANDON_US;
+
+      deadline = deadline == 0 ? close_deadline : MIN (deadline, close_deadline);
+    }
+  return deadline;
+}
+
 /* For the holder: blocks until PQgetResult() would not block. FALSE if
- * the connection failed (PQgetResult() then reports it). */
+ * the connection failed (PQgetResult() then reports it), or the client
+ * deadline passed (the connection is then shut: see the top). */
 gboolean
 pge_connection_wait_for_result (PgeConnection *conn)
 {
-  gint64 last_cancel = g_get_monotonic_time ();
+  gint64 start = g_get_monotonic_time ();
+  gint64 last_cancel = start;
 
   while (PQisBusy (conn->pg))
     {
-      struct pollfd pfd = { PQsocket (conn->pg), POLLIN, 0 };
+      struct pollfd pfd[2] = { { PQsocket (conn->pg), POLLIN, 0 }, { conn->wake[0], POLLIN, 0 } };
       gboolean cancelled = cancel_wanted (conn);
-      int ready = poll (&pfd, 1, cancelled ? (int) (RECANCEL_INTERVAL_US / 1000) : -1);
+      gint64 deadline = wait_deadline (conn, start);
+      gint64 now = g_get_monotonic_time ();
+      int timeout_ms = -1;
+      int ready;
 
+      if (deadline != 0 && now >= deadline)
+        return abandon (conn);
+      if (deadline != 0)
+        timeout_ms = (int) ((deadline - now + 999) / 1000);
+      if (cancelled)
+        timeout_ms = timeout_ms < 0 ? (int) (RECANCEL_INTERVAL_US / 1000)
+                                    : MIN (timeout_ms, (int) (RECANCEL_INTERVAL_US / 1000));
+      ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, timeout_ms);
       if (ready < 0 && errno != EINTR)
         return FALSE;
-      if (ready > 0 && !PQconsumeInput (conn->pg))
+      if (pfd[1].revents & POLLIN)
+        drain_wake (conn);
+      if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput (conn->pg))
         return FALSE;
       if (cancelled)
         recancel (conn, &last_cancel);
@@ -456,6 +583,19 @@ copy_refused (const char *what)
 {
   return g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                       "%s is not a query: use pge_engine_run_in_worker()", what);
+}
+
+static GError *
+timeout_error (PgeConnection *conn)
+{
+  if (g_atomic_int_get (&conn->cancel_all))
+    return g_error_new_literal (PGE_ERROR, PGE_ERROR_CLOSED,
+                                "the engine was closed and the server did not stop the "
+                                "statement; its connection was abandoned");
+  return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                      "no answer from the server within the statement timeout (%u ms) and "
+                      "a grace of %d ms; the connection was closed", conn->statement_timeout_ms,
+                      (int) (GRACE_US / 1000));
 }
 
 /* For the holder: reads every result of what was just sent (in pipeline
@@ -515,7 +655,12 @@ pge_connection_collect (PgeConnection *conn, gboolean simple, GError **error)
         }
       PQclear (res);
     }
-  if (first == NULL && PQstatus (conn->pg) == CONNECTION_BAD)
+  if (conn->timed_out)
+    {
+      g_clear_error (&first);
+      first = timeout_error (conn);
+    }
+  else if (first == NULL && PQstatus (conn->pg) == CONNECTION_BAD)
     first = pge_error_new_from_conn (conn->pg, PGE_ERROR_CONNECTION, "the connection was lost");
   if (first != NULL)
     {

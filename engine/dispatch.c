@@ -97,6 +97,7 @@ check_connection (PgeSlot *slot, PgeJob *job, GError **error)
 {
   g_autoptr(GError) reconnect_error = NULL;
 
+  pge_connection_settle_cancel (slot->conn);
   if (pge_job_is_cancel_requested (job))
     g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
   else if (job->lease != NULL && job->kind != PGE_JOB_PIN)
@@ -212,6 +213,7 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   guint n_retry = 0;
   gboolean cancel_sent;
 
+  pge_connection_settle_cancel (conn);
   if (!pge_connection_preflight (conn) && !pge_dispatch_connect (slot, NULL))
     {
       pge_pool_job_done (slot, jobs[0]);

@@ -183,6 +183,21 @@ pge_test_restart_server (void)
   return TRUE;
 }
 
+int
+pge_test_postmaster_pid (void)
+{
+  const char *dir = g_getenv ("PGE_TEST_CLUSTER_DIR");
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+
+  if (dir == NULL)
+    return 0;
+  path = g_build_filename (dir, "data", "postmaster.pid", NULL);
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return 0;
+  return (int) g_ascii_strtoll (contents, NULL, 10);
+}
+
 /* The state of this run's PgBouncer, shared by the test processes through
  * the lock file next to its directory: empty while nobody tried to start
  * it, "none" when PgBouncer is not installed. */

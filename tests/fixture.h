@@ -43,6 +43,9 @@ char       *pge_test_admin_query     (const char *sql);
 /* Restarts the server (only for the cluster this run started itself);
  * returns FALSE when PGE_TEST_CONNINFO names an outside server. */
 gboolean    pge_test_restart_server  (void);
+/* The PID of the cluster's postmaster (only for the cluster this run
+ * started itself), or 0. */
+int         pge_test_postmaster_pid  (void);
 
 /* A worker function that holds one worker until released, so a test can
  * fill a queue or pin the only worker without sleeping. */

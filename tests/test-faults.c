@@ -3,15 +3,20 @@
  *
  * The cluster is shared by tests running in parallel processes, so a test
  * here only ever kills the backends of its own engine, found by a unique
- * application_name. A server restart hits everyone, so that test runs only
- * when asked (PGE_TEST_RESTART=1), alone:
+ * application_name. A server restart, or a stopped postmaster, hits
+ * everyone, so those tests (faults/server_*) run only when asked
+ * (PGE_TEST_RESTART=1), alone:
  *
- *   PGE_TEST_RESTART=1 tests/pge-tests --filter 'faults/server_restart*'
+ *   PGE_TEST_RESTART=1 tests/pge-tests --filter 'faults/server_*'
  *
  * and is skipped when the run uses an outside server (PGE_TEST_CONNINFO).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -267,3 +272,167 @@ Test (faults, server_restart_is_survived)
   pge_engine_get_stats (engine, &stats);
   cr_assert_geq (stats.n_reconnects, 1);
 }
+
+/* ------------------------------------------------ a server that does not answer */
+
+/* The PID of the (only) backend named @app_name. */
+static int
+backend_pid (const char *app_name)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT pid FROM pg_stat_activity WHERE application_name = '%s' "
+                                          "AND state = 'active'", app_name);
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_autofree char *pid = pge_test_admin_query (sql);
+
+      if (pid != NULL)
+        return (int) g_ascii_strtoll (pid, NULL, 10);
+      g_usleep (20 * 1000);
+    }
+  cr_assert_fail ("no active backend is called %s", app_name);
+  return 0;
+}
+
+/* The server timer cannot fire in a stopped backend: the client deadline
+ * (statement timeout + grace) ends the wait with PGE_ERROR_TIMEOUT, and
+ * that connection is replaced, never reused. Only this engine's backend
+ * is stopped, so the test runs with the others. */
+Test (faults, a_stopped_backend_times_out_on_the_client)
+{
+  g_autofree char *name = g_strdup_printf ("pge_stopped_%d_%u", (int) getpid (), g_random_int ());
+  g_autofree char *conninfo = g_strdup_printf ("%s application_name=%s", pge_test_schema_conninfo (), name);
+  g_autoptr(PgeConfig) config = pge_config_new (conninfo);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeFuture) future = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(PgeResult) after = NULL;
+  g_autofree char *kill_sql = NULL;
+  gint64 start, elapsed;
+  int pid;
+
+  pge_config_set_workers (config, 1);
+  pge_config_set_statement_timeout (config, 300);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  future = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);
+  pid = backend_pid (name);
+  start = g_get_monotonic_time ();
+  kill (pid, SIGSTOP);
+  result = pge_future_wait (future, &error);
+  elapsed = g_get_monotonic_time () - start;
+  kill (pid, SIGCONT);
+  kill_sql = g_strdup_printf ("SELECT pg_terminate_backend(%d)", pid);
+  g_free (pge_test_admin_query (kill_sql));
+  cr_assert_null (result);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
+  cr_assert_lt (elapsed, 2 * G_USEC_PER_SEC, "the wait took %" G_GINT64_FORMAT " ms", elapsed / 1000);
+  g_clear_error (&error);
+  after = pge_engine_query_sync (engine, "SELECT pg_backend_pid()", NULL, &error);
+  cr_assert_not_null (after, "%s", error ? error->message : "");
+  cr_assert_neq (pge_result_get_int64 (after, 0, 0), pid, "the timed-out connection was reused");
+}
+
+static PGresult *
+keepalive_idle (PGconn *conn, gpointer data, GError **error)
+{
+  int on = 0, idle = 0;
+  socklen_t length = sizeof on;
+  g_autofree char *sql = NULL;
+
+  getsockopt (PQsocket (conn), SOL_SOCKET, SO_KEEPALIVE, &on, &length);
+  length = sizeof idle;
+  getsockopt (PQsocket (conn), IPPROTO_TCP, TCP_KEEPIDLE, &idle, &length);
+  sql = g_strdup_printf ("SELECT %d, %d", on, idle);
+  return PQexec (conn, sql);
+}
+
+static void
+assert_keepalive (PgeEngine *engine, gint64 idle)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) future = pge_engine_run_in_worker (engine, keepalive_idle, NULL, NULL);
+  g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+  cr_assert_not_null (result, "%s", error ? error->message : "");
+  cr_assert_neq (pge_result_get_int64 (result, 0, 0), 0, "SO_KEEPALIVE is off");
+  cr_assert_eq (pge_result_get_int64 (result, 0, 1), idle);
+}
+
+/* Every connection (over TCP) is made with keepalives on, idle 30 s,
+ * unless the conninfo says otherwise. */
+Test (faults, connections_have_keepalives_by_default)
+{
+  g_autofree char *conninfo = g_strdup_printf ("%s keepalives_idle=77", pge_test_schema_conninfo ());
+  g_autoptr(PgeConfig) config = pge_config_new (conninfo);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_keepalive (test_engine, 30);
+  pge_config_set_workers (config, 1);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  assert_keepalive (engine, 77);
+}
+
+static gpointer
+resume_later (gpointer data)
+{
+  g_usleep (3 * G_USEC_PER_SEC);
+  kill (GPOINTER_TO_INT (data), SIGCONT);
+  return NULL;
+}
+
+/* libpq's cancel request goes through the postmaster, and waits for it
+ * with no timeout: with the postmaster stopped, pge_future_cancel() and
+ * close must still return at once. Stops the shared server's postmaster
+ * for 3 s, so it runs alone (see the top). */
+Test (faults, server_stopped_cancel_and_close_return_at_once, .timeout = 60)
+{
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeFuture) running = NULL;
+  g_autoptr(PgeFuture) queued = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GThread *resumer;
+  gint64 start, cancel_us, close_us;
+  int postmaster;
+
+  if (g_strcmp0 (g_getenv ("PGE_TEST_RESTART"), "1") != 0)
+    cr_skip_test ("stops the shared server: set PGE_TEST_RESTART=1 and run it alone");
+  postmaster = pge_test_postmaster_pid ();
+  if (postmaster == 0)
+    cr_skip_test ("PGE_TEST_CONNINFO names an outside server: not stopping it");
+  engine = pge_test_new_engine (1);
+  running = pge_engine_query (engine, "SELECT pg_sleep(30)", NULL);
+  queued = pge_engine_query (engine, "SELECT 'never'", NULL);
+  g_usleep (300 * 1000);
+  kill (postmaster, SIGSTOP);
+  resumer = g_thread_new ("resume", resume_later, GINT_TO_POINTER (postmaster));
+  start = g_get_monotonic_time ();
+  pge_future_cancel (running);
+  pge_future_cancel (queued);
+  cancel_us = g_get_monotonic_time () - start;
+  g_thread_join (resumer);
+  result = pge_future_wait (running, &error);
+  cr_assert_lt (cancel_us, 100 * 1000, "pge_future_cancel() took %" G_GINT64_FORMAT " ms", cancel_us / 1000);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CANCELLED);
+  cr_assert (pge_future_is_done (queued));
+
+  /* Close with a statement running while the postmaster is stopped: the
+   * grace period, then the cancel, then the connection is abandoned. */
+  g_clear_pointer (&running, pge_future_unref);
+  running = pge_engine_query (engine, "SELECT pg_sleep(30)", NULL);
+  g_usleep (300 * 1000);
+  kill (postmaster, SIGSTOP);
+  resumer = g_thread_new ("resume", resume_later, GINT_TO_POINTER (postmaster));
+  start = g_get_monotonic_time ();
+  pge_engine_close (engine);
+  close_us = g_get_monotonic_time () - start;
+  g_thread_join (resumer);
+  cr_assert_lt (close_us, 8 * G_USEC_PER_SEC, "close took %" G_GINT64_FORMAT " ms", close_us / 1000);
+  cr_assert (pge_future_is_done (running));
+}
+

@@ -11,12 +11,20 @@
  * Prints one line per scenario and "N passed, N failed"; exits non-zero on
  * any failure.
  *
+ *   pge-stress --chaos [SECONDS] [CONNINFO]
+ *
+ * instead runs everything at once for SECONDS (default 60) under random
+ * cancels, backend terminations and one server restart, and checks every
+ * acknowledged write against the table at the end (tests/chaos.c).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <pgengine.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "chaos.h"
 
 static const char *conninfo;
 static gint failures;   /* atomic, within one scenario */
@@ -337,6 +345,16 @@ main (int argc, char **argv)
   g_autoptr(PgeEngine) engine = NULL;
   guint passed = 0, failed = 0;
 
+  if (argc > 1 && strcmp (argv[1], "--chaos") == 0)
+    {
+      guint seconds = 60;
+      int next = 2;
+
+      if (argc > next && argv[next][0] != '\0' && strspn (argv[next], "0123456789") == strlen (argv[next]))
+        seconds = (guint) g_ascii_strtoull (argv[next++], NULL, 10);
+      conninfo = argc > next ? argv[next] : g_getenv ("PGE_TEST_CONNINFO");
+      return pge_stress_chaos (conninfo ? conninfo : "", seconds);
+    }
   conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_TEST_CONNINFO");
   if (conninfo == NULL)
     conninfo = "";

@@ -1021,6 +1021,12 @@ cancel_thread (gpointer data)
   return NULL;
 }
 
+/* A connection of ours that the restart ends says so on stderr otherwise. */
+static void
+quiet_notice (void *arg, const char *message)
+{
+}
+
 /* Terminates one random backend of the engine now and then, sometimes all. */
 static gpointer
 terminate_thread (gpointer data)
@@ -1043,6 +1049,7 @@ terminate_thread (gpointer data)
           admin = PQconnectdb (admin_info);
           if (PQstatus (admin) != CONNECTION_OK)
             continue;   /* the server is restarting */
+          PQsetNoticeProcessor (admin, quiet_notice, NULL);
         }
       set_op (a, "pg_terminate_backend()");
       res = PQexecParams (admin,
@@ -1194,7 +1201,10 @@ admin_connect (const char *conninfo, guint timeout_s)
       PGconn *conn = PQconnectdb (info);
 
       if (PQstatus (conn) == CONNECTION_OK)
-        return conn;
+        {
+          PQsetNoticeProcessor (conn, quiet_notice, NULL);
+          return conn;
+        }
       if (g_get_monotonic_time () >= end)
         {
           fprintf (stderr, "chaos: cannot connect: %s", PQerrorMessage (conn));
@@ -1216,11 +1226,6 @@ admin_exec (PGconn *conn, const char *sql)
     fprintf (stderr, "chaos: %s: %s", sql, PQresultErrorMessage (res));
   PQclear (res);
   return ok;
-}
-
-static void
-quiet_notice (void *arg, const char *message)
-{
 }
 
 typedef struct {
@@ -1372,7 +1377,6 @@ pge_stress_chaos (const char *conninfo, guint seconds)
   admin = admin_connect (conninfo, 10);
   if (admin == NULL)
     return 2;
-  PQsetNoticeProcessor (admin, quiet_notice, NULL);
   if (!admin_exec (admin, "DROP TABLE IF EXISTS chaos; "
                           "CREATE TABLE chaos (id bigint PRIMARY KEY, kind text NOT NULL, "
                           "writer int NOT NULL, v bigint NOT NULL, note text NOT NULL)"))

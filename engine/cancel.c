@@ -23,8 +23,9 @@
  * done (pge_cancel_handle_wait()), a bounded time; a connection whose
  * request is stuck is replaced instead (connection.c).
  *
- * Threads: `cancel` and `label` are immutable; `lock` guards `in_flight`
- * and `done_cond`.
+ * Threads: `cancel` and `label` are immutable; `lock` guards the writes
+ * of `in_flight` and `done_cond`; `in_flight` is read atomically, so the
+ * common case (nothing in flight) takes no lock.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,7 +39,7 @@ struct _PgeCancelHandle {
   char           *label;      /* for debug messages */
   GMutex          lock;
   GCond           done_cond;
-  gboolean        in_flight;
+  gint            in_flight;  /* written under lock; read atomically */
 };
 
 /* For the holder of @conn; NULL if libpq cannot make a handle. */
@@ -87,7 +88,7 @@ send_main (gpointer data)
   if (!PQcancel (handle->cancel, errbuf, sizeof errbuf))
     g_debug ("%s: cancel request failed: %s", handle->label, errbuf);
   g_mutex_lock (&handle->lock);
-  handle->in_flight = FALSE;
+  g_atomic_int_set (&handle->in_flight, FALSE);
   g_cond_broadcast (&handle->done_cond);
   g_mutex_unlock (&handle->lock);
   pge_cancel_handle_unref (handle);
@@ -107,13 +108,13 @@ pge_cancel_handle_send (PgeCancelHandle *handle)
       g_mutex_unlock (&handle->lock);
       return FALSE;
     }
-  handle->in_flight = TRUE;
+  g_atomic_int_set (&handle->in_flight, TRUE);
   g_mutex_unlock (&handle->lock);
   thread = g_thread_try_new ("pge-cancel", send_main, pge_cancel_handle_ref (handle), NULL);
   if (thread == NULL)
     {
       g_mutex_lock (&handle->lock);
-      handle->in_flight = FALSE;
+      g_atomic_int_set (&handle->in_flight, FALSE);
       g_cond_broadcast (&handle->done_cond);
       g_mutex_unlock (&handle->lock);
       pge_cancel_handle_unref (handle);
@@ -128,9 +129,12 @@ pge_cancel_handle_send (PgeCancelHandle *handle)
 gboolean
 pge_cancel_handle_wait (PgeCancelHandle *handle, gint64 timeout_us)
 {
-  gint64 end = g_get_monotonic_time () + timeout_us;
+  gint64 end;
   gboolean idle;
 
+  if (!g_atomic_int_get (&handle->in_flight))
+    return TRUE;
+  end = g_get_monotonic_time () + timeout_us;
   g_mutex_lock (&handle->lock);
   while (handle->in_flight && g_cond_wait_until (&handle->done_cond, &handle->lock, end))
     ;

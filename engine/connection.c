@@ -430,12 +430,9 @@ pge_connection_cancel_all (PgeConnection *conn)
 void
 pge_connection_settle_cancel (PgeConnection *conn)
 {
-  g_autoptr(PgeCancelHandle) handle = NULL;
+  /* Only the holder replaces the handle: it reads it without the lock. */
+  PgeCancelHandle *handle = conn->cancel;
 
-  g_mutex_lock (&conn->cancel_lock);
-  if (conn->cancel != NULL)
-    handle = pge_cancel_handle_ref (conn->cancel);
-  g_mutex_unlock (&conn->cancel_lock);
   if (handle != NULL && !pge_cancel_handle_wait (handle, CANCEL_SETTLE_US))
     {
       g_debug ("%s: a cancel request is stuck; replacing the connection", conn->label);
@@ -753,13 +750,16 @@ plan (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view)
 {
   PgeStatementKey key;
 
-  item->cached = conn->statements != NULL && pge_sql_is_plain (item->sql) &&
-                 !(conn->pooled && in_transaction (conn));
   item->parse = FALSE;
+  item->cached = conn->statements != NULL && !(conn->pooled && in_transaction (conn));
   if (!item->cached)
     return;
+  /* A hit first: only plain queries are ever in the cache. */
   key_init (&key, item->sql, view);
   if (pge_statements_lookup (conn->statements, &key, item->name))
+    return;
+  item->cached = pge_sql_is_plain (item->sql);
+  if (!item->cached)
     return;
   pge_statements_name (&key, item->name);
   if (revive (conn, item->name))
@@ -783,11 +783,11 @@ send_planned (PgeConnection *conn, const PgePipelineItem *item, const PgeParamsV
                               view->formats, 0);
 }
 
-/* In pipeline mode: the results of one planned query, then its Sync. A
+/* The results of one planned query (in pipeline mode, then its Sync). A
  * Parse that failed because of the cache sets @item->retry. */
 static void
 read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view,
-              gint64 since_us)
+              gint64 since_us, gboolean pipelined)
 {
   PgeStatementKey key;
   GError *parse_error = NULL;
@@ -799,7 +799,7 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
       g_autoptr(PgeResult) parsed = pge_connection_collect (conn, FALSE, &parse_error);
     }
   item->result = pge_connection_collect (conn, FALSE, &item->error);
-  sync = PQgetResult (conn->pg);
+  sync = pipelined ? PQgetResult (conn->pg) : NULL;
   if (sync != NULL && PQresultStatus (sync) != PGRES_PIPELINE_SYNC && item->error == NULL &&
       parse_error == NULL)
     item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION, "pipeline out of step");
@@ -836,10 +836,20 @@ end_pipeline (PgeConnection *conn)
   PQexitPipelineMode (conn->pg);
 }
 
-/* A cache miss outside a transaction: prepare and run in one round trip. */
+/* One planned query, in one round trip: a miss prepares and runs in a
+ * pipeline (Parse, Bind, Execute, Sync); anything else is sent as usual,
+ * which is cheaper than a pipeline of one. */
 static PgeResult *
 run_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view, gint64 start)
 {
+  if (!item->parse)
+    {
+      if (!send_planned (conn, item, view))
+        item->error = send_error (conn);
+      else
+        read_planned (conn, item, view, start, FALSE);
+      return item->result;
+    }
   /* What plan() evicted goes before the Parse, while that cannot hurt. */
   if (conn->evicted->len > 0 && !in_transaction (conn))
     flush_deallocations (conn);
@@ -851,7 +861,7 @@ run_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *vi
         end_pipeline (conn);
       return NULL;
     }
-  read_planned (conn, item, view, start);
+  read_planned (conn, item, view, start, TRUE);
   end_pipeline (conn);
   return item->result;
 }
@@ -901,7 +911,7 @@ pge_connection_query (PgeConnection *conn, const char *sql, PgeParams *frozen_pa
   if (view.n > PGE_MAX_PARAMS)
     item.error = g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                               "%d parameters; PostgreSQL takes at most %d", view.n, PGE_MAX_PARAMS);
-  else if (conn->statements != NULL && pge_sql_is_plain (sql))
+  else if (conn->statements != NULL)
     query_cached (conn, &item, &view, start);
   else if (!PQsendQueryParams (conn->pg, sql, view.n, view.types, view.values, view.lengths,
                                view.formats, 0))
@@ -992,7 +1002,7 @@ pge_connection_pipeline_read (PgeConnection *conn, PgePipelineItem *item, gint64
   PgeParamsView view;
 
   pge_params_view (item->params, &view);
-  read_planned (conn, item, &view, since_us);
+  read_planned (conn, item, &view, since_us, TRUE);
   pge_connection_log (conn, item->sql, since_us, item->result, item->error);
 }
 

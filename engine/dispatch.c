@@ -51,18 +51,30 @@ static const PgeFutureHooks job_hooks = {
   (void (*) (gpointer)) pge_job_unref,
 };
 
+/* A job that is taken at once needs no hooks: nobody else can see it,
+ * and it is done before the caller could cancel or wait. */
 PgeSlot *
 pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
 {
+  PgeSlot *slot = take ? pge_pool_take_now (pool, job) : NULL;
+
+  if (slot != NULL)
+    return slot;
   pge_future_set_hooks (job->future, &job_hooks, pge_job_ref (job));
-  return pge_pool_submit (pool, job, take);
+  pge_pool_submit (pool, job);
+  return NULL;
 }
 
 PgeSlot *
 pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 {
+  PgeSlot *slot = take ? pge_lease_take_now (lease, job) : NULL;
+
+  if (slot != NULL)
+    return slot;
   pge_future_set_hooks (job->future, &job_hooks, pge_job_ref (job));
-  return pge_lease_submit (lease, job, take);
+  pge_lease_submit (lease, job);
+  return NULL;
 }
 
 /* ------------------------------------------------------------- running */
@@ -135,9 +147,11 @@ run_kind (PgeSlot *slot, PgeJob *job, GError **error)
 }
 
 /* Runs @job, RUNNING on @slot, and resolves it. The caller keeps its
- * reference. FALSE if it was put back in the queue (dead connection). */
+ * reference. FALSE if it was put back in the queue (dead connection).
+ * A @direct holder settles the slot's books when it gives the slot back
+ * (pge_pool_release_job()), in one go. */
 static gboolean
-run_one (PgeSlot *slot, PgeJob *job)
+run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
 {
   PgeResult *result = NULL;
   GError *error = NULL;
@@ -153,7 +167,11 @@ run_one (PgeSlot *slot, PgeJob *job)
     result = run_kind (slot, job, &error);
   if (job->observe != NULL)
     job->observe (slot->conn, error, job->observe_data);
-  pge_pool_job_done (slot, job);
+  /* Before the job resolves: cancels no longer reach it. */
+  if (direct)
+    pge_connection_set_running (slot->conn, NULL, FALSE);
+  else
+    pge_pool_job_done (slot, job);
   if (job->kind == PGE_JOB_PIN && error != NULL)
     pge_lease_release (job->lease, FALSE);
   pge_job_finish (job, result, error);
@@ -173,9 +191,11 @@ pge_dispatch_run_taken (PgeSlot *slot, PgeJob *job)
    * own: callbacks that run here must not block on the engine or join
    * its threads, exactly as on a worker. */
   pge_pool_enter_thread (slot);
-  run_one (slot, job);
+  if (run_one (slot, job, TRUE))
+    pge_pool_release_job (slot, job);
+  else
+    pge_pool_release (slot);
   pge_pool_enter_thread (outer);
-  pge_pool_release (slot);
 }
 
 PgeResult *
@@ -272,7 +292,7 @@ pge_dispatch_run_jobs (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       run_pipeline (slot, jobs, n_jobs);
       return;
     }
-  run_one (slot, jobs[0]);
+  run_one (slot, jobs[0], FALSE);
   pge_job_unref (jobs[0]);
 }
 

@@ -284,15 +284,19 @@ pge_future_wait (PgeFuture *future, GError **error)
 
   g_return_val_if_fail (future != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  /* This thread is about to sleep anyway: rather than wake a worker and
-   * be woken by it, run a job nobody has started on a free connection. */
-  data = future_dup_hook_data (future, &hooks);
-  if (data != NULL)
+  g_mutex_lock (&future->lock);
+  if (!future->done && future->hook_data != NULL)
     {
+      /* This thread is about to sleep anyway: rather than wake a worker
+       * and be woken by it, run a job nobody has started on a free
+       * connection. */
+      hooks = future->hooks;
+      data = hooks->ref (future->hook_data);
+      g_mutex_unlock (&future->lock);
       hooks->run_here (data);
       hooks->unref (data);
+      g_mutex_lock (&future->lock);
     }
-  g_mutex_lock (&future->lock);
   future->n_waiters++;
   while (!future->done)
     g_cond_wait (&future->done_cond, &future->lock);

@@ -29,12 +29,23 @@
 #define TEXTOID    25
 #define FLOAT8OID  701
 
+/* Most queries take a handful of parameters: that many live inside the
+ * list itself, so building one costs one allocation per value and one
+ * for the list, not ten. Longer lists move to the heap. */
+#define INLINE_PARAMS 4
+
 struct _PgeParams {
-  GMutex     lock;     /* guards the arrays */
-  GArray    *types;    /* Oid */
-  GPtrArray *values;   /* char*, NULL for SQL NULL, owned */
-  GArray    *lengths;  /* int */
-  GArray    *formats;  /* int: 0 text, 1 binary */
+  GMutex  lock;       /* guards everything below */
+  guint   n;
+  guint   capacity;
+  Oid    *types;      /* these four point to the inline arrays or the heap */
+  char  **values;     /* NULL for SQL NULL, owned */
+  int    *lengths;
+  int    *formats;    /* 0 text, 1 binary */
+  Oid     inline_types[INLINE_PARAMS];
+  char   *inline_values[INLINE_PARAMS];
+  int     inline_lengths[INLINE_PARAMS];
+  int     inline_formats[INLINE_PARAMS];
 };
 
 /**
@@ -42,8 +53,9 @@ struct _PgeParams {
  *
  * Positional parameters for `$1`, `$2` ....
  *
- * Copied when a query is submitted, so the caller may reuse or free
- * them at once. Thread-safe.
+ * Copied when a query is queued, so the caller may reuse or free them at
+ * once; a blocking `_sync` call reads them while it runs instead (no
+ * other thread may change them meanwhile). Thread-safe.
  */
 /**
  * pge_params_get_type:
@@ -65,10 +77,11 @@ pge_params_new (void)
   PgeParams *params = g_atomic_rc_box_new0 (PgeParams);
 
   g_mutex_init (&params->lock);
-  params->types = g_array_new (FALSE, FALSE, sizeof (Oid));
-  params->values = g_ptr_array_new_with_free_func (g_free);
-  params->lengths = g_array_new (FALSE, FALSE, sizeof (int));
-  params->formats = g_array_new (FALSE, FALSE, sizeof (int));
+  params->capacity = INLINE_PARAMS;
+  params->types = params->inline_types;
+  params->values = params->inline_values;
+  params->lengths = params->inline_lengths;
+  params->formats = params->inline_formats;
   return params;
 }
 
@@ -90,10 +103,15 @@ pge_params_ref (PgeParams *params)
 static void
 pge_params_free (PgeParams *params)
 {
-  g_array_unref (params->types);
-  g_ptr_array_unref (params->values);
-  g_array_unref (params->lengths);
-  g_array_unref (params->formats);
+  for (guint i = 0; i < params->n; i++)
+    g_free (params->values[i]);
+  if (params->types != params->inline_types)
+    {
+      g_free (params->types);
+      g_free (params->values);
+      g_free (params->lengths);
+      g_free (params->formats);
+    }
   g_mutex_clear (&params->lock);
 }
 
@@ -113,15 +131,67 @@ pge_params_unref (PgeParams *params)
 /* Takes ownership of @value (NULL for SQL NULL). There is no cap here: a
  * list longer than the protocol allows is refused when it is submitted,
  * as PGE_ERROR_INVALID_ARGUMENT, where an error can be reported. */
+/* Moves the four arrays to the heap, twice as large. */
+static void
+params_grow_locked (PgeParams *params)
+{
+  guint capacity = params->capacity * 2;
+  Oid *types = g_new (Oid, capacity);
+  char **values = g_new (char *, capacity);
+  int *lengths = g_new (int, capacity);
+  int *formats = g_new (int, capacity);
+
+  memcpy (types, params->types, sizeof (Oid) * params->n);
+  memcpy (values, params->values, sizeof (char *) * params->n);
+  memcpy (lengths, params->lengths, sizeof (int) * params->n);
+  memcpy (formats, params->formats, sizeof (int) * params->n);
+  if (params->types != params->inline_types)
+    {
+      g_free (params->types);
+      g_free (params->values);
+      g_free (params->lengths);
+      g_free (params->formats);
+    }
+  params->types = types;
+  params->values = values;
+  params->lengths = lengths;
+  params->formats = formats;
+  params->capacity = capacity;
+}
+
 static void
 params_append (PgeParams *params, Oid type, char *value, int length, int format)
 {
   g_mutex_lock (&params->lock);
-  g_array_append_val (params->types, type);
-  g_ptr_array_add (params->values, value);
-  g_array_append_val (params->lengths, length);
-  g_array_append_val (params->formats, format);
+  if (params->n == params->capacity)
+    params_grow_locked (params);
+  params->types[params->n] = type;
+  params->values[params->n] = value;
+  params->lengths[params->n] = length;
+  params->formats[params->n] = format;
+  params->n++;
   g_mutex_unlock (&params->lock);
+}
+
+/* Decimal text of @value, without printf's machinery (it is on every
+ * query's path). */
+static char *
+int_to_text (gint64 value)
+{
+  char buffer[24];
+  char *p = buffer + sizeof buffer;
+  guint64 magnitude = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
+
+  *--p = '\0';
+  do
+    {
+      *--p = (char) ('0' + magnitude % 10);
+      magnitude /= 10;
+    }
+  while (magnitude > 0);
+  if (value < 0)
+    *--p = '-';
+  return g_strndup (p, buffer + sizeof buffer - 1 - p);
 }
 
 /**
@@ -164,7 +234,7 @@ void
 pge_params_add_int32 (PgeParams *params, gint32 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, INT4OID, g_strdup_printf ("%" G_GINT32_FORMAT, value), 0, 0);
+  params_append (params, INT4OID, int_to_text (value), 0, 0);
 }
 
 /**
@@ -178,7 +248,7 @@ void
 pge_params_add_int64 (PgeParams *params, gint64 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, INT8OID, g_strdup_printf ("%" G_GINT64_FORMAT, value), 0, 0);
+  params_append (params, INT8OID, int_to_text (value), 0, 0);
 }
 
 /**
@@ -271,7 +341,7 @@ pge_params_get_length (PgeParams *params)
 
   g_return_val_if_fail (params != NULL, 0);
   g_mutex_lock (&params->lock);
-  length = params->values->len;
+  length = params->n;
   g_mutex_unlock (&params->lock);
   return length;
 }
@@ -381,19 +451,16 @@ pge_params_copy (PgeParams *params)
   PgeParams *copy = pge_params_new ();
 
   g_mutex_lock (&params->lock);
-  for (guint i = 0; i < params->values->len; i++)
+  for (guint i = 0; i < params->n; i++)
     {
-      const char *value = params->values->pdata[i];
-      int length = g_array_index (params->lengths, int, i);
-      int format = g_array_index (params->formats, int, i);
+      const char *value = params->values[i];
+      int length = params->lengths[i];
+      int format = params->formats[i];
       char *dup = NULL;
 
       if (value != NULL)
         dup = format == 1 ? g_memdup2 (value, length ? length : 1) : g_strdup (value);
-      g_array_append_val (copy->types, g_array_index (params->types, Oid, i));
-      g_ptr_array_add (copy->values, dup);
-      g_array_append_val (copy->lengths, length);
-      g_array_append_val (copy->formats, format);
+      params_append (copy, params->types[i], dup, length, format);
     }
   g_mutex_unlock (&params->lock);
   return copy;
@@ -408,9 +475,9 @@ pge_params_view (PgeParams *params, PgeParamsView *view)
       *view = (PgeParamsView) { 0, NULL, NULL, NULL, NULL };
       return;
     }
-  view->n = (int) params->values->len;
-  view->types = (const Oid *) (void *) params->types->data;
-  view->values = (const char *const *) params->values->pdata;
-  view->lengths = (const int *) (void *) params->lengths->data;
-  view->formats = (const int *) (void *) params->formats->data;
+  view->n = (int) params->n;
+  view->types = params->types;
+  view->values = (const char *const *) params->values;
+  view->lengths = params->lengths;
+  view->formats = params->formats;
 }

@@ -97,18 +97,22 @@ G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);
 G_GNUC_INTERNAL gboolean  pge_pool_is_own_thread (PgePool *pool);
 
-/* Submission. Queues @job (the caller keeps its reference). With @take,
- * a free connection is handed to the caller instead when nothing queued
- * is ahead of @job: the job is then RUNNING and the returned slot is held
- * by the caller (PGE_HOLDER_DIRECT), who runs it and gives the slot back
- * with pge_pool_release(). Refusals (closed, full, cancelled) resolve the
- * job at once and return NULL. */
-G_GNUC_INTERNAL PgeSlot  *pge_pool_submit     (PgePool *pool, PgeJob *job, gboolean take);
-G_GNUC_INTERNAL PgeSlot  *pge_lease_submit    (PgeLease *lease, PgeJob *job, gboolean take);
+/* Submission. pge_pool_submit() queues @job (the caller keeps its
+ * reference); refusals (closed, full, cancelled) resolve the job at once.
+ * pge_pool_take_now() is for a caller that is going to block: when a
+ * connection is free and nothing is queued ahead, it hands the slot to the
+ * caller (PGE_HOLDER_DIRECT) with @job RUNNING on it — the caller runs it
+ * and gives the slot back with pge_pool_release() — and otherwise returns
+ * NULL and leaves @job untouched, to be submitted. */
+G_GNUC_INTERNAL PgeSlot  *pge_pool_take_now   (PgePool *pool, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_submit     (PgePool *pool, PgeJob *job);
+G_GNUC_INTERNAL PgeSlot  *pge_lease_take_now  (PgeLease *lease, PgeJob *job);
+G_GNUC_INTERNAL void      pge_lease_submit    (PgeLease *lease, PgeJob *job);
 /* The same for a job already queued, for a thread that is about to wait
  * for it: only if it is first in its queue and a connection is free. */
 G_GNUC_INTERNAL PgeSlot  *pge_pool_take_queued (PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_release    (PgeSlot *slot);
+G_GNUC_INTERNAL void      pge_pool_release_job (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_cancel_job (PgeJob *job);
 
 /* For the thread that holds a slot. */

@@ -347,20 +347,40 @@ refuse (PgeJob *job, gint code, PgePool *pool)
                                             "(max_queue)", pool->max_queue, pool->name));
 }
 
+static void
+attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
+{
+  if (job->pool == NULL)
+    attach_locked (pool, lease, job);
+}
+
 PgeSlot *
-pge_pool_submit (PgePool *pool, PgeJob *job, gboolean take)
+pge_pool_take_now (PgePool *pool, PgeJob *job)
 {
   PgeSlot *taken = NULL;
+
+  g_mutex_lock (&pool->queue_lock);
+  if (!pool->closing && !pge_job_is_cancel_requested (job) &&
+      pool->queue.length == 0 && pool->idle_slots.length > 0)
+    {
+      attach_once_locked (pool, NULL, job);
+      taken = take_locked (pool->idle_slots.head->data, job);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  return taken;
+}
+
+void
+pge_pool_submit (PgePool *pool, PgeJob *job)
+{
   gint code = -1;
 
   g_mutex_lock (&pool->queue_lock);
-  attach_locked (pool, NULL, job);
+  attach_once_locked (pool, NULL, job);
   if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
     code = PGE_ERROR_CANCELLED;
-  else if (take && pool->queue.length == 0 && pool->idle_slots.length > 0)
-    taken = take_locked (pool->idle_slots.head->data, job);
   else if (pool->max_queue > 0 && pool->queue.length >= pool->max_queue)
     code = PGE_ERROR_QUEUE_FULL;
   else
@@ -376,7 +396,6 @@ pge_pool_submit (PgePool *pool, PgeJob *job, gboolean take)
     }
   g_mutex_unlock (&pool->queue_lock);
   refuse (job, code, pool);
-  return taken;
 }
 
 /* The lease's slot can run its next job for a caller right now. */
@@ -387,22 +406,36 @@ lease_slot_free_locked (PgeLease *lease)
 }
 
 PgeSlot *
-pge_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
+pge_lease_take_now (PgeLease *lease, PgeJob *job)
 {
   PgePool *pool = lease->pool;
   PgeSlot *taken = NULL;
+
+  g_mutex_lock (&pool->queue_lock);
+  if (!pool->closing && !lease->released && !pge_job_is_cancel_requested (job) &&
+      lease->jobs.length == 0 && lease_slot_free_locked (lease))
+    {
+      attach_once_locked (pool, lease, job);
+      taken = take_locked (lease->slot, job);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  return taken;
+}
+
+void
+pge_lease_submit (PgeLease *lease, PgeJob *job)
+{
+  PgePool *pool = lease->pool;
   gint code = -1;
 
   g_mutex_lock (&pool->queue_lock);
-  attach_locked (pool, lease, job);
+  attach_once_locked (pool, lease, job);
   if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (lease->released)
     code = PGE_ERROR_TRANSACTION_STATE;
   else if (pge_job_is_cancel_requested (job))
     code = PGE_ERROR_CANCELLED;
-  else if (take && lease->jobs.length == 0 && lease_slot_free_locked (lease))
-    taken = take_locked (lease->slot, job);
   else
     {
       enqueue_locked (&lease->jobs, job, 0);
@@ -411,7 +444,6 @@ pge_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
     }
   g_mutex_unlock (&pool->queue_lock);
   refuse (job, code, pool);
-  return taken;
 }
 
 PgeSlot *
@@ -443,14 +475,11 @@ pge_pool_take_queued (PgeJob *job)
   return taken;
 }
 
-/* Gives a slot back after a direct run: to its worker if something is
- * queued for it, else to the idle list. */
-void
-pge_pool_release (PgeSlot *slot)
+static void
+release_locked (PgeSlot *slot)
 {
   PgePool *pool = slot->pool;
 
-  g_mutex_lock (&pool->queue_lock);
   g_assert (slot->holder == PGE_HOLDER_DIRECT);
   slot->holder = PGE_HOLDER_NONE;
   if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0)
@@ -460,6 +489,31 @@ pge_pool_release (PgeSlot *slot)
       slot->idle = TRUE;
       g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
     }
+}
+
+/* Gives a slot back after a direct hold: to its worker if something is
+ * queued for it, else to the idle list. */
+void
+pge_pool_release (PgeSlot *slot)
+{
+  g_mutex_lock (&slot->pool->queue_lock);
+  release_locked (slot);
+  g_mutex_unlock (&slot->pool->queue_lock);
+}
+
+/* pge_pool_job_done() and pge_pool_release() under one lock, for a
+ * direct holder whose job has run (the connection's running token is
+ * already cleared). */
+void
+pge_pool_release_job (PgeSlot *slot, PgeJob *job)
+{
+  PgePool *pool = slot->pool;
+
+  g_mutex_lock (&pool->queue_lock);
+  slot->running = NULL;
+  pool->n_busy--;
+  job->state = PGE_JOB_DONE;
+  release_locked (slot);
   g_mutex_unlock (&pool->queue_lock);
 }
 

@@ -15,7 +15,10 @@
  *   cancel_lock; a future's lock is never held with either (futures
  *   resolve outside them, so callbacks may submit work).
  * - A free, unpinned, connected slot sits in `idle_slots` with its worker
- *   asleep on the slot's own `wake` cond. An asynchronous submission
+ *   asleep on the slot's own `wake` cond. The list is a stack: the slot
+ *   that went idle last is used first, so a lightly loaded engine keeps
+ *   reusing one warm connection (and backend) instead of cycling through
+ *   all of them. An asynchronous submission
  *   wakes exactly one; a blocking one takes the slot itself when nothing
  *   is queued ahead of it (FIFO: queued futures keep their turn), and so
  *   does a thread that waits for a queued job that is first in line
@@ -487,7 +490,7 @@ release_locked (PgeSlot *slot)
   else if (!slot->idle)
     {
       slot->idle = TRUE;
-      g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
+      g_queue_push_head_link (&pool->idle_slots, &slot->idle_link);
     }
 }
 
@@ -646,7 +649,7 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
   if (!slot->idle)
     {
       slot->idle = TRUE;
-      g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
+      g_queue_push_head_link (&pool->idle_slots, &slot->idle_link);
     }
   return NULL;
 }

@@ -581,7 +581,7 @@ pge_atomic_run (PgeAtomic *atomic)
  *
  * pge_atomic_run() and pge_future_wait() in one call: blocks until the
  * run is over. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_FAILED and runs
+ * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and runs
  * nothing, since it could wait for itself: use pge_atomic_run() there.
  *
  * Returns: %TRUE if every query ran and the work was committed (or, inside
@@ -596,14 +596,8 @@ pge_atomic_run_sync (PgeAtomic *atomic, GError **error)
 
   g_return_val_if_fail (atomic != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (pge_engine_is_worker_thread (atomic->engine))
-    {
-      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_FAILED,
-                           "pge_atomic_run_sync() blocks, and cannot be called on one of the "
-                           "engine's own worker threads (a NULL-context future callback): "
-                           "it could wait for itself; use pge_atomic_run()");
-      return FALSE;
-    }
+  if (!pge_engine_check_may_block (atomic->engine, "pge_atomic_run_sync()", error))
+    return FALSE;
   future = pge_atomic_run (atomic);
   result = pge_future_wait (future, &local);
   if (local != NULL)

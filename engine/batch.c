@@ -295,20 +295,6 @@ set_invalid (GError **error, const char *message)
   return NULL;
 }
 
-/* Blocking on one of the engine's own workers (a %NULL-context future
- * callback) could mean waiting for that very worker: refuse, as
- * transaction.c does. */
-static gboolean
-check_blocking (PgeEngine *engine, const char *what, GError **error)
-{
-  if (!pge_engine_is_worker_thread (engine))
-    return TRUE;
-  g_set_error (error, PGE_ERROR, PGE_ERROR_FAILED,
-               "%s blocks, and cannot be called on one of the engine's own worker "
-               "threads (a NULL-context future callback): it could wait for itself", what);
-  return FALSE;
-}
-
 static void
 batch_free (PgeBatch *batch)
 {
@@ -339,7 +325,7 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
     return set_invalid (error, "batch_size is larger than PostgreSQL's FETCH count (2^31 - 1)");
   if (params != NULL && pge_params_get_length (params) > PGE_MAX_PARAMS)
     return set_invalid (error, "too many parameters; PostgreSQL takes at most 65535");
-  if (!pge_engine_check_open (engine, error) || !check_blocking (engine, "creating a batch", error))
+  if (!pge_engine_check_open (engine, error) || !pge_engine_check_may_block (engine, "creating a batch", error))
     return NULL;
   if (tx != NULL && !pge_transaction_is_open (tx))
     {
@@ -412,7 +398,7 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * 2147483647 is %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
  *
  * Thread-safe. On one of @engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_FAILED: it could wait for
+ * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT: it could wait for
  * itself.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
@@ -446,7 +432,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
  * server's error and aborts @tx, as any failed statement does.
  *
  * Blocks until the cursor is declared. Thread-safe, except on one of the
- * engine's own worker threads, where it fails with %PGE_ERROR_FAILED.
+ * engine's own worker threads, where it fails with %PGE_ERROR_INVALID_ARGUMENT.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
  */
@@ -620,7 +606,7 @@ pge_batch_fetch (PgeBatch *batch)
  *
  * Blocks until the chunk is in, which with prefetch is usually at once.
  * Thread-safe. On one of the engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_FAILED, since it could wait
+ * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT, since it could wait
  * for itself: use pge_batch_fetch() there.
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
@@ -633,7 +619,7 @@ pge_batch_next (PgeBatch *batch, GError **error)
 
   g_return_val_if_fail (batch != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!check_blocking (batch->engine, "pge_batch_next()", error))
+  if (!pge_engine_check_may_block (batch->engine, "pge_batch_next()", error))
     return NULL;
   future = pge_batch_fetch (batch);
   return pge_future_wait (future, error);
@@ -657,7 +643,7 @@ pge_batch_next (PgeBatch *batch, GError **error)
  * transaction is rolled back and the worker freed all the same).
  *
  * Blocks. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_FAILED and
+ * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and
  * leaves the batch open: drop the reference there instead, which never
  * blocks (and rolls back).
  *
@@ -675,7 +661,7 @@ pge_batch_close (PgeBatch *batch, GError **error)
   g_return_val_if_fail (batch != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_blocking (batch->engine, "pge_batch_close()", error))
+  if (!pge_engine_check_may_block (batch->engine, "pge_batch_close()", error))
     return FALSE;
   cursor = batch->cursor;
   g_mutex_lock (&batch->state_lock);

@@ -44,9 +44,24 @@ hook_run_here (gpointer data)
     pge_dispatch_run_taken (slot, job);
 }
 
+static gboolean
+hook_may_wait (gpointer data, GError **error)
+{
+  PgeJob *job = data;
+
+  if (job->pool == NULL || !pge_pool_is_sibling_thread (job->pool))
+    return TRUE;
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                       "pge_future_wait() on a job that is not done cannot be called on "
+                       "one of its engine's own threads (from a NULL-context future "
+                       "callback): the job may need this very thread");
+  return FALSE;
+}
+
 static const PgeFutureHooks job_hooks = {
   hook_cancel,
   hook_run_here,
+  hook_may_wait,
   (gpointer (*) (gpointer)) pge_job_ref,
   (void (*) (gpointer)) pge_job_unref,
 };

@@ -16,5 +16,8 @@ G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_current   (PgeEngine *engine);
 
 /* TRUE on a worker thread of @engine, where blocking on @engine deadlocks. */
 G_GNUC_INTERNAL gboolean        pge_engine_is_worker_thread (PgeEngine *engine);
+G_GNUC_INTERNAL gboolean        pge_engine_check_may_block  (PgeEngine  *engine,
+                                                             const char *what,
+                                                             GError    **error);
 
 G_END_DECLS

@@ -87,6 +87,8 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
 {
   PgePool *pool = pge_pool_new (node, engine->settings);
 
+  pool->owner = engine;
+
   g_ptr_array_add (engine->pools, pool);
   g_hash_table_insert (engine->nodes, pool->name, pool);
 }
@@ -302,6 +304,21 @@ pge_engine_is_worker_thread (PgeEngine *engine)
   for (guint i = 0; i < engine->pools->len; i++)
     if (pge_pool_is_own_thread (engine->pools->pdata[i]))
       return TRUE;
+  return FALSE;
+}
+
+/* Blocking on the engine from one of its own threads (a worker, the
+ * janitor, or a thread running a job directly: where NULL-context future
+ * callbacks run) could mean waiting for that very thread: refused, with
+ * PGE_ERROR_INVALID_ARGUMENT naming @what. */
+gboolean
+pge_engine_check_may_block (PgeEngine *engine, const char *what, GError **error)
+{
+  if (!pge_engine_is_worker_thread (engine))
+    return TRUE;
+  g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+               "%s blocks, and cannot be called on one of the engine's own threads "
+               "(from a NULL-context future callback): it could wait for itself", what);
   return FALSE;
 }
 

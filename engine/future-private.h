@@ -11,6 +11,8 @@ typedef struct {
   void     (*cancel)   (gpointer data);  /* pge_future_cancel() */
   void     (*run_here) (gpointer data);  /* pge_future_wait(): run it on this
                                           * thread if nobody has started it */
+  gboolean (*may_wait) (gpointer data,   /* pge_future_wait(): FALSE with an */
+                        GError **error); /* error if this thread must not */
   gpointer (*ref)      (gpointer data);
   void     (*unref)    (gpointer data);
 } PgeFutureHooks;

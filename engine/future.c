@@ -267,9 +267,10 @@ pge_future_peek_error (PgeFuture *future, const GError **error)
  *
  * Blocks the calling thread until @future is done: Piccolo's run_sync. May
  * be called again, from any thread; each call returns a new reference (or
- * a copy of the error). Do not call it on a worker thread of the same
- * engine (from a %NULL-context pge_future_on_done() callback) for a job
- * that needs a worker: it may wait for itself.
+ * a copy of the error). On one of the engine's own threads (in a
+ * %NULL-context pge_future_on_done() callback), waiting for a job that is
+ * not done yet fails at once with %PGE_ERROR_INVALID_ARGUMENT: the job
+ * may need that very thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error
  *   set; %NULL and no error for a job that has no result (an exhausted
@@ -287,14 +288,20 @@ pge_future_wait (PgeFuture *future, GError **error)
   g_mutex_lock (&future->lock);
   if (!future->done && future->hook_data != NULL)
     {
-      /* This thread is about to sleep anyway: rather than wake a worker
-       * and be woken by it, run a job nobody has started on a free
-       * connection. */
+      gboolean may_wait;
+
       hooks = future->hooks;
       data = hooks->ref (future->hook_data);
       g_mutex_unlock (&future->lock);
-      hooks->run_here (data);
+      /* This thread is about to sleep anyway: rather than wake a worker
+       * and be woken by it, run a job nobody has started on a free
+       * connection — unless it is a thread the job may need. */
+      may_wait = hooks->may_wait (data, error);
+      if (may_wait)
+        hooks->run_here (data);
       hooks->unref (data);
+      if (!may_wait)
+        return NULL;
       g_mutex_lock (&future->lock);
     }
   future->n_waiters++;

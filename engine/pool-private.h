@@ -52,6 +52,7 @@ struct _PgeLease {
 struct _PgePool {
   gatomicrefcount ref;
   char        *name;
+  gconstpointer owner;           /* the engine: pools of one engine share it */
   guint        n_slots;
   guint        acquire_timeout_ms;
   guint        max_queue;
@@ -96,6 +97,7 @@ G_GNUC_INTERNAL void      pge_pool_close      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);
 G_GNUC_INTERNAL gboolean  pge_pool_is_own_thread (PgePool *pool);
+G_GNUC_INTERNAL gboolean  pge_pool_is_sibling_thread (PgePool *pool);
 
 /* Submission. pge_pool_submit() queues @job (the caller keeps its
  * reference); refusals (closed, full, cancelled) resolve the job at once.

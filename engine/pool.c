@@ -157,6 +157,17 @@ pge_pool_is_own_thread (PgePool *pool)
   return (slot != NULL && slot->pool == pool) || g_private_get (&current_janitor) == pool;
 }
 
+/* TRUE on a thread of any pool of the same engine as @pool. */
+gboolean
+pge_pool_is_sibling_thread (PgePool *pool)
+{
+  PgeSlot *slot = g_private_get (&current_slot);
+  PgePool *janitor = g_private_get (&current_janitor);
+
+  return (slot != NULL && slot->pool->owner == pool->owner) ||
+         (janitor != NULL && janitor->owner == pool->owner);
+}
+
 /* ------------------------------------------------------------- janitor */
 
 static gpointer

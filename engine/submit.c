@@ -91,7 +91,9 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * result is in. When a connection is free (and nothing is queued ahead),
  * the statement runs on the calling thread itself, with no hand-off to a
  * worker; else it queues like pge_engine_query(). Thread-safe; do not call
- * it from a %NULL-context future callback on one of @engine's workers.
+ * it from a %NULL-context future callback on one of @engine's threads:
+ * there it fails at once with %PGE_ERROR_INVALID_ARGUMENT, since it could
+ * wait for itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
  */
@@ -107,6 +109,8 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the SQL is NULL");
       return NULL;
     }
+  if (!pge_engine_check_may_block (engine, "pge_engine_query_sync()", error))
+    return NULL;
   job = pge_job_new_query_borrowed (sql, params);
   return pge_engine_run_sync (engine, job, error);
 }
@@ -172,6 +176,8 @@ pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the script is NULL");
       return FALSE;
     }
+  if (!pge_engine_check_may_block (engine, "pge_engine_exec_sync()", error))
+    return FALSE;
   job = pge_job_new_exec (script);
   result = pge_engine_run_sync (engine, job, &local);
   if (local != NULL)

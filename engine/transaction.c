@@ -256,20 +256,6 @@ pge_transaction_check_open (PgeTransaction *tx, GError **error)
   return open;
 }
 
-/* Blocking calls on one of the engine's own workers would wait for a
- * worker that may be this very thread: refuse them plainly. */
-static gboolean
-tx_check_blocking (PgeEngine *engine, const char *what, GError **error)
-{
-  if (!pge_engine_is_worker_thread (engine))
-    return TRUE;
-  g_set_error (error, PGE_ERROR, PGE_ERROR_FAILED,
-               "%s blocks, and cannot be called on one of the engine's own worker "
-               "threads (a NULL-context future callback): it could wait for itself",
-               what);
-  return FALSE;
-}
-
 /* Ends @tx and its open descendants as @state, collecting a reference to
  * each (those still alive) into @ended, so they can leave the current
  * stacks once the lock is dropped. */
@@ -399,7 +385,7 @@ pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
   g_autoptr(PgeResult) result = NULL;
   GError *local = NULL;
 
-  if (!tx_check_blocking (tx->engine, "a savepoint operation", error))
+  if (!pge_engine_check_may_block (tx->engine, "a savepoint operation", error))
     return FALSE;
   result = tx_run_sync (tx, job, TRUE, &local);
   if (local != NULL)
@@ -692,7 +678,7 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  * outermost transaction.
  *
  * Blocks until `BEGIN` (or `SAVEPOINT`) is done. Thread-safe, but refuses
- * (%PGE_ERROR_FAILED) on one of @engine's own worker threads.
+ * (%PGE_ERROR_INVALID_ARGUMENT) on one of @engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the transaction, or %NULL with
  *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
@@ -709,7 +695,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
 
   if (!tx_check_flags (flags, error) ||
       !pge_engine_check_open (engine, error) ||
-      !tx_check_blocking (engine, "pge_engine_transaction()", error))
+      !pge_engine_check_may_block (engine, "pge_engine_transaction()", error))
     return NULL;
 
   current = pge_transaction_dup_current (engine);
@@ -747,7 +733,7 @@ pge_transaction_begin_detached (PgeEngine           *engine,
 
   if (!tx_check_flags (flags, error) ||
       !pge_engine_check_open (engine, error) ||
-      !tx_check_blocking (engine, "pge_engine_transaction_async()", error))
+      !pge_engine_check_may_block (engine, "pge_engine_transaction_async()", error))
     return NULL;
   return tx_begin_outer (engine, flags, cancellable, FALSE, error);
 }
@@ -937,7 +923,7 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * @error: return location for a #GError
  *
  * pge_transaction_query() and pge_future_wait() in one call. Blocks until
- * the result is in. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * the result is in. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
  * the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -949,7 +935,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
 
   g_return_val_if_fail (tx != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!tx_check_blocking (tx->engine, "pge_transaction_query_sync()", error))
+  if (!pge_engine_check_may_block (tx->engine, "pge_transaction_query_sync()", error))
     return NULL;
   if (sql == NULL)
     {
@@ -970,7 +956,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
  * Runs @script inside @tx, after everything queued in it before, and
  * blocks until it is done. %NULL @script is %PGE_ERROR_INVALID_ARGUMENT;
  * an ended transaction %PGE_ERROR_TRANSACTION_STATE. Thread-safe, but
- * refuses (%PGE_ERROR_FAILED) on one of the engine's own worker threads.
+ * refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
  */
@@ -988,7 +974,7 @@ pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **erro
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the script is NULL");
       return FALSE;
     }
-  if (!tx_check_blocking (tx->engine, "pge_transaction_exec_sync()", error))
+  if (!pge_engine_check_may_block (tx->engine, "pge_transaction_exec_sync()", error))
     return FALSE;
   job = pge_job_new_exec (script);
   result = tx_run_sync (tx, job, TRUE, &local);
@@ -1144,7 +1130,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
   GError *local = NULL;
   gboolean committed;
 
-  if (!tx_check_blocking (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
+  if (!pge_engine_check_may_block (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
                           error))
     return FALSE;
 
@@ -1213,7 +1199,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * statement's error (whose SQLSTATE the error carries). A server error at
  * COMMIT (deferred constraint, serialization failure), a lost connection
  * (%PGE_ERROR_CONNECTION) or a closed engine (%PGE_ERROR_CLOSED) also
- * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_FAILED) on
+ * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on
  * one of the engine's own worker threads.
  *
  * Returns: %TRUE if @tx is committed
@@ -1238,7 +1224,7 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * closed engine count as success: the server has rolled back. Blocks
  * until the server answers and, for an outermost transaction, until the
  * worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
- * already ended. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * already ended. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
  * the engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -1332,7 +1318,7 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
  * %PGE_ERROR_INVALID_ARGUMENT before anything is sent; an unknown one is
  * a server error (%PGE_ERROR_QUERY, SQLSTATE 3B001) that aborts the
  * transaction, as in psql. Blocks until the server answers. Thread-safe,
- * but refuses (%PGE_ERROR_FAILED) on one of the engine's own worker
+ * but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker
  * threads.
  *
  * Returns: %TRUE on success
@@ -1385,7 +1371,7 @@ retry_backoff (guint attempt)
  * retries it sleeps a few milliseconds, with jitter. @func may run more
  * than once, so it must not keep effects from a failed attempt.
  *
- * Blocks. Thread-safe, but refuses (%PGE_ERROR_FAILED) on one of
+ * Blocks. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
  * @engine's own worker threads.
  *
  * Returns: %TRUE if the block committed (or, nested by default, succeeded)
@@ -1409,7 +1395,7 @@ pge_engine_run_transaction (PgeEngine          *engine,
                            "the transaction function is NULL");
       return FALSE;
     }
-  if (!tx_check_blocking (engine, "pge_engine_run_transaction()", error))
+  if (!pge_engine_check_may_block (engine, "pge_engine_run_transaction()", error))
     return FALSE;
   parent = pge_transaction_dup_current (engine);
   outermost = parent == NULL || !pge_transaction_is_open (parent);

@@ -263,3 +263,59 @@ Test (dispatch, dropping_the_engine_in_a_callback_of_a_direct_run_does_not_hang,
       cr_assert_not_null (result, "%s", error ? error->message : "");
     }
 }
+
+typedef struct {
+  PgeEngine *engine;
+  GMutex     lock;
+  GCond      cond;
+  gboolean   done;
+  GError    *query_error;
+  GError    *exec_error;
+  GError    *wait_error;
+} SelfWait;
+
+static void
+block_in_callback (PgeFuture *future, gpointer data)
+{
+  SelfWait *self = data;
+  g_autoptr(PgeResult) a = pge_engine_query_sync (self->engine, "SELECT 1", NULL, &self->query_error);
+  g_autoptr(PgeFuture) queued = pge_engine_query (self->engine, "SELECT 2", NULL);
+  g_autoptr(PgeResult) b = pge_future_wait (queued, &self->wait_error);
+
+  pge_engine_exec_sync (self->engine, "SELECT 3", &self->exec_error);
+  g_mutex_lock (&self->lock);
+  self->done = TRUE;
+  g_cond_signal (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+/* On the engine's only worker (a NULL-context callback), a blocking call
+ * would wait for itself — forever, with no acquire timeout: each fails at
+ * once with PGE_ERROR_INVALID_ARGUMENT instead. */
+Test (dispatch, blocking_on_your_own_worker_is_refused_at_once)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeFuture) held = NULL;
+  g_autoptr(GError) error = NULL;
+  SelfWait self = { 0 };
+  Gate gate = { 0 };
+
+  pge_config_set_acquire_timeout (config, 0);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  self.engine = engine;
+  held = gate_close (engine, &gate);
+  pge_future_on_done (held, NULL, block_in_callback, &self, NULL);
+  gate_open (&gate);
+  g_mutex_lock (&self.lock);
+  while (!self.done)
+    g_cond_wait (&self.cond, &self.lock);
+  g_mutex_unlock (&self.lock);
+  pge_assert_error (self.query_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  pge_assert_error (self.exec_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  pge_assert_error (self.wait_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&self.query_error);
+  g_clear_error (&self.exec_error);
+  g_clear_error (&self.wait_error);
+}

@@ -5,12 +5,12 @@
 
 G_BEGIN_DECLS
 
-G_GNUC_INTERNAL char *pge_log_redact_sql (const char *sql);
-G_GNUC_INTERNAL void  pge_log_query      (const char     *worker_label,
-                                          const char     *sql,
-                                          gint64          duration_us,
-                                          const PGresult *res,
-                                          const GError   *error,
-                                          gboolean        with_response);
+/* One record of @sql (secrets masked), its duration and outcome. */
+G_GNUC_INTERNAL void pge_log_query (const char     *worker_label,
+                                    const char     *sql,
+                                    gint64          duration_us,
+                                    const PGresult *res,
+                                    const GError   *error,
+                                    gboolean        with_response);
 
 G_END_DECLS

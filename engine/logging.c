@@ -4,8 +4,10 @@
  * fields PGE_SQL, PGE_WORKER and PGE_DURATION_US (and PGE_ROWS,
  * PGE_COMMAND with log_responses), so a journald or custom writer can
  * filter on them. Parameters are never logged: they are where secrets
- * travel. Password literals inside SQL (ALTER ROLE ... PASSWORD '...') are
- * masked before the SQL reaches any log.
+ * travel. Secrets inside the SQL text (ALTER ROLE ... PASSWORD '...', the
+ * password of a connection string) are masked before it reaches any log,
+ * by redact.c, and whatever was masked is scrubbed from the server's
+ * error message too, since some messages quote the SQL back.
  *
  * Stateless: safe from any thread.
  *
@@ -15,49 +17,26 @@
 
 #include <string.h>
 
+#include "errors-private.h"
 #include "logging-private.h"
+#include "redact-private.h"
 
-/* Masks the string literal after every PASSWORD keyword (any case),
- * including E'' and dollar-free doubled-quote forms. */
-char *
-pge_log_redact_sql (const char *sql)
+/* The server quotes SQL back in some of its messages ("unterminated
+ * quoted string at or near ..."): what was masked in the SQL is scrubbed
+ * from the error too. */
+static char *
+scrub_secrets (const char *message, GPtrArray *secrets)
 {
-  GString *out;
-  const char *p = sql;
+  char *clean = g_strdup (message);
 
-  if (sql == NULL)
-    return NULL;
-  out = g_string_sized_new (strlen (sql));
-  while (*p != '\0')
+  for (guint i = 0; i < secrets->len; i++)
     {
-      const char *q;
+      char *next = pge_error_scrub (clean, secrets->pdata[i]);
 
-      if (g_ascii_strncasecmp (p, "password", 8) != 0 ||
-          (p > sql && (g_ascii_isalnum (p[-1]) || p[-1] == '_')))
-        {
-          g_string_append_c (out, *p++);
-          continue;
-        }
-      g_string_append_len (out, p, 8);
-      p += 8;
-      for (q = p; g_ascii_isspace (*q); q++)
-        ;
-      if (*q == 'E' || *q == 'e')
-        q++;
-      if (*q != '\'')
-        continue;
-      g_string_append_len (out, p, q - p);
-      for (q++; *q != '\0'; q++)
-        {
-          if (*q == '\'' && q[1] == '\'')
-            q++;
-          else if (*q == '\'')
-            break;
-        }
-      g_string_append (out, "'********'");
-      p = (*q == '\'') ? q + 1 : q;
+      g_free (clean);
+      clean = next;
     }
-  return g_string_free (out, FALSE);
+  return clean;
 }
 
 void
@@ -68,7 +47,9 @@ pge_log_query (const char     *worker_label,
                const GError   *error,
                gboolean        with_response)
 {
-  g_autofree char *safe_sql = pge_log_redact_sql (sql);
+  g_autoptr(GPtrArray) secrets = NULL;
+  g_autofree char *safe_sql = pge_log_redact_sql_full (sql, &secrets);
+  g_autofree char *safe_error = error ? scrub_secrets (error->message, secrets) : NULL;
   g_autofree char *duration = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us);
   g_autofree char *message = NULL;
   g_autofree char *rows = NULL;
@@ -81,7 +62,7 @@ pge_log_query (const char     *worker_label,
     }
   if (error != NULL)
     message = g_strdup_printf ("[%s] %.3f ms: %s -- failed: %s", worker_label,
-                               duration_us / 1000.0, safe_sql, error->message);
+                               duration_us / 1000.0, safe_sql, safe_error);
   else if (rows != NULL)
     message = g_strdup_printf ("[%s] %.3f ms: %s -- %s, %s rows", worker_label,
                                duration_us / 1000.0, safe_sql, command, rows);

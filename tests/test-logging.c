@@ -1,5 +1,7 @@
 /* test-logging.c — query and response logging through GLib structured
- * logging; passwords and parameters never logged.
+ * logging; passwords and parameters never logged, whatever the spelling of
+ * the literal that holds a password (each spelling checked both on
+ * pge_log_redact_sql() directly and on the record a real query logs).
  *
  * Criterion runs each test in a process of its own, so each test may
  * install its own log writer (g_log_set_writer_func() works once per
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "redact-private.h"   /* engine/redact.c is built into this program too */
 
 TestSuite (logging, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
 
@@ -328,4 +331,217 @@ Test (logging, logging_engine_does_not_log_for_another_engine)
   found_quiet = find_records ("from_quiet_engine");
   cr_assert_eq (found_logged->len, 1);
   cr_assert_eq (found_quiet->len, 0);
+}
+
+/* ------------------------------------------------- secrets in the SQL */
+
+/* A role that does not exist: ALTER ROLE fails on the server, and the
+ * statement is logged all the same. */
+#define NO_ROLE "pge_no_such_role"
+
+static guint
+count_records_with_sql (const char *sql)
+{
+  guint n = 0;
+
+  g_mutex_lock (&records_lock);
+  for (guint i = 0; i < records->len; i++)
+    {
+      Record *record = records->pdata[i];
+
+      if (record->level == G_LOG_LEVEL_MESSAGE && g_strcmp0 (record->sql, sql) == 0)
+        n++;
+    }
+  g_mutex_unlock (&records_lock);
+  return n;
+}
+
+/* Asserts that pge_log_redact_sql (@sql) is @expected and holds no
+ * @secret (nullable); then runs @sql with log_queries on (the server may
+ * refuse it) and asserts that its record's SQL is @expected and that no
+ * record, the server's error included, holds @secret. */
+static void
+assert_redacted_with_params (const char *sql, PgeParams *params, const char *expected,
+                             const char *secret)
+{
+  g_autofree char *direct = pge_log_redact_sql (sql);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  guint before;
+
+  cr_assert_str_eq (direct, expected);
+  if (secret != NULL)
+    cr_assert_null (strstr (direct, secret), "%s", direct);
+  if (records == NULL)
+    collect_logs ();
+  before = count_records_with_sql (expected);
+  engine = new_logging_engine (TRUE, FALSE);
+  result = pge_engine_query_sync (engine, sql, params, NULL);
+  cr_assert_eq (count_records_with_sql (expected), before + 1, "no record of: %s", expected);
+  if (secret != NULL)
+    assert_never_logged (secret);
+}
+
+static void
+assert_redacted (const char *sql, const char *expected, const char *secret)
+{
+  assert_redacted_with_params (sql, NULL, expected, secret);
+}
+
+Test (logging, password_in_single_quotes_is_masked)
+{
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD 'plain_s3cret'",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "plain_s3cret");
+}
+
+Test (logging, password_with_doubled_quotes_is_masked_whole)
+{
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD 'd0ubled''_s3cret''s'' 3nd'",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "_s3cret");
+  assert_never_logged ("3nd");
+}
+
+Test (logging, password_in_escape_string_is_masked)
+{
+  /* E'...': \' and \\ do not end it. */
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD E'3sc\\'_s3cret\\\\' LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********' LOGIN", "_s3cret");
+  assert_never_logged ("3sc");
+}
+
+Test (logging, password_in_unicode_string_is_masked)
+{
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD U&'un1c0de_\\0073\\+000033cret'",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "un1c0de");
+  /* The UESCAPE clause belongs to the literal. */
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD u&'un1esc_!0073ecret' UESCAPE '!' LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********' LOGIN", "un1esc");
+}
+
+Test (logging, password_in_dollar_quotes_is_masked)
+{
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD $$d0llar_'s3cret'$$ LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********' LOGIN", "d0llar");
+}
+
+Test (logging, password_in_tagged_dollar_quotes_is_masked)
+{
+  /* $$ and another tag inside do not end $pw$ ... $pw$. */
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD $pw$t4gged_$$_$x$_s3cret$pw$ LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********' LOGIN", "t4gged");
+  assert_never_logged ("_s3cret");
+}
+
+Test (logging, password_continued_on_the_next_line_is_masked)
+{
+  /* 'a'<newline>'b' is one literal, 'ab'. */
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD 'c0nt'\n  'inued_s3cret' LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********' LOGIN", "inued_s3cret");
+}
+
+Test (logging, password_keyword_in_any_case_is_masked)
+{
+  assert_redacted ("alter role " NO_ROLE " with EnCrYpTeD pAsSwOrD 'm1xed_s3cret'",
+                   "alter role " NO_ROLE " with EnCrYpTeD pAsSwOrD '********'", "m1xed_s3cret");
+}
+
+Test (logging, user_mapping_password_option_is_masked)
+{
+  assert_redacted ("CREATE USER MAPPING FOR " NO_ROLE " SERVER pge_no_such_server "
+                   "OPTIONS (user 'u', password 'm4pping_s3cret')",
+                   "CREATE USER MAPPING FOR " NO_ROLE " SERVER pge_no_such_server "
+                   "OPTIONS (user 'u', password '********')", "m4pping_s3cret");
+}
+
+Test (logging, password_in_a_comment_is_not_the_keyword_but_a_later_one_is)
+{
+  const char *sql = "ALTER ROLE " NO_ROLE " /* password 'block_c0mment' /* nested */ */ "
+                    "-- password 'line_c0mment'\n PASSWORD /* here */ 'after_c0mment_s3cret'";
+  const char *expected = "ALTER ROLE " NO_ROLE " /* password 'block_c0mment' /* nested */ */ "
+                         "-- password 'line_c0mment'\n PASSWORD /* here */ '********'";
+
+  assert_redacted (sql, expected, "after_c0mment_s3cret");
+}
+
+Test (logging, password_in_a_string_is_not_the_keyword)
+{
+  const char *sql = "SELECT 'the password ''kept_in_string''' AS a, $$password 'kept_dollar'$$ AS b";
+
+  assert_redacted (sql, sql, NULL);
+}
+
+Test (logging, quoted_password_identifier_is_not_the_keyword)
+{
+  /* "password" is an identifier (here a type name, which the server
+   * refuses); the literal after it stays. */
+  const char *sql = "SELECT \"password\" 'kept_after_ident', U&\"pass\"\"word\" 'kept_too'";
+
+  assert_redacted (sql, sql, NULL);
+}
+
+Test (logging, parameter_after_password_is_not_a_dollar_quote)
+{
+  /* $1 is a parameter: no dollar quote starts there, nothing is masked,
+   * and the $$ literal after it is not the password. */
+  const char *sql = "ALTER ROLE " NO_ROLE " PASSWORD $1 VALID UNTIL $$kept_until$$";
+  g_autoptr(PgeParams) params = pge_params_new ();
+
+  pge_params_add_text (params, "param_s3cret");
+  assert_redacted_with_params (sql, params, sql, "param_s3cret");
+}
+
+Test (logging, unterminated_password_is_masked_to_the_end)
+{
+  /* The server's error quotes the literal back ("unterminated quoted
+   * string at or near ..."): the record must not. */
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD 'unterm1nated_s3cret LOGIN",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "unterm1nated");
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD $$unterm1nated_d0llar",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "unterm1nated_d0llar");
+  assert_redacted ("ALTER ROLE " NO_ROLE " PASSWORD E'unterm1nated_esc\\'",
+                   "ALTER ROLE " NO_ROLE " PASSWORD '********'", "unterm1nated_esc");
+}
+
+Test (logging, server_error_quoting_the_password_is_scrubbed)
+{
+  /* A role named "password" takes 'syntax_s3cret' for a syntax error,
+   * which the server quotes back. */
+  assert_redacted ("CREATE ROLE PASSWORD 'syntax_s3cret'", "CREATE ROLE PASSWORD '********'",
+                   "syntax_s3cret");
+}
+
+Test (logging, subscription_connection_password_is_masked)
+{
+  g_autofree char *name = g_strdup_printf ("pge_log_sub_%d", (int) getpid ());
+  g_autofree char *sql = g_strdup_printf (
+    "CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=1 password=subscr1pt_s3cret dbname=none' "
+    "PUBLICATION p WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE)", name);
+  g_autofree char *expected = g_strdup_printf (
+    "CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=1 password=******** dbname=none' "
+    "PUBLICATION p WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE)", name);
+  g_autofree char *drop = g_strdup_printf ("DROP SUBSCRIPTION IF EXISTS %s", name);
+
+  assert_redacted (sql, expected, "subscr1pt_s3cret");
+  g_free (pge_test_admin_query (drop));
+}
+
+Test (logging, connection_string_passwords_in_any_literal_are_masked)
+{
+  /* dblink_connect('...') and the like: a quoted value, an sslpassword,
+   * and a URI's user:password@ and ?password=. */
+  assert_redacted ("SELECT E'host=h password = \\'qu0ted s3cret\\' user=u' AS a, "
+                   "'sslpassword=ssl_s3cret' AS b, "
+                   "'postgresql://u:ur1_s3cret@h:5432/db?password=qu3ry_s3cret&sslmode=require' AS c",
+                   "SELECT 'host=h password = ******** user=u' AS a, "
+                   "'sslpassword=********' AS b, "
+                   "'postgresql://u:********@h:5432/db?password=********&sslmode=require' AS c",
+                   "s3cret");
+}
+
+Test (logging, connection_string_key_split_over_lines_is_masked)
+{
+  /* 'pass'<newline>'word=...' is one literal, 'password=...' (found by
+   * the fuzz driver, tests/fuzz-corpus/redact-continued-key). */
+  assert_redacted ("SELECT 'host=h pass'\n'word=spl1t_s3cret dbname=d' AS a",
+                   "SELECT 'host=h password=******** dbname=d' AS a", "spl1t_s3cret");
 }

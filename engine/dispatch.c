@@ -129,7 +129,11 @@ check_connection (PgeSlot *slot, PgeJob *job, GError **error)
     g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
   else if (job->lease != NULL && job->kind != PGE_JOB_PIN)
     {
-      if (!pge_lease_owns (job->lease, slot->conn) || !pge_connection_preflight (slot->conn))
+      GError *poison = pge_lease_dup_poison (job->lease);
+
+      if (poison != NULL)
+        g_propagate_error (error, poison);
+      else if (!pge_lease_owns (job->lease, slot->conn) || !pge_connection_preflight (slot->conn))
         g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION,
                              "the connection of this transaction was lost; "
                              "the server rolled the transaction back");
@@ -181,7 +185,7 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
   if (error == NULL)
     result = run_kind (slot, job, &error);
   if (job->observe != NULL)
-    job->observe (slot->conn, error, job->observe_data);
+    job->observe (job, slot->conn, result, error, job->observe_data);
   /* Before the job resolves: cancels no longer reach it. */
   if (direct)
     pge_connection_set_running (slot->conn, NULL, FALSE);

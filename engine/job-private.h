@@ -33,9 +33,13 @@ typedef enum {
  * caller). Returns a result (nullable) or NULL with @error set. */
 typedef PgeResult *(*PgeJobFunc) (PgeJob *job, PgeConnection *conn, gpointer data, GError **error);
 
-/* Runs on the same thread right after the job, before anything else uses
- * the connection, with the job's error (not yet resolved). */
-typedef void (*PgeJobObserver) (PgeConnection *conn, const GError *error, gpointer data);
+/* Runs on the same thread right after the job ran, before anything else
+ * uses the connection, with the job's outcome (not yet resolved). */
+typedef void (*PgeJobObserver) (PgeJob        *job,
+                                PgeConnection *conn,
+                                PgeResult     *result,
+                                const GError  *error,
+                                gpointer       data);
 
 /* Outcome counters of a node; atomic. */
 typedef struct {

@@ -46,6 +46,7 @@ struct _PgeLease {
   guint64    generation;   /* the connection's generation when pinned */
   gboolean   released;     /* no more jobs; unpin once drained */
   gboolean   unpinned;     /* the slot is back in the pool */
+  GError    *poison;       /* set: its jobs fail with it instead of running */
   GCond      unpinned_cond;
 };
 
@@ -147,6 +148,8 @@ G_GNUC_INTERNAL PgeSlot   *pge_lease_release    (PgeLease *lease, gboolean take)
 G_GNUC_INTERNAL void       pge_lease_wait_unpinned (PgeLease *lease);
 G_GNUC_INTERNAL gboolean   pge_lease_is_released (PgeLease *lease);
 G_GNUC_INTERNAL void       pge_lease_bind        (PgeLease *lease);
+G_GNUC_INTERNAL void       pge_lease_poison      (PgeLease *lease, const GError *error);
+G_GNUC_INTERNAL GError    *pge_lease_dup_poison  (PgeLease *lease);
 G_GNUC_INTERNAL gboolean   pge_lease_owns        (PgeLease *lease, PgeConnection *conn);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgePool, pge_pool_unref)

@@ -977,6 +977,7 @@ pge_lease_unref (PgeLease *lease)
   if (!g_atomic_ref_count_dec (&lease->ref))
     return;
   /* A pinned slot holds a reference, so this lease is not pinned. */
+  g_clear_error (&lease->poison);
   g_cond_clear (&lease->unpinned_cond);
   pge_pool_unref (lease->pool);
   g_free (lease);
@@ -1054,6 +1055,31 @@ pge_lease_bind (PgeLease *lease)
   if (lease->slot != NULL)
     lease->generation = pge_connection_get_generation (lease->slot->conn);
   g_mutex_unlock (&lease->pool->queue_lock);
+}
+
+/* Makes every job of @lease that has not run yet fail with a copy of
+ * @error instead: what they were written for is gone (a statement ended
+ * the transaction block behind the engine's back). Any thread. */
+void
+pge_lease_poison (PgeLease *lease, const GError *error)
+{
+  g_mutex_lock (&lease->pool->queue_lock);
+  if (lease->poison == NULL)
+    lease->poison = g_error_copy (error);
+  g_mutex_unlock (&lease->pool->queue_lock);
+}
+
+/* A copy of the poison, or NULL. */
+GError *
+pge_lease_dup_poison (PgeLease *lease)
+{
+  GError *poison = NULL;
+
+  g_mutex_lock (&lease->pool->queue_lock);
+  if (lease->poison != NULL)
+    poison = g_error_copy (lease->poison);
+  g_mutex_unlock (&lease->pool->queue_lock);
+  return poison;
 }
 
 /* Whether @conn is the connection @lease began on (not a replacement:

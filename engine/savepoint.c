@@ -24,6 +24,7 @@ struct _PgeSavepoint {
   PgeTransaction *tx;        /* owned */
   char           *name;      /* validated */
   gint            released;  /* atomic */
+  guint           epoch;     /* the transaction's savepoint epoch when made */
 };
 
 /**
@@ -47,6 +48,7 @@ pge_savepoint_new (PgeTransaction *tx, const char *name)
 
   savepoint->tx = pge_transaction_ref (tx);
   savepoint->name = g_strdup (name);
+  savepoint->epoch = pge_transaction_get_savepoint_epoch (tx);
   return savepoint;
 }
 
@@ -131,6 +133,15 @@ savepoint_check_usable (PgeSavepoint *savepoint, GError **error)
     {
       g_set_error (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
                    "the transaction of savepoint \"%s\" has ended", savepoint->name);
+      return FALSE;
+    }
+  if (pge_transaction_get_savepoint_epoch (savepoint->tx) != savepoint->epoch)
+    {
+      /* Sending it would fail on the server and abort the transaction. */
+      g_set_error (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                   "a statement the engine did not issue released or rolled back to a "
+                   "savepoint since \"%s\" was made, which may have removed it",
+                   savepoint->name);
       return FALSE;
     }
   return TRUE;

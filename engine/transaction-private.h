@@ -52,6 +52,11 @@ G_GNUC_INTERNAL gboolean        pge_identifier_is_valid   (const char *name);
 /* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
 G_GNUC_INTERNAL gboolean        pge_identifier_check      (const char *name,
                                                            GError    **error);
+/* Counts the statements of the user's that released or rolled back to a
+ * savepoint in @tx's server transaction: a savepoint made before the
+ * count last moved may be gone. */
+G_GNUC_INTERNAL guint           pge_transaction_get_savepoint_epoch (PgeTransaction *tx);
+
 /* PGE_ERROR_TRANSACTION_STATE unless @tx and its ancestors are open. */
 G_GNUC_INTERNAL gboolean        pge_transaction_check_open (PgeTransaction *tx,
                                                             GError        **error);

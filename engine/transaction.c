@@ -72,8 +72,17 @@ typedef enum {
   TX_OPEN,
   TX_ENDING,        /* commit or rollback is on its way */
   TX_COMMITTED,
-  TX_ROLLED_BACK
+  TX_ROLLED_BACK,
+  TX_BROKEN         /* ended behind the engine's back: outcome unknown to it */
 } TxState;
+
+/* Who wrote a statement run in a transaction: the engine's own
+ * (BEGIN, SAVEPOINT, RELEASE, COMMIT ...) are expected to move the server
+ * between transaction states; the user's are watched for doing so. */
+typedef enum {
+  TX_BY_USER,
+  TX_BY_ENGINE
+} TxAuthor;
 
 /* What an outermost transaction and its savepoint-nested inner ones
  * share: one lease, one server transaction. */
@@ -85,6 +94,9 @@ typedef struct {
   GCond     submit_cond;    /* n_submitting went down */
   guint     n_submitting;   /* submissions past the state check, not yet queued */
   GError   *abort_error;    /* the statement that aborted the server transaction */
+  GError   *broken;         /* set once a user's statement ended the block */
+  guint     savepoint_epoch;  /* +1 when a user's statement released or
+                               * rolled back to a savepoint */
   guint     savepoint_id;   /* last id handed out */
 } TxShared;
 
@@ -94,6 +106,7 @@ struct _PgeTransaction {
   PgeTransaction *parent;          /* owned; NULL for an outermost transaction */
   TxShared       *shared;          /* owned */
   char           *savepoint_name;  /* inner only: "savepoint_<id>" */
+  guint           savepoint_epoch; /* inner only: shared's, when it began */
 
   /* Guarded by shared->lock. */
   TxState         state;
@@ -175,6 +188,7 @@ tx_shared_unref (TxShared *shared)
   if (!g_atomic_ref_count_dec (&shared->ref))
     return;
   g_clear_error (&shared->abort_error);
+  g_clear_error (&shared->broken);
   g_mutex_clear (&shared->lock);
   g_cond_clear (&shared->submit_cond);
   pge_lease_unref (shared->lease);
@@ -187,7 +201,7 @@ tx_shared_unref (TxShared *shared)
  * (ROLLBACK TO). Jobs that never ran (refused, cancelled while queued)
  * say nothing about the server and are not observed. */
 static void
-tx_observe (PgeConnection *conn, const GError *error, gpointer data)
+tx_observe (PgeJob *job, PgeConnection *conn, PgeResult *result, const GError *error, gpointer data)
 {
   TxShared *shared = data;
   PGconn *pg = pge_connection_get_pgconn (conn);
@@ -204,6 +218,62 @@ tx_observe (PgeConnection *conn, const GError *error, gpointer data)
     }
   else
     g_clear_error (&shared->abort_error);
+  g_mutex_unlock (&shared->lock);
+}
+
+/* Whether @script (simple protocol, several statements) may hold a
+ * RELEASE or a ROLLBACK TO: a statement that starts with either word.
+ * Errs on the side of yes (a word inside a literal counts): a savepoint
+ * wrongly taken for released only gives an error later, never a lie. */
+static gboolean
+script_may_end_savepoint (const char *script)
+{
+  const char *p = script;
+
+  while (p != NULL && *p != '\0')
+    {
+      while (g_ascii_isspace (*p) || *p == ';' || *p == '(')
+        p++;
+      if (g_ascii_strncasecmp (p, "release", 7) == 0 || g_ascii_strncasecmp (p, "rollback", 8) == 0)
+        return TRUE;
+      p = strchr (p, ';');
+    }
+  return FALSE;
+}
+
+/* The user's statements: also notices one that ended the transaction
+ * block the engine opened (COMMIT, ROLLBACK, END, ABORT, PREPARE
+ * TRANSACTION ...) — the server is then outside any transaction, and
+ * everything after it would autocommit — or that released or rolled
+ * back to a savepoint, which the engine's savepoints may have been. The
+ * lease is poisoned at once, on this thread, so that nothing queued
+ * behind runs outside the transaction it was written for. */
+static void
+tx_observe_user (PgeJob *job, PgeConnection *conn, PgeResult *result, const GError *error,
+                 gpointer data)
+{
+  TxShared *shared = data;
+  PGconn *pg = pge_connection_get_pgconn (conn);
+  const char *tag = result != NULL ? pge_result_get_command_tag (result) : NULL;
+  PGTransactionStatusType status;
+
+  tx_observe (job, conn, result, error, data);
+  if (pg == NULL || PQstatus (pg) != CONNECTION_OK)
+    return;
+  status = PQtransactionStatus (pg);
+  g_mutex_lock (&shared->lock);
+  if (status == PQTRANS_IDLE && shared->broken == NULL)
+    {
+      shared->broken = g_error_new (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                                    "the transaction block was ended by a statement the "
+                                    "engine did not issue (%s): whatever it did stands, "
+                                    "and this transaction can no longer be used",
+                                    tag != NULL ? tag : "in a script");
+      pge_lease_poison (shared->lease, shared->broken);
+    }
+  else if (g_strcmp0 (tag, "RELEASE") == 0 || g_strcmp0 (tag, "ROLLBACK") == 0 ||
+           (job->kind == PGE_JOB_EXEC && script_may_end_savepoint (job->sql)))
+    shared->savepoint_epoch++;
   g_mutex_unlock (&shared->lock);
 }
 
@@ -232,6 +302,9 @@ tx_state_error_locked (PgeTransaction *tx)
     case TX_ROLLED_BACK:
       why = "the transaction is already rolled back";
       break;
+    case TX_BROKEN:
+      why = "the transaction was ended by a statement the engine did not issue";
+      break;
     case TX_ENDING:
       why = "the transaction is being committed or rolled back";
       break;
@@ -254,6 +327,24 @@ pge_transaction_check_open (PgeTransaction *tx, GError **error)
     g_propagate_error (error, tx_state_error_locked (tx));
   g_mutex_unlock (&tx->shared->lock);
   return open;
+}
+
+/* Why @tx cannot take statements although it is open, or NULL: a user's
+ * statement ended the whole block, or released or rolled back to a
+ * savepoint (which may have been this inner transaction's, or an
+ * enclosing one's). */
+static GError *
+tx_unusable_locked (PgeTransaction *tx)
+{
+  if (tx->shared->broken != NULL)
+    return g_error_copy (tx->shared->broken);
+  for (; tx->parent != NULL; tx = tx->parent)
+    if (tx->savepoint_epoch != tx->shared->savepoint_epoch)
+      return g_error_new_literal (PGE_ERROR, PGE_ERROR_TRANSACTION_STATE,
+                                  "a statement the engine did not issue released or rolled "
+                                  "back to a savepoint, which may have been this inner "
+                                  "transaction's: it can no longer be used");
+  return NULL;
 }
 
 /* Ends @tx and its open descendants as @state, collecting a reference to
@@ -305,9 +396,11 @@ tx_wait_submissions_locked (TxShared *shared)
  * thread, which runs its callbacks here: hence no lock is held across
  * pge_lease_submit(), only the n_submitting gate. */
 static gboolean
-tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, PgeSlot **taken)
+tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor author,
+            PgeSlot **taken)
 {
   TxShared *shared = tx->shared;
+  GError *unusable;
   PgeSlot *slot;
   guint depth;
 
@@ -327,12 +420,20 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, PgeSlot **ta
       pge_job_finish (job, NULL, error);
       return FALSE;
     }
+  unusable = require_open ? tx_unusable_locked (tx) : NULL;
+  if (unusable != NULL)
+    {
+      g_mutex_unlock (&shared->lock);
+      pge_job_finish (job, NULL, unusable);
+      return FALSE;
+    }
   shared->n_submitting++;
   g_mutex_unlock (&shared->lock);
 
   depth = GPOINTER_TO_UINT (g_private_get (&submit_depth));
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth + 1));
-  pge_job_set_observer (job, tx_observe, tx_shared_ref (shared), (GDestroyNotify) tx_shared_unref);
+  pge_job_set_observer (job, author == TX_BY_USER ? tx_observe_user : tx_observe,
+                        tx_shared_ref (shared), (GDestroyNotify) tx_shared_unref);
   slot = pge_dispatch_lease_submit (shared->lease, job, taken != NULL);
   if (taken != NULL)
     *taken = slot;
@@ -348,19 +449,19 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, PgeSlot **ta
 void
 pge_transaction_submit (PgeTransaction *tx, PgeJob *job)
 {
-  tx_enqueue (tx, job, TRUE, NULL);
+  tx_enqueue (tx, job, TRUE, TX_BY_USER, NULL);
 }
 
-/* Queues @job (@require_open as for tx_enqueue()) and waits for it,
- * running it on this thread when the transaction's connection is free. */
+/* Queues @job (as tx_enqueue()) and waits for it, running it on this
+ * thread when the transaction's connection is free. */
 static PgeResult *
-tx_run_sync (PgeTransaction *tx, PgeJob *job, gboolean require_open, GError **error)
+tx_run_sync (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor author, GError **error)
 {
   PgeSlot *slot = NULL;
 
   /* Run outside the submission gate: an end waiting at the gate must not
    * wait for a whole statement. */
-  if (tx_enqueue (tx, job, require_open, &slot) && slot != NULL)
+  if (tx_enqueue (tx, job, require_open, author, &slot) && slot != NULL)
     pge_dispatch_run_taken (slot, job);
   return pge_future_wait (job->future, error);
 }
@@ -368,7 +469,7 @@ tx_run_sync (PgeTransaction *tx, PgeJob *job, gboolean require_open, GError **er
 PgeResult *
 pge_transaction_run_sync (PgeTransaction *tx, PgeJob *job, GError **error)
 {
-  return tx_run_sync (tx, job, TRUE, error);
+  return tx_run_sync (tx, job, TRUE, TX_BY_USER, error);
 }
 
 PgeTransaction *
@@ -387,7 +488,7 @@ pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
 
   if (!pge_engine_check_may_block (tx->engine, "a savepoint operation", error))
     return FALSE;
-  result = tx_run_sync (tx, job, TRUE, &local);
+  result = tx_run_sync (tx, job, TRUE, TX_BY_ENGINE, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -409,6 +510,17 @@ pge_transaction_try_ref (PgeTransaction *tx)
     }
   while (!g_atomic_int_compare_and_exchange (&tx->ref, old, old + 1));
   return tx;
+}
+
+guint
+pge_transaction_get_savepoint_epoch (PgeTransaction *tx)
+{
+  guint epoch;
+
+  g_mutex_lock (&tx->shared->lock);
+  epoch = tx->shared->savepoint_epoch;
+  g_mutex_unlock (&tx->shared->lock);
+  return epoch;
 }
 
 PgeLease *
@@ -615,6 +727,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
       if (parent->children == NULL)
         parent->children = g_ptr_array_new ();
       g_ptr_array_add (parent->children, tx);
+      tx->savepoint_epoch = tx->shared->savepoint_epoch;
     }
   else
     {
@@ -812,10 +925,17 @@ tx_finalize (PgeTransaction *tx)
   gboolean was_open;
 
   /* No live child: each holds a reference on its parent. */
+  g_autoptr(GError) unusable = NULL;
+
   g_mutex_lock (&tx->shared->lock);
   was_open = tx_is_open_locked (tx);
+  /* A savepoint someone else released is not there to roll back to:
+   * trying would abort the enclosing transaction. */
+  unusable = was_open ? tx_unusable_locked (tx) : NULL;
+  if (unusable != NULL)
+    was_open = FALSE;
   if (tx->state == TX_OPEN)
-    tx->state = TX_ROLLED_BACK;
+    tx->state = unusable != NULL ? TX_BROKEN : TX_ROLLED_BACK;
   tx_unlink_from_parent_locked (tx);
   g_mutex_unlock (&tx->shared->lock);
 
@@ -943,7 +1063,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
       return NULL;
     }
   job = pge_job_new_query_borrowed (sql, params);
-  return tx_run_sync (tx, job, TRUE, error);
+  return tx_run_sync (tx, job, TRUE, TX_BY_USER, error);
 }
 
 /**
@@ -977,7 +1097,7 @@ pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **erro
   if (!pge_engine_check_may_block (tx->engine, "pge_transaction_exec_sync()", error))
     return FALSE;
   job = pge_job_new_exec (script);
-  result = tx_run_sync (tx, job, TRUE, &local);
+  result = tx_run_sync (tx, job, TRUE, TX_BY_USER, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -1117,7 +1237,18 @@ tx_enqueue_rollback_inner (PgeTransaction *tx)
 {
   g_autoptr(PgeJob) job = pge_job_new_call (rollback_inner_run, end_call_new (tx), end_call_free);
 
-  return tx_enqueue (tx->parent, job, TRUE, NULL);
+  return tx_enqueue (tx->parent, job, TRUE, TX_BY_ENGINE, NULL);
+}
+
+/* After an end: the ended members leave the current stacks, and an
+ * outermost transaction lets its connection go. */
+static void
+tx_forget (PgeTransaction *tx, GPtrArray *ended)
+{
+  for (guint i = 0; i < ended->len; i++)
+    pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
+  if (tx->parent == NULL)
+    tx_release_lease (tx);
 }
 
 static gboolean
@@ -1141,6 +1272,20 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
       g_mutex_unlock (&shared->lock);
       return FALSE;
     }
+  local = tx_unusable_locked (tx);
+  if (local != NULL)
+    {
+      /* Nothing is sent: the block (or the savepoint) is not there to
+       * commit or roll back, and what ended it is not the engine's to
+       * report as a commit or a rollback. */
+      tx_wait_submissions_locked (shared);
+      tx_end_tree_locked (tx, TX_BROKEN, ended);
+      tx_unlink_from_parent_locked (tx);
+      g_mutex_unlock (&shared->lock);
+      tx_forget (tx, ended);
+      g_propagate_error (error, local);
+      return FALSE;
+    }
   tx->state = TX_ENDING;
   tx_wait_submissions_locked (shared);
   g_mutex_unlock (&shared->lock);
@@ -1151,7 +1296,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
   else
     job = pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
                             end_call_free);
-  result = tx_run_sync (tx, job, FALSE, &local);
+  result = tx_run_sync (tx, job, FALSE, TX_BY_ENGINE, &local);
 
   committed = commit && local == NULL;
   /* A lost connection or a closed engine leaves nothing open on the
@@ -1170,10 +1315,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
     }
   g_mutex_unlock (&shared->lock);
 
-  for (guint i = 0; i < ended->len; i++)
-    pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
-  if (tx->parent == NULL)
-    tx_release_lease (tx);
+  tx_forget (tx, ended);
 
   if (local != NULL)
     {

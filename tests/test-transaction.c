@@ -1320,3 +1320,123 @@ Test (transaction, last_unref_on_the_janitor_thread_does_not_deadlock)
   while (g_get_monotonic_time () - start < 2 * G_USEC_PER_SEC)
     g_usleep (50 * 1000);
 }
+
+/* ------------------------------------ a block ended behind the engine's back */
+
+static void
+assert_broken (GError *error)
+{
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE);
+  cr_assert (strstr (error->message, "did not issue") != NULL, "%s", error->message);
+}
+
+/* COMMIT (or ROLLBACK, END, ABORT) sent as a statement ends the server's
+ * transaction block: the statement's result is returned, and from then on
+ * every call on the transaction fails — above all a rollback must never
+ * report success while the rows stay committed. */
+Test (transaction, a_block_ended_by_a_statement_breaks_the_transaction)
+{
+  static const char *const enders[] = { "COMMIT", "ROLLBACK", "END", "ABORT", "commit  -- lower case" };
+
+  exec_ok (test_engine, "CREATE TABLE ended (v text)");
+  for (guint i = 0; i < G_N_ELEMENTS (enders); i++)
+    {
+      g_autoptr(PgeTransaction) tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) later = NULL;
+      g_autoptr(GError) rolled = NULL;
+      g_autoptr(GError) committed = NULL;
+      g_autoptr(PgeResult) ended = NULL;
+      g_autoptr(PgeResult) after = NULL;
+
+      tx_exec_ok (tx, "INSERT INTO ended VALUES ('before')");
+      ended = pge_transaction_query_sync (tx, enders[i], NULL, &error);
+      cr_assert_not_null (ended, "%s: %s", enders[i], error ? error->message : "");
+      after = pge_transaction_query_sync (tx, "INSERT INTO ended VALUES ('after')", NULL, &later);
+      cr_assert_null (after);
+      assert_broken (later);
+      cr_assert_not (pge_transaction_rollback (tx, &rolled), "%s: the rollback reported success", enders[i]);
+      assert_broken (rolled);
+      cr_assert_not (pge_transaction_commit (tx, &committed));
+      pge_assert_error (committed, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE);
+      cr_assert_not (pge_transaction_is_committed (tx));
+      cr_assert_not (pge_transaction_is_rolled_back (tx));
+    }
+  /* COMMIT and END kept 'before'; nothing ever ran 'after'. */
+  cr_assert_eq (committed_rows ("ended"), 3);
+  cr_assert_eq (engine_int (test_engine, "SELECT count(*) FROM ended WHERE v = 'after'"), 0);
+  cr_assert_eq (n_pinned (test_engine), 0);
+  /* The connection is fine: new transactions work. */
+  {
+    g_autoptr(PgeTransaction) tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
+
+    tx_exec_ok (tx, "INSERT INTO ended VALUES ('new')");
+    cr_assert (pge_transaction_commit (tx, NULL));
+  }
+}
+
+/* The same from a script, and for statements already queued behind the
+ * one that ended the block: they must not autocommit one by one. */
+Test (transaction, statements_queued_behind_a_stray_commit_never_run)
+{
+  g_autoptr(PgeTransaction) tx = NULL;
+  g_autoptr(PgeFuture) stray = NULL;
+  g_autoptr(PgeFuture) behind = NULL;
+  g_autoptr(PgeResult) first = NULL;
+  g_autoptr(PgeResult) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) queued = NULL;
+  g_autoptr(GError) scripted = NULL;
+
+  exec_ok (test_engine, "CREATE TABLE queued (v text)");
+  tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
+  stray = pge_transaction_query (tx, "COMMIT", NULL);
+  behind = pge_transaction_query (tx, "INSERT INTO queued VALUES ('behind')", NULL);
+  first = pge_future_wait (stray, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  second = pge_future_wait (behind, &queued);
+  cr_assert_null (second);
+  assert_broken (queued);
+  cr_assert_eq (committed_rows ("queued"), 0);
+  g_clear_pointer (&tx, pge_transaction_unref);
+
+  tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
+  cr_assert (pge_transaction_exec_sync (tx, "INSERT INTO queued VALUES ('a'); COMMIT; "
+                                            "INSERT INTO queued VALUES ('b')", &error));
+  cr_assert_not (pge_transaction_rollback (tx, &scripted));
+  assert_broken (scripted);
+  cr_assert_eq (committed_rows ("queued"), 2);
+}
+
+/* A savepoint released or rolled back to by hand: the inner transaction
+ * (or PgeSavepoint) that owned it fails instead of sending a RELEASE that
+ * the server would answer with an error aborting the whole transaction;
+ * the outer transaction goes on. */
+Test (transaction, savepoints_ended_by_hand_fail_cleanly)
+{
+  g_autoptr(PgeTransaction) outer = NULL;
+  g_autoptr(PgeTransaction) inner = NULL;
+  g_autoptr(PgeSavepoint) mark = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) inner_error = NULL;
+  g_autoptr(GError) mark_error = NULL;
+
+  exec_ok (test_engine, "CREATE TABLE marks (v int)");
+  outer = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
+  tx_exec_ok (outer, "INSERT INTO marks VALUES (1)");
+  inner = begin_ok (test_engine, PGE_TRANSACTION_SAVEPOINT);
+  tx_exec_ok (inner, "INSERT INTO marks VALUES (2)");
+  tx_exec_ok (inner, "RELEASE SAVEPOINT savepoint_1");
+  cr_assert_not (pge_transaction_commit (inner, &inner_error));
+  pge_assert_error (inner_error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE);
+
+  mark = pge_transaction_savepoint (outer, "mark", &error);
+  cr_assert_not_null (mark, "%s", error ? error->message : "");
+  tx_exec_ok (outer, "INSERT INTO marks VALUES (3)");
+  cr_assert (pge_transaction_exec_sync (outer, "ROLLBACK TO SAVEPOINT mark", &error));
+  cr_assert_not (pge_savepoint_release (mark, &mark_error));
+  pge_assert_error (mark_error, PGE_ERROR, PGE_ERROR_TRANSACTION_STATE);
+
+  cr_assert (pge_transaction_commit (outer, &error), "%s", error ? error->message : "");
+  cr_assert_eq (committed_rows ("marks"), 2);
+}

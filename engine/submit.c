@@ -302,7 +302,6 @@ pge_engine_query_async (PgeEngine          *engine,
   GTask *task;
 
   g_return_if_fail (engine != NULL);
-  /* The task and its cancellation live in async.c, with the other pairs. */
   task = pge_async_task_new (pge_engine_query_async, "pge_engine_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
@@ -327,7 +326,7 @@ PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pge_engine_query_async, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_engine_query_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -3,8 +3,8 @@
  *
  *   pge-stress --chaos [SECONDS] [CONNINFO]   (default 60 s, $PGE_TEST_CONNINFO)
  *
- * For SECONDS, writer threads insert rows into `chaos` through every way
- * in the engine has: autocommit query_sync and futures, transactions with
+ * For SECONDS, writer threads insert rows into `chaos` by every way the
+ * engine offers: autocommit query_sync and futures, transactions with
  * inner (PGE_TRANSACTION_SAVEPOINT) transactions, named savepoints and
  * atomics inside them, atomics on their own (some doomed by a duplicate
  * key), pge_engine_run_transaction(). Reader threads scan the table with
@@ -1328,8 +1328,12 @@ verify (Chaos *chaos, GPtrArray *actors, Tally *t)
           {
           case FATE_ACKED: t->present++; break;
           case FATE_UNKNOWN: t->unknown_present++; break;
-          case FATE_ROLLED_BACK: report_row ("PHANTOM (rolled back, present)", &t->phantom, x->id, path_names[x->path]); break;
-          case FATE_CANCELLED: report_row ("PHANTOM (cancelled, present)", &t->phantom, x->id, path_names[x->path]); break;
+          case FATE_ROLLED_BACK:
+            report_row ("PHANTOM (rolled back, present)", &t->phantom, x->id, path_names[x->path]);
+            break;
+          case FATE_CANCELLED:
+            report_row ("PHANTOM (cancelled, present)", &t->phantom, x->id, path_names[x->path]);
+            break;
           default: g_assert_not_reached ();
           }
       }

@@ -228,6 +228,67 @@ connection_setup (PgeConnection *conn, PGconn *pg, GError **error)
   return ok;
 }
 
+/* The connect_timeout in force for @pg, in µs (0: none). */
+static gint64
+connect_timeout_us (PGconn *pg)
+{
+  PQconninfoOption *options = PQconninfo (pg);
+  gint64 timeout = 0;
+
+  for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+    if (strcmp (o->keyword, "connect_timeout") == 0 && o->val != NULL)
+      timeout = g_ascii_strtoll (o->val, NULL, 10);
+  PQconninfoFree (options);
+  /* libpq's own rule: anything under 2 s means 2 s. */
+  return timeout <= 0 ? 0 : MAX (timeout, 2) * G_USEC_PER_SEC;
+}
+
+/* PQconnectdbParams(), except that the notice receiver is in place from
+ * the start: libpq's default one prints to the application's stderr, and
+ * a backend terminated while the connection is being made sends a FATAL
+ * notice. Like libpq, the timeout applies to each host tried in turn. */
+static PGconn *
+connect_quietly (PgeConnection *conn, const char *const *keywords, const char *const *values)
+{
+  PGconn *pg = PQconnectStartParams (keywords, values, 1);
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  gint64 timeout, deadline;
+  int socket = -1;
+
+  if (pg == NULL || PQstatus (pg) == CONNECTION_BAD)
+    return pg;
+  PQsetNoticeReceiver (pg, notice_receiver, conn);
+  timeout = connect_timeout_us (pg);
+  deadline = 0;
+  while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED)
+    {
+      struct pollfd pfd = { PQsocket (pg), state == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+      gint64 now = g_get_monotonic_time ();
+      int ready;
+
+      if (pfd.fd != socket)
+        {
+          /* A new attempt (the next host): its own timeout. */
+          socket = pfd.fd;
+          deadline = timeout > 0 ? now + timeout : 0;
+        }
+      if (deadline != 0 && now >= deadline)
+        {
+          /* Let libpq give up on this host and try the next, if any. */
+          state = PQconnectPoll (pg);
+          if (PQsocket (pg) == socket && state != PGRES_POLLING_OK)
+            break;
+          continue;
+        }
+      ready = poll (&pfd, 1, deadline != 0 ? (int) ((deadline - now + 999) / 1000) : -1);
+      if (ready < 0 && errno != EINTR)
+        break;
+      if (ready != 0)
+        state = PQconnectPoll (pg);
+    }
+  return pg;
+}
+
 /* For the holder: (re)connects. Forgets every prepared statement. */
 gboolean
 pge_connection_connect (PgeConnection *conn, GError **error)
@@ -242,7 +303,7 @@ pge_connection_connect (PgeConnection *conn, GError **error)
   PGconn *pg;
 
   pge_connection_disconnect (conn);
-  pg = PQconnectdbParams (keywords, values, 1);
+  pg = connect_quietly (conn, keywords, values);
   if (PQstatus (pg) != CONNECTION_OK)
     {
       g_autofree char *what = g_strdup_printf ("cannot connect (%s)", conn->label);
@@ -251,7 +312,6 @@ pge_connection_connect (PgeConnection *conn, GError **error)
       PQfinish (pg);
       return FALSE;
     }
-  PQsetNoticeReceiver (pg, notice_receiver, conn);
   if (!connection_setup (conn, pg, error))
     {
       PQfinish (pg);

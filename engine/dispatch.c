@@ -80,6 +80,13 @@ pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
   return NULL;
 }
 
+/* For a blocking caller's own job, as pge_dispatch_run_sync(). */
+PgeSlot *
+pge_dispatch_lease_submit_sync (PgeLease *lease, PgeJob *job)
+{
+  return pge_lease_submit_or_take (lease, job);
+}
+
 PgeSlot *
 pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 {
@@ -217,10 +224,12 @@ pge_dispatch_run_taken (PgeSlot *slot, PgeJob *job)
   pge_pool_enter_thread (outer);
 }
 
+/* The job is the caller's alone (no one else can cancel or wait for it):
+ * no hooks, and one lock to take a connection or queue. */
 PgeResult *
 pge_dispatch_run_sync (PgePool *pool, PgeJob *job, GError **error)
 {
-  PgeSlot *slot = pge_dispatch_submit (pool, job, TRUE);
+  PgeSlot *slot = pge_pool_submit_or_take (pool, job);
 
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);

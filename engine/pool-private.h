@@ -111,6 +111,8 @@ G_GNUC_INTERNAL PgeSlot  *pge_pool_take_now   (PgePool *pool, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_submit     (PgePool *pool, PgeJob *job);
 G_GNUC_INTERNAL PgeSlot  *pge_lease_take_now  (PgeLease *lease, PgeJob *job);
 G_GNUC_INTERNAL void      pge_lease_submit    (PgeLease *lease, PgeJob *job);
+G_GNUC_INTERNAL PgeSlot  *pge_pool_submit_or_take  (PgePool *pool, PgeJob *job);
+G_GNUC_INTERNAL PgeSlot  *pge_lease_submit_or_take (PgeLease *lease, PgeJob *job);
 /* The same for a job already queued, for a thread that is about to wait
  * for it: only if it is first in its queue and a connection is free. */
 G_GNUC_INTERNAL PgeSlot  *pge_pool_take_queued (PgeJob *job);

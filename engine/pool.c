@@ -368,14 +368,20 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
+static gboolean
+can_take_locked (PgePool *pool, PgeJob *job)
+{
+  return !pool->closing && !pge_job_is_cancel_requested (job) &&
+         pool->queue.length == 0 && pool->idle_slots.length > 0;
+}
+
 PgeSlot *
 pge_pool_take_now (PgePool *pool, PgeJob *job)
 {
   PgeSlot *taken = NULL;
 
   g_mutex_lock (&pool->queue_lock);
-  if (!pool->closing && !pge_job_is_cancel_requested (job) &&
-      pool->queue.length == 0 && pool->idle_slots.length > 0)
+  if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
       taken = take_locked (pool->idle_slots.head->data, job);
@@ -384,14 +390,17 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
   return taken;
 }
 
-void
-pge_pool_submit (PgePool *pool, PgeJob *job)
+static PgeSlot *
+submit (PgePool *pool, PgeJob *job, gboolean take)
 {
+  PgeSlot *taken = NULL;
   gint code = -1;
 
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
-  if (pool->closing)
+  if (take && can_take_locked (pool, job))
+    taken = take_locked (pool->idle_slots.head->data, job);
+  else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
     code = PGE_ERROR_CANCELLED;
@@ -410,6 +419,21 @@ pge_pool_submit (PgePool *pool, PgeJob *job)
     }
   g_mutex_unlock (&pool->queue_lock);
   refuse (job, code, pool);
+  return taken;
+}
+
+void
+pge_pool_submit (PgePool *pool, PgeJob *job)
+{
+  submit (pool, job, FALSE);
+}
+
+/* pge_pool_take_now(), else pge_pool_submit(), under one lock: for a
+ * blocking caller whose job needs no future hooks (nobody else sees it). */
+PgeSlot *
+pge_pool_submit_or_take (PgePool *pool, PgeJob *job)
+{
+  return submit (pool, job, TRUE);
 }
 
 /* The lease's slot can run its next job for a caller right now. */
@@ -419,6 +443,13 @@ lease_slot_free_locked (PgeLease *lease)
   return lease->slot != NULL && lease->slot->holder == PGE_HOLDER_NONE && !lease->unpinned;
 }
 
+static gboolean
+lease_can_take_locked (PgeLease *lease, PgeJob *job)
+{
+  return !lease->pool->closing && !lease->released && !pge_job_is_cancel_requested (job) &&
+         lease->jobs.length == 0 && lease_slot_free_locked (lease);
+}
+
 PgeSlot *
 pge_lease_take_now (PgeLease *lease, PgeJob *job)
 {
@@ -426,8 +457,7 @@ pge_lease_take_now (PgeLease *lease, PgeJob *job)
   PgeSlot *taken = NULL;
 
   g_mutex_lock (&pool->queue_lock);
-  if (!pool->closing && !lease->released && !pge_job_is_cancel_requested (job) &&
-      lease->jobs.length == 0 && lease_slot_free_locked (lease))
+  if (lease_can_take_locked (lease, job))
     {
       attach_once_locked (pool, lease, job);
       taken = take_locked (lease->slot, job);
@@ -436,15 +466,18 @@ pge_lease_take_now (PgeLease *lease, PgeJob *job)
   return taken;
 }
 
-void
-pge_lease_submit (PgeLease *lease, PgeJob *job)
+static PgeSlot *
+lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 {
   PgePool *pool = lease->pool;
+  PgeSlot *taken = NULL;
   gint code = -1;
 
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, lease, job);
-  if (pool->closing)
+  if (take && lease_can_take_locked (lease, job))
+    taken = take_locked (lease->slot, job);
+  else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (lease->released)
     code = PGE_ERROR_TRANSACTION_STATE;
@@ -458,6 +491,19 @@ pge_lease_submit (PgeLease *lease, PgeJob *job)
     }
   g_mutex_unlock (&pool->queue_lock);
   refuse (job, code, pool);
+  return taken;
+}
+
+void
+pge_lease_submit (PgeLease *lease, PgeJob *job)
+{
+  lease_submit (lease, job, FALSE);
+}
+
+PgeSlot *
+pge_lease_submit_or_take (PgeLease *lease, PgeJob *job)
+{
+  return lease_submit (lease, job, TRUE);
 }
 
 PgeSlot *

@@ -401,7 +401,6 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor aut
 {
   TxShared *shared = tx->shared;
   GError *unusable;
-  PgeSlot *slot;
   guint depth;
 
   g_mutex_lock (&shared->lock);
@@ -434,9 +433,12 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor aut
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth + 1));
   pge_job_set_observer (job, author == TX_BY_USER ? tx_observe_user : tx_observe,
                         tx_shared_ref (shared), (GDestroyNotify) tx_shared_unref);
-  slot = pge_dispatch_lease_submit (shared->lease, job, taken != NULL);
+  /* A blocking caller's own job needs no hooks: nobody else can cancel
+   * or wait for it. */
   if (taken != NULL)
-    *taken = slot;
+    *taken = pge_dispatch_lease_submit_sync (shared->lease, job);
+  else
+    pge_dispatch_lease_submit (shared->lease, job, FALSE);
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth));
 
   g_mutex_lock (&shared->lock);

@@ -148,7 +148,6 @@ G_GNUC_INTERNAL PgeJob    *pge_lease_new_pin_job (PgeLease *lease);
  * pge_pool_unpin() and pge_pool_release()). Never blocks; idempotent. */
 G_GNUC_INTERNAL PgeSlot   *pge_lease_release    (PgeLease *lease, gboolean take);
 G_GNUC_INTERNAL void       pge_lease_wait_unpinned (PgeLease *lease);
-G_GNUC_INTERNAL gboolean   pge_lease_is_released (PgeLease *lease);
 G_GNUC_INTERNAL void       pge_lease_bind        (PgeLease *lease);
 G_GNUC_INTERNAL void       pge_lease_poison      (PgeLease *lease, const GError *error);
 G_GNUC_INTERNAL GError    *pge_lease_dup_poison  (PgeLease *lease);

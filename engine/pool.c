@@ -1081,17 +1081,6 @@ pge_lease_wait_unpinned (PgeLease *lease)
   g_mutex_unlock (&pool->queue_lock);
 }
 
-gboolean
-pge_lease_is_released (PgeLease *lease)
-{
-  gboolean released;
-
-  g_mutex_lock (&lease->pool->queue_lock);
-  released = lease->released;
-  g_mutex_unlock (&lease->pool->queue_lock);
-  return released;
-}
-
 /* For the holder of a PIN job's slot, once its connection is checked
  * (and maybe replaced): the lease begins on this connection. */
 void

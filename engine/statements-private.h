@@ -19,7 +19,6 @@ typedef struct {
 G_GNUC_INTERNAL PgeStatements *pge_statements_new      (guint max);
 G_GNUC_INTERNAL void           pge_statements_free     (PgeStatements *statements);
 G_GNUC_INTERNAL void           pge_statements_clear    (PgeStatements *statements);
-G_GNUC_INTERNAL guint          pge_statements_get_size (PgeStatements *statements);
 G_GNUC_INTERNAL void           pge_statements_name     (const PgeStatementKey *key,
                                                         char name[PGE_STATEMENT_NAME_SIZE]);
 G_GNUC_INTERNAL gboolean       pge_statements_lookup   (PgeStatements         *statements,

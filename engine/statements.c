@@ -100,12 +100,6 @@ pge_statements_clear (PgeStatements *statements)
   g_hash_table_remove_all (statements->entries);
 }
 
-guint
-pge_statements_get_size (PgeStatements *statements)
-{
-  return g_hash_table_size (statements->entries);
-}
-
 /* The name of @key's statement, whatever connection prepares it. */
 void
 pge_statements_name (const PgeStatementKey *key, char name[PGE_STATEMENT_NAME_SIZE])

@@ -17,6 +17,7 @@ extern PgeEngine *test_engine;
 
 /* Criterion .init/.fini: a 4-worker engine on a fresh schema. */
 void        pge_test_engine_up   (void);
+void        pge_test_guard_long  (void);
 void        pge_test_engine_down (void);
 
 /* The cluster's conninfo, and the same with this test's search_path. */

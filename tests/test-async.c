@@ -9,7 +9,7 @@
  */
 #include "fixture.h"
 
-TestSuite (async, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (async, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* ------------------------------------------------------------- helpers */
 

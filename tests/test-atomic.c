@@ -9,7 +9,7 @@
 
 #include "fixture.h"
 
-TestSuite (atomic, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (atomic, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* ------------------------------------------------------------- helpers */
 

@@ -9,7 +9,7 @@
 
 #include "fixture.h"
 
-TestSuite (batch, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (batch, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* ------------------------------------------------------------- helpers */
 

@@ -7,7 +7,7 @@
 
 #include "fixture.h"
 
-TestSuite (config, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (config, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* Asserts that pge_engine_new (@config) fails with @code. */
 static void

@@ -8,7 +8,7 @@
 
 #include "fixture.h"
 
-TestSuite (dispatch, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (dispatch, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* Which threads logged a statement containing "direct_probe": the
  * query log is written by whoever runs the statement. Criterion runs each
@@ -248,7 +248,7 @@ drop_engine (PgeFuture *future, gpointer data)
  * the waiting thread itself, while it still holds the connection. Dropping
  * the last engine reference there must not wait for that connection
  * (which is to say, for itself). */
-Test (dispatch, dropping_the_engine_in_a_callback_of_a_direct_run_does_not_hang, .timeout = 60)
+Test (dispatch, dropping_the_engine_in_a_callback_of_a_direct_run_does_not_hang)
 {
   for (int i = 0; i < 20; i++)
     {

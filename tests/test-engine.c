@@ -5,7 +5,7 @@
 
 #include "fixture.h"
 
-TestSuite (engine, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (engine, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* ------------------------------------------------------------- helpers */
 

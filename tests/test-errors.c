@@ -7,7 +7,7 @@
 
 #include "fixture.h"
 
-TestSuite (errors, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (errors, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* Runs @sql on the test engine and returns its error (asserts there is one). */
 static GError *

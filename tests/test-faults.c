@@ -22,7 +22,7 @@
 
 #include "fixture.h"
 
-TestSuite (faults, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (faults, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* An engine whose connections carry a name of their own. */
 static PgeEngine *
@@ -389,7 +389,7 @@ resume_later (gpointer data)
  * with no timeout: with the postmaster stopped, pge_future_cancel() and
  * close must still return at once. Stops the shared server's postmaster
  * for 3 s, so it runs alone (see the top). */
-Test (faults, server_stopped_cancel_and_close_return_at_once, .timeout = 60)
+Test (faults, server_stopped_cancel_and_close_return_at_once)
 {
   g_autoptr(PgeEngine) engine = NULL;
   g_autoptr(PgeFuture) running = NULL;

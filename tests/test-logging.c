@@ -15,7 +15,7 @@
 #include "fixture.h"
 #include "redact-private.h"   /* engine/redact.c is built into this program too */
 
-TestSuite (logging, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (logging, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* One record of domain "pgengine", with the fields the tests look at. */
 typedef struct {

@@ -7,7 +7,7 @@
 
 #include "fixture.h"
 
-TestSuite (params, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (params, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* `SELECT $1` (or @sql) with @params; asserts success. */
 static PgeResult *

@@ -15,7 +15,7 @@
 
 #include "fixture.h"
 
-TestSuite (pgbouncer, .timeout = 120);
+TestSuite (pgbouncer, .init = pge_test_guard_long);
 
 #define N_THREADS 4
 

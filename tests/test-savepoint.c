@@ -6,7 +6,7 @@
 
 #include "fixture.h"
 
-TestSuite (savepoint, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (savepoint, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 static PgeTransaction *
 begin_with_table (void)

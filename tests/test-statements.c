@@ -6,7 +6,7 @@
 
 #include "fixture.h"
 
-TestSuite (statements, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (statements, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 static PgeEngine *
 cached_engine (guint max_statements)

@@ -6,7 +6,7 @@
 
 #include "fixture.h"
 
-TestSuite (transaction, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (transaction, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 /* ------------------------------------------------------------- helpers */
 

@@ -4,7 +4,7 @@
  */
 #include "fixture.h"
 
-TestSuite (types, .init = pge_test_engine_up, .fini = pge_test_engine_down, .timeout = 60);
+TestSuite (types, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
 typedef struct {
   GType       type;

@@ -50,6 +50,12 @@ num() { n=$(echo "$1" | sed -n "s/.*$2: \([0-9]*\).*/\1/p"); echo "${n:-0}"; }
 passed=$(( $(num "$synth" Passing) + $(num "$rsynth" Passing) ))
 failed=$(( $(num "$synth" Failing) + $(num "$synth" Crashing) + $(num "$rsynth" Failing) + $(num "$rsynth" Crashing) ))
 [ -n "$synth" ] || { echo "no test ran"; passed=0; failed=1; status=1; }
+# A binary can fail after every test passed (a sanitizer's report at
+# exit): that is one failure more, shown with the end of its log.
+if [ -n "$synth" ] && ! grep -q '^:test-result: PASS' tests/pge-tests.trs 2>/dev/null; then
+  failed=$((failed + 1)); echo "FAIL: tests/pge-tests (after its tests: exit status)"
+  grep -vE '^\[(PASS|----)\]|^$|pgengine-CRITICAL|assertion .* failed$' tests/pge-tests.log | tail -30
+fi
 # The other programs in TESTS (PyGObject, GTK under Xvfb) count one each.
 for trs in tests/*.trs; do
   case $trs in tests/pge-tests.trs|'tests/*.trs') continue ;; esac

@@ -15,6 +15,10 @@ libgtk-4-dev xvfb xauth"
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+# Another apt (unattended-upgrades on a fresh machine, a parallel build)
+# may hold dpkg's lock for a while: wait for it rather than fail.
+APT_WAIT="-o DPkg::Lock::Timeout=600"
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $PACKAGES
+$SUDO apt-get $APT_WAIT update -q
+# shellcheck disable=SC2086
+$SUDO apt-get $APT_WAIT install -y -q --no-install-recommends $PACKAGES

@@ -985,6 +985,15 @@ read_elements (PgeResult *result, guint row, guint column, const Oid *accepted, 
   return elements;
 }
 
+/* Free functions for arrays whose NULL elements are NULL pointers:
+ * GPtrArray calls them on every element. */
+static void
+date_time_unref0 (gpointer value)
+{
+  if (value != NULL)
+    g_date_time_unref (value);
+}
+
 static gboolean
 element_failed (PgeResult *result, guint row, guint column, guint index, GError **error)
 {
@@ -1234,7 +1243,7 @@ pge_result_read_datetime_array (PgeResult *result, guint row, guint column, GErr
                             "date[], timestamp[] or timestamptz[]", &type, error);
   if (elements == NULL)
     return NULL;
-  values = g_ptr_array_new_full (elements->len, (GDestroyNotify) g_date_time_unref);
+  values = g_ptr_array_new_full (elements->len, date_time_unref0);
   for (guint i = 0; i < elements->len; i++)
     {
       const char *text = g_ptr_array_index (elements, i);
@@ -1278,6 +1287,7 @@ pge_result_read_bytes_array (PgeResult *result, guint row, guint column, GError 
   elements = read_elements (result, row, column, bytea_array_types, "bytea[]", NULL, error);
   if (elements == NULL)
     return NULL;
+  /* g_bytes_unref() takes NULL. */
   values = g_ptr_array_new_full (elements->len, (GDestroyNotify) g_bytes_unref);
   for (guint i = 0; i < elements->len; i++)
     {

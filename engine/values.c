@@ -414,7 +414,7 @@ pge_value_parse_interval (const char *text, PgeInterval *interval, GError **erro
           usec = sign * time;
           clock = TRUE;
         }
-      else if (n > G_MAXINT32 || !take_unit (&p, sign * n, &months, &days))
+      else if (n > (gint64) G_MAXINT32 + 1 || !take_unit (&p, sign * n, &months, &days))
         return conversion_failed (error, text, expected);
       any = TRUE;
     }

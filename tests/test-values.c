@@ -1097,3 +1097,129 @@ Test (values, array_adders_refuse_missing_elements_without_crashing)
   pge_params_add_double_array (NULL, NULL, 0);
   cr_assert_eq (pge_params_get_length (params), 0);
 }
+
+/* ------------------------------------------- the parsers, on bad text
+ *
+ * engine/values.c is compiled into the test binary too (Makefile.am), so
+ * the text the server would never send can be tried directly. */
+
+#include "values-private.h"
+
+Test (values, array_parser_refuses_malformed_text)
+{
+  static const char *const bad[] = {
+    "", "{", "}", "{a", "{a,}", "{,a}", "{\"a}", "{\"a\"b}", "{a\"b}", "{a}x", "[1:2]{a}",
+    "{a\\", "x{a}", "{{a},b}", "{a,{b}}", "{\"a\",}", "{ }", "[1:2]", "{a b\\}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) elements = pge_value_parse_array (bad[i], &error);
+
+      cr_assert_null (elements, "'%s' parsed", bad[i]);
+      pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONVERSION);
+    }
+}
+
+Test (values, array_parser_reads_what_the_server_may_write)
+{
+  static const struct { const char *text; guint n; const char *elements[4]; } good[] = {
+    { "{}", 0, { NULL } },
+    { "{ a , b }", 2, { "a", "b" } },
+    { "{null,NULL,\"NULL\",\\NULL}", 4, { NULL, NULL, "NULL", "NULL" } },
+    { "{\\\"x,\"\\\\\"}", 2, { "\"x", "\\" } },
+    { "{\"\",\" \"}", 2, { "", " " } },
+    { "[-3:-2]={1,2}", 2, { "1", "2" } },
+    { "{a\\ }", 1, { "a " } },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) elements = pge_value_parse_array (good[i].text, &error);
+
+      cr_assert_not_null (elements, "'%s': %s", good[i].text, error ? error->message : "");
+      cr_assert_eq (elements->len, good[i].n, "'%s'", good[i].text);
+      for (guint e = 0; e < good[i].n; e++)
+        cr_assert (g_strcmp0 (g_ptr_array_index (elements, e), good[i].elements[e]) == 0,
+                   "'%s' element %u: '%s'", good[i].text, e, (char *) g_ptr_array_index (elements, e));
+    }
+}
+
+/* Whatever the elements hold, formatting then parsing gives them back. */
+Test (values, array_format_then_parse_is_the_identity)
+{
+  static const char alphabet[] = "ab \"\\,{}NUL\tnul";
+  g_autoptr(GRand) rand = g_rand_new_with_seed (12);
+
+  for (guint round = 0; round < 2000; round++)
+    {
+      g_autoptr(GPtrArray) elements = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GPtrArray) parsed = NULL;
+      g_autofree char *text = NULL;
+      g_autoptr(GError) error = NULL;
+      guint n = (guint) g_rand_int_range (rand, 0, 5);
+
+      for (guint e = 0; e < n; e++)
+        {
+          GString *element = g_string_new (NULL);
+          guint length = (guint) g_rand_int_range (rand, 0, 6);
+
+          for (guint c = 0; c < length; c++)
+            g_string_append_c (element, alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)]);
+          if (g_rand_int_range (rand, 0, 6) == 0)
+            g_string_assign (element, g_rand_boolean (rand) ? "NULL" : "");
+          g_ptr_array_add (elements, g_rand_int_range (rand, 0, 8) == 0
+                                     ? (g_string_free (element, TRUE), NULL)
+                                     : g_string_free (element, FALSE));
+        }
+      text = pge_value_format_array ((const char *const *) elements->pdata, elements->len);
+      parsed = pge_value_parse_array (text, &error);
+      cr_assert_not_null (parsed, "%s: %s", text, error ? error->message : "");
+      cr_assert_eq (parsed->len, elements->len, "%s", text);
+      for (guint e = 0; e < n; e++)
+        cr_assert (g_strcmp0 (g_ptr_array_index (parsed, e), g_ptr_array_index (elements, e)) == 0,
+                   "%s: element %u", text, e);
+    }
+}
+
+Test (values, scalar_parsers_refuse_malformed_text)
+{
+  static const char *const intervals[] = {
+    "", "1", "1 week", "01:02", "00:00:00 00:00:00", "P1D", "@ 1 day", "1 day  2 days",
+    "1 day ago", "3000000000 days", "-00:00:00.1234567", "99999999999999999:00:00",
+  };
+  static const char *const stamps[] = {
+    "2024-01-02", "2024-1-02 00:00:00", "2024-01-02 00:00:00+", "2024-01-02T00:00:00+00",
+    "2024-02-30 00:00:00+00", "2024-01-02 00:00:00+00:0", "2024-01-02 25:00:00+00",
+  };
+  static const char *const numerics[] = { "", "-", "1.", ".5", "1e5", "+1", " 1", "nan", "1,5" };
+  static const char *const uuids[] = {
+    "", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111",
+    "a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11", "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+  };
+  static const char *const byteas[] = { "\\x0", "\\xzz", "\\x0g" };
+  PgeInterval interval;
+  double d;
+
+  for (guint i = 0; i < G_N_ELEMENTS (intervals); i++)
+    cr_assert_not (pge_value_parse_interval (intervals[i], &interval, NULL), "'%s'", intervals[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (stamps); i++)
+    {
+      g_autoptr(GDateTime) t = pge_value_parse_timestamp (stamps[i], TRUE, NULL);
+      cr_assert_null (t, "'%s'", stamps[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (numerics); i++)
+    cr_assert_not (pge_value_parse_numeric (numerics[i], &d, NULL), "'%s'", numerics[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (uuids); i++)
+    cr_assert_not (pge_value_check_uuid (uuids[i], NULL), "'%s'", uuids[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (byteas); i++)
+    {
+      g_autoptr(GBytes) b = pge_value_parse_bytea (byteas[i], NULL);
+      cr_assert_null (b, "'%s'", byteas[i]);
+    }
+  cr_assert_not (pge_value_parse_float ("1.5x", &d, NULL));
+  cr_assert_not (pge_value_parse_float (" 1", &d, NULL));
+  cr_assert_not (pge_value_parse_boolean ("true", &(gboolean) { 0 }, NULL));
+}

@@ -656,8 +656,9 @@ parse_double (const char *text, Oid type, double *value, GError **error)
  * A `float8`, `float4`, `numeric` or integer value as a double: the
  * strict pge_result_get_double(). `NaN`, `Infinity` and `-Infinity` are
  * values (of the float types and of numeric) and read as such. A numeric
- * beyond the range of a double, or so small it would read as 0, and an
- * `int8` beyond 2^53, are errors; other numerics are rounded to the
+ * beyond the range of a double, or below its normal range (where it would
+ * lose its precision or read as 0), and an `int8` beyond 2^53, are
+ * errors; other numerics are rounded to the
  * nearest double (read them with pge_result_read_numeric() to keep every
  * digit). Never blocks; thread-safe.
  *
@@ -1006,9 +1007,9 @@ static gboolean
 element_is_null (PgeResult *result, guint row, guint column, guint index, GError **error)
 {
   g_set_error (error, PGE_ERROR, PGE_ERROR_NULL_VALUE,
-               "element %u is NULL (read the array with pge_result_read_text_array() to see NULLs)",
-               index);
-  return element_failed (result, row, column, index, error);
+               "row %u, column %u (\"%s\"): element %u is NULL (pge_result_read_text_array() "
+               "shows NULL elements)", row, column, PQfname (result->res, (int) column), index);
+  return FALSE;
 }
 
 /**

@@ -1223,3 +1223,43 @@ Test (values, scalar_parsers_refuse_malformed_text)
   cr_assert_not (pge_value_parse_float (" 1", &d, NULL));
   cr_assert_not (pge_value_parse_boolean ("true", &(gboolean) { 0 }, NULL));
 }
+
+/* Binary parameters (timestamptz, interval) travel the pipelined and
+ * cursor paths too, not only a single query. */
+Test (values, binary_params_work_in_atomic_and_batch)
+{
+  g_autoptr(GDateTime) instant = utc (2021, 3, 4, 5, 6, 7, 8);
+  static const PgeInterval week = { 0, 7, 0 };
+  g_autoptr(PgeResult) create = query ("CREATE TABLE log (t timestamptz, s interval)", NULL);
+  g_autoptr(PgeAtomic) atomic = pge_engine_atomic (test_engine);
+  g_autoptr(PgeBatch) batch = NULL;
+  g_autoptr(PgeResult) rows = NULL;
+  g_autoptr(PgeParams) filter = pge_params_new ();
+  g_autoptr(GError) error = NULL;
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(PgeParams) params = pge_params_new ();
+
+      pge_params_add_timestamptz (params, instant);
+      pge_params_add_interval (params, &week);
+      pge_atomic_add (atomic, "INSERT INTO log VALUES ($1, $2)", params);
+    }
+  cr_assert (pge_atomic_run_sync (atomic, &error), "%s", error ? error->message : "");
+  pge_params_add_timestamptz (filter, instant);
+  pge_params_add_interval (filter, &week);
+  batch = pge_engine_batch (test_engine, "SELECT t, s FROM log WHERE t = $1 AND s = $2", filter, 2, &error);
+  cr_assert_not_null (batch, "%s", error ? error->message : "");
+  rows = pge_batch_next (batch, &error);
+  cr_assert_not_null (rows);
+  cr_assert_eq (pge_result_get_n_rows (rows), 2);
+  {
+    g_autoptr(GDateTime) t = pge_result_read_timestamptz (rows, 1, 0, &error);
+    PgeInterval s;
+
+    assert_same_instant (t, instant);
+    cr_assert (pge_result_read_interval (rows, 1, 1, &s, &error));
+    cr_assert (s.months == 0 && s.days == 7 && s.microseconds == 0);
+  }
+  cr_assert (pge_batch_close (batch, &error));
+}

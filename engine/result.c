@@ -658,9 +658,9 @@ parse_double (const char *text, Oid type, double *value, GError **error)
  * values (of the float types and of numeric) and read as such. A numeric
  * beyond the range of a double, or below its normal range (where it would
  * lose its precision or read as 0), and an `int8` beyond 2^53, are
- * errors; other numerics are rounded to the
- * nearest double (read them with pge_result_read_numeric() to keep every
- * digit). Never blocks; thread-safe.
+ * errors; other numerics are rounded to the nearest double (read them
+ * with pge_result_read_numeric() to keep every digit). Never blocks;
+ * thread-safe.
  *
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type or a value that does not fit,

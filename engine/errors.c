@@ -88,6 +88,8 @@ pge_error_get_type (void)
     { PGE_ERROR_INVALID_ARGUMENT, "PGE_ERROR_INVALID_ARGUMENT", "invalid-argument" },
     { PGE_ERROR_TRANSACTION_STATE, "PGE_ERROR_TRANSACTION_STATE", "transaction-state" },
     { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
+    { PGE_ERROR_NULL_VALUE, "PGE_ERROR_NULL_VALUE", "null-value" },
+    { PGE_ERROR_CONVERSION, "PGE_ERROR_CONVERSION", "conversion" },
     { 0, NULL, NULL }
   };
 

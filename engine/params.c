@@ -1,7 +1,9 @@
 /* params.c — PgeParams, positional parameters for $1, $2 ...
  *
- * Values are kept the way libpq sends them: text for everything but bytea,
- * which goes in binary so no escaping ever touches it. Each typed adder
+ * Values are kept the way libpq sends them: text for most types; bytea in
+ * binary so no escaping ever touches it; dates, timestamps and intervals
+ * in binary too, where they are exact integers that no DateStyle,
+ * TimeZone or IntervalStyle of the session can reinterpret. Each typed adder
  * also records the type OID, so `SELECT $1 + 1` works with an int64
  * without a cast in the SQL.
  *
@@ -20,14 +22,15 @@
 #include "errors-private.h"
 #include "params-private.h"
 
-/* Built-in type OIDs, from pg_type.dat; stable across server versions. */
-#define BOOLOID    16
-#define BYTEAOID   17
-#define INT8OID    20
-#define INT2OID    21
-#define INT4OID    23
-#define TEXTOID    25
-#define FLOAT8OID  701
+#include "values-private.h"
+
+#define BOOLOID    PGE_OID_BOOL
+#define BYTEAOID   PGE_OID_BYTEA
+#define INT8OID    PGE_OID_INT8
+#define INT2OID    PGE_OID_INT2
+#define INT4OID    PGE_OID_INT4
+#define TEXTOID    PGE_OID_TEXT
+#define FLOAT8OID  PGE_OID_FLOAT8
 
 /* Most queries take a handful of parameters: that many live inside the
  * list itself, so building one costs one allocation per value and one
@@ -173,16 +176,18 @@ params_append (PgeParams *params, Oid type, char *value, int length, int format)
   g_mutex_unlock (&params->lock);
 }
 
-/* Decimal text of @value, without printf's machinery (it is on every
- * query's path). */
+#define INT_TEXT_SIZE 24
+
+/* Decimal text of @value, written backwards so that it ends just before
+ * @end (a NUL is put there); returns where it starts. No printf
+ * machinery: this is on every query's path. */
 static char *
-int_to_text (gint64 value)
+int_digits (gint64 value, char *end)
 {
-  char buffer[24];
-  char *p = buffer + sizeof buffer;
+  char *p = end;
   guint64 magnitude = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
 
-  *--p = '\0';
+  *p = '\0';
   do
     {
       *--p = (char) ('0' + magnitude % 10);
@@ -191,7 +196,28 @@ int_to_text (gint64 value)
   while (magnitude > 0);
   if (value < 0)
     *--p = '-';
+  return p;
+}
+
+static char *
+int_to_text (gint64 value)
+{
+  char buffer[INT_TEXT_SIZE];
+  char *p = int_digits (value, buffer + sizeof buffer - 1);
+
   return g_strndup (p, buffer + sizeof buffer - 1 - p);
+}
+
+/* The text float8in reads back as exactly @value; @buffer has at least
+ * G_ASCII_DTOSTR_BUF_SIZE bytes. */
+static const char *
+double_to_text (double value, int digits, char *buffer)
+{
+  if (isnan (value))
+    return "NaN";
+  if (isinf (value))
+    return value > 0 ? "Infinity" : "-Infinity";
+  return g_ascii_formatd (buffer, G_ASCII_DTOSTR_BUF_SIZE, digits == 9 ? "%.9g" : "%.17g", value);
 }
 
 /**
@@ -263,16 +289,9 @@ void
 pge_params_add_double (PgeParams *params, double value)
 {
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-  const char *text;
 
   g_return_if_fail (params != NULL);
-  if (isnan (value))
-    text = "NaN";
-  else if (isinf (value))
-    text = value > 0 ? "Infinity" : "-Infinity";
-  else
-    text = g_ascii_formatd (buffer, sizeof buffer, "%.17g", value);
-  params_append (params, FLOAT8OID, g_strdup (text), 0, 0);
+  params_append (params, FLOAT8OID, g_strdup (double_to_text (value, 17, buffer)), 0, 0);
 }
 
 /**
@@ -324,6 +343,360 @@ pge_params_add_typed (PgeParams *params, Oid type, const char *text)
 {
   g_return_if_fail (params != NULL);
   params_append (params, type, g_strdup (text), 0, 0);
+}
+
+/**
+ * pge_params_add_int16:
+ * @params: a #PgeParams
+ * @value: the value, sent as `int2`
+ *
+ * Thread-safe.
+ */
+void
+pge_params_add_int16 (PgeParams *params, gint16 value)
+{
+  g_return_if_fail (params != NULL);
+  params_append (params, INT2OID, int_to_text (value), 0, 0);
+}
+
+/**
+ * pge_params_add_float:
+ * @params: a #PgeParams
+ * @value: the value, sent as `float4`; infinities and NaN included
+ *
+ * Sent with 9 significant digits, so it round-trips exactly.
+ * Thread-safe.
+ */
+void
+pge_params_add_float (PgeParams *params, float value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_return_if_fail (params != NULL);
+  params_append (params, PGE_OID_FLOAT4, g_strdup (double_to_text (value, 9, buffer)), 0, 0);
+}
+
+/**
+ * pge_params_add_numeric:
+ * @params: a #PgeParams
+ * @text: (nullable): a decimal number ("-12.3400", "1e-3", "NaN"), copied;
+ *   %NULL appends SQL NULL
+ *
+ * Appends a `numeric`, every digit kept. Text that is not a number fails
+ * the query, with the server's error (SQLSTATE 22P02). Thread-safe.
+ */
+void
+pge_params_add_numeric (PgeParams *params, const char *text)
+{
+  g_return_if_fail (params != NULL);
+  params_append (params, PGE_OID_NUMERIC, g_strdup (text), 0, 0);
+}
+
+/* @value as @size (4 or 8) big-endian bytes: the binary form of the
+ * integer-based types. */
+static void
+append_binary (PgeParams *params, Oid type, gint64 value, int size)
+{
+  guint8 *data = g_malloc (size);
+
+  for (int i = size - 1; i >= 0; i--, value = (gint64) ((guint64) value >> 8))
+    data[i] = (guint8) (value & 0xff);
+  params_append (params, type, (char *) data, size, 1);
+}
+
+/**
+ * pge_params_add_date:
+ * @params: a #PgeParams
+ * @value: (nullable): the day to send, read in @value's own time zone;
+ *   %NULL appends SQL NULL
+ *
+ * Appends a `date` (sent in binary). Thread-safe.
+ */
+void
+pge_params_add_date (PgeParams *params, GDateTime *value)
+{
+  int year, month, day;
+  g_autoptr(GDate) date = NULL;
+  g_autoptr(GDate) epoch = NULL;
+
+  g_return_if_fail (params != NULL);
+  if (value == NULL)
+    {
+      params_append (params, PGE_OID_DATE, NULL, 0, 0);
+      return;
+    }
+  g_date_time_get_ymd (value, &year, &month, &day);
+  date = g_date_new_dmy ((GDateDay) day, (GDateMonth) month, (GDateYear) year);
+  epoch = g_date_new_dmy (1, G_DATE_JANUARY, 2000);
+  append_binary (params, PGE_OID_DATE, (gint64) g_date_get_julian (date) - g_date_get_julian (epoch), 4);
+}
+
+/**
+ * pge_params_add_timestamp:
+ * @params: a #PgeParams
+ * @value: (nullable): the time to send; %NULL appends SQL NULL
+ *
+ * Appends a `timestamp` (without time zone): the wall-clock time @value
+ * shows in its own time zone, to the microsecond, with no conversion
+ * (pge_result_read_timestamp() gives those fields back, in UTC). Sent in
+ * binary. Thread-safe.
+ */
+void
+pge_params_add_timestamp (PgeParams *params, GDateTime *value)
+{
+  g_return_if_fail (params != NULL);
+  if (value == NULL)
+    {
+      params_append (params, PGE_OID_TIMESTAMP, NULL, 0, 0);
+      return;
+    }
+  append_binary (params, PGE_OID_TIMESTAMP,
+                 g_date_time_to_unix (value) * G_USEC_PER_SEC + g_date_time_get_microsecond (value) +
+                 g_date_time_get_utc_offset (value) - PGE_POSTGRES_EPOCH_USEC, 8);
+}
+
+/**
+ * pge_params_add_timestamptz:
+ * @params: a #PgeParams
+ * @value: (nullable): the instant to send; %NULL appends SQL NULL
+ *
+ * Appends a `timestamptz`: the instant @value names, to the microsecond,
+ * whatever its zone and the session's `TimeZone`. Sent in binary.
+ * Thread-safe.
+ */
+void
+pge_params_add_timestamptz (PgeParams *params, GDateTime *value)
+{
+  g_return_if_fail (params != NULL);
+  if (value == NULL)
+    {
+      params_append (params, PGE_OID_TIMESTAMPTZ, NULL, 0, 0);
+      return;
+    }
+  append_binary (params, PGE_OID_TIMESTAMPTZ,
+                 g_date_time_to_unix (value) * G_USEC_PER_SEC + g_date_time_get_microsecond (value) -
+                 PGE_POSTGRES_EPOCH_USEC, 8);
+}
+
+/**
+ * pge_params_add_interval:
+ * @params: a #PgeParams
+ * @value: (nullable): the interval, copied; %NULL appends SQL NULL
+ *
+ * Appends an `interval`, exactly (sent in binary). Thread-safe.
+ */
+void
+pge_params_add_interval (PgeParams *params, const PgeInterval *value)
+{
+  guint8 *data;
+
+  g_return_if_fail (params != NULL);
+  if (value == NULL)
+    {
+      params_append (params, PGE_OID_INTERVAL, NULL, 0, 0);
+      return;
+    }
+  /* interval_send: int64 microseconds, int32 days, int32 months. */
+  data = g_malloc (16);
+  for (int i = 0; i < 8; i++)
+    data[i] = (guint8) ((guint64) value->microseconds >> (56 - 8 * i));
+  for (int i = 0; i < 4; i++)
+    {
+      data[8 + i] = (guint8) ((guint32) value->days >> (24 - 8 * i));
+      data[12 + i] = (guint8) ((guint32) value->months >> (24 - 8 * i));
+    }
+  params_append (params, PGE_OID_INTERVAL, (char *) data, 16, 1);
+}
+
+/**
+ * pge_params_add_uuid:
+ * @params: a #PgeParams
+ * @text: (nullable): a UUID such as "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+ *   copied; %NULL appends SQL NULL
+ *
+ * Appends a `uuid`. Text that is not a UUID fails the query with the
+ * server's error (SQLSTATE 22P02). Thread-safe.
+ */
+void
+pge_params_add_uuid (PgeParams *params, const char *text)
+{
+  g_return_if_fail (params != NULL);
+  params_append (params, PGE_OID_UUID, g_strdup (text), 0, 0);
+}
+
+/**
+ * pge_params_add_json:
+ * @params: a #PgeParams
+ * @text: (nullable): JSON text, copied; %NULL appends SQL NULL (the JSON
+ *   value null is the text "null")
+ *
+ * Appends a `json` value, kept as written. Invalid JSON fails the query
+ * with the server's error (SQLSTATE 22P02). Thread-safe.
+ */
+void
+pge_params_add_json (PgeParams *params, const char *text)
+{
+  g_return_if_fail (params != NULL);
+  params_append (params, PGE_OID_JSON, g_strdup (text), 0, 0);
+}
+
+/**
+ * pge_params_add_jsonb:
+ * @params: a #PgeParams
+ * @text: (nullable): JSON text, copied; %NULL appends SQL NULL
+ *
+ * Appends a `jsonb` value. Invalid JSON fails the query with the
+ * server's error (SQLSTATE 22P02). Thread-safe.
+ */
+void
+pge_params_add_jsonb (PgeParams *params, const char *text)
+{
+  g_return_if_fail (params != NULL);
+  params_append (params, PGE_OID_JSONB, g_strdup (text), 0, 0);
+}
+
+/**
+ * pge_params_add_array:
+ * @params: a #PgeParams
+ * @array_type: (type guint): the array's type OID, e.g. 1009 (`text[]`),
+ *   2951 (`uuid[]`), 1231 (`numeric[]`), 3807 (`jsonb[]`), 1185
+ *   (`timestamptz[]`); 0 lets the server infer it
+ * @elements: (array length=n_elements) (nullable): the elements in their
+ *   text forms, copied; a %NULL element is SQL NULL
+ * @n_elements: how many elements; -1 when @elements ends with %NULL
+ *
+ * Appends a one-dimensional array. Every element is quoted and escaped,
+ * so none can read as NULL, a delimiter or a nested array whatever it
+ * holds. An element the type cannot read fails the query with the
+ * server's error. Thread-safe.
+ */
+void
+pge_params_add_array (PgeParams *params, Oid array_type, const char *const *elements,
+                      gssize n_elements)
+{
+  g_return_if_fail (params != NULL);
+  g_return_if_fail (elements != NULL || n_elements <= 0);
+  if (n_elements < 0)
+    n_elements = elements ? g_strv_length ((char **) elements) : 0;
+  params_append (params, array_type, pge_value_format_array (elements, (gsize) n_elements), 0, 0);
+}
+
+/**
+ * pge_params_add_text_array:
+ * @params: a #PgeParams
+ * @elements: (array length=n_elements) (nullable): UTF-8 strings, copied;
+ *   a %NULL element is SQL NULL
+ * @n_elements: how many elements; -1 when @elements ends with %NULL (a
+ *   #GStrv)
+ *
+ * Appends a `text[]`. Thread-safe.
+ */
+void
+pge_params_add_text_array (PgeParams *params, const char *const *elements, gssize n_elements)
+{
+  pge_params_add_array (params, PGE_OID_TEXT_ARRAY, elements, n_elements);
+}
+
+/* "{1,2,3}" from integers that are each @width (4 or 8) bytes. */
+static char *
+int_array_text (gconstpointer values, gsize n, guint width)
+{
+  GString *text = g_string_sized_new (2 + n * 4);
+  char buffer[INT_TEXT_SIZE];
+
+  g_string_append_c (text, '{');
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 value = width == 4 ? ((const gint32 *) values)[i] : ((const gint64 *) values)[i];
+
+      if (i > 0)
+        g_string_append_c (text, ',');
+      g_string_append (text, int_digits (value, buffer + sizeof buffer - 1));
+    }
+  g_string_append_c (text, '}');
+  return g_string_free (text, FALSE);
+}
+
+/**
+ * pge_params_add_int32_array:
+ * @params: a #PgeParams
+ * @values: (array length=n_values) (nullable): the values, copied
+ * @n_values: how many
+ *
+ * Appends an `int4[]`. Thread-safe.
+ */
+void
+pge_params_add_int32_array (PgeParams *params, const gint32 *values, gsize n_values)
+{
+  g_return_if_fail (params != NULL);
+  g_return_if_fail (values != NULL || n_values == 0);
+  params_append (params, PGE_OID_INT4_ARRAY, int_array_text (values, n_values, 4), 0, 0);
+}
+
+/**
+ * pge_params_add_int64_array:
+ * @params: a #PgeParams
+ * @values: (array length=n_values) (nullable): the values, copied
+ * @n_values: how many
+ *
+ * Appends an `int8[]`. Thread-safe.
+ */
+void
+pge_params_add_int64_array (PgeParams *params, const gint64 *values, gsize n_values)
+{
+  g_return_if_fail (params != NULL);
+  g_return_if_fail (values != NULL || n_values == 0);
+  params_append (params, PGE_OID_INT8_ARRAY, int_array_text (values, n_values, 8), 0, 0);
+}
+
+/**
+ * pge_params_add_double_array:
+ * @params: a #PgeParams
+ * @values: (array length=n_values) (nullable): the values, copied;
+ *   infinities and NaN included
+ * @n_values: how many
+ *
+ * Appends a `float8[]`, each element exact. Thread-safe.
+ */
+void
+pge_params_add_double_array (PgeParams *params, const double *values, gsize n_values)
+{
+  GString *text;
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_return_if_fail (params != NULL);
+  g_return_if_fail (values != NULL || n_values == 0);
+  text = g_string_new ("{");
+  for (gsize i = 0; i < n_values; i++)
+    {
+      if (i > 0)
+        g_string_append_c (text, ',');
+      g_string_append (text, double_to_text (values[i], 17, buffer));
+    }
+  g_string_append_c (text, '}');
+  params_append (params, PGE_OID_FLOAT8_ARRAY, g_string_free (text, FALSE), 0, 0);
+}
+
+/**
+ * pge_params_add_boolean_array:
+ * @params: a #PgeParams
+ * @values: (array length=n_values) (nullable): the values, copied
+ * @n_values: how many
+ *
+ * Appends a `bool[]`. Thread-safe.
+ */
+void
+pge_params_add_boolean_array (PgeParams *params, const gboolean *values, gsize n_values)
+{
+  GString *text;
+
+  g_return_if_fail (params != NULL);
+  g_return_if_fail (values != NULL || n_values == 0);
+  text = g_string_new ("{");
+  for (gsize i = 0; i < n_values; i++)
+    g_string_append (text, i == 0 ? (values[i] ? "t" : "f") : (values[i] ? ",t" : ",f"));
+  g_string_append_c (text, '}');
+  params_append (params, PGE_OID_BOOL_ARRAY, g_string_free (text, FALSE), 0, 0);
 }
 
 /**

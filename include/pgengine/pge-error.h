@@ -29,6 +29,9 @@ G_BEGIN_DECLS
  * @PGE_ERROR_INVALID_ARGUMENT: bad input from the caller
  * @PGE_ERROR_TRANSACTION_STATE: e.g. commit after rollback, use after end
  * @PGE_ERROR_NESTED: nesting refused (%PGE_TRANSACTION_NO_NESTING)
+ * @PGE_ERROR_NULL_VALUE: a strict getter (`pge_result_read_*`) met SQL NULL
+ * @PGE_ERROR_CONVERSION: a strict getter met a column of another type, or
+ *   a value that cannot be parsed or does not fit the C type
  *
  * Error codes in the %PGE_ERROR domain.
  */
@@ -42,7 +45,9 @@ typedef enum {
   PGE_ERROR_QUEUE_FULL,
   PGE_ERROR_INVALID_ARGUMENT,
   PGE_ERROR_TRANSACTION_STATE,
-  PGE_ERROR_NESTED
+  PGE_ERROR_NESTED,
+  PGE_ERROR_NULL_VALUE,
+  PGE_ERROR_CONVERSION
 } PgeError;
 
 PGE_AVAILABLE GQuark      pge_error_quark        (void);

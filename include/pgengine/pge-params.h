@@ -26,6 +26,35 @@ PGE_AVAILABLE void       pge_params_add_bytea        (PgeParams    *params,
                                                       gsize         length);
 PGE_AVAILABLE void       pge_params_add_typed        (PgeParams *params, Oid type, const char *text);
 PGE_AVAILABLE guint      pge_params_get_length       (PgeParams *params);
+PGE_AVAILABLE void       pge_params_add_int16        (PgeParams *params, gint16 value);
+PGE_AVAILABLE void       pge_params_add_float        (PgeParams *params, float value);
+PGE_AVAILABLE void       pge_params_add_numeric      (PgeParams *params, const char *text);
+PGE_AVAILABLE void       pge_params_add_date         (PgeParams *params, GDateTime *value);
+PGE_AVAILABLE void       pge_params_add_timestamp    (PgeParams *params, GDateTime *value);
+PGE_AVAILABLE void       pge_params_add_timestamptz  (PgeParams *params, GDateTime *value);
+PGE_AVAILABLE void       pge_params_add_interval     (PgeParams *params, const PgeInterval *value);
+PGE_AVAILABLE void       pge_params_add_uuid         (PgeParams *params, const char *text);
+PGE_AVAILABLE void       pge_params_add_json         (PgeParams *params, const char *text);
+PGE_AVAILABLE void       pge_params_add_jsonb        (PgeParams *params, const char *text);
+PGE_AVAILABLE void       pge_params_add_array        (PgeParams         *params,
+                                                      Oid                array_type,
+                                                      const char *const *elements,
+                                                      gssize             n_elements);
+PGE_AVAILABLE void       pge_params_add_text_array   (PgeParams         *params,
+                                                      const char *const *elements,
+                                                      gssize             n_elements);
+PGE_AVAILABLE void       pge_params_add_int32_array  (PgeParams    *params,
+                                                      const gint32 *values,
+                                                      gsize         n_values);
+PGE_AVAILABLE void       pge_params_add_int64_array  (PgeParams    *params,
+                                                      const gint64 *values,
+                                                      gsize         n_values);
+PGE_AVAILABLE void       pge_params_add_double_array (PgeParams    *params,
+                                                      const double *values,
+                                                      gsize         n_values);
+PGE_AVAILABLE void       pge_params_add_boolean_array (PgeParams      *params,
+                                                       const gboolean *values,
+                                                       gsize           n_values);
 PGE_AVAILABLE PgeParams *pge_params_new_from_variant (GVariant *tuple, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeParams, pge_params_unref)

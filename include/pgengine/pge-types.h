@@ -28,4 +28,21 @@ typedef struct _PgeSavepoint   PgeSavepoint;
 typedef struct _PgeBatch       PgeBatch;
 typedef struct _PgeAtomic      PgeAtomic;
 
+/**
+ * PgeInterval:
+ * @months: whole months (a year is 12)
+ * @days: whole days, kept apart from @months and @microseconds as the
+ *   server does (a day is not always 24 hours across a DST change)
+ * @microseconds: the time part
+ *
+ * A PostgreSQL `interval`, field for field as the server stores it, so it
+ * round-trips exactly; "1 year 2 mons -3 days 04:05:06.5" is
+ * `{ 14, -3, 14706500000 }`. The fields may have different signs.
+ */
+typedef struct {
+  gint32 months;
+  gint32 days;
+  gint64 microseconds;
+} PgeInterval;
+
 G_END_DECLS

@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include "async-private.h"
 #include "dispatch-private.h"
 #include "engine-private.h"
 #include "session-private.h"
@@ -117,6 +118,40 @@ pge_session_run_sync (PgeSession *session, PgeJob *job, GError **error)
   return pge_future_wait (job->future, error);
 }
 
+/* Pins a connection for a new session; with @make_current, it becomes
+ * the calling thread's current session (not for the _async call). */
+static PgeSession *
+session_begin (PgeEngine *engine, gboolean make_current, GError **error)
+{
+  g_autoptr(PgeLease) lease = NULL;
+  PgeSession *session;
+
+  if (!pge_engine_check_open (engine, error) ||
+      !pge_engine_check_may_block (engine, "pge_engine_session()", error))
+    return NULL;
+  if (make_current && pge_current_any (pge_engine_get_current (engine)))
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
+                           "this thread has a transaction open on this engine: "
+                           "begin the session first, then the transaction inside it");
+      return NULL;
+    }
+  lease = pge_lease_new (pge_engine_get_primary (engine));
+  lease->reset = TRUE;
+  if (!pge_dispatch_pin_sync (lease, error))
+    {
+      pge_dispatch_lease_end (lease, TRUE);
+      return NULL;
+    }
+  session = g_new0 (PgeSession, 1);
+  session->ref = 1;
+  session->engine = pge_engine_ref (engine);
+  session->lease = g_steal_pointer (&lease);
+  if (make_current)
+    pge_current_push (pge_engine_get_sessions (engine), session);
+  return session;
+}
+
 /**
  * pge_engine_session:
  * @engine: a #PgeEngine
@@ -146,35 +181,92 @@ pge_session_run_sync (PgeSession *session, PgeJob *job, GError **error)
 PgeSession *
 pge_engine_session (PgeEngine *engine, GError **error)
 {
-  g_autoptr(PgeLease) lease = NULL;
-  PgeSession *session;
-
   g_return_val_if_fail (engine != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return session_begin (engine, TRUE, error);
+}
 
-  if (!pge_engine_check_open (engine, error) ||
-      !pge_engine_check_may_block (engine, "pge_engine_session()", error))
-    return NULL;
-  if (pge_current_any (pge_engine_get_current (engine)))
+static void
+session_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PgeEngine *engine = task_data;
+  GError *error = NULL;
+  PgeSession *session;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  session = session_begin (engine, FALSE, &error);
+  if (session == NULL)
     {
-      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
-                           "this thread has a transaction open on this engine: "
-                           "begin the session first, then the transaction inside it");
-      return NULL;
+      g_task_return_error (task, error);
+      return;
     }
-  lease = pge_lease_new (pge_engine_get_primary (engine));
-  lease->reset = TRUE;
-  if (!pge_dispatch_pin_sync (lease, error))
+  /* Nobody will see it: end it here, off the main loop. */
+  if (g_cancellable_is_cancelled (cancellable))
     {
-      pge_dispatch_lease_end (lease, TRUE);
-      return NULL;
+      pge_session_unref (session);
+      g_task_return_error_if_cancelled (task);
+      return;
     }
-  session = g_new0 (PgeSession, 1);
-  session->ref = 1;
-  session->engine = pge_engine_ref (engine);
-  session->lease = g_steal_pointer (&lease);
-  pge_current_push (pge_engine_get_sessions (engine), session);
-  return session;
+  g_task_return_pointer (task, session, (GDestroyNotify) pge_session_unref);
+}
+
+/**
+ * pge_engine_session_async:
+ * @engine: a #PgeEngine
+ * @cancellable: (nullable): a session taken after the cancel is ended
+ *   at once
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * Takes a session without blocking: the wait for a connection happens on
+ * a thread of GLib's pool, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, where
+ * pge_engine_session_finish() gets the session.
+ *
+ * Unlike pge_engine_session(), the session is never made the current
+ * session of any thread: a main loop interleaves unrelated work, which
+ * must not be routed into it. Use the calls on the session itself
+ * (pge_session_query() gives a future). Never blocks.
+ */
+void
+pge_engine_session_async (PgeEngine          *engine,
+                          GCancellable       *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer            user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (engine != NULL);
+  task = pge_async_task_new (pge_engine_session_async, "pge_engine_session_async",
+                             cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  g_task_set_task_data (task, pge_engine_ref (engine), (GDestroyNotify) pge_engine_unref);
+  g_task_run_in_thread (task, session_begin_thread);
+  g_object_unref (task);
+}
+
+/**
+ * pge_engine_session_finish:
+ * @engine: the #PgeEngine given to pge_engine_session_async()
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets the session taken by pge_engine_session_async(): errors as for
+ * pge_engine_session() (but never %PGE_ERROR_NESTED), or
+ * %G_IO_ERROR_CANCELLED. Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the session, or %NULL with @error
+ *   set
+ */
+PgeSession *
+pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, pge_engine_session_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

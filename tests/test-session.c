@@ -419,3 +419,53 @@ Test (session, user_prepared_statement_survives_cache_eviction)
   cr_assert_leq (cached, 3);
   cr_assert_eq (session_int (session, "EXECUTE mine (5)"), 1005);
 }
+
+/* ---------------------------------------------------------------- async */
+
+typedef struct {
+  GMainLoop  *loop;
+  PgeSession *session;
+  GError     *error;
+} AsyncWait;
+
+static void
+session_taken (GObject *source, GAsyncResult *res, gpointer data)
+{
+  AsyncWait *wait = data;
+
+  wait->session = pge_engine_session_finish (test_engine, res, &wait->error);
+  g_main_loop_quit (wait->loop);
+}
+
+Test (session, async_session_is_not_current_but_holds_its_connection)
+{
+  AsyncWait wait = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeFuture) future = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gint64 pid;
+
+  pge_engine_session_async (test_engine, NULL, session_taken, &wait);
+  g_main_loop_run (wait.loop);
+  cr_assert_null (wait.error, "%s", wait.error ? wait.error->message : "");
+  cr_assert_not_null (wait.session);
+  cr_assert_null (pge_engine_get_current_session (test_engine));
+  pid = session_int (wait.session, "SELECT pg_backend_pid()");
+  cr_assert (pge_session_exec_sync (wait.session, "CREATE TEMP TABLE a (n int)", NULL));
+  future = pge_session_query (wait.session, "SELECT count(*), pg_backend_pid() FROM a", NULL);
+  result = pge_future_wait (future, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert_eq (g_ascii_strtoll (pge_result_get_value (result, 0, 1), NULL, 10), pid);
+  cr_assert (pge_session_end (wait.session, &error));
+  g_clear_pointer (&wait.session, pge_session_unref);
+
+  /* Cancelled before it starts: nothing is taken. */
+  g_cancellable_cancel (cancellable);
+  pge_engine_session_async (test_engine, cancellable, session_taken, &wait);
+  g_main_loop_run (wait.loop);
+  cr_assert_null (wait.session);
+  cr_assert (g_error_matches (wait.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  g_clear_error (&wait.error);
+  g_main_loop_unref (wait.loop);
+}

@@ -24,6 +24,13 @@ typedef struct _PgeSession PgeSession;
 
 PGE_AVAILABLE GType       pge_session_get_type   (void) G_GNUC_CONST;
 PGE_AVAILABLE PgeSession *pge_engine_session     (PgeEngine *engine, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE void        pge_engine_session_async  (PgeEngine          *engine,
+                                                     GCancellable       *cancellable,
+                                                     GAsyncReadyCallback callback,
+                                                     gpointer            user_data);
+PGE_AVAILABLE PgeSession *pge_engine_session_finish (PgeEngine    *engine,
+                                                     GAsyncResult *result,
+                                                     GError      **error) G_GNUC_WARN_UNUSED_RESULT;
 PGE_AVAILABLE PgeSession *pge_engine_get_current_session (PgeEngine *engine);
 PGE_AVAILABLE PgeSession *pge_session_ref        (PgeSession *session);
 PGE_AVAILABLE void        pge_session_unref      (PgeSession *session);

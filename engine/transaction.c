@@ -7,7 +7,10 @@
  * worker's connection in submission order. A savepoint-nested inner
  * transaction shares its outermost's lease through `TxShared`, holds a
  * reference on its parent, and is a SAVEPOINT on the same connection.
- * Default nesting hands out the current transaction itself.
+ * Default nesting hands out the current transaction itself. On a thread
+ * with a current session (session.c), an outermost transaction borrows
+ * the session's lease instead of pinning one: it never ends it (the
+ * session does), and its last unref while open queues a ROLLBACK there.
  *
  * Current transaction: a transaction that begins becomes the top of the
  * calling thread's stack for its engine (engine.c keeps the per-engine,
@@ -818,7 +821,9 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  *
  * Not nested (the thread has no current transaction on @engine): pins one
  * worker of the main node for the transaction's whole life, waiting at
- * most the configured acquire timeout (then %PGE_ERROR_TIMEOUT), and sends
+ * most the configured acquire timeout (then %PGE_ERROR_TIMEOUT) — or,
+ * when the thread has a current session (pge_engine_session()), uses the
+ * session's connection, which stays the session's after the end — and sends
  * `BEGIN` with `ISOLATION LEVEL`, `READ ONLY` and `DEFERRABLE` from
  * @flags. The transaction becomes the calling thread's current
  * transaction on @engine until it ends: pge_engine_query() and the other

@@ -40,6 +40,10 @@ G_GNUC_INTERNAL void           pge_connection_disconnect (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_ok      (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_preflight  (PgeConnection *conn);
 G_GNUC_INTERNAL void           pge_connection_make_idle  (PgeConnection *conn);
+/* After a session (session.c), on an idle connection: DISCARD ALL, then
+ * what connecting had set again; the statement cache is emptied, since
+ * DISCARD ALL deallocated it. A failure drops the connection. */
+G_GNUC_INTERNAL void           pge_connection_reset_session (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_fast    (PgeConnection *conn,
                                                           const char    *sql,
                                                           PgeParams     *params);

@@ -419,6 +419,43 @@ pge_connection_make_idle (PgeConnection *conn)
     flush_deallocations (conn);
 }
 
+/* DISCARD ALL rather than a hand-made list (RESET ALL; UNLISTEN *;
+ * pg_advisory_unlock_all(); DISCARD TEMP; DEALLOCATE of the user's
+ * names): it covers every kind of session state the server has, today's
+ * and future ones, in one round trip, and it cannot run inside a
+ * transaction block, so it also proves the connection is idle. Its cost,
+ * the cache's statements prepared again on their next use, falls only on
+ * connections that served a session. */
+void
+pge_connection_reset_session (PgeConnection *conn)
+{
+  PGresult *res;
+  gboolean ok;
+
+  if (!pge_connection_is_ok (conn))
+    return;
+  res = PQexec (conn->pg, "DISCARD ALL");
+  ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+  PQclear (res);
+  if (conn->statements != NULL)
+    pge_statements_clear (conn->statements);
+  g_ptr_array_set_size (conn->evicted, 0);
+  g_ptr_array_set_size (conn->stale, 0);
+  if (ok && conn->statement_timeout_ms > 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("SET statement_timeout = %u", conn->statement_timeout_ms);
+
+      res = PQexec (conn->pg, sql);
+      ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+      PQclear (res);
+    }
+  if (!ok)
+    {
+      g_debug ("%s: the session could not be reset; dropping the connection", conn->label);
+      pge_connection_disconnect (conn);
+    }
+}
+
 /* ---------------------------------------------------------- cancelling */
 
 void

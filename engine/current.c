@@ -59,6 +59,22 @@ pge_current_dup (PgeCurrent *current, gpointer (*try_ref) (gpointer))
   return item;
 }
 
+/* Whether the calling thread has any item; no reference is taken. */
+gboolean
+pge_current_any (PgeCurrent *current)
+{
+  GPtrArray *stack;
+  gboolean any;
+
+  if (g_atomic_int_get (&current->n_items) == 0)
+    return FALSE;
+  g_mutex_lock (&current->lock);
+  stack = g_hash_table_lookup (current->stacks, g_thread_self ());
+  any = stack != NULL && stack->len > 0;
+  g_mutex_unlock (&current->lock);
+  return any;
+}
+
 void
 pge_current_push (PgeCurrent *current, gpointer item)
 {

@@ -331,7 +331,16 @@ pge_dispatch_run_jobs (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 void
 pge_dispatch_unpin (PgeSlot *slot)
 {
+  gboolean reset;
+
+  g_mutex_lock (&slot->pool->queue_lock);
+  reset = slot->lease != NULL && slot->lease->reset;
+  g_mutex_unlock (&slot->pool->queue_lock);
   pge_connection_make_idle (slot->conn);
+  /* A session's state (temp tables, SET, locks) must not leak to the
+   * next user. */
+  if (reset)
+    pge_connection_reset_session (slot->conn);
   pge_pool_unpin (slot);
   if (!pge_connection_is_ok (slot->conn))
     pge_pool_mark_broken (slot);

@@ -3,6 +3,7 @@
 
 #include "pgengine.h"
 #include "current-private.h"
+#include "notifier-private.h"
 #include "pool-private.h"
 
 G_BEGIN_DECLS
@@ -13,6 +14,10 @@ G_GNUC_INTERNAL gboolean        pge_engine_check_open    (PgeEngine *engine, GEr
 
 /* The engine's registry of per-thread current transactions; transfer none. */
 G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_current   (PgeEngine *engine);
+/* The same for per-thread current sessions (session.c). */
+G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_sessions  (PgeEngine *engine);
+/* The engine's LISTEN connection, made on first use (notify.c). */
+G_GNUC_INTERNAL PgeNotifier    *pge_engine_dup_notifier  (PgeEngine *engine, GError **error);
 
 /* TRUE on a worker thread of @engine, where blocking on @engine deadlocks. */
 G_GNUC_INTERNAL gboolean        pge_engine_is_worker_thread (PgeEngine *engine);

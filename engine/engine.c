@@ -27,6 +27,7 @@
 #include "errors-private.h"
 #include "current-private.h"
 #include "dispatch-private.h"
+#include "notifier-private.h"
 #include "worker-private.h"
 
 struct _PgeEngine {
@@ -36,6 +37,9 @@ struct _PgeEngine {
   GHashTable  *nodes;        /* name -> PgePool*, borrowed from pools */
 
   PgeCurrent  *current;      /* the per-thread current transactions */
+  PgeCurrent  *sessions;     /* the per-thread current sessions */
+  PgeNotifier *notifier;     /* nullable, guarded by close_lock: made by
+                              * the first listener, shut down at close */
 
   GMutex       close_lock;
   gboolean     closed;       /* atomic */
@@ -63,6 +67,8 @@ engine_free (PgeEngine *engine)
   g_clear_pointer (&engine->nodes, g_hash_table_unref);
   g_clear_pointer (&engine->pools, g_ptr_array_unref);
   g_clear_pointer (&engine->current, pge_current_free);
+  g_clear_pointer (&engine->sessions, pge_current_free);
+  g_clear_pointer (&engine->notifier, pge_notifier_unref);
   g_clear_pointer (&engine->settings, pge_settings_free);
   g_mutex_clear (&engine->close_lock);
   g_free (engine);
@@ -78,6 +84,7 @@ engine_alloc (PgeSettings *settings)
   engine->pools = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_pool_unref);
   engine->nodes = g_hash_table_new (g_str_hash, g_str_equal);
   engine->current = pge_current_new ();
+  engine->sessions = pge_current_new ();
   g_mutex_init (&engine->close_lock);
   return engine;
 }
@@ -263,6 +270,10 @@ pge_engine_close (PgeEngine *engine)
   if (pge_engine_is_worker_thread (engine))
     return;
   g_mutex_lock (&engine->close_lock);
+  /* Its thread never runs callbacks: shutting it down cannot wait for
+   * the calling thread. */
+  if (engine->notifier != NULL)
+    pge_notifier_shutdown (engine->notifier);
   if (!engine->joined)
     {
       for (guint i = 0; i < engine->pools->len; i++)
@@ -339,6 +350,31 @@ PgeCurrent *
 pge_engine_get_current (PgeEngine *engine)
 {
   return engine->current;
+}
+
+PgeCurrent *
+pge_engine_get_sessions (PgeEngine *engine)
+{
+  return engine->sessions;
+}
+
+/* A new reference to the engine's notifier, made on first use; NULL with
+ * PGE_ERROR_CLOSED once the engine is closed. */
+PgeNotifier *
+pge_engine_dup_notifier (PgeEngine *engine, GError **error)
+{
+  PgeNotifier *notifier = NULL;
+
+  g_mutex_lock (&engine->close_lock);
+  if (pge_engine_check_open (engine, error))
+    {
+      if (engine->notifier == NULL)
+        engine->notifier = pge_notifier_new (engine->settings->primary.conninfo,
+                                             MAX (engine->settings->acquire_timeout_ms, 1000));
+      notifier = pge_notifier_ref (engine->notifier);
+    }
+  g_mutex_unlock (&engine->close_lock);
+  return notifier;
 }
 
 /**

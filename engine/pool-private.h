@@ -46,6 +46,9 @@ struct _PgeLease {
   guint64    generation;   /* the connection's generation when pinned */
   gboolean   released;     /* no more jobs; unpin once drained */
   gboolean   unpinned;     /* the slot is back in the pool */
+  gboolean   reset;        /* immutable once pinned: a session's lease,
+                            * whose connection is reset (DISCARD ALL)
+                            * when unpinned */
   GError    *poison;       /* set: its jobs fail with it instead of running */
   GCond      unpinned_cond;
 };

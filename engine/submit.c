@@ -2,7 +2,8 @@
  *
  * Routing: a thread that has a current transaction on the engine sends
  * its engine-level calls into that transaction (transaction.c keeps the
- * per-thread current transactions); everything else goes to the main
+ * per-thread current transactions); one with a current session (and no
+ * transaction) into that session; everything else goes to the main
  * node; pge_engine_query_on_node() goes to the named node. Blocking calls
  * take the direct path (dispatch.c): the calling thread runs its
  * statement on a free connection itself instead of waking a worker and
@@ -21,6 +22,7 @@
 #include "engine-private.h"
 #include "errors-private.h"
 #include "result-private.h"
+#include "session-private.h"
 #include "submit-private.h"
 #include "transaction-private.h"
 
@@ -28,9 +30,12 @@ PgeFuture *
 pge_engine_submit (PgeEngine *engine, PgeJob *job)
 {
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
+  g_autoptr(PgeSession) session = tx == NULL ? pge_session_dup_current (engine) : NULL;
 
   if (tx != NULL)
     pge_transaction_submit (tx, job);
+  else if (session != NULL)
+    pge_session_submit (session, job);
   else
     pge_dispatch_submit (pge_engine_get_primary (engine), job, FALSE);
   return pge_future_ref (job->future);
@@ -40,9 +45,12 @@ PgeResult *
 pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
 {
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
+  g_autoptr(PgeSession) session = tx == NULL ? pge_session_dup_current (engine) : NULL;
 
   if (tx != NULL)
     return pge_transaction_run_sync (tx, job, error);
+  if (session != NULL)
+    return pge_session_run_sync (session, job, error);
   return pge_dispatch_run_sync (pge_engine_get_primary (engine), job, error);
 }
 

@@ -7,7 +7,10 @@
  * worker's connection in submission order. A savepoint-nested inner
  * transaction shares its outermost's lease through `TxShared`, holds a
  * reference on its parent, and is a SAVEPOINT on the same connection.
- * Default nesting hands out the current transaction itself.
+ * Default nesting hands out the current transaction itself. On a thread
+ * with a current session (session.c), an outermost transaction borrows
+ * the session's lease instead of pinning one: it never ends it (the
+ * session does), and its last unref while open queues a ROLLBACK there.
  *
  * Current transaction: a transaction that begins becomes the top of the
  * calling thread's stack for its engine (engine.c keeps the per-engine,
@@ -56,6 +59,7 @@
 #include "engine-private.h"
 #include "errors-private.h"
 #include "result-private.h"
+#include "session-private.h"
 #include "transaction-private.h"
 
 #define ALL_FLAGS (PGE_TRANSACTION_READ_ONLY | PGE_TRANSACTION_REPEATABLE_READ |           \
@@ -89,6 +93,8 @@ typedef enum {
 typedef struct {
   gatomicrefcount ref;
   PgeLease *lease;          /* owned; immutable */
+  gboolean  borrowed;       /* immutable: @lease is a session's (session.c),
+                             * which the transaction must not end */
 
   GMutex    lock;           /* guards the rest, and every member's state and children */
   GCond     submit_cond;    /* n_submitting went down */
@@ -164,12 +170,13 @@ pge_transaction_flags_get_type (void)
 /* --------------------------------------------------------------- shared */
 
 static TxShared *
-tx_shared_new (PgeLease *lease)
+tx_shared_new (PgeLease *lease, gboolean borrowed)
 {
   TxShared *shared = g_new0 (TxShared, 1);
 
   g_atomic_ref_count_init (&shared->ref);
   shared->lease = pge_lease_ref (lease);
+  shared->borrowed = borrowed;
   g_mutex_init (&shared->lock);
   g_cond_init (&shared->submit_cond);
   return shared;
@@ -624,10 +631,23 @@ tx_begin_sql (PgeTransactionFlags flags)
 static void
 tx_release_lease (PgeTransaction *tx)
 {
+  /* A session's connection stays the session's. */
+  if (tx->shared->borrowed)
+    return;
   /* Waits so that stats show the connection free once commit/rollback/
    * unref returns; never on a worker thread, which may be the one to
    * unpin. */
   pge_dispatch_lease_end (tx->shared->lease, !pge_engine_is_worker_thread (tx->engine));
+}
+
+/* The last unref of an open transaction in a session: the connection is
+ * not unpinned (which would roll back), so ROLLBACK goes in its queue. */
+static void
+tx_rollback_borrowed (PgeTransaction *tx)
+{
+  g_autoptr(PgeJob) job = pge_job_new_query ("ROLLBACK", NULL);
+
+  pge_dispatch_lease_submit (tx->shared->lease, job, FALSE);
 }
 
 static void
@@ -655,24 +675,24 @@ tx_wait_cancellable (PgeFuture *future, GCancellable *cancellable, GError **erro
   return result;
 }
 
-/* @make_current: FALSE only for pge_transaction_begin_detached(). */
-static PgeTransaction *
-tx_begin_outer (PgeEngine           *engine,
-                PgeTransactionFlags  flags,
-                GCancellable        *cancellable,
-                gboolean             make_current,
-                GError             **error)
+/* The lease for a new outermost transaction: the calling thread's
+ * current session's (@borrowed), or a new one, pinned. */
+static PgeLease *
+tx_take_lease (PgeEngine *engine, gboolean in_session, GCancellable *cancellable,
+               gboolean *borrowed, GError **error)
 {
-  g_autoptr(PgeLease) lease = pge_lease_new (pge_engine_get_primary (engine));
-  g_autoptr(PgeJob) pin = pge_lease_new_pin_job (lease);
-  g_autofree char *sql = NULL;
-  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeSession) session = in_session ? pge_session_dup_current (engine) : NULL;
+  PgeLease *lease = session != NULL ? pge_session_get_lease (session) : NULL;
+  g_autoptr(PgeJob) pin = NULL;
   g_autoptr(PgeResult) result = NULL;
-  TxShared *shared;
-  PgeTransaction *tx;
   PgeSlot *slot;
   GError *local = NULL;
 
+  *borrowed = lease != NULL;
+  if (lease != NULL)
+    return pge_lease_ref (lease);
+  lease = pge_lease_new (pge_engine_get_primary (engine));
+  pin = pge_lease_new_pin_job (lease);
   slot = pge_dispatch_submit (pge_engine_get_primary (engine), pin, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, pin);
@@ -680,10 +700,35 @@ tx_begin_outer (PgeEngine           *engine,
   if (local != NULL)
     {
       pge_dispatch_lease_end (lease, TRUE);
+      pge_lease_unref (lease);
       g_propagate_error (error, local);
       return NULL;
     }
-  g_clear_pointer (&result, pge_result_unref);
+  return lease;
+}
+
+/* @make_current: FALSE only for pge_transaction_begin_detached(), which
+ * never runs in the thread's session either. */
+static PgeTransaction *
+tx_begin_outer (PgeEngine           *engine,
+                PgeTransactionFlags  flags,
+                GCancellable        *cancellable,
+                gboolean             make_current,
+                GError             **error)
+{
+  g_autoptr(PgeLease) lease = NULL;
+  g_autofree char *sql = NULL;
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  TxShared *shared;
+  PgeTransaction *tx;
+  PgeSlot *slot;
+  GError *local = NULL;
+  gboolean borrowed;
+
+  lease = tx_take_lease (engine, make_current, cancellable, &borrowed, error);
+  if (lease == NULL)
+    return NULL;
   sql = tx_begin_sql (flags);
   job = pge_job_new_query (sql, NULL);
   slot = pge_dispatch_lease_submit (lease, job, TRUE);
@@ -692,11 +737,12 @@ tx_begin_outer (PgeEngine           *engine,
   result = tx_wait_cancellable (job->future, cancellable, &local);
   if (local != NULL)
     {
-      pge_dispatch_lease_end (lease, TRUE);
+      if (!borrowed)
+        pge_dispatch_lease_end (lease, TRUE);
       g_propagate_prefixed_error (error, local, "cannot begin a transaction: ");
       return NULL;
     }
-  shared = tx_shared_new (lease);
+  shared = tx_shared_new (lease, borrowed);
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
   if (make_current)
@@ -775,7 +821,9 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  *
  * Not nested (the thread has no current transaction on @engine): pins one
  * worker of the main node for the transaction's whole life, waiting at
- * most the configured acquire timeout (then %PGE_ERROR_TIMEOUT), and sends
+ * most the configured acquire timeout (then %PGE_ERROR_TIMEOUT) — or,
+ * when the thread has a current session (pge_engine_session()), uses the
+ * session's connection, which stays the session's after the end — and sends
  * `BEGIN` with `ISOLATION LEVEL`, `READ ONLY` and `DEFERRABLE` from
  * @flags. The transaction becomes the calling thread's current
  * transaction on @engine until it ends: pge_engine_query() and the other
@@ -942,7 +990,9 @@ tx_finalize (PgeTransaction *tx)
   g_mutex_unlock (&tx->shared->lock);
 
   pge_current_remove (pge_engine_get_current (tx->engine), tx);
-  if (tx->parent == NULL)
+  if (tx->parent == NULL && was_open && tx->shared->borrowed)
+    tx_rollback_borrowed (tx);
+  else if (tx->parent == NULL)
     tx_release_lease (tx);
   else if (was_open)
     tx_enqueue_rollback_inner (tx);

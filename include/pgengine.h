@@ -20,5 +20,7 @@
 #include <pgengine/pge-batch.h>
 #include <pgengine/pge-atomic.h>
 #include <pgengine/pge-async.h>
+#include <pgengine/pge-session.h>
+#include <pgengine/pge-notify.h>
 
 #undef PGE_INSIDE_PGENGINE_H

@@ -419,3 +419,83 @@ Test (faults, server_stopped_cancel_and_close_return_at_once)
   cr_assert (pge_future_is_done (running));
 }
 
+
+/* LISTEN across a server restart (runs alone, with the server_* tests):
+ * the listener hears that it may have missed notifications, once its
+ * channel is listened to again, and then gets what is sent. */
+typedef struct {
+  guint     n_missed;
+  GPtrArray *payloads;
+} RestartSeen;
+
+static void
+restart_on_notify (const char *channel, const char *payload, gint pid, gboolean missed, gpointer data)
+{
+  RestartSeen *seen = data;
+
+  if (missed)
+    seen->n_missed++;
+  else
+    g_ptr_array_add (seen->payloads, g_strdup (payload));
+}
+
+static gboolean
+restart_tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates @context until *@count reaches @n, at most 20 s. */
+static void
+restart_wait (GMainContext *context, guint *count, guint n)
+{
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GSource) ticker = g_timeout_source_new (20);
+
+  g_source_set_callback (ticker, restart_tick, NULL, NULL);
+  g_source_attach (ticker, context);
+  while (*count < n && g_get_monotonic_time () < end)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (ticker);
+  cr_assert_geq (*count, n, "got %u, want %u", *count, n);
+}
+
+Test (faults, server_restart_notify_says_missed_then_delivers)
+{
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *channel = g_strdup_printf ("restart_%d", (int) getpid ());
+  RestartSeen seen = { .payloads = g_ptr_array_new_with_free_func (g_free) };
+  gboolean sent = FALSE;
+  guint id;
+  gint64 end;
+
+  if (g_strcmp0 (g_getenv ("PGE_TEST_RESTART"), "1") != 0)
+    cr_skip_test ("restarts the shared server: set PGE_TEST_RESTART=1 and run it alone");
+  engine = pge_test_new_engine (2);
+  id = pge_engine_listen (engine, channel, context, restart_on_notify, &seen, NULL, &error);
+  cr_assert_neq (id, 0, "%s", error ? error->message : "");
+  cr_assert (pge_engine_notify_sync (engine, channel, "before", &error));
+  restart_wait (context, &seen.payloads->len, 1);
+  if (!pge_test_restart_server ())
+    cr_skip_test ("PGE_TEST_CONNINFO names an outside server: not restarting it");
+
+  restart_wait (context, &seen.n_missed, 1);
+  cr_assert_eq (seen.payloads->len, 1, "nothing arrives before the missed call");
+  /* The pool's workers may still be reconnecting: retry the sender. */
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!sent && g_get_monotonic_time () < end)
+    {
+      g_clear_error (&error);
+      sent = pge_engine_notify_sync (engine, channel, "after", &error);
+      if (!sent)
+        g_usleep (100 * 1000);
+    }
+  cr_assert (sent, "%s", error ? error->message : "");
+  restart_wait (context, &seen.payloads->len, 2);
+  cr_assert_str_eq (seen.payloads->pdata[1], "after");
+  cr_assert_eq (seen.n_missed, 1);
+  cr_assert (pge_engine_unlisten (engine, id, NULL));
+  g_ptr_array_unref (seen.payloads);
+}

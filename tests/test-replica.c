@@ -30,7 +30,8 @@ own_standby (void)
 {
   char *conninfo;
 
-  cr_assert_not_null (g_getenv ("PGE_TEST_CLUSTER_DIR"), "no cluster of the run's own");
+  if (g_getenv ("PGE_TEST_CLUSTER_DIR") == NULL)
+    cr_skip_test ("PGE_TEST_CONNINFO names an outside server: no cluster to make a standby of");
   own_standby_dir = g_strdup_printf ("%s/pge-standby-%d-%u", g_get_tmp_dir (), (int) getpid (),
                                      g_random_int ());
   conninfo = pge_test_cluster_tool ("standby", own_standby_dir, g_getenv ("PGE_TEST_CLUSTER_DIR"), "async");
@@ -178,7 +179,8 @@ Test (replica, reads_go_to_the_standby_and_writes_fail_there)
   g_autoptr(GError) error = NULL;
   PgeNodeStats stats;
 
-  cr_assert_not_null (replica, "no standby (an outside server is used)");
+  if (replica == NULL)
+    cr_skip_test ("PGE_TEST_CONNINFO names an outside server: no cluster to make a standby of");
   cr_assert (pge_engine_exec_sync (test_engine, "CREATE TABLE t (v int); INSERT INTO t VALUES (42)", &error));
   pge_test_wait_replayed (replica);
   config = config_with_replicas (1, replica);
@@ -234,7 +236,8 @@ Test (replica, round_robin_and_least_busy)
   PgeNodeStats r1;
   PgeNodeStats r2;
 
-  cr_assert_not_null (replica);
+  if (replica == NULL)
+    cr_skip_test ("PGE_TEST_CONNINFO names an outside server: no cluster to make a standby of");
   config = config_with_replicas (2, replica);
   engine = replica_engine (config);
   wait_usable (engine, "r1", TRUE);

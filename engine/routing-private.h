@@ -20,7 +20,7 @@ G_GNUC_INTERNAL gboolean   pge_router_is_own_thread (PgeRouter *router);
 
 /* Sends @job (the caller keeps its reference) to a usable replica whose
  * replay position is at least @lsn (0: any); with none, waits up to
- * @timeout_ms for one, then sends it to @fallback (the primary). */
+ * @timeout_ms for one, then sends it to the primary. */
 G_GNUC_INTERNAL void       pge_router_submit_read (PgeRouter *router,
                                                    PgeJob    *job,
                                                    guint64    lsn,

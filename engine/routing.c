@@ -19,7 +19,8 @@
  * Threads: `lock` guards each replica's checked state, `pending` and
  * `closing`; the checker's connections and backoff belong to the checker
  * thread alone. Jobs are submitted outside `lock` (a refused job resolves
- * at once, and its callbacks may call back in).
+ * at once, and its callbacks may call back in). Lock order: `lock`, then
+ * a pool's queue_lock (pool.c never calls up here).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

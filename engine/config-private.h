@@ -11,6 +11,7 @@ typedef struct {
   char  *name;
   char  *conninfo;
   guint  n_workers;
+  gboolean replica;        /* pge_config_add_replica(): in the read set */
 } PgeNodeSettings;
 
 typedef struct {
@@ -24,6 +25,11 @@ typedef struct {
   guint      statement_cache; /* prepared statements per connection, 0: off */
   gboolean   log_queries;
   gboolean   log_responses;
+  /* Read routing (routing.c). */
+  guint      read_policy;         /* PgeReadPolicy */
+  guint64    max_lag_bytes;       /* 0: no limit */
+  guint      max_lag_ms;          /* 0: no limit */
+  guint      replica_check_ms;
 } PgeSettings;
 
 #define PGE_PRIMARY_NODE "primary"
@@ -34,6 +40,9 @@ typedef struct {
 /* Defaults are what users get: see PERFORMANCE.md. */
 #define PGE_DEFAULT_PIPELINE_DEPTH 16
 #define PGE_DEFAULT_STATEMENT_CACHE 256
+#define PGE_DEFAULT_REPLICA_CHECK_MS 200
+#define PGE_REPLICA_CHECK_MIN_MS 10
+#define PGE_REPLICA_CHECK_MAX_MS 60000
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);

@@ -69,6 +69,7 @@ settings_init (PgeSettings *settings, const char *conninfo)
   settings->acquire_timeout_ms = 30000;
   settings->pipeline_depth = PGE_DEFAULT_PIPELINE_DEPTH;
   settings->statement_cache = PGE_DEFAULT_STATEMENT_CACHE;
+  settings->replica_check_ms = PGE_DEFAULT_REPLICA_CHECK_MS;
 }
 
 static void
@@ -452,6 +453,116 @@ pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, 
   g_mutex_unlock (&config->lock);
 }
 
+/**
+ * pge_config_add_replica:
+ * @config: a #PgeConfig
+ * @name: the node's name, for pge_engine_query_on_node() and
+ *   pge_engine_get_node_stats()
+ * @conninfo: (nullable): the replica's libpq connection string
+ * @n_workers: its worker count, 1 to 1024
+ *
+ * Adds a read replica: a node like pge_config_add_node()'s that
+ * pge_engine_query_read() also sends reads to, by the read policy, while
+ * it is up and within the lag limits. Unlike other nodes, a replica that
+ * cannot be reached does not fail pge_engine_new(): it starts marked
+ * down. Name rules as for pge_config_add_node(). Thread-safe.
+ */
+void
+pge_config_add_replica (PgeConfig *config, const char *name, const char *conninfo, guint n_workers)
+{
+  PgeNodeSettings *node;
+
+  g_return_if_fail (config != NULL);
+  g_return_if_fail (name != NULL);
+  node = node_settings_new (name, conninfo, n_workers);
+  node->replica = TRUE;
+  g_mutex_lock (&config->lock);
+  g_ptr_array_add (config->settings.nodes, node);
+  g_mutex_unlock (&config->lock);
+}
+
+/**
+ * pge_config_set_read_policy:
+ * @config: a #PgeConfig
+ * @policy: a #PgeReadPolicy (default %PGE_READ_ROUND_ROBIN)
+ *
+ * How pge_engine_query_read() picks a replica. A value that is not a
+ * #PgeReadPolicy makes pge_engine_new() fail with
+ * %PGE_ERROR_INVALID_ARGUMENT. Thread-safe.
+ */
+void
+pge_config_set_read_policy (PgeConfig *config, PgeReadPolicy policy)
+{
+  g_return_if_fail (config != NULL);
+  g_mutex_lock (&config->lock);
+  config->settings.read_policy = (guint) policy;
+  g_mutex_unlock (&config->lock);
+}
+
+/**
+ * pge_config_set_max_replica_lag:
+ * @config: a #PgeConfig
+ * @max_bytes: most bytes of WAL a replica may be behind the primary, 0
+ *   for no limit (the default)
+ * @max_ms: most milliseconds a replica's replay may be behind, 0 for no
+ *   limit (the default)
+ *
+ * A replica found beyond either limit by the periodic check
+ * (pge_config_set_replica_check_interval()) gets no reads until a later
+ * check finds it within them; reads go to the other replicas, or to the
+ * primary. The lag is measured in the background, never per query.
+ * Thread-safe.
+ */
+void
+pge_config_set_max_replica_lag (PgeConfig *config, guint64 max_bytes, guint max_ms)
+{
+  g_return_if_fail (config != NULL);
+  g_mutex_lock (&config->lock);
+  config->settings.max_lag_bytes = max_bytes;
+  config->settings.max_lag_ms = max_ms;
+  g_mutex_unlock (&config->lock);
+}
+
+/**
+ * pge_config_set_replica_check_interval:
+ * @config: a #PgeConfig
+ * @interval_ms: how often the engine's replica checker asks each replica
+ *   for its replay position, 10 to 60000 ms (default 200)
+ *
+ * The checker runs on a thread of its own with one connection to the
+ * primary and one to each replica; it also notices a replica that went
+ * down while idle, and one that came back. A value out of range makes
+ * pge_engine_new() fail with %PGE_ERROR_INVALID_ARGUMENT. Thread-safe.
+ */
+void
+pge_config_set_replica_check_interval (PgeConfig *config, guint interval_ms)
+{
+  g_return_if_fail (config != NULL);
+  g_mutex_lock (&config->lock);
+  config->settings.replica_check_ms = interval_ms;
+  g_mutex_unlock (&config->lock);
+}
+
+static gboolean
+validate_routing (const PgeSettings *settings, GError **error)
+{
+  if (settings->read_policy > PGE_READ_LEAST_BUSY)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "%u is not a PgeReadPolicy", settings->read_policy);
+      return FALSE;
+    }
+  if (settings->replica_check_ms < PGE_REPLICA_CHECK_MIN_MS ||
+      settings->replica_check_ms > PGE_REPLICA_CHECK_MAX_MS)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "the replica check interval must be between %d and %d ms, not %u",
+                   PGE_REPLICA_CHECK_MIN_MS, PGE_REPLICA_CHECK_MAX_MS, settings->replica_check_ms);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 PgeSettings *
 pge_config_snapshot (PgeConfig *config)
 {
@@ -467,7 +578,10 @@ pge_config_snapshot (PgeConfig *config)
   for (guint i = 0; i < src->nodes->len; i++)
     {
       const PgeNodeSettings *node = src->nodes->pdata[i];
-      g_ptr_array_add (copy->nodes, node_settings_new (node->name, node->conninfo, node->n_workers));
+      PgeNodeSettings *node_copy = node_settings_new (node->name, node->conninfo, node->n_workers);
+
+      node_copy->replica = node->replica;
+      g_ptr_array_add (copy->nodes, node_copy);
     }
   copy->extensions = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < src->extensions->len; i++)
@@ -556,6 +670,8 @@ pge_settings_validate (const PgeSettings *settings, GError **error)
                    PGE_STATEMENT_CACHE_LIMIT, settings->statement_cache);
       return FALSE;
     }
+  if (!validate_routing (settings, error))
+    return FALSE;
   for (guint i = 0; i < settings->extensions->len; i++)
     if (*(const char *) settings->extensions->pdata[i] == '\0')
       {

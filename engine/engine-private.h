@@ -5,11 +5,13 @@
 #include "current-private.h"
 #include "notifier-private.h"
 #include "pool-private.h"
+#include "routing-private.h"
 
 G_BEGIN_DECLS
 
 G_GNUC_INTERNAL PgePool        *pge_engine_get_primary   (PgeEngine *engine);
 G_GNUC_INTERNAL PgePool        *pge_engine_get_node      (PgeEngine *engine, const char *name);
+G_GNUC_INTERNAL PgeRouter      *pge_engine_get_router    (PgeEngine *engine);
 G_GNUC_INTERNAL gboolean        pge_engine_check_open    (PgeEngine *engine, GError **error);
 
 /* The engine's registry of per-thread current transactions; transfer none. */

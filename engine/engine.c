@@ -28,6 +28,7 @@
 #include "current-private.h"
 #include "dispatch-private.h"
 #include "notifier-private.h"
+#include "routing-private.h"
 #include "worker-private.h"
 
 struct _PgeEngine {
@@ -40,6 +41,7 @@ struct _PgeEngine {
   PgeCurrent  *sessions;     /* the per-thread current sessions */
   PgeNotifier *notifier;     /* nullable, guarded by close_lock: made by
                               * the first listener, shut down at close */
+  PgeRouter   *router;       /* reads and the replica checker; set once started */
 
   GMutex       close_lock;
   gboolean     closed;       /* atomic */
@@ -64,6 +66,7 @@ G_DEFINE_BOXED_TYPE (PgeEngine, pge_engine, pge_engine_ref, pge_engine_unref)
 static void
 engine_free (PgeEngine *engine)
 {
+  g_clear_pointer (&engine->router, pge_router_free);
   g_clear_pointer (&engine->nodes, g_hash_table_unref);
   g_clear_pointer (&engine->pools, g_ptr_array_unref);
   g_clear_pointer (&engine->current, pge_current_free);
@@ -184,9 +187,16 @@ pge_engine_new (PgeConfig *config, GError **error)
     engine_add_pool (engine, engine->settings->nodes->pdata[i]);
 
   for (guint i = 0; i < engine->pools->len && local == NULL; i++)
-    engine_start_pool (engine->pools->pdata[i], &local);
+    {
+      /* A replica that is down starts marked down (pool.c), not as an error. */
+      if (!engine_start_pool (engine->pools->pdata[i], &local) && i > 0 &&
+          ((PgeNodeSettings *) engine->settings->nodes->pdata[i - 1])->replica)
+        g_clear_error (&local);
+    }
   if (local == NULL)
     engine_create_extensions (engine, &local);
+  if (local == NULL)
+    engine->router = pge_router_new (engine->settings, engine->pools);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -265,6 +275,8 @@ pge_engine_close (PgeEngine *engine)
 {
   g_return_if_fail (engine != NULL);
   g_atomic_int_set (&engine->closed, TRUE);
+  if (engine->router != NULL)
+    pge_router_close (engine->router);
   for (guint i = 0; i < engine->pools->len; i++)
     pge_pool_close (engine->pools->pdata[i]);
   if (pge_engine_is_worker_thread (engine))
@@ -315,7 +327,7 @@ pge_engine_is_worker_thread (PgeEngine *engine)
   for (guint i = 0; i < engine->pools->len; i++)
     if (pge_pool_is_own_thread (engine->pools->pdata[i]))
       return TRUE;
-  return FALSE;
+  return pge_router_is_own_thread (engine->router);
 }
 
 /* Blocking on the engine from one of its own threads (a worker, the
@@ -344,6 +356,13 @@ PgePool *
 pge_engine_get_node (PgeEngine *engine, const char *name)
 {
   return g_hash_table_lookup (engine->nodes, name);
+}
+
+/* Borrowed; NULL until the engine has started. */
+PgeRouter *
+pge_engine_get_router (PgeEngine *engine)
+{
+  return engine->router;
 }
 
 PgeCurrent *

@@ -74,10 +74,21 @@ struct _PgePool {
   GError      *start_error;
   guint        n_busy;
   guint        n_pinned;
+  /* Down (extra nodes only): set when a connect fails while no slot of
+   * the pool is connected, cleared by the next connect that succeeds;
+   * while set, submissions fail at once with PGE_ERROR_CONNECTION
+   * instead of waiting out the acquire timeout. */
+  gboolean     fail_fast;        /* fixed after pge_pool_new() */
+  guint        reconnect_max_ms; /* workers' backoff cap; fixed */
+  gboolean     down;
+  char        *server;           /* "host:port" of the last connect */
 
   /* Atomic. */
   PgeCounters  counters;
   guint64      n_reconnects;
+  guint64      n_down;
+  guint64      n_refused;
+  guint64      n_server_switches;
 };
 
 /* What a worker does next; see pge_pool_next(). */
@@ -139,6 +150,14 @@ G_GNUC_INTERNAL gboolean  pge_pool_sleep         (PgeSlot *slot, gint64 until);
 G_GNUC_INTERNAL void      pge_pool_enter_thread  (PgeSlot *slot);
 G_GNUC_INTERNAL PgeSlot  *pge_pool_get_current_slot (void);
 G_GNUC_INTERNAL void      pge_pool_count_reconnect (PgePool *pool);
+/* Marks the pool down as a failed connect of a slot would (a replica
+ * check that cannot connect). */
+G_GNUC_INTERNAL void      pge_pool_mark_down     (PgePool *pool);
+G_GNUC_INTERNAL gboolean  pge_pool_is_down       (PgePool *pool);
+/* Running plus queued jobs, for the least-busy read policy. */
+G_GNUC_INTERNAL guint     pge_pool_get_load      (PgePool *pool);
+/* Fills the down/refused/switch fields of @stats (pge-routing.h). */
+G_GNUC_INTERNAL void      pge_pool_get_node_stats (PgePool *pool, PgeNodeStats *stats);
 
 /* Leases: a job stream bound to one slot (transactions, batches). */
 G_GNUC_INTERNAL PgeLease  *pge_lease_new        (PgePool *pool);

@@ -56,6 +56,11 @@
 #include "pool-private.h"
 
 /* How long close lets running queries go on before cancelling them. */
+/* Workers' reconnect backoff cap: a node that fails fast while down is
+ * retried more often, so it is used again within a second or two. */
+#define RECONNECT_MAX_MS 2000
+#define RECONNECT_MAX_FAIL_FAST_MS 800
+
 #define CLOSE_GRACE_US (5 * G_TIME_SPAN_SECOND)
 
 static GPrivate current_slot = G_PRIVATE_INIT (NULL);
@@ -98,6 +103,8 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->acquire_timeout_ms = settings->acquire_timeout_ms;
   pool->max_queue = settings->max_queue;
   pool->pipeline_max = settings->pipeline_depth;
+  pool->fail_fast = g_strcmp0 (node->name, PGE_PRIMARY_NODE) != 0;
+  pool->reconnect_max_ms = pool->fail_fast ? RECONNECT_MAX_FAIL_FAST_MS : RECONNECT_MAX_MS;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   g_cond_init (&pool->state_cond);
@@ -128,6 +135,7 @@ pge_pool_unref (PgePool *pool)
   g_cond_clear (&pool->janitor_cond);
   g_cond_clear (&pool->state_cond);
   g_free (pool->name);
+  g_free (pool->server);
   g_free (pool);
 }
 
@@ -248,14 +256,105 @@ pge_pool_report_start (PgeSlot *slot, const GError *error)
   g_mutex_unlock (&pool->queue_lock);
 }
 
+static void steal_queue_locked (GQueue *queue, GQueue *out);
+static void fail_all (GQueue *jobs, gint code, const char *message);
+
+static gboolean
+any_connected_locked (PgePool *pool)
+{
+  for (guint i = 0; i < pool->slots->len; i++)
+    if (((PgeSlot *) pool->slots->pdata[i])->connected)
+      return TRUE;
+  return FALSE;
+}
+
+#define DOWN_MESSAGE "the node's server cannot be reached (its last connection attempt failed); " \
+                     "it is retried in the background"
+
+/* Marks a fail-fast pool down and takes its queued jobs, which would
+ * otherwise wait out the acquire timeout, into @failed. */
+static void
+mark_down_locked (PgePool *pool, GQueue *failed)
+{
+  if (!pool->fail_fast || pool->down || pool->closing || any_connected_locked (pool))
+    return;
+  pool->down = TRUE;
+  __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
+  steal_queue_locked (&pool->queue, failed);
+  __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
+}
+
+/* Remembers which server a new connection reached; another one than
+ * before is a server switch (failover through a multi-host conninfo). */
+static void
+note_server_locked (PgePool *pool, PgeConnection *conn)
+{
+  PGconn *pg = pge_connection_get_pgconn (conn);
+  g_autofree char *server = NULL;
+
+  if (pg == NULL)
+    return;
+  server = g_strdup_printf ("%s:%s", PQhost (pg) ? PQhost (pg) : "", PQport (pg) ? PQport (pg) : "");
+  if (g_strcmp0 (server, pool->server) == 0)
+    return;
+  if (pool->server != NULL)
+    __atomic_fetch_add (&pool->n_server_switches, 1, __ATOMIC_RELAXED);
+  g_free (pool->server);
+  pool->server = g_steal_pointer (&server);
+}
+
 /* For the holder, after a connection attempt. */
 void
 pge_pool_set_connected (PgeSlot *slot, gboolean connected)
 {
-  g_mutex_lock (&slot->pool->queue_lock);
+  PgePool *pool = slot->pool;
+  GQueue failed = G_QUEUE_INIT;
+
+  g_mutex_lock (&pool->queue_lock);
   slot->connected = connected;
   slot->broken = !connected;
-  g_mutex_unlock (&slot->pool->queue_lock);
+  if (connected)
+    {
+      pool->down = FALSE;
+      note_server_locked (pool, slot->conn);
+    }
+  else
+    mark_down_locked (pool, &failed);
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
+}
+
+void
+pge_pool_mark_down (PgePool *pool)
+{
+  GQueue failed = G_QUEUE_INIT;
+
+  g_mutex_lock (&pool->queue_lock);
+  mark_down_locked (pool, &failed);
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
+}
+
+gboolean
+pge_pool_is_down (PgePool *pool)
+{
+  gboolean down;
+
+  g_mutex_lock (&pool->queue_lock);
+  down = pool->down;
+  g_mutex_unlock (&pool->queue_lock);
+  return down;
+}
+
+guint
+pge_pool_get_load (PgePool *pool)
+{
+  guint load;
+
+  g_mutex_lock (&pool->queue_lock);
+  load = pool->n_busy + pool->queue.length;
+  g_mutex_unlock (&pool->queue_lock);
+  return load;
 }
 
 /* ---------------------------------------------------------- submission */
@@ -355,6 +454,8 @@ refuse (PgeJob *job, gint code, PgePool *pool)
     pge_job_fail (job, code, "cancelled before it was queued");
   else if (code == PGE_ERROR_TRANSACTION_STATE)
     pge_job_fail (job, code, "its transaction or batch has already ended");
+  else if (code == PGE_ERROR_CONNECTION)
+    pge_job_fail (job, code, DOWN_MESSAGE);
   else if (code == PGE_ERROR_QUEUE_FULL)
     pge_job_finish (job, NULL, g_error_new (PGE_ERROR, PGE_ERROR_QUEUE_FULL,
                                             "%u jobs are already waiting on node \"%s\" "
@@ -404,6 +505,11 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
     code = PGE_ERROR_CANCELLED;
+  else if (pool->down)
+    {
+      code = PGE_ERROR_CONNECTION;
+      __atomic_fetch_add (&pool->n_refused, 1, __ATOMIC_RELAXED);
+    }
   else if (pool->max_queue > 0 && pool->queue.length >= pool->max_queue)
     code = PGE_ERROR_QUEUE_FULL;
   else
@@ -804,9 +910,13 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   PgePool *pool = slot->pool;
   gboolean closing;
+  gboolean down;
 
   g_mutex_lock (&pool->queue_lock);
-  closing = pool->closing;
+  /* A down node's jobs fail now rather than wait for a server that may
+   * take long to come back. */
+  down = !pool->closing && pool->down;
+  closing = pool->closing || down;
   for (guint i = n_jobs; i-- > 0;)
     {
       jobs[i]->slot = NULL;
@@ -831,9 +941,14 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   if (!closing && pool->janitor != NULL)
     g_cond_signal (&pool->janitor_cond);
   g_mutex_unlock (&pool->queue_lock);
+  if (down)
+    __atomic_fetch_add (&pool->n_refused, n_jobs, __ATOMIC_RELAXED);
   for (guint i = 0; i < n_jobs && closing; i++)
     {
-      pge_job_fail (jobs[i], PGE_ERROR_CLOSED, "the engine is closed");
+      if (down)
+        pge_job_fail (jobs[i], PGE_ERROR_CONNECTION, DOWN_MESSAGE);
+      else
+        pge_job_fail (jobs[i], PGE_ERROR_CLOSED, "the engine is closed");
       pge_job_unref (jobs[i]);
     }
 }
@@ -994,6 +1109,18 @@ pge_pool_add_stats (PgePool *pool, PgeStats *stats)
   stats->n_completed += __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
   stats->n_failed += __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);
   stats->n_reconnects += __atomic_load_n (&pool->n_reconnects, __ATOMIC_RELAXED);
+}
+
+void
+pge_pool_get_node_stats (PgePool *pool, PgeNodeStats *stats)
+{
+  g_mutex_lock (&pool->queue_lock);
+  stats->down = pool->down;
+  g_strlcpy (stats->server, pool->server ? pool->server : "", sizeof stats->server);
+  g_mutex_unlock (&pool->queue_lock);
+  stats->n_down = __atomic_load_n (&pool->n_down, __ATOMIC_RELAXED);
+  stats->n_refused = __atomic_load_n (&pool->n_refused, __ATOMIC_RELAXED);
+  stats->n_server_switches = __atomic_load_n (&pool->n_server_switches, __ATOMIC_RELAXED);
 }
 
 /* --------------------------------------------------------------- leases */

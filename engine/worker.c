@@ -17,7 +17,6 @@
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
 
 /* Retries until connected (TRUE) or the pool closes (FALSE). */
 static gboolean
@@ -39,7 +38,7 @@ worker_reconnect (PgeSlot *slot)
               (gint64) (backoff_ms + g_random_int_range (0, backoff_ms / 2 + 1)) * 1000;
       if (!pge_pool_sleep (slot, until))
         return FALSE;
-      backoff_ms = MIN (backoff_ms * 2, BACKOFF_MAX_MS);
+      backoff_ms = MIN (backoff_ms * 2, slot->pool->reconnect_max_ms);
     }
 }
 

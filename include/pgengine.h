@@ -22,5 +22,6 @@
 #include <pgengine/pge-async.h>
 #include <pgengine/pge-session.h>
 #include <pgengine/pge-notify.h>
+#include <pgengine/pge-routing.h>
 
 #undef PGE_INSIDE_PGENGINE_H

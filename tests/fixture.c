@@ -21,6 +21,7 @@ PgeEngine *test_engine = NULL;
 
 static char *cluster_dir = NULL;    /* set in the runner when it started one */
 static char *pgbouncer_dir = NULL;  /* set in the runner: where a test may start one */
+static char *replica_dir = NULL;    /* set in the runner: where a test may start the standby */
 static char *schema = NULL;
 static char *schema_conninfo = NULL;
 
@@ -104,6 +105,8 @@ ReportHook (PRE_ALL) (struct criterion_test_set *set)
     }
   g_setenv ("PGE_TEST_CONNINFO", conninfo, TRUE);
   g_setenv ("PGE_TEST_CLUSTER_DIR", cluster_dir, TRUE);
+  replica_dir = g_strconcat (cluster_dir, "-standby", NULL);
+  g_setenv ("PGE_TEST_REPLICA_DIR", replica_dir, TRUE);
 }
 
 ReportHook (POST_ALL) (struct criterion_global_stats *stats)
@@ -119,6 +122,15 @@ ReportHook (POST_ALL) (struct criterion_global_stats *stats)
       unlink (lock);
     }
   g_clear_pointer (&pgbouncer_dir, g_free);
+  if (replica_dir != NULL)
+    {
+      g_autofree char *lock = g_strconcat (replica_dir, ".lock", NULL);
+
+      if (g_file_test (replica_dir, G_FILE_TEST_EXISTS))
+        g_free (run_cluster_tool ("stop", replica_dir));
+      unlink (lock);
+    }
+  g_clear_pointer (&replica_dir, g_free);
   if (cluster_dir != NULL)
     g_free (run_cluster_tool ("stop", cluster_dir));
   g_clear_pointer (&cluster_dir, g_free);
@@ -358,4 +370,87 @@ gate_open (Gate *gate)
   gate->released = TRUE;
   g_cond_broadcast (&gate->cond);
   g_mutex_unlock (&gate->lock);
+}
+
+/* ------------------------------------------------------------- replicas */
+
+char *
+pge_test_cluster_tool (const char *command, const char *dir, const char *a3, const char *a4)
+{
+  g_autofree char *tool = g_build_filename (PGE_TEST_SRCDIR, "tools", "pge-cluster", NULL);
+  const char *argv[] = { tool, command, dir, a3, a4, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &error))
+    cr_assert_fail ("cannot run %s: %s", tool, error->message);
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      fprintf (stderr, "%s %s %s failed:\n%s\n", tool, command, dir, err ? err : "");
+      return NULL;
+    }
+  return g_strdup (g_strstrip (out));
+}
+
+const char *
+pge_test_replica_conninfo (void)
+{
+  static char *conninfo = NULL;
+  const char *dir = g_getenv ("PGE_TEST_REPLICA_DIR");
+  const char *primary_dir = g_getenv ("PGE_TEST_CLUSTER_DIR");
+  g_autofree char *lock_path = NULL;
+  int fd;
+
+  if (conninfo != NULL || dir == NULL || primary_dir == NULL)
+    return conninfo;
+  /* Tests run in processes of their own: the first one starts it. */
+  lock_path = g_strconcat (dir, ".lock", NULL);
+  fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  cr_assert (fd >= 0, "%s: %s", lock_path, g_strerror (errno));
+  while (flock (fd, LOCK_EX) != 0)
+    cr_assert_eq (errno, EINTR, "flock %s: %s", lock_path, g_strerror (errno));
+  if (g_file_test (dir, G_FILE_TEST_EXISTS))
+    conninfo = pge_test_cluster_tool ("conninfo", dir, NULL, NULL);
+  else
+    conninfo = pge_test_cluster_tool ("standby", dir, primary_dir, "async");
+  flock (fd, LOCK_UN);
+  close (fd);
+  cr_assert_not_null (conninfo, "could not start a standby (see above)");
+  return conninfo;
+}
+
+char *
+pge_test_replica_schema_conninfo (void)
+{
+  const char *conninfo = pge_test_replica_conninfo ();
+
+  if (conninfo == NULL)
+    return NULL;
+  return g_strdup_printf ("%s options='-c search_path=%s'", conninfo, schema);
+}
+
+void
+pge_test_wait_replayed (const char *conninfo)
+{
+  g_autofree char *lsn = pge_test_admin_query ("SELECT pg_current_wal_insert_lsn()");
+  g_autofree char *sql = g_strdup_printf ("SELECT pg_last_wal_replay_lsn() >= '%s'", lsn);
+  gint64 give_up = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  PGconn *conn = PQconnectdb (conninfo);
+
+  cr_assert_eq (PQstatus (conn), CONNECTION_OK, "standby: %s", PQerrorMessage (conn));
+  for (;;)
+    {
+      PGresult *res = PQexec (conn, sql);
+      gboolean done = PQresultStatus (res) == PGRES_TUPLES_OK && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+
+      PQclear (res);
+      if (done)
+        break;
+      cr_assert (g_get_monotonic_time () < give_up, "the standby did not replay %s within 30 s", lsn);
+      g_usleep (10 * 1000);
+    }
+  PQfinish (conn);
 }

@@ -32,6 +32,21 @@ const char *pge_test_schema          (void);
  * PgBouncer drops `options`, so this conninfo has no test schema. */
 const char *pge_test_pgbouncer_conninfo (void);
 
+/* The conninfo of an asynchronous streaming standby of the run's cluster
+ * (tools/pge-cluster standby), started by the first test that asks and
+ * stopped after the run; NULL when PGE_TEST_CONNINFO names an outside
+ * server. Shared by the tests of a run: stop or pause only a standby of
+ * your own (pge_test_cluster_tool). */
+const char *pge_test_replica_conninfo (void);
+/* The same with this test's search_path; the caller frees it. */
+char       *pge_test_replica_schema_conninfo (void);
+/* Runs tools/pge-cluster COMMAND DIR [A3 [A4]]; its stdout (the caller
+ * frees it), or NULL when it failed. */
+char       *pge_test_cluster_tool (const char *command, const char *dir, const char *a3, const char *a4);
+/* Blocks until the standby at @conninfo has replayed everything the
+ * run's cluster wrote so far (at most 30 s, then the test fails). */
+void        pge_test_wait_replayed (const char *conninfo);
+
 /* A config on this test's schema, with test-friendly defaults (acquire
  * timeout 10 s). The caller owns it. */
 PgeConfig  *pge_test_config          (guint n_workers);

@@ -17,6 +17,15 @@
  * cancels, backend terminations and one server restart, and checks every
  * acknowledged write against the table at the end (tests/chaos.c).
  *
+ *   pge-stress --failover [ROUNDS]
+ *
+ * instead makes ROUNDS (default 3) failovers, each on a primary and a
+ * synchronous standby of its own (tools/pge-cluster): 8 writer threads on
+ * a multi-host conninfo, the primary stopped with -m immediate, the
+ * standby promoted; prints each round's outage and lost commits, and
+ * fails on a lost commit, an unresolved future, a transaction that went
+ * on across it, or writes that resumed 2 s or more after the promotion.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <pgengine.h>
@@ -25,6 +34,7 @@
 #include <string.h>
 
 #include "chaos.h"
+#include "failover.h"
 
 static const char *conninfo;
 static gint failures;   /* atomic, within one scenario */
@@ -331,6 +341,41 @@ typedef struct {
   void (*run) (PgeEngine *engine);
 } Scenario;
 
+static int
+stress_failover (guint rounds)
+{
+  g_autofree char *tool = g_build_filename (PGE_TEST_SRCDIR, "tools", "pge-cluster", NULL);
+  guint failed = 0;
+  gint64 worst = 0;
+
+  for (guint r = 0; r < MAX (rounds, 1); r++)
+    {
+      PgeFailoverRun run = { .n_writers = 8, .run_after_ms = 1000 };
+      gboolean ok = pge_failover_run (tool, g_get_tmp_dir (), &run);
+      gboolean good = ok && run.n_lost == 0 && run.n_async_resolved == run.n_async &&
+                      run.tx_failed && run.recovery_ms >= 0 && run.recovery_ms < 2000 &&
+                      run.n_server_switches >= 1;
+
+      if (ok)
+        printf ("[%s] failover %u: %" G_GUINT64_FORMAT " commits acknowledged, %" G_GUINT64_FORMAT
+                " lost, %" G_GUINT64_FORMAT " failed; write outage %" G_GINT64_FORMAT " ms, "
+                "%" G_GINT64_FORMAT " ms after the promotion (halt to promoted: %" G_GINT64_FORMAT " ms); "
+                "open transaction %s; "
+                "%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " futures resolved; switches %" G_GUINT64_FORMAT
+                " (now %s)\n", good ? "PASS" : "FAIL", r + 1, run.n_acknowledged, run.n_lost,
+                run.n_failed, run.outage_ms, run.recovery_ms, run.switch_ms, run.tx_failed ? "failed" : "WENT ON",
+                run.n_async_resolved, run.n_async, run.n_server_switches, run.server_after);
+      else
+        printf ("[FAIL] failover %u: %s\n", r + 1, run.error);
+      worst = MAX (worst, run.outage_ms);
+      failed += !good;
+      pge_failover_clear (&run);
+    }
+  printf ("worst write outage %" G_GINT64_FORMAT " ms\n", worst);
+  printf ("%u passed, %u failed\n", MAX (rounds, 1) - failed, failed);
+  return failed ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -355,6 +400,8 @@ main (int argc, char **argv)
       conninfo = argc > next ? argv[next] : g_getenv ("PGE_TEST_CONNINFO");
       return pge_stress_chaos (conninfo ? conninfo : "", seconds);
     }
+  if (argc > 1 && strcmp (argv[1], "--failover") == 0)
+    return stress_failover (argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 3);
   conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_TEST_CONNINFO");
   if (conninfo == NULL)
     conninfo = "";

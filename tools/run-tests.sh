@@ -35,6 +35,16 @@ if [ "${PGE_STRESS_CHAOS:-0}" = 1 ]; then
   if [ "$status" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
   exit "$status"
 fi
+# PGE_STRESS_FAILOVER=1: only `pge-stress --failover` (tests/failover.c):
+# PGE_FAILOVER_ROUNDS (default 3) failovers, each on a primary and a
+# synchronous standby of its own; counts one test per round.
+if [ "${PGE_STRESS_FAILOVER:-0}" = 1 ]; then
+  status=0
+  G_SLICE=always-malloc ./tests/pge-stress --failover "${PGE_FAILOVER_ROUNDS:-3}" >failover.out 2>&1 || status=$?
+  cat failover.out
+  grep -qE '^[0-9]+ passed, [0-9]+ failed$' failover.out || echo "0 passed, 1 failed"
+  exit "$status"
+fi
 status=0
 make check >check.out 2>&1 || status=$?
 # The server-restart test would hit every other test's connections: it

@@ -40,6 +40,13 @@
  * transaction. A pooler is recognised at connect: the backend PID libpq
  * was given is not the one the server reports.
  *
+ * COPY (pge_connection_copy()): the holder runs the data callbacks itself,
+ * one 64 KiB chunk in or one row out at a time, waiting like any statement
+ * (deadline, cancel). Whatever fails — the server, a callback, a cancel —
+ * the COPY is ended (CopyFail, or a cancel request and draining the rest
+ * of the output) and its results are read, so the connection is idle
+ * afterwards. Plain queries and pipelines refuse COPY.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"

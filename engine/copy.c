@@ -280,7 +280,9 @@ to_callback (const char *sql, PgeCopyToFunc func, gpointer user_data, GDestroyNo
  * server's context line in the message (`... context: COPY t, line 4711,
  * column x: "abc"`); an error reading @stream is that error as @stream
  * reported it; pge_future_cancel() fails the COPY with
- * %PGE_ERROR_CANCELLED; a `statement_timeout` with %PGE_ERROR_TIMEOUT.
+ * %PGE_ERROR_CANCELLED (it takes effect between two reads: only
+ * @cancellable interrupts a read blocked on @stream); a
+ * `statement_timeout` fails it with %PGE_ERROR_TIMEOUT.
  * On any failure nothing is loaded (COPY is all or nothing) and the
  * connection stays usable. After a server error the rest of @stream is
  * still read (and discarded by the server): libpq reports the error only
@@ -341,8 +343,8 @@ pge_engine_copy_from_stream_sync (PgeEngine *engine, const char *sql, GInputStre
  * the thread that runs the job (a worker, or a blocking caller), one call
  * at a time. @func returning -1 stops the COPY: nothing is loaded, and
  * the future fails with @func's error (%PGE_ERROR_FAILED if it set none).
- * A %NULL @func fails with %PGE_ERROR_INVALID_ARGUMENT. Thread-safe;
- * never blocks.
+ * pge_future_cancel() takes effect between two calls of @func. A %NULL
+ * @func fails with %PGE_ERROR_INVALID_ARGUMENT. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
  */

@@ -205,7 +205,7 @@ Test (copy, a_closed_output_stream_fails_and_the_connection_stays_usable)
   g_autoptr(PgeResult) result = NULL;
 
   cr_assert (g_output_stream_close (out, NULL, NULL));
-  result = pge_engine_copy_to_stream_sync (engine, "COPY (SELECT g FROM generate_series(1, 5000000) g) "
+  result = pge_engine_copy_to_stream_sync (engine, "COPY (SELECT generate_series(1, 5000000)) "
                                            "TO STDOUT", out, NULL, &error);
   cr_assert_null (result);
   pge_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
@@ -295,8 +295,10 @@ Test (copy, a_sink_error_stops_a_long_copy_and_keeps_the_connection)
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeResult) result = NULL;
 
-  /* Ten million rows: the server is stopped, not drained to the end. */
-  result = pge_engine_copy_to_callback_sync (engine, "COPY (SELECT g FROM generate_series(1, 100000000) g) "
+  /* A hundred million rows, streamed (a set-returning function in the
+   * select list is not materialized first): the server is stopped, not
+   * drained to the end. */
+  result = pge_engine_copy_to_callback_sync (engine, "COPY (SELECT generate_series(1, 100000000)) "
                                              "TO STDOUT", sink_write, &sink, &error);
   cr_assert_null (result);
   pge_assert_error (error, TEST_ERROR, 8);
@@ -481,8 +483,10 @@ Test (copy, cancel_stops_a_copy_out_midway)
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeFuture) future = NULL;
 
-  future = pge_engine_copy_to_callback (engine, "COPY (SELECT g, pg_sleep(0.001) FROM "
-                                        "generate_series(1, 100000) g) TO STDOUT", sink_write, &sink, NULL);
+  /* Wide rows: the server flushes its 8 KiB output buffer every few. */
+  future = pge_engine_copy_to_callback (engine, "COPY (SELECT g, repeat('x', 2000), pg_sleep(0.001) "
+                                        "FROM generate_series(1, 100000) g) TO STDOUT", sink_write, &sink,
+                                        NULL);
   wait_flag (&sink.seen);
   pge_future_cancel (future);
   cr_assert_null (pge_future_wait (future, &error));
@@ -531,9 +535,9 @@ Test (copy, statement_timeout_ends_a_copy_and_the_connection_survives)
   pge_config_set_statement_timeout (config, 300);
   engine = pge_engine_new (config, &error);
   cr_assert_null (error);
-  result = pge_engine_copy_to_callback_sync (engine, "COPY (SELECT g, pg_sleep(0.005) FROM "
-                                             "generate_series(1, 100000) g) TO STDOUT", sink_write,
-                                             &sink, &error);
+  result = pge_engine_copy_to_callback_sync (engine, "COPY (SELECT g, repeat('x', 2000), "
+                                             "pg_sleep(0.005) FROM generate_series(1, 100000) g) "
+                                             "TO STDOUT", sink_write, &sink, &error);
   cr_assert_null (result);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "57014");

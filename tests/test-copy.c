@@ -506,6 +506,30 @@ endless_read (char *buffer, gsize size, gpointer data, GError **error)
   return 4;
 }
 
+/* One row, then the end; @freed counts the notify calls. */
+typedef struct {
+  gint calls;
+  gint freed;   /* atomic */
+} Once;
+
+static gssize
+read_once (char *buffer, gsize size, gpointer data, GError **error)
+{
+  static const char row[] = "9\tz\n";
+  Once *once = data;
+
+  if (once->calls++ > 0)
+    return 0;
+  memcpy (buffer, row, strlen (row));
+  return (gssize) strlen (row);
+}
+
+static void
+once_free (gpointer data)
+{
+  g_atomic_int_inc (&((Once *) data)->freed);
+}
+
 Test (copy, cancel_stops_a_copy_in_midway_and_loads_nothing)
 {
   g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
@@ -551,6 +575,144 @@ Test (copy, statement_timeout_ends_a_copy_and_the_connection_survives)
   result = pge_engine_copy_from_callback_sync (engine, "COPY t FROM STDIN", rows_read, &slow, &error);
   cr_assert_null (result);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
+  cr_assert_eq (count_rows (engine, "t"), 0);
+  assert_usable (engine);
+}
+
+/* ------------------------------------------------- every entry point */
+
+static GInputStream *
+memory_input (const char *data)
+{
+  return g_memory_input_stream_new_from_data (data, strlen (data), NULL);
+}
+
+static guint64
+wait_rows (PgeFuture *future)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+  cr_assert_null (error, "%s", error ? error->message : "");
+  pge_future_unref (future);
+  return pge_result_get_rows_affected (result);
+}
+
+static guint64
+sync_rows (PgeResult *result, GError *error)
+{
+  guint64 n;
+
+  cr_assert_null (error, "%s", error ? error->message : "");
+  n = pge_result_get_rows_affected (result);
+  pge_result_unref (result);
+  return n;
+}
+
+Test (copy, every_engine_entry_point_moves_rows)
+{
+  g_autoptr(GInputStream) in = memory_input ("1\ta\n2\tb\n");
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  Sink sink = { 0 };
+  Once once = { 0 };
+  GError *error = NULL;
+
+  exec_ok (test_engine, "CREATE TABLE t (id int, x text)");
+  cr_assert_eq (wait_rows (pge_engine_copy_from_stream (test_engine, "COPY t FROM STDIN", in, NULL)), 2);
+  cr_assert_eq (sync_rows (pge_engine_copy_to_stream_sync (test_engine, "COPY t TO STDOUT", out, NULL,
+                                                           &error), error), 2);
+  cr_assert_eq (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 8);
+  cr_assert_eq (wait_rows (pge_engine_copy_to_callback (test_engine, "COPY t TO STDOUT", sink_write,
+                                                        &sink, NULL)), 2);
+  cr_assert_eq (sink.n_chunks, 2);
+  /* notify runs once the job is over, also after a success. */
+  cr_assert_eq (wait_rows (pge_engine_copy_from_callback (test_engine, "COPY t FROM STDIN", read_once,
+                                                          &once, once_free)), 1);
+  cr_assert_eq (once.calls, 2);
+  while (g_atomic_int_get (&once.freed) == 0)
+    g_usleep (1000);
+  cr_assert_eq (g_atomic_int_get (&once.freed), 1);
+  cr_assert_eq (count_rows (test_engine, "t"), 3);
+}
+
+Test (copy, every_transaction_entry_point_runs_inside_it_and_refuses_bad_input)
+{
+  g_autoptr(GInputStream) in1 = memory_input ("1\ta\n");
+  g_autoptr(GInputStream) in2 = memory_input ("2\tb\n3\tc\n");
+  g_autoptr(GOutputStream) out1 = g_memory_output_stream_new_resizable ();
+  g_autoptr(GOutputStream) out2 = g_memory_output_stream_new_resizable ();
+  Rows rows = { .next = 10, .n = 13 };
+  Sink sink = { 0 };
+  g_autoptr(PgeTransaction) tx = NULL;
+  g_autoptr(PgeFuture) bad = NULL;
+  GError *error = NULL;
+
+  exec_ok (test_engine, "CREATE TABLE t (id int, x text)");
+  tx = pge_engine_transaction (test_engine, 0, &error);
+  cr_assert_null (error);
+  cr_assert_eq (wait_rows (pge_transaction_copy_from_stream (tx, "COPY t FROM STDIN", in1, NULL)), 1);
+  cr_assert_eq (sync_rows (pge_transaction_copy_from_stream_sync (tx, "COPY t FROM STDIN", in2, NULL,
+                                                                  &error), error), 2);
+  cr_assert_eq (sync_rows (pge_transaction_copy_from_callback_sync (tx, "COPY t FROM STDIN", rows_read,
+                                                                    &rows, &error), error), 4);
+  cr_assert_eq (wait_rows (pge_transaction_copy_to_stream (tx, "COPY t TO STDOUT", out1, NULL)), 7);
+  cr_assert_eq (sync_rows (pge_transaction_copy_to_stream_sync (tx, "COPY t TO STDOUT", out2, NULL,
+                                                                &error), error), 7);
+  cr_assert_eq (wait_rows (pge_transaction_copy_to_callback (tx, "COPY t TO STDOUT", sink_write, &sink,
+                                                             NULL)), 7);
+  cr_assert_eq (sink.n_chunks, 7);
+
+  /* Bad input fails at once and leaves the transaction usable. */
+  cr_assert_null (pge_transaction_copy_from_stream_sync (tx, NULL, in1, NULL, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cr_assert_null (pge_transaction_copy_to_stream_sync (tx, "COPY t TO STDOUT", NULL, NULL, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cr_assert_null (pge_transaction_copy_from_callback_sync (tx, "SELECT 1", rows_read, &rows, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  bad = pge_transaction_copy_from_stream (tx, "COPY t FROM STDIN", NULL, NULL);
+  cr_assert_null (pge_future_wait (bad, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_clear_pointer (&bad, pge_future_unref);
+  bad = pge_transaction_copy_to_stream (tx, NULL, out1, NULL);
+  cr_assert_null (pge_future_wait (bad, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_clear_pointer (&bad, pge_future_unref);
+  bad = pge_transaction_copy_to_callback (tx, "COPY t TO STDOUT", NULL, NULL, NULL);
+  cr_assert_null (pge_future_wait (bad, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_clear_pointer (&bad, pge_future_unref);
+  bad = pge_transaction_copy_from_callback (tx, "COPY t FROM STDIN", NULL, NULL, NULL);
+  cr_assert_null (pge_future_wait (bad, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cr_assert_null (pge_transaction_copy_to_callback_sync (tx, NULL, sink_write, &sink, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
+  cr_assert_eq (count_rows (test_engine, "t"), 7);
+}
+
+/* A stream whose reads fail midway: its error comes back as it was. */
+Test (copy, a_stream_read_error_loads_nothing)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  g_autoptr(GInputStream) base = memory_input ("1\ta\n");
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+
+  exec_ok (engine, "CREATE TABLE t (id int, x text)");
+  /* A closed stream refuses to be read. */
+  cr_assert (g_input_stream_close (base, NULL, NULL));
+  in = g_object_ref (base);
+  cr_assert_null (pge_engine_copy_from_stream_sync (engine, "COPY t FROM STDIN", in, NULL, &error));
+  pge_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   cr_assert_eq (count_rows (engine, "t"), 0);
   assert_usable (engine);
 }

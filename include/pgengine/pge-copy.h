@@ -20,7 +20,10 @@ G_BEGIN_DECLS
  * Supplies `COPY ... FROM STDIN` data, in the COPY format the statement
  * names (text, csv or binary); chunks need not end at row boundaries.
  * Called repeatedly on the thread that runs the COPY (a worker thread, or
- * the thread of a `_sync` call), never concurrently with itself.
+ * the thread of a `_sync` call), never concurrently with itself. It holds
+ * a connection of the engine meanwhile: it must not wait for the engine
+ * (its `_sync` calls are refused there), and a slow callback slows the
+ * COPY down, nothing more.
  *
  * Returns: the number of bytes put in @buffer (1 to @size), 0 at the end
  *   of the data, or -1 to stop the COPY (with @error set, preferably)
@@ -41,7 +44,8 @@ typedef gssize (*PgeCopyFromFunc) (char     *buffer,
  *
  * Receives `COPY ... TO STDOUT` output, chunk by chunk, in order, on the
  * thread that runs the COPY (a worker thread, or the thread of a `_sync`
- * call), never concurrently with itself.
+ * call), never concurrently with itself; like #PgeCopyFromFunc, it must
+ * not wait for the engine.
  *
  * Returns: %TRUE to go on; %FALSE to stop the COPY (with @error set,
  *   preferably)

@@ -156,10 +156,11 @@ read_step (PgeConnection *c, gboolean *aborted, GError **error)
         case PGRES_COPY_IN:
           /* libpq would hand this result back forever: end the COPY, and
            * the server's error, the skipped steps and the Sync follow. */
-          PQputCopyEnd (conn, "pgengine: COPY cannot run in an atomic");
+          PQputCopyEnd (conn, "pgengine: COPY cannot run in an atomic: use pge_engine_copy_from_stream()");
           if (first == NULL)
             first = g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                         "COPY cannot run in an atomic");
+                                         "COPY cannot run in an atomic: use the "
+                                         "pge_engine_copy_*() functions");
           break;
         case PGRES_COPY_OUT:
         case PGRES_COPY_BOTH:
@@ -170,7 +171,8 @@ read_step (PgeConnection *c, gboolean *aborted, GError **error)
               PQfreemem (buffer);
             if (first == NULL)
               first = g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                           "COPY cannot run in an atomic");
+                                           "COPY cannot run in an atomic: use the "
+                                           "pge_engine_copy_*() functions");
           }
           break;
         case PGRES_TUPLES_OK:

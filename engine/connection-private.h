@@ -76,6 +76,16 @@ G_GNUC_INTERNAL void           pge_connection_log        (PgeConnection *conn,
                                                           PgeResult     *result,
                                                           const GError  *error);
 
+/* For the holder: one COPY statement, fed from @read (FROM STDIN) or
+ * written to @write (TO STDOUT), one chunk at a time; the connection is
+ * idle again afterwards, whatever failed. */
+G_GNUC_INTERNAL PgeResult     *pge_connection_copy       (PgeConnection  *conn,
+                                                          const char     *sql,
+                                                          PgeCopyFromFunc read,
+                                                          PgeCopyToFunc   write,
+                                                          gpointer        data,
+                                                          GError        **error);
+
 /* Cancellation; any thread. @token names what runs (a job); a request
  * is sent only while that very token runs. */
 G_GNUC_INTERNAL void           pge_connection_set_running (PgeConnection *conn,

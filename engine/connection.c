@@ -40,6 +40,13 @@
  * transaction. A pooler is recognised at connect: the backend PID libpq
  * was given is not the one the server reports.
  *
+ * COPY (pge_connection_copy()): the holder runs the data callbacks itself,
+ * one 64 KiB chunk in or one row out at a time, waiting like any statement
+ * (deadline, cancel). Whatever fails — the server, a callback, a cancel —
+ * the COPY is ended (CopyFail, or a cancel request and draining the rest
+ * of the output) and its results are read, so the connection is idle
+ * afterwards. Plain queries and pipelines refuse COPY.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -613,6 +620,37 @@ wait_deadline (PgeConnection *conn, gint64 start)
   return deadline;
 }
 
+/* One wait for input from the server (or a wake-up, or a timeout) and
+ * its consumption; the waiting began at @start. FALSE as below. */
+static gboolean
+wait_input (PgeConnection *conn, gint64 start, gint64 *last_cancel)
+{
+  struct pollfd pfd[2] = { { PQsocket (conn->pg), POLLIN, 0 }, { conn->wake[0], POLLIN, 0 } };
+  gboolean cancelled = cancel_wanted (conn);
+  gint64 deadline = wait_deadline (conn, start);
+  gint64 now = g_get_monotonic_time ();
+  int timeout_ms = -1;
+  int ready;
+
+  if (deadline != 0 && now >= deadline)
+    return abandon (conn);
+  if (deadline != 0)
+    timeout_ms = (int) ((deadline - now + 999) / 1000);
+  if (cancelled)
+    timeout_ms = timeout_ms < 0 ? (int) (RECANCEL_INTERVAL_US / 1000)
+                                : MIN (timeout_ms, (int) (RECANCEL_INTERVAL_US / 1000));
+  ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, timeout_ms);
+  if (ready < 0 && errno != EINTR)
+    return FALSE;
+  if (pfd[1].revents & POLLIN)
+    drain_wake (conn);
+  if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput (conn->pg))
+    return FALSE;
+  if (cancelled)
+    recancel (conn, last_cancel);
+  return TRUE;
+}
+
 /* For the holder: blocks until PQgetResult() would not block. FALSE if
  * the connection failed (PQgetResult() then reports it), or the client
  * deadline passed (the connection is then shut: see the top). */
@@ -623,31 +661,8 @@ pge_connection_wait_for_result (PgeConnection *conn)
   gint64 last_cancel = start;
 
   while (PQisBusy (conn->pg))
-    {
-      struct pollfd pfd[2] = { { PQsocket (conn->pg), POLLIN, 0 }, { conn->wake[0], POLLIN, 0 } };
-      gboolean cancelled = cancel_wanted (conn);
-      gint64 deadline = wait_deadline (conn, start);
-      gint64 now = g_get_monotonic_time ();
-      int timeout_ms = -1;
-      int ready;
-
-      if (deadline != 0 && now >= deadline)
-        return abandon (conn);
-      if (deadline != 0)
-        timeout_ms = (int) ((deadline - now + 999) / 1000);
-      if (cancelled)
-        timeout_ms = timeout_ms < 0 ? (int) (RECANCEL_INTERVAL_US / 1000)
-                                    : MIN (timeout_ms, (int) (RECANCEL_INTERVAL_US / 1000));
-      ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, timeout_ms);
-      if (ready < 0 && errno != EINTR)
-        return FALSE;
-      if (pfd[1].revents & POLLIN)
-        drain_wake (conn);
-      if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput (conn->pg))
-        return FALSE;
-      if (cancelled)
-        recancel (conn, &last_cancel);
-    }
+    if (!wait_input (conn, start, &last_cancel))
+      return FALSE;
   return TRUE;
 }
 
@@ -673,10 +688,10 @@ set_first_error (GError **first, GError *error)
 }
 
 static GError *
-copy_refused (const char *what)
+copy_refused (const char *what, const char *api)
 {
   return g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                      "%s is not a query: use pge_engine_run_in_worker()", what);
+                      "%s is not a query: use %s_stream() or %s_callback()", what, api, api);
 }
 
 static GError *
@@ -707,8 +722,8 @@ pge_connection_collect (PgeConnection *conn, gboolean simple, GError **error)
       switch (PQresultStatus (res))
         {
         case PGRES_COPY_IN:
-          PQputCopyEnd (conn->pg, "pgengine: COPY FROM STDIN needs pge_engine_run_in_worker()");
-          set_first_error (&first, copy_refused ("COPY FROM STDIN"));
+          PQputCopyEnd (conn->pg, "pgengine: COPY FROM STDIN needs pge_engine_copy_from_stream()");
+          set_first_error (&first, copy_refused ("COPY FROM STDIN", "pge_engine_copy_from"));
           break;
         case PGRES_COPY_OUT:
           {
@@ -716,7 +731,7 @@ pge_connection_collect (PgeConnection *conn, gboolean simple, GError **error)
 
             while (PQgetCopyData (conn->pg, &buffer, 0) > 0)
               PQfreemem (buffer);
-            set_first_error (&first, copy_refused ("COPY TO STDOUT"));
+            set_first_error (&first, copy_refused ("COPY TO STDOUT", "pge_engine_copy_to"));
           }
           break;
         case PGRES_COPY_BOTH:
@@ -1109,4 +1124,239 @@ pge_connection_pipeline_end (PgeConnection *conn)
   end_pipeline (conn);
   if (conn->stale->len > 0 && pge_connection_is_ok (conn) && !in_transaction (conn))
     flush_deallocations (conn);
+}
+
+/* ---------------------------------------------------------------- COPY */
+
+/* How much COPY FROM STDIN data goes to the server per CopyData message:
+ * the only buffer a COPY needs on this side, whatever its size. */
+#define COPY_CHUNK (64 * 1024)
+
+/* The server's error, with its CONTEXT line ("COPY t, line 4711, column
+ * x: ..."), which says where in the data it stopped. */
+static GError *
+copy_server_error (PgeConnection *conn, const PGresult *res)
+{
+  GError *error = pge_connection_error_from_result (conn, res);
+  g_autofree char *context = g_strdup (PQresultErrorField (res, PG_DIAG_CONTEXT));
+  GError *full;
+
+  if (context == NULL)
+    return error;
+  g_strdelimit (g_strchomp (context), "\n", ' ');
+  full = pge_error_new_sqlstate (error->code, pge_error_get_sqlstate (error), "%s; context: %s",
+                                 error->message, context);
+  g_error_free (error);
+  return full;
+}
+
+static GError *
+copy_cancelled (void)
+{
+  return g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "the COPY was cancelled");
+}
+
+static GError *
+copy_callback_failed (const char *what)
+{
+  return g_error_new (PGE_ERROR, PGE_ERROR_FAILED, "the COPY %s failed without saying why", what);
+}
+
+/* The client gave up on a COPY TO STDOUT: the server goes on sending
+ * until it is told to stop, and only a cancel request can tell it. */
+static void
+copy_cancel_running (PgeConnection *conn)
+{
+  g_mutex_lock (&conn->cancel_lock);
+  if (conn->running != NULL)
+    {
+      g_atomic_int_set (&conn->cancel_pending, TRUE);
+      send_cancel_locked (conn);
+    }
+  g_mutex_unlock (&conn->cancel_lock);
+}
+
+/* Sends what @read supplies, one chunk at a time, then ends the COPY:
+ * with a failure message when this side failed, so that the server rolls
+ * the COPY back and the connection goes back to idle. Returns this
+ * side's error, or NULL. */
+static GError *
+copy_in (PgeConnection *conn, PgeCopyFromFunc read, gpointer data)
+{
+  g_autofree char *buffer = g_malloc (COPY_CHUNK);
+  GError *error = NULL;
+  gboolean sent = TRUE;
+
+  while (sent)
+    {
+      gssize n;
+
+      if (cancel_wanted (conn))
+        {
+          error = copy_cancelled ();
+          break;
+        }
+      n = read (buffer, COPY_CHUNK, data, &error);
+      if (n == 0 && error == NULL)
+        break;
+      if (n <= 0 || n > COPY_CHUNK || error != NULL)
+        {
+          if (error == NULL)
+            error = n > COPY_CHUNK
+                    ? g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                           "the COPY data callback returned more than its buffer holds")
+                    : copy_callback_failed ("data callback");
+          break;
+        }
+      sent = PQputCopyData (conn->pg, buffer, (int) n) == 1;
+    }
+  /* A lost connection shows in the results. */
+  PQputCopyEnd (conn->pg, error != NULL ? "pgengine: the client stopped the COPY" : NULL);
+  return error;
+}
+
+/* Hands each chunk of COPY TO STDOUT output to @write (NULL: discards
+ * them) as it arrives, waiting like any statement (deadline, cancel).
+ * After @write fails, the server is cancelled and the rest discarded.
+ * Returns this side's error, or NULL. */
+static GError *
+copy_out (PgeConnection *conn, PgeCopyToFunc write, gpointer data)
+{
+  GError *error = NULL;
+  gint64 start = g_get_monotonic_time ();
+  gint64 last_cancel = start;
+
+  for (;;)
+    {
+      char *chunk = NULL;
+      int n = PQgetCopyData (conn->pg, &chunk, TRUE);
+
+      if (n > 0)
+        {
+          if (write != NULL && error == NULL && !write (chunk, (gsize) n, data, &error))
+            {
+              if (error == NULL)
+                error = copy_callback_failed ("output callback");
+              copy_cancel_running (conn);
+            }
+          PQfreemem (chunk);
+          start = g_get_monotonic_time ();
+          continue;
+        }
+      /* -1: done; -2: failed (the result says why); 0: wait for more. */
+      if (n < 0 || !wait_input (conn, start, &last_cancel))
+        break;
+    }
+  return error;
+}
+
+static void
+keep_first (GError **first, GError *error)
+{
+  if (error != NULL)
+    set_first_error (first, error);
+}
+
+/* One result of a COPY statement. FALSE: stop reading results. */
+static gboolean
+copy_step (PgeConnection *conn, PGresult *res, PgeCopyFromFunc read, PgeCopyToFunc write,
+           gpointer data, gboolean *transferred, GError **client, GError **server)
+{
+  switch (PQresultStatus (res))
+    {
+    case PGRES_COPY_IN:
+      if (read == NULL || *transferred)
+        {
+          PQputCopyEnd (conn->pg, "pgengine: COPY FROM STDIN given to a COPY TO function");
+          keep_first (client, copy_refused ("COPY FROM STDIN", "pge_engine_copy_from"));
+        }
+      else
+        keep_first (client, copy_in (conn, read, data));
+      *transferred = TRUE;
+      return PQstatus (conn->pg) == CONNECTION_OK && !conn->timed_out;
+    case PGRES_COPY_OUT:
+      if (write == NULL || *transferred)
+        {
+          keep_first (client, copy_refused ("COPY TO STDOUT", "pge_engine_copy_to"));
+          copy_cancel_running (conn);
+          copy_out (conn, NULL, NULL);
+        }
+      else
+        keep_first (client, copy_out (conn, write, data));
+      *transferred = TRUE;
+      return PQstatus (conn->pg) == CONNECTION_OK && !conn->timed_out;
+    case PGRES_COPY_BOTH:
+      /* Replication protocol: the connection cannot be recovered. */
+      keep_first (client, g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                               "replication commands are not supported"));
+      return FALSE;
+    case PGRES_FATAL_ERROR:
+    case PGRES_BAD_RESPONSE:
+    case PGRES_NONFATAL_ERROR:
+      keep_first (server, copy_server_error (conn, res));
+      return TRUE;
+    default:
+      keep_first (client, g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                                       "not a COPY %s: the server ran it as a plain statement",
+                                       read != NULL ? "FROM STDIN" : "TO STDOUT"));
+      return TRUE;
+    }
+}
+
+/* For the holder: runs one COPY statement (extended protocol, so one
+ * statement only), feeding it from @read (COPY FROM STDIN) or handing
+ * its output to @write (COPY TO STDOUT) — exactly one of them set —
+ * without holding more than one chunk. Whatever fails, the COPY is ended
+ * and its results read, so the connection stays usable. An error of this
+ * side (a callback's, a cancel) wins over the server's that it caused. */
+PgeResult *
+pge_connection_copy (PgeConnection *conn, const char *sql, PgeCopyFromFunc read,
+                     PgeCopyToFunc write, gpointer data, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gboolean transferred = FALSE;
+  GError *client = NULL;
+  GError *server = NULL;
+  PGresult *last = NULL;
+  PGresult *res;
+  PgeResult *result = NULL;
+
+  if (!PQsendQueryParams (conn->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
+    client = send_error (conn);
+  else
+    while (pge_connection_wait_for_result (conn), (res = PQgetResult (conn->pg)) != NULL)
+      {
+        gboolean more;
+
+        if (transferred && PQresultStatus (res) == PGRES_COMMAND_OK)
+          {
+            g_clear_pointer (&last, PQclear);
+            last = res;
+            continue;
+          }
+        more = copy_step (conn, res, read, write, data, &transferred, &client, &server);
+        PQclear (res);
+        if (!more)
+          break;
+      }
+  if (conn->timed_out)
+    {
+      g_clear_error (&client);
+      client = timeout_error (conn);
+    }
+  else if (client == NULL && server == NULL && PQstatus (conn->pg) == CONNECTION_BAD)
+    server = pge_error_new_from_conn (conn->pg, PGE_ERROR_CONNECTION, "the connection was lost");
+  if (client != NULL)
+    g_clear_error (&server);
+  else
+    client = g_steal_pointer (&server);
+  if (client == NULL && last == NULL)
+    client = g_error_new_literal (PGE_ERROR, PGE_ERROR_FAILED, "the COPY gave no result");
+  if (client == NULL)
+    result = pge_result_new_take (g_steal_pointer (&last));
+  g_clear_pointer (&last, PQclear);
+  pge_connection_log (conn, sql, start, result, client);
+  if (client != NULL)
+    g_propagate_error (error, client);
+  return result;
 }

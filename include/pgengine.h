@@ -23,5 +23,6 @@
 #include <pgengine/pge-session.h>
 #include <pgengine/pge-notify.h>
 #include <pgengine/pge-routing.h>
+#include <pgengine/pge-copy.h>
 
 #undef PGE_INSIDE_PGENGINE_H

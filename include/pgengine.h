@@ -20,5 +20,8 @@
 #include <pgengine/pge-batch.h>
 #include <pgengine/pge-atomic.h>
 #include <pgengine/pge-async.h>
+#include <pgengine/pge-stats.h>
+#include <pgengine/pge-row.h>
+#include <pgengine/pge-list-model.h>
 
 #undef PGE_INSIDE_PGENGINE_H

@@ -77,7 +77,8 @@ set_loading (PgeBatchModel *model, gboolean loading)
   g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_LOADING]);
 }
 
-static void
+/* Appends @chunk's rows; returns how many. Emits nothing. */
+static guint
 append_chunk (PgeBatchModel *model, PgeResult *chunk)
 {
   guint position = model->n_loaded;
@@ -91,12 +92,13 @@ append_chunk (PgeBatchModel *model, PgeResult *chunk)
    * the end. */
   if (added < pge_batch_get_batch_size (model->batch))
     model->complete = TRUE;
-  g_list_model_items_changed (G_LIST_MODEL (model), position, 0, added);
-  g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_N_ITEMS]);
+  return added;
 }
 
 /* Runs on the model's context: the future is done, so waiting returns at
- * once. */
+ * once. The state is all updated before any signal, so a handler (of
+ * items-changed, say) sees a model that is no longer loading and may ask
+ * for the next chunk. */
 static void
 chunk_done (PgeFuture *future, gpointer user_data)
 {
@@ -104,20 +106,28 @@ chunk_done (PgeFuture *future, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeResult) chunk = pge_future_wait (future, &error);
   gboolean was_complete = model->complete;
+  guint position = model->n_loaded;
+  guint added = 0;
 
-  g_object_freeze_notify (G_OBJECT (model));
   if (error != NULL)
-    {
-      model->error = g_steal_pointer (&error);
-      g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_ERROR]);
-    }
+    model->error = g_steal_pointer (&error);
   else if (chunk == NULL || pge_result_get_n_rows (chunk) == 0)
     model->complete = TRUE;
   else
-    append_chunk (model, chunk);
-  set_loading (model, FALSE);
+    added = append_chunk (model, chunk);
+  model->loading = FALSE;
+
+  g_object_freeze_notify (G_OBJECT (model));
+  if (added > 0)
+    {
+      g_list_model_items_changed (G_LIST_MODEL (model), position, 0, added);
+      g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_N_ITEMS]);
+    }
+  if (model->error != NULL)
+    g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_ERROR]);
   if (model->complete != was_complete)
     g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_COMPLETE]);
+  g_object_notify_by_pspec (G_OBJECT (model), properties[PROP_LOADING]);
   g_object_thaw_notify (G_OBJECT (model));
 }
 
@@ -343,13 +353,21 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
+/* The rows array holds NULL for rows nobody asked for yet. */
+static void
+row_clear (gpointer row)
+{
+  if (row != NULL)
+    g_object_unref (row);
+}
+
 static void
 pge_batch_model_init (PgeBatchModel *model)
 {
   model->context = g_main_context_ref_thread_default ();
   model->chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_result_unref);
   model->starts = g_array_new (FALSE, FALSE, sizeof (guint));
-  model->rows = g_ptr_array_new_with_free_func (g_object_unref);
+  model->rows = g_ptr_array_new_with_free_func (row_clear);
 }
 
 /**

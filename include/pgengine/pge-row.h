@@ -24,7 +24,7 @@ PGE_AVAILABLE gboolean     pge_row_is_null           (PgeRow *row, guint column)
 PGE_AVAILABLE GVariant    *pge_row_to_variant        (PgeRow *row);
 PGE_AVAILABLE GVariant    *pge_row_to_vardict        (PgeRow *row);
 
-/* GVariant forms of a result, typed from its columns (result-variant.c). */
+/* GVariant forms of a result, typed from its columns (variant.c). */
 PGE_AVAILABLE GVariantType *pge_result_get_row_variant_type (PgeResult *result);
 PGE_AVAILABLE GVariant     *pge_result_row_to_variant       (PgeResult *result, guint row);
 PGE_AVAILABLE GVariant     *pge_result_row_to_vardict       (PgeResult *result, guint row);

@@ -1,4 +1,4 @@
-/* batch-model.c — PgeBatchModel, a GListModel of a batch's rows that is
+/* batchmodel.c — PgeBatchModel, a GListModel of a batch's rows that is
  * filled chunk by chunk as a view scrolls.
  *
  * The model starts fetching the first chunk when made. Afterwards a chunk

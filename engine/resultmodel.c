@@ -1,4 +1,4 @@
-/* result-model.c — PgeResultModel, a GListModel of one result's rows
+/* resultmodel.c — PgeResultModel, a GListModel of one result's rows
  * (PgeRow items), for GtkListView / GtkColumnView and anything else that
  * takes a GListModel.
  *

@@ -1,4 +1,4 @@
-/* result-variant.c — a result's rows as GVariants, typed from the
+/* variant.c — a result's rows as GVariants, typed from the
  * columns' type OIDs.
  *
  * The type of a row depends on the columns alone, never on the data, so

@@ -245,9 +245,11 @@ pge_error_new_sqlstate (gint code, const char *sqlstate, const char *format, ...
   va_start (args, format);
   error = g_error_new_valist (PGE_ERROR, code, format, args);
   va_end (args);
-  if (sqlstate == NULL || strlen (sqlstate) != 5 || !sqlstate_is_valid (sqlstate))
+  if (sqlstate == NULL || strlen (sqlstate) != 5)
     return error;
   memcpy (pge_error_get_private (error)->sqlstate, sqlstate, 6);
+  if (!sqlstate_is_valid (sqlstate))
+    return error;   /* not from a server: nothing a reader could parse back */
   in_message = sqlstate_from_message (error->message);
   if (in_message == NULL || strcmp (in_message, sqlstate) != 0)
     {

@@ -5,6 +5,24 @@
  * duplicates. So the code survives g_propagate_error(), GTask and
  * pge_future_wait()'s copies without parsing messages.
  *
+ * Bindings lose that struct: PyGObject turns a GError into a Python
+ * GLib.Error (domain, code, message) and, when Python hands it back to C,
+ * rebuilds a plain GError from those three. So the SQLSTATE also lives in
+ * the message, in one documented form: every PGE_ERROR that carries a
+ * SQLSTATE has a message ending in " [SQLSTATE XXXXX]" (XXXXX five ASCII
+ * digits or capital letters) — pge_error_new_sqlstate() guarantees it —
+ * and pge_error_get_sqlstate() reads that suffix when the private struct
+ * is empty. We chose the message over a registry of live errors (keyed by
+ * message, say) because the message is what every binding already copies
+ * and keeps, it needs no lifetime rules or locking, and it shows the
+ * SQLSTATE to a human reading a log too. The parsed SQLSTATE is returned
+ * as an interned string (g_intern_string()), so the const error is never
+ * written to and the string outlives it; interning is bounded by the
+ * 36^5 possible codes, in practice by the few hundred PostgreSQL defines.
+ * A class of common SQLSTATEs also gets its own error code (a unique
+ * violation is PGE_ERROR_UNIQUE_VIOLATION, not PGE_ERROR_QUERY), which
+ * every binding keeps as is.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -34,6 +52,39 @@ pge_error_private_clear (PgeErrorPrivate *priv)
 {
 }
 
+#define SQLSTATE_SUFFIX_PREFIX " [SQLSTATE "
+#define SQLSTATE_SUFFIX_LEN (sizeof SQLSTATE_SUFFIX_PREFIX - 1 + 5 + 1)
+
+static gboolean
+sqlstate_is_valid (const char *s)
+{
+  for (int i = 0; i < 5; i++)
+    if (!g_ascii_isdigit (s[i]) && !g_ascii_isupper (s[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* The XXXXX of a message ending in " [SQLSTATE XXXXX]", or NULL. */
+static const char *
+sqlstate_from_message (const char *message)
+{
+  gsize len = message != NULL ? strlen (message) : 0;
+  const char *suffix;
+  char code[6];
+
+  if (len < SQLSTATE_SUFFIX_LEN)
+    return NULL;
+  suffix = message + len - SQLSTATE_SUFFIX_LEN;
+  if (strncmp (suffix, SQLSTATE_SUFFIX_PREFIX, sizeof SQLSTATE_SUFFIX_PREFIX - 1) != 0 ||
+      message[len - 1] != ']')
+    return NULL;
+  memcpy (code, suffix + sizeof SQLSTATE_SUFFIX_PREFIX - 1, 5);
+  code[5] = '\0';
+  if (!sqlstate_is_valid (code))
+    return NULL;
+  return g_intern_string (code);
+}
+
 /**
  * pge_error_quark:
  *
@@ -50,8 +101,16 @@ G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
  * The five-character SQLSTATE the server attached to @error ("42P01",
  * "40001", "57014" ...). Never blocks; thread-safe.
  *
- * Returns: (nullable): the SQLSTATE, owned by @error, or %NULL when @error
- *   is %NULL, not in the %PGE_ERROR domain, or did not come from the server
+ * An error made by pgengine keeps it beside the message. A copy that a
+ * language binding rebuilt from the domain, code and message alone (a
+ * `GLib.Error` that Python passes back) has only the message: every
+ * %PGE_ERROR carrying a SQLSTATE has a message ending in
+ * `" [SQLSTATE XXXXX]"`, and that suffix is read instead. So
+ * `Pge.error_get_sqlstate(e)` works in Python on a caught `GLib.Error`.
+ *
+ * Returns: (nullable): the SQLSTATE, owned by @error or (when read from
+ *   the message) interned and valid forever, or %NULL when @error is
+ *   %NULL, not in the %PGE_ERROR domain, or did not come from the server
  */
 const char *
 pge_error_get_sqlstate (const GError *error)
@@ -61,9 +120,31 @@ pge_error_get_sqlstate (const GError *error)
   if (error == NULL || error->domain != PGE_ERROR)
     return NULL;
   priv = pge_error_get_private (error);
-  if (priv == NULL || priv->sqlstate[0] == '\0')
-    return NULL;
-  return priv->sqlstate;
+  if (priv != NULL && priv->sqlstate[0] != '\0')
+    return priv->sqlstate;
+  return sqlstate_from_message (error->message);
+}
+
+/**
+ * pge_error_is_server_error:
+ * @error: (nullable): any #GError, or %NULL
+ *
+ * Whether @error is a statement's error reported by the server:
+ * %PGE_ERROR_QUERY or one of the codes for a common SQLSTATE
+ * (%PGE_ERROR_UNIQUE_VIOLATION ... %PGE_ERROR_UNDEFINED_COLUMN). Errors the
+ * server sends that end the session, cancel or time out a statement have
+ * their own codes (%PGE_ERROR_CONNECTION, %PGE_ERROR_CANCELLED,
+ * %PGE_ERROR_TIMEOUT) and give %FALSE. Never blocks; thread-safe.
+ *
+ * Returns: %TRUE for a server-reported statement error
+ */
+gboolean
+pge_error_is_server_error (const GError *error)
+{
+  if (error == NULL || error->domain != PGE_ERROR)
+    return FALSE;
+  return error->code == PGE_ERROR_QUERY ||
+         (error->code >= PGE_ERROR_UNIQUE_VIOLATION && error->code <= PGE_ERROR_UNDEFINED_COLUMN);
 }
 
 /**
@@ -90,6 +171,14 @@ pge_error_get_type (void)
     { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
     { PGE_ERROR_NULL_VALUE, "PGE_ERROR_NULL_VALUE", "null-value" },
     { PGE_ERROR_CONVERSION, "PGE_ERROR_CONVERSION", "conversion" },
+    { PGE_ERROR_UNIQUE_VIOLATION, "PGE_ERROR_UNIQUE_VIOLATION", "unique-violation" },
+    { PGE_ERROR_FOREIGN_KEY_VIOLATION, "PGE_ERROR_FOREIGN_KEY_VIOLATION", "foreign-key-violation" },
+    { PGE_ERROR_NOT_NULL_VIOLATION, "PGE_ERROR_NOT_NULL_VIOLATION", "not-null-violation" },
+    { PGE_ERROR_CHECK_VIOLATION, "PGE_ERROR_CHECK_VIOLATION", "check-violation" },
+    { PGE_ERROR_SERIALIZATION_FAILURE, "PGE_ERROR_SERIALIZATION_FAILURE", "serialization-failure" },
+    { PGE_ERROR_DEADLOCK, "PGE_ERROR_DEADLOCK", "deadlock" },
+    { PGE_ERROR_UNDEFINED_TABLE, "PGE_ERROR_UNDEFINED_TABLE", "undefined-table" },
+    { PGE_ERROR_UNDEFINED_COLUMN, "PGE_ERROR_UNDEFINED_COLUMN", "undefined-column" },
     { 0, NULL, NULL }
   };
 
@@ -97,6 +186,31 @@ pge_error_get_type (void)
     g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeError"), values));
   return type_id;
 }
+
+/* Registered when the library is loaded, before any GError of the domain
+ * can be made: GLib gives a GError its private struct only if the domain
+ * was registered when it was created, and pge_error_get_private() cannot
+ * tell. (A binding that makes a "pge-error-quark" GError before loading
+ * the library at all is the one case left; it cannot then call us.) */
+__attribute__ ((constructor)) static void
+pge_error_register_domain (void)
+{
+  (void) pge_error_quark ();
+}
+
+static const struct {
+  const char *sqlstate;
+  gint        code;
+} class_codes[] = {
+  { "23505", PGE_ERROR_UNIQUE_VIOLATION },
+  { "23503", PGE_ERROR_FOREIGN_KEY_VIOLATION },
+  { "23502", PGE_ERROR_NOT_NULL_VIOLATION },
+  { "23514", PGE_ERROR_CHECK_VIOLATION },
+  { "40001", PGE_ERROR_SERIALIZATION_FAILURE },
+  { "40P01", PGE_ERROR_DEADLOCK },
+  { "42P01", PGE_ERROR_UNDEFINED_TABLE },
+  { "42703", PGE_ERROR_UNDEFINED_COLUMN },
+};
 
 /* A SQLSTATE alone decides the code, except 57014 (query_canceled), which
  * the server sends both for our cancel request and for statement_timeout:
@@ -106,6 +220,9 @@ pge_error_code_for_sqlstate (const char *sqlstate, gboolean cancel_requested)
 {
   if (sqlstate == NULL)
     return PGE_ERROR_QUERY;
+  for (gsize i = 0; i < G_N_ELEMENTS (class_codes); i++)
+    if (strcmp (sqlstate, class_codes[i].sqlstate) == 0)
+      return class_codes[i].code;
   if (strcmp (sqlstate, "57014") == 0)
     return cancel_requested ? PGE_ERROR_CANCELLED : PGE_ERROR_TIMEOUT;
   /* connection_exception, admin/crash shutdown, cannot_connect_now, and the
@@ -117,17 +234,32 @@ pge_error_code_for_sqlstate (const char *sqlstate, gboolean cancel_requested)
   return PGE_ERROR_QUERY;
 }
 
+/* With a valid @sqlstate, the message is made to end in " [SQLSTATE
+ * XXXXX]" (appended unless @format already put it there): the form
+ * pge_error_get_sqlstate() reads back from a binding's copy. */
 GError *
 pge_error_new_sqlstate (gint code, const char *sqlstate, const char *format, ...)
 {
   va_list args;
   GError *error;
+  const char *in_message;
 
   va_start (args, format);
   error = g_error_new_valist (PGE_ERROR, code, format, args);
   va_end (args);
-  if (sqlstate != NULL && strlen (sqlstate) == 5)
-    memcpy (pge_error_get_private (error)->sqlstate, sqlstate, 6);
+  if (sqlstate == NULL || strlen (sqlstate) != 5)
+    return error;
+  memcpy (pge_error_get_private (error)->sqlstate, sqlstate, 6);
+  if (!sqlstate_is_valid (sqlstate))
+    return error;   /* not from a server: nothing a reader could parse back */
+  in_message = sqlstate_from_message (error->message);
+  if (in_message == NULL || strcmp (in_message, sqlstate) != 0)
+    {
+      char *message = g_strdup_printf ("%s" SQLSTATE_SUFFIX_PREFIX "%s]", error->message, sqlstate);
+
+      g_free (error->message);
+      error->message = message;
+    }
   return error;
 }
 

@@ -145,7 +145,7 @@ pge_result_get_column_index (PgeResult *result, const char *name)
  * @result: a #PgeResult
  * @column: a column index, from 0
  *
- * Returns: (type guint) (transfer none): the column's type OID (23 for
+ * Returns: (type guint): the column's type OID (23 for
  *   int4 ...), or 0 (with a critical) when @column is out of range
  */
 Oid

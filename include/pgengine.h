@@ -24,5 +24,8 @@
 #include <pgengine/pge-notify.h>
 #include <pgengine/pge-routing.h>
 #include <pgengine/pge-copy.h>
+#include <pgengine/pge-stats.h>
+#include <pgengine/pge-row.h>
+#include <pgengine/pge-list-model.h>
 
 #undef PGE_INSIDE_PGENGINE_H

@@ -65,11 +65,12 @@ Test (errors, sqlstate_of_locally_made_pge_error_is_null)
   cr_assert_null (pge_error_get_sqlstate (invalid));
 }
 
-Test (errors, undefined_table_is_query_error_42P01)
+Test (errors, undefined_table_is_undefined_table_error_42P01)
 {
   g_autoptr(GError) error = query_error ("SELECT * FROM no_such_table_anywhere");
 
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  cr_assert (pge_error_is_server_error (error));
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
   cr_assert_not_null (strstr (error->message, "no_such_table_anywhere"), "%s", error->message);
 }
@@ -82,7 +83,7 @@ Test (errors, division_by_zero_is_query_error_22012)
   cr_assert_str_eq (pge_error_get_sqlstate (error), "22012");
 }
 
-Test (errors, unique_violation_is_query_error_23505)
+Test (errors, unique_violation_is_unique_violation_error_23505)
 {
   g_autoptr(GError) error = NULL;
 
@@ -91,7 +92,7 @@ Test (errors, unique_violation_is_query_error_23505)
                                    "INSERT INTO uniq VALUES (1)", &error));
   cr_assert_null (error);
   error = query_error ("INSERT INTO uniq VALUES (1)");
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "23505");
 }
 
@@ -185,4 +186,106 @@ Test (errors, syntax_error_is_query_error_42601)
 
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42601");
+}
+
+/* Each common SQLSTATE class has its own code; the rest stay QUERY. */
+Test (errors, common_sqlstates_have_their_own_codes)
+{
+  static const struct {
+    const char *sql;
+    const char *sqlstate;
+    gint        code;
+  } cases[] = {
+    { "INSERT INTO kids VALUES (1, 99)", "23503", PGE_ERROR_FOREIGN_KEY_VIOLATION },
+    { "INSERT INTO kids VALUES (2, NULL)", "23502", PGE_ERROR_NOT_NULL_VIOLATION },
+    { "INSERT INTO kids VALUES (-1, 1)", "23514", PGE_ERROR_CHECK_VIOLATION },
+    { "DO $$ BEGIN RAISE EXCEPTION 'retry me' USING ERRCODE = '40001'; END $$", "40001",
+      PGE_ERROR_SERIALIZATION_FAILURE },
+    { "DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$", "40P01",
+      PGE_ERROR_DEADLOCK },
+    { "SELECT no_such_column FROM kids", "42703", PGE_ERROR_UNDEFINED_COLUMN },
+    { "SELECT 1 / 0", "22012", PGE_ERROR_QUERY },
+  };
+  g_autoptr(GError) setup = NULL;
+
+  cr_assert (pge_engine_exec_sync (test_engine,
+                                   "CREATE TABLE parents (id int PRIMARY KEY);"
+                                   "INSERT INTO parents VALUES (1);"
+                                   "CREATE TABLE kids (id int CHECK (id >= 0), "
+                                   "  parent int NOT NULL REFERENCES parents)", &setup));
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = query_error (cases[i].sql);
+
+      pge_assert_error (error, PGE_ERROR, cases[i].code);
+      cr_assert_str_eq (pge_error_get_sqlstate (error), cases[i].sqlstate, "%s", cases[i].sql);
+      cr_assert (pge_error_is_server_error (error), "%s", cases[i].sql);
+      cr_assert (g_str_has_suffix (error->message, cases[i].sqlstate) ||
+                 g_str_has_suffix (error->message, "]"), "%s", error->message);
+    }
+}
+
+Test (errors, new_codes_are_registered_in_the_enum)
+{
+  GEnumClass *klass = g_type_class_ref (pge_error_get_type ());
+
+  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_UNIQUE_VIOLATION)->value_nick, "unique-violation");
+  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_UNDEFINED_COLUMN)->value_nick, "undefined-column");
+  cr_assert_eq (PGE_ERROR_NESTED, 9, "existing codes keep their numbers");
+  g_type_class_unref (klass);
+}
+
+/* What a binding does: PyGObject rebuilds a plain GError from domain, code
+ * and message when Python hands a GLib.Error back to C. */
+Test (errors, sqlstate_survives_a_copy_rebuilt_from_the_message)
+{
+  g_autoptr(GError) error = query_error ("SELECT 1 / 0");
+  g_autoptr(GError) rebuilt = g_error_new_literal (error->domain, error->code, error->message);
+  const char *sqlstate;
+
+  cr_assert (g_str_has_suffix (error->message, " [SQLSTATE 22012]"), "%s", error->message);
+  sqlstate = pge_error_get_sqlstate (rebuilt);
+  cr_assert_str_eq (sqlstate, "22012");
+  g_clear_error (&rebuilt);
+  cr_assert_str_eq (sqlstate, "22012", "read from a message, the SQLSTATE outlives the error");
+}
+
+Test (errors, sqlstate_suffix_must_be_exact)
+{
+  static const char *messages[] = {
+    "oops [SQLSTATE 2201]",        /* four characters */
+    "oops [SQLSTATE 22012] ",      /* not at the end */
+    "oops [SQLSTATE 22a12]",       /* lower case */
+    "oops [SQLSTATE 220123]",      /* six */
+    "[SQLSTATE 22012]",            /* no leading space */
+    "",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      g_autoptr(GError) error = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, messages[i]);
+
+      cr_assert_null (pge_error_get_sqlstate (error), "%s", messages[i]);
+    }
+  {
+    g_autoptr(GError) ok = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "x [SQLSTATE 40P01]");
+    g_autoptr(GError) foreign = g_error_new_literal (G_IO_ERROR, 0, "x [SQLSTATE 40P01]");
+
+    cr_assert_str_eq (pge_error_get_sqlstate (ok), "40P01");
+    cr_assert_null (pge_error_get_sqlstate (foreign), "only the PGE_ERROR domain");
+  }
+}
+
+Test (errors, is_server_error_only_for_statement_errors)
+{
+  g_autoptr(GError) query = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "q");
+  g_autoptr(GError) unique = g_error_new_literal (PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION, "u");
+  g_autoptr(GError) timeout = g_error_new_literal (PGE_ERROR, PGE_ERROR_TIMEOUT, "t");
+  g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, PGE_ERROR_QUERY, "io");
+
+  cr_assert (pge_error_is_server_error (query));
+  cr_assert (pge_error_is_server_error (unique));
+  cr_assert_not (pge_error_is_server_error (timeout));
+  cr_assert_not (pge_error_is_server_error (io));
+  cr_assert_not (pge_error_is_server_error (NULL));
 }

@@ -5,10 +5,13 @@
 # if any test fails.
 #
 # `make check` runs it with GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing
-# into the build tree. It uses the server PGE_TEST_CONNINFO names, or
+# into the build tree, and PYTHONPATH at python/ in the source tree so that
+# PyGObject finds the overrides (python/gi/overrides/Pge.py). It uses the server PGE_TEST_CONNINFO names, or
 # starts a throwaway cluster with tools/pge-cluster and stops it after.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
+import datetime
+import decimal
 import os
 import shutil
 import subprocess
@@ -93,8 +96,205 @@ def connect_and_query_with_params(ctx):
 @test
 def server_errors_are_pge_errors_with_sqlstate(ctx):
     e = expect_error(lambda: ctx.engine.query_sync("SELECT * FROM no_such_table", None),
-                     Pge.error_quark(), Pge.Error.QUERY)
+                     Pge.error_quark(), Pge.Error.UNDEFINED_TABLE)
     assert "no_such_table" in e.message
+
+
+@test
+def server_errors_carry_sqlstate_and_class_code_into_python(ctx):
+    ctx.engine.exec_sync("CREATE TABLE IF NOT EXISTS gi_uniq_%d (id int PRIMARY KEY)" % os.getpid())
+    table = "gi_uniq_%d" % os.getpid()
+    ctx.engine.query_sync("INSERT INTO %s VALUES ($1)" % table, [1])
+    e = expect_error(lambda: ctx.engine.query_sync("INSERT INTO %s VALUES ($1)" % table, [1]),
+                     Pge.error_quark(), Pge.Error.UNIQUE_VIOLATION)
+    # PyGObject rebuilt a plain GError from domain, code and message.
+    assert Pge.error_get_sqlstate(e) == "23505", Pge.error_get_sqlstate(e)
+    assert Pge.error_is_server_error(e)
+    e = expect_error(lambda: ctx.engine.query_sync("SELECT 1 / 0"), Pge.error_quark(), Pge.Error.QUERY)
+    assert Pge.error_get_sqlstate(e) == "22012"
+    e = expect_error(lambda: ctx.engine.query_sync(
+        "DO $$ BEGIN RAISE EXCEPTION 'again' USING ERRCODE = '40001'; END $$"),
+        Pge.error_quark(), Pge.Error.SERIALIZATION_FAILURE)
+    assert Pge.error_get_sqlstate(e) == "40001"
+    e = expect_error(lambda: ctx.engine.query_sync("SELECT * FROM no_such_table"),
+                     Pge.error_quark(), Pge.Error.UNDEFINED_TABLE)
+    assert Pge.error_get_sqlstate(e) == "42P01"
+    # A local error has no SQLSTATE.
+    e = expect_error(lambda: ctx.engine.query_sync(""), Pge.error_quark(), Pge.Error.INVALID_ARGUMENT)
+    assert Pge.error_get_sqlstate(e) is None
+    ctx.engine.exec_sync("DROP TABLE %s" % table)
+
+
+@test
+def results_are_sequences_of_native_values(ctx):
+    result = ctx.engine.query_sync(
+        "SELECT g AS n, g * 1.5::float8 AS f, g % 2 = 0 AS even, 'r' || g AS s, "
+        "'\\x00ff'::bytea AS b, NULL::int AS z, 12.50::numeric AS num, 7::int2 AS small "
+        "FROM generate_series(1, 3) g")
+    assert len(result) == 3
+    assert result.columns == ["n", "f", "even", "s", "b", "z", "num", "small"], result.columns
+    assert result[0] == (1, 1.5, False, "r1", b"\x00\xff", None, "12.50", 7), result[0]
+    assert result[-1][0] == 3
+    assert [row[0] for row in result] == [1, 2, 3]
+    assert [type(v) for v in result[1]] == [int, float, bool, str, bytes, type(None), str, int]
+    assert result[1:] == [result[1], result[2]]
+    assert result.row_dict(1) == {"n": 2, "f": 3.0, "even": True, "s": "r2", "b": b"\x00\xff",
+                                  "z": None, "num": "12.50", "small": 7}
+    assert result.dicts()[2]["s"] == "r3"
+    try:
+        result[3]
+        raise AssertionError("no IndexError")
+    except IndexError:
+        pass
+    empty = ctx.engine.query_sync("SELECT 1 WHERE false")
+    assert len(empty) == 0 and list(empty) == []
+
+
+@test
+def params_from_python_sequences(ctx):
+    result = ctx.engine.query_sync(
+        "SELECT $1::int + 1, $2::text, $3::float8 * 2, $4::bool, $5::bytea, $6::int IS NULL, "
+        "$7::numeric, $8::date", (41, "txt", 1.25, True, b"\x01\x02", None,
+                                  decimal.Decimal("1.10"), datetime.date(2024, 2, 29)))
+    assert result[0] == (42, "txt", 2.5, True, b"\x01\x02", True, "1.10", "2024-02-29"), result[0]
+    assert ctx.engine.query_sync("SELECT $1::int8 * 2", [2 ** 40])[0] == (2 ** 41,)
+    assert ctx.engine.query_sync("SELECT 5")[0] == (5,), "params may be left out"
+    try:
+        ctx.engine.query_sync("SELECT $1", [object()])
+        raise AssertionError("no TypeError")
+    except TypeError:
+        pass
+    try:
+        ctx.engine.query_sync("SELECT $1", "abc")
+        raise AssertionError("a string is not a parameter list")
+    except TypeError:
+        pass
+    # The async form and a batch take sequences too.
+    result = run_loop(lambda done: ctx.engine.query_async(
+        "SELECT $1::int * 3", [5], None, lambda src, res, data: done(ctx.engine.query_finish(res)),
+        None))
+    assert result[0] == (15,)
+    batch = ctx.engine.batch("SELECT g FROM generate_series(1, $1::int) g", [25], 10)
+    assert [row[0] for row in batch] == list(range(1, 26))
+    batch.close()
+
+
+@test
+def transaction_as_context_manager_commits_or_rolls_back(ctx):
+    before = count(ctx.engine)
+    with ctx.engine.transaction() as tx:
+        tx.query_sync("INSERT INTO %s VALUES ($1, $2)" % TABLE, (500, "ctx"))
+        assert ctx.engine.transaction_exists()
+    assert tx.is_committed()
+    assert not ctx.engine.transaction_exists()
+    assert count(ctx.engine) == before + 1
+
+    class Boom(Exception):
+        pass
+    try:
+        with ctx.engine.transaction() as tx:
+            tx.query_sync("INSERT INTO %s VALUES ($1, $2)" % TABLE, (501, "gone"))
+            raise Boom()
+    except Boom:
+        pass
+    assert tx.is_rolled_back()
+    assert count(ctx.engine) == before + 1
+
+    # Nested with the default flags: the inner block is the outer
+    # transaction and leaves ending it to the outer block.
+    with ctx.engine.transaction() as outer:
+        with ctx.engine.transaction() as inner:
+            inner.query_sync("INSERT INTO %s VALUES ($1, $2)" % TABLE, (502, "nested"))
+        assert not outer.is_committed(), "the inner block committed the outer transaction"
+        # A savepoint-backed inner transaction that fails rolls back alone.
+        try:
+            with ctx.engine.transaction(Pge.TransactionFlags.SAVEPOINT) as sp:
+                sp.query_sync("INSERT INTO %s VALUES ($1, $2)" % TABLE, (503, "inner"))
+                raise Boom()
+        except Boom:
+            pass
+    assert outer.is_committed()
+    ids = [row[0] for row in ctx.engine.query_sync(
+        "SELECT id FROM %s WHERE id >= 500 ORDER BY id" % TABLE)]
+    assert ids == [500, 502], ids
+    ctx.engine.query_sync("DELETE FROM %s WHERE id >= 500" % TABLE)
+
+
+@test
+def async_chain_transaction_query_commit(ctx):
+    loop = GLib.MainLoop()
+    steps = []
+    out = {}
+
+    def fail(e):
+        out["error"] = e
+        loop.quit()
+
+    def committed(tx, res, data):
+        try:
+            steps.append(("commit", tx.commit_finish(res)))
+        except GLib.Error as e:
+            return fail(e)
+        loop.quit()
+
+    def inserted(tx, res, data):
+        try:
+            result = tx.query_finish(res)
+            steps.append(("query", result.get_rows_affected()))
+        except GLib.Error as e:
+            return fail(e)
+        tx.commit_async(None, lambda src, res, data: committed(tx, res, data), None)
+
+    def begun(src, res, data):
+        try:
+            tx = ctx.engine.transaction_finish(res)
+        except GLib.Error as e:
+            return fail(e)
+        steps.append(("begin", tx is not None))
+        tx.query_async("INSERT INTO %s VALUES ($1, $2)" % TABLE, [600, "chain"], None,
+                       lambda src, res, data: inserted(tx, res, data), None)
+
+    timer = GLib.timeout_add_seconds(20, lambda: fail(AssertionError("timed out")))
+    ctx.engine.transaction_async(Pge.TransactionFlags.DEFAULT, None, begun, None)
+    loop.run()
+    GLib.source_remove(timer)
+    if "error" in out:
+        raise out["error"]
+    assert steps == [("begin", True), ("query", 1), ("commit", True)], steps
+    assert ctx.engine.query_sync("SELECT v FROM %s WHERE id = $1" % TABLE, [600])[0] == ("chain",)
+    ctx.engine.query_sync("DELETE FROM %s WHERE id = $1" % TABLE, [600])
+
+
+@test
+def list_models_and_variants(ctx):
+    result = ctx.engine.query_sync("SELECT g AS id, 'n' || g AS name FROM generate_series(1, 4) g")
+    model = Pge.ResultModel.new(result)
+    assert model.get_n_items() == 4
+    row = model.get_item(2)
+    assert isinstance(row, Pge.Row)
+    assert row["name"] == "n3" and row[0] == 3 and len(row) == 2
+    assert row.get_value_by_name("id") == "3"
+    assert result.row_to_variant(0).unpack() == (1, "n1")
+    assert result.to_vardicts().unpack()[3] == {"id": 4, "name": "n4"}
+    stats = ctx.engine.get_stats()
+    assert isinstance(stats, Pge.Stats) and stats.n_workers > 0
+
+    batch = ctx.engine.batch("SELECT g FROM generate_series(1, 35) g", None, 10)
+    bmodel = Pge.BatchModel.new(batch)
+    loop = GLib.MainLoop()
+
+    def changed(model, position, removed, added):
+        if model.is_complete():
+            loop.quit()
+        else:
+            model.load_more()
+    bmodel.connect("items-changed", changed)
+    timer = GLib.timeout_add_seconds(20, loop.quit)
+    loop.run()
+    GLib.source_remove(timer)
+    assert bmodel.is_complete() and bmodel.get_n_items() == 35, bmodel.get_n_items()
+    assert bmodel.get_item(34)[0] == 35
+    batch.close()
 
 
 @test

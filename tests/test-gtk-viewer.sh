@@ -1,8 +1,8 @@
 #!/bin/bash
 # test-gtk-viewer.sh — runs examples/gtk-viewer under Xvfb: creates a table
 # of N rows, starts the viewer with --screenshot, checks that it printed
-# "rows: N" (every page loaded: the first through pge_engine_query_async,
-# the rest through a batch) and wrote a non-empty PNG, then exits 0 (pass),
+# "rows: N" (every chunk of the cursor loaded into the PgeBatchModel that
+# the GtkColumnView shows) and wrote a non-empty PNG, then exits 0 (pass),
 # 1 (fail) or 77 (skipped: no Xvfb or no viewer).
 #
 # Uses the server PGE_TEST_CONNINFO names, or a throwaway cluster started

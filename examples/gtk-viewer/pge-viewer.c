@@ -5,11 +5,14 @@
  *              [--screenshot=FILE.png]
  *
  * The engine is started with pge_engine_new_async() (the connections are
- * made on another thread); the first page of rows comes from
- * pge_engine_query_async(); the rest of the table is paged through a
- * server-side cursor, opened with pge_engine_batch_async() and read with
- * pge_batch_next_async() each time "Load more" is pressed. Every callback
- * runs in the main loop (GTK's thread), so it may touch widgets.
+ * made on another thread); the table is read through a server-side
+ * cursor, opened with pge_engine_batch_async(), and shown through a
+ * PgeBatchModel — a GListModel of PgeRow items that the GtkColumnView
+ * displays directly. The model fetches its first chunk at once and the
+ * next one whenever the view asks for rows near the end of what is
+ * loaded (scrolling down) or "Load more" is pressed; chunks arrive in the
+ * main loop without ever blocking it. Every callback runs in the main
+ * loop (GTK's thread), so it may touch widgets.
  *
  * --screenshot (or PGE_VIEWER_SCREENSHOT=FILE) is for tests: the viewer
  * loads every page, prints "rows: N" on stdout, saves a PNG of its window
@@ -35,20 +38,16 @@ typedef struct {
   GtkWidget    *column_view;
   GtkWidget    *status;
   GtkWidget    *more_button;
-  GtkStringList *model;       /* one item per row: its index into `rows` */
-  GPtrArray    *rows;         /* of GStrv: the values of each loaded row */
+  GtkNoSelection *selection;  /* wraps `model` for the column view */
+  PgeBatchModel *model;       /* the rows: PgeRow items, filled chunk by chunk */
   guint         n_columns;
 
   GCancellable *cancellable;  /* cancelled at shutdown: stops what is pending */
   PgeEngine    *engine;
-  PgeBatch     *batch;        /* the cursor over the rows after the first page */
-  gboolean      batch_done;   /* the cursor is exhausted */
-  gboolean      fetching;     /* a pge_batch_next_async() is pending */
-  gboolean      want_more;    /* "Load more" before the batch was open */
+  PgeBatch     *batch;        /* the cursor over the table */
   gboolean      failed;
+  gboolean      reported;     /* "rows: N" printed */
 } Viewer;
-
-static void viewer_load_more (Viewer *viewer);
 
 /* A SQL identifier, quoted: the table name comes from the command line. */
 static char *
@@ -81,11 +80,14 @@ viewer_fail (Viewer *viewer, const char *what, const GError *error)
 static void
 viewer_update_status (Viewer *viewer)
 {
-  g_autofree char *text = g_strdup_printf ("%u rows%s", viewer->rows->len,
-                                           viewer->batch_done ? "" : " (more to load)");
+  gboolean complete = pge_batch_model_is_complete (viewer->model);
+  g_autofree char *text = g_strdup_printf ("%u rows%s",
+                                           g_list_model_get_n_items (G_LIST_MODEL (viewer->model)),
+                                           complete ? "" : " (more to load)");
 
   viewer_set_status (viewer, text);
-  gtk_widget_set_sensitive (viewer->more_button, !viewer->batch_done && !viewer->fetching);
+  gtk_widget_set_sensitive (viewer->more_button,
+                            !complete && !pge_batch_model_is_loading (viewer->model));
 }
 
 /* ------------------------------------------------------------- columns */
@@ -103,12 +105,9 @@ cell_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_
 static void
 cell_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
 {
-  Viewer *viewer = user_data;
   guint column = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (factory), "column"));
-  GtkStringObject *object = gtk_list_item_get_item (item);
-  guint row = (guint) g_ascii_strtoull (gtk_string_object_get_string (object), NULL, 10);
-  char **values = g_ptr_array_index (viewer->rows, row);
-  const char *value = values[column];
+  PgeRow *row = gtk_list_item_get_item (item);
+  const char *value = pge_row_get_value (row, column);
 
   gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), value ? value : "NULL");
   if (value == NULL)
@@ -135,29 +134,6 @@ viewer_add_columns (Viewer *viewer, PgeResult *result)
       gtk_column_view_append_column (GTK_COLUMN_VIEW (viewer->column_view), column);
       g_object_unref (column);
     }
-}
-
-static void
-viewer_append_rows (Viewer *viewer, PgeResult *result)
-{
-  guint n_rows = pge_result_get_n_rows (result);
-  g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
-
-  if (viewer->n_columns == 0)
-    viewer_add_columns (viewer, result);
-  for (guint r = 0; r < n_rows; r++)
-    {
-      char **values = g_new0 (char *, viewer->n_columns + 1);
-
-      for (guint c = 0; c < viewer->n_columns; c++)
-        values[c] = g_strdup (pge_result_get_value (result, r, c));
-      g_ptr_array_add (labels, g_strdup_printf ("%u", viewer->rows->len));
-      g_ptr_array_add (viewer->rows, values);
-    }
-  g_ptr_array_add (labels, NULL);
-  /* One splice per page: the view updates once, not once per row. */
-  gtk_string_list_splice (viewer->model, g_list_model_get_n_items (G_LIST_MODEL (viewer->model)), 0,
-                          (const char * const *) labels->pdata);
 }
 
 /* ----------------------------------------------------------- screenshot */
@@ -209,55 +185,54 @@ screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 static void
 viewer_all_loaded (Viewer *viewer)
 {
-  if (viewer->screenshot == NULL)
+  if (viewer->screenshot == NULL || viewer->reported)
     return;
-  printf ("rows: %u\n", viewer->rows->len);
+  viewer->reported = TRUE;
+  printf ("rows: %u\n", g_list_model_get_n_items (G_LIST_MODEL (viewer->model)));
   fflush (stdout);
   gtk_widget_add_tick_callback (viewer->window, screenshot_tick, viewer, NULL);
 }
 
 /* ---------------------------------------------------------------- paging */
 
+/* The model changed (rows arrived, a fetch started or ended, the cursor is
+ * exhausted or failed): runs in the main loop. */
 static void
-chunk_ready (GObject *source, GAsyncResult *res, gpointer user_data)
+model_changed (Viewer *viewer)
 {
-  Viewer *viewer = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PgeResult) chunk = pge_batch_next_finish (viewer->batch, res, &error);
+  const GError *error = pge_batch_model_get_error (viewer->model);
 
-  viewer->fetching = FALSE;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
   if (error != NULL)
     {
-      viewer->batch_done = TRUE;
-      viewer_fail (viewer, "cannot read the next page", error);
+      if (!viewer->failed)
+        viewer_fail (viewer, "cannot read the next rows", error);
       return;
     }
-  if (chunk == NULL)
-    viewer->batch_done = TRUE;
-  else
-    viewer_append_rows (viewer, chunk);
   viewer_update_status (viewer);
-  if (viewer->batch_done)
+  if (pge_batch_model_is_complete (viewer->model))
     viewer_all_loaded (viewer);
   else if (viewer->screenshot != NULL)
-    viewer_load_more (viewer);
+    pge_batch_model_load_more (viewer->model);   /* no-op while one is on its way */
 }
 
 static void
-viewer_load_more (Viewer *viewer)
+rows_added (GListModel *model, guint position, guint removed, guint added, gpointer user_data)
 {
-  if (viewer->batch == NULL)
+  Viewer *viewer = user_data;
+
+  /* The columns come from the first row's result. */
+  if (viewer->n_columns == 0 && added > 0)
     {
-      viewer->want_more = TRUE;   /* done once the batch is open */
-      return;
+      g_autoptr(PgeRow) first = g_list_model_get_item (model, 0);
+
+      viewer_add_columns (viewer, pge_row_get_result (first));
     }
-  if (viewer->fetching || viewer->batch_done)
-    return;
-  viewer->fetching = TRUE;
-  gtk_widget_set_sensitive (viewer->more_button, FALSE);
-  pge_batch_next_async (viewer->batch, viewer->cancellable, chunk_ready, viewer);
+}
+
+static void
+model_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  model_changed (user_data);
 }
 
 static void
@@ -274,31 +249,13 @@ batch_ready (GObject *source, GAsyncResult *res, gpointer user_data)
       viewer_fail (viewer, "cannot open a cursor", error);
       return;
     }
-  if (viewer->want_more)
-    viewer_load_more (viewer);
-}
-
-static void
-first_page_ready (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Viewer *viewer = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PgeResult) result = pge_engine_query_finish (viewer->engine, res, &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (error != NULL)
-    {
-      viewer_fail (viewer, "cannot read the table", error);
-      return;
-    }
-  viewer_append_rows (viewer, result);
-  viewer->batch_done = pge_result_get_n_rows (result) < (guint) viewer->page_size;
-  viewer_update_status (viewer);
-  if (viewer->batch_done)
-    viewer_all_loaded (viewer);
-  else if (viewer->screenshot != NULL)
-    viewer_load_more (viewer);
+  /* Fetches the first chunk at once; the rest as the view scrolls. */
+  viewer->model = pge_batch_model_new (viewer->batch);
+  g_signal_connect (viewer->model, "items-changed", G_CALLBACK (rows_added), viewer);
+  g_signal_connect (viewer->model, "notify::loading", G_CALLBACK (model_notify), viewer);
+  g_signal_connect (viewer->model, "notify::error", G_CALLBACK (model_notify), viewer);
+  gtk_no_selection_set_model (viewer->selection, G_LIST_MODEL (viewer->model));
+  viewer_set_status (viewer, "Loading…");
 }
 
 static void
@@ -307,8 +264,7 @@ engine_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   Viewer *viewer = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *table = NULL;
-  g_autofree char *first_sql = NULL;
-  g_autofree char *rest_sql = NULL;
+  g_autofree char *sql = NULL;
 
   viewer->engine = pge_engine_new_finish (res, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -318,14 +274,10 @@ engine_ready (GObject *source, GAsyncResult *res, gpointer user_data)
       viewer_fail (viewer, "cannot connect", error);
       return;
     }
-  viewer_set_status (viewer, "Loading…");
+  viewer_set_status (viewer, "Opening a cursor…");
   table = quote_identifier (viewer->table);
-  /* The first page at once with a plain query; the rest through a cursor,
-   * opened meanwhile, in the same order (by the first column). */
-  first_sql = g_strdup_printf ("SELECT * FROM %s ORDER BY 1 LIMIT %d", table, viewer->page_size);
-  rest_sql = g_strdup_printf ("SELECT * FROM %s ORDER BY 1 OFFSET %d", table, viewer->page_size);
-  pge_engine_query_async (viewer->engine, first_sql, NULL, viewer->cancellable, first_page_ready, viewer);
-  pge_engine_batch_async (viewer->engine, rest_sql, NULL, (guint) viewer->page_size,
+  sql = g_strdup_printf ("SELECT * FROM %s ORDER BY 1", table);
+  pge_engine_batch_async (viewer->engine, sql, NULL, (guint) viewer->page_size,
                           viewer->cancellable, batch_ready, viewer);
 }
 
@@ -334,7 +286,10 @@ engine_ready (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 more_clicked (GtkButton *button, gpointer user_data)
 {
-  viewer_load_more (user_data);
+  Viewer *viewer = user_data;
+
+  if (viewer->model != NULL)
+    pge_batch_model_load_more (viewer->model);
 }
 
 static void
@@ -344,7 +299,6 @@ activate (GtkApplication *app, gpointer user_data)
   g_autoptr(PgeConfig) config = NULL;
   g_autofree char *title = NULL;
   GtkWidget *box, *scrolled, *bar;
-  GtkNoSelection *selection;
 
   if (viewer->window != NULL)
     {
@@ -357,9 +311,9 @@ activate (GtkApplication *app, gpointer user_data)
   gtk_window_set_default_size (GTK_WINDOW (viewer->window), 640, 480);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  viewer->model = gtk_string_list_new (NULL);
-  selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (viewer->model)));
-  viewer->column_view = gtk_column_view_new (GTK_SELECTION_MODEL (selection));
+  /* Empty until the cursor is open; then the PgeBatchModel. */
+  viewer->selection = gtk_no_selection_new (NULL);
+  viewer->column_view = gtk_column_view_new (GTK_SELECTION_MODEL (g_object_ref (viewer->selection)));
   gtk_column_view_set_show_row_separators (GTK_COLUMN_VIEW (viewer->column_view), TRUE);
   gtk_column_view_set_show_column_separators (GTK_COLUMN_VIEW (viewer->column_view), TRUE);
   scrolled = gtk_scrolled_window_new ();
@@ -400,6 +354,11 @@ shutdown (GApplication *app, gpointer user_data)
   /* The main loop is over: blocking here is fine. Pending callbacks never
    * run, so cancelling just stops their work early. */
   g_cancellable_cancel (viewer->cancellable);
+  if (viewer->model != NULL)
+    g_signal_handlers_disconnect_by_data (viewer->model, viewer);
+  if (viewer->selection != NULL)
+    gtk_no_selection_set_model (viewer->selection, NULL);
+  g_clear_object (&viewer->model);
   g_clear_pointer (&viewer->batch, pge_batch_unref);
   g_clear_pointer (&viewer->engine, pge_engine_unref);
 }
@@ -437,7 +396,6 @@ main (int argc, char **argv)
   if (viewer.screenshot == NULL && g_getenv ("PGE_VIEWER_SCREENSHOT") != NULL)
     viewer.screenshot = g_strdup (g_getenv ("PGE_VIEWER_SCREENSHOT"));
 
-  viewer.rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   viewer.cancellable = g_cancellable_new ();
   viewer.app = gtk_application_new ("org.pgengine.Viewer", G_APPLICATION_NON_UNIQUE);
   g_signal_connect (viewer.app, "activate", G_CALLBACK (activate), &viewer);
@@ -446,9 +404,8 @@ main (int argc, char **argv)
   status = g_application_run (G_APPLICATION (viewer.app), 1, argv);
 
   g_clear_object (&viewer.app);
-  g_clear_object (&viewer.model);
+  g_clear_object (&viewer.selection);
   g_clear_object (&viewer.cancellable);
-  g_clear_pointer (&viewer.rows, g_ptr_array_unref);
   g_free (viewer.conninfo);
   g_free (viewer.table);
   g_free (viewer.screenshot);

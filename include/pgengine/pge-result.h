@@ -18,7 +18,12 @@ PGE_AVAILABLE guint           pge_result_get_n_rows        (PgeResult *result);
 PGE_AVAILABLE guint           pge_result_get_n_columns     (PgeResult *result);
 PGE_AVAILABLE const char     *pge_result_get_column_name   (PgeResult *result, guint column);
 PGE_AVAILABLE int             pge_result_get_column_index  (PgeResult *result, const char *name);
+#ifndef __GI_SCANNER__
 PGE_AVAILABLE Oid             pge_result_get_column_type   (PgeResult *result, guint column);
+#else
+/* Oid is libpq's `unsigned int`, a type the scanner does not see. */
+PGE_AVAILABLE guint           pge_result_get_column_type   (PgeResult *result, guint column);
+#endif
 PGE_AVAILABLE const char     *pge_result_get_value         (PgeResult *result, guint row, guint column);
 PGE_AVAILABLE gboolean        pge_result_is_null           (PgeResult *result, guint row, guint column);
 PGE_AVAILABLE gint64          pge_result_get_int64         (PgeResult *result, guint row, guint column);

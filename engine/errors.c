@@ -19,9 +19,11 @@
  * as an interned string (g_intern_string()), so the const error is never
  * written to and the string outlives it; interning is bounded by the
  * 36^5 possible codes, in practice by the few hundred PostgreSQL defines.
- * A class of common SQLSTATEs also gets its own error code (a unique
- * violation is PGE_ERROR_UNIQUE_VIOLATION, not PGE_ERROR_QUERY), which
- * every binding keeps as is.
+ * The common classes of SQLSTATE (unique violation, serialization
+ * failure, ...) are told apart by pge_error_get_class(), which reads the
+ * SQLSTATE the same way, so it works on a binding's copy too. They are not
+ * error codes of their own: the API contract makes every server-reported
+ * statement error PGE_ERROR_QUERY, and callers match that code.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -129,22 +131,92 @@ pge_error_get_sqlstate (const GError *error)
  * pge_error_is_server_error:
  * @error: (nullable): any #GError, or %NULL
  *
- * Whether @error is a statement's error reported by the server:
- * %PGE_ERROR_QUERY or one of the codes for a common SQLSTATE
- * (%PGE_ERROR_UNIQUE_VIOLATION ... %PGE_ERROR_UNDEFINED_COLUMN). Errors the
- * server sends that end the session, cancel or time out a statement have
- * their own codes (%PGE_ERROR_CONNECTION, %PGE_ERROR_CANCELLED,
- * %PGE_ERROR_TIMEOUT) and give %FALSE. Never blocks; thread-safe.
+ * Whether @error is a statement's error reported by the server
+ * (%PGE_ERROR_QUERY). Errors the server sends that end the session, cancel
+ * or time out a statement have their own codes (%PGE_ERROR_CONNECTION,
+ * %PGE_ERROR_CANCELLED, %PGE_ERROR_TIMEOUT) and give %FALSE. Never blocks;
+ * thread-safe.
  *
  * Returns: %TRUE for a server-reported statement error
+ *
+ * Since: 1.0
  */
 gboolean
 pge_error_is_server_error (const GError *error)
 {
-  if (error == NULL || error->domain != PGE_ERROR)
-    return FALSE;
-  return error->code == PGE_ERROR_QUERY ||
-         (error->code >= PGE_ERROR_UNIQUE_VIOLATION && error->code <= PGE_ERROR_UNDEFINED_COLUMN);
+  return error != NULL && error->domain == PGE_ERROR && error->code == PGE_ERROR_QUERY;
+}
+
+static const struct {
+  const char   *sqlstate;
+  PgeErrorClass klass;
+} classes[] = {
+  { "23505", PGE_ERROR_CLASS_UNIQUE_VIOLATION },
+  { "23503", PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION },
+  { "23502", PGE_ERROR_CLASS_NOT_NULL_VIOLATION },
+  { "23514", PGE_ERROR_CLASS_CHECK_VIOLATION },
+  { "40001", PGE_ERROR_CLASS_SERIALIZATION_FAILURE },
+  { "40P01", PGE_ERROR_CLASS_DEADLOCK },
+  { "42P01", PGE_ERROR_CLASS_UNDEFINED_TABLE },
+  { "42703", PGE_ERROR_CLASS_UNDEFINED_COLUMN },
+};
+
+/**
+ * pge_error_get_class:
+ * @error: (nullable): any #GError, or %NULL
+ *
+ * The class of a server error among the common ones, from its SQLSTATE
+ * (see pge_error_get_sqlstate(): it works on a copy a binding rebuilt from
+ * domain, code and message, such as a `GLib.Error` caught in Python). Never
+ * blocks; thread-safe.
+ *
+ * Returns: the class, or %PGE_ERROR_CLASS_NONE for %NULL, an error of
+ *   another domain, or a SQLSTATE of no listed class
+ *
+ * Since: 1.0
+ */
+PgeErrorClass
+pge_error_get_class (const GError *error)
+{
+  const char *sqlstate = pge_error_get_sqlstate (error);
+
+  if (sqlstate == NULL)
+    return PGE_ERROR_CLASS_NONE;
+  for (gsize i = 0; i < G_N_ELEMENTS (classes); i++)
+    if (strcmp (sqlstate, classes[i].sqlstate) == 0)
+      return classes[i].klass;
+  return PGE_ERROR_CLASS_NONE;
+}
+
+/**
+ * pge_error_class_get_type:
+ *
+ * The #GType of the #PgeErrorClass enumeration, for bindings.
+ *
+ * Returns: the #GType
+ *
+ * Since: 1.0
+ */
+GType
+pge_error_class_get_type (void)
+{
+  static gsize type_id = 0;
+  static const GEnumValue values[] = {
+    { PGE_ERROR_CLASS_NONE, "PGE_ERROR_CLASS_NONE", "none" },
+    { PGE_ERROR_CLASS_UNIQUE_VIOLATION, "PGE_ERROR_CLASS_UNIQUE_VIOLATION", "unique-violation" },
+    { PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION, "PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION", "foreign-key-violation" },
+    { PGE_ERROR_CLASS_NOT_NULL_VIOLATION, "PGE_ERROR_CLASS_NOT_NULL_VIOLATION", "not-null-violation" },
+    { PGE_ERROR_CLASS_CHECK_VIOLATION, "PGE_ERROR_CLASS_CHECK_VIOLATION", "check-violation" },
+    { PGE_ERROR_CLASS_SERIALIZATION_FAILURE, "PGE_ERROR_CLASS_SERIALIZATION_FAILURE", "serialization-failure" },
+    { PGE_ERROR_CLASS_DEADLOCK, "PGE_ERROR_CLASS_DEADLOCK", "deadlock" },
+    { PGE_ERROR_CLASS_UNDEFINED_TABLE, "PGE_ERROR_CLASS_UNDEFINED_TABLE", "undefined-table" },
+    { PGE_ERROR_CLASS_UNDEFINED_COLUMN, "PGE_ERROR_CLASS_UNDEFINED_COLUMN", "undefined-column" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type_id))
+    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeErrorClass"), values));
+  return type_id;
 }
 
 /**
@@ -171,14 +243,6 @@ pge_error_get_type (void)
     { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
     { PGE_ERROR_NULL_VALUE, "PGE_ERROR_NULL_VALUE", "null-value" },
     { PGE_ERROR_CONVERSION, "PGE_ERROR_CONVERSION", "conversion" },
-    { PGE_ERROR_UNIQUE_VIOLATION, "PGE_ERROR_UNIQUE_VIOLATION", "unique-violation" },
-    { PGE_ERROR_FOREIGN_KEY_VIOLATION, "PGE_ERROR_FOREIGN_KEY_VIOLATION", "foreign-key-violation" },
-    { PGE_ERROR_NOT_NULL_VIOLATION, "PGE_ERROR_NOT_NULL_VIOLATION", "not-null-violation" },
-    { PGE_ERROR_CHECK_VIOLATION, "PGE_ERROR_CHECK_VIOLATION", "check-violation" },
-    { PGE_ERROR_SERIALIZATION_FAILURE, "PGE_ERROR_SERIALIZATION_FAILURE", "serialization-failure" },
-    { PGE_ERROR_DEADLOCK, "PGE_ERROR_DEADLOCK", "deadlock" },
-    { PGE_ERROR_UNDEFINED_TABLE, "PGE_ERROR_UNDEFINED_TABLE", "undefined-table" },
-    { PGE_ERROR_UNDEFINED_COLUMN, "PGE_ERROR_UNDEFINED_COLUMN", "undefined-column" },
     { 0, NULL, NULL }
   };
 
@@ -198,20 +262,6 @@ pge_error_register_domain (void)
   (void) pge_error_quark ();
 }
 
-static const struct {
-  const char *sqlstate;
-  gint        code;
-} class_codes[] = {
-  { "23505", PGE_ERROR_UNIQUE_VIOLATION },
-  { "23503", PGE_ERROR_FOREIGN_KEY_VIOLATION },
-  { "23502", PGE_ERROR_NOT_NULL_VIOLATION },
-  { "23514", PGE_ERROR_CHECK_VIOLATION },
-  { "40001", PGE_ERROR_SERIALIZATION_FAILURE },
-  { "40P01", PGE_ERROR_DEADLOCK },
-  { "42P01", PGE_ERROR_UNDEFINED_TABLE },
-  { "42703", PGE_ERROR_UNDEFINED_COLUMN },
-};
-
 /* A SQLSTATE alone decides the code, except 57014 (query_canceled), which
  * the server sends both for our cancel request and for statement_timeout:
  * only the worker knows whether it asked. */
@@ -220,9 +270,6 @@ pge_error_code_for_sqlstate (const char *sqlstate, gboolean cancel_requested)
 {
   if (sqlstate == NULL)
     return PGE_ERROR_QUERY;
-  for (gsize i = 0; i < G_N_ELEMENTS (class_codes); i++)
-    if (strcmp (sqlstate, class_codes[i].sqlstate) == 0)
-      return class_codes[i].code;
   if (strcmp (sqlstate, "57014") == 0)
     return cancel_requested ? PGE_ERROR_CANCELLED : PGE_ERROR_TIMEOUT;
   /* connection_exception, admin/crash shutdown, cannot_connect_now, and the

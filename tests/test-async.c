@@ -208,7 +208,8 @@ Test (async, query_async_reports_server_errors_as_pge_errors)
   pge_engine_query_async (test_engine, "SELECT * FROM no_such_table", NULL, NULL, waiter_callback, &w);
   result = pge_engine_query_finish (test_engine, waiter_wait (&w), &error);
   cr_assert_null (result);
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
   waiter_clear (&w);
 }
@@ -714,7 +715,8 @@ Test (async, batch_async_bad_sql_fails_at_finish)
   pge_engine_batch_async (test_engine, "SELECT * FROM no_such_table", NULL, 0, NULL, waiter_callback, &w);
   batch = pge_engine_batch_finish (test_engine, waiter_wait (&w), &error);
   cr_assert_null (batch);
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   waiter_clear (&w);
 }
 
@@ -803,7 +805,8 @@ Test (async, atomic_run_async_failure_commits_nothing)
   waiter_init (&w);
   pge_atomic_run_async (atomic, NULL, waiter_callback, &w);
   cr_assert (!pge_atomic_run_finish (atomic, waiter_wait (&w), &error));
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNIQUE_VIOLATION);
   cr_assert_eq (count_rows ("t"), 0);
   waiter_clear (&w);
 }

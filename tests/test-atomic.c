@@ -202,7 +202,8 @@ fail_at (guint bad)
   future = pge_atomic_run (atomic);
   result = pge_future_wait (future, &error);
   cr_assert_null (result);
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNIQUE_VIOLATION);
   cr_assert (g_str_has_prefix (error->message, expected), "message: %s", error->message);
   cr_assert (strstr (error->message, "duplicate key") != NULL, "message: %s", error->message);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "23505");
@@ -269,7 +270,8 @@ Test (atomic, failing_commit_commits_nothing)
   pge_atomic_add (atomic, "INSERT INTO parent VALUES (1)", NULL);
   pge_atomic_add (atomic, "INSERT INTO child VALUES (2)", NULL);   /* checked at COMMIT */
   cr_assert_not (pge_atomic_run_sync (atomic, &error));
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_FOREIGN_KEY_VIOLATION);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "23503");
   cr_assert (strstr (error->message, "COMMIT") != NULL, "%s", error->message);
   cr_assert_eq (admin_count ("parent"), 0);

@@ -449,7 +449,8 @@ Test (batch, bad_sql_fails_at_creation_and_frees_the_worker)
 
   batch = pge_engine_batch (engine, "SELECT * FROM no_such_table", NULL, 10, &error);
   cr_assert_null (batch);
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
   cr_assert (strstr (error->message, "no_such_table") != NULL, "%s", error->message);
   g_clear_error (&error);

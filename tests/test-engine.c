@@ -744,7 +744,8 @@ Test (engine, run_in_worker_error_reaches_the_future)
   cr_assert_str_eq (error->message, "user code failed");
   g_clear_error (&error);
   cr_assert_null (pge_future_wait (failed, &error));
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
 }
 

@@ -65,11 +65,12 @@ Test (errors, sqlstate_of_locally_made_pge_error_is_null)
   cr_assert_null (pge_error_get_sqlstate (invalid));
 }
 
-Test (errors, undefined_table_is_undefined_table_error_42P01)
+Test (errors, undefined_table_is_query_error_42P01_of_its_class)
 {
   g_autoptr(GError) error = query_error ("SELECT * FROM no_such_table_anywhere");
 
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   cr_assert (pge_error_is_server_error (error));
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42P01");
   cr_assert_not_null (strstr (error->message, "no_such_table_anywhere"), "%s", error->message);
@@ -83,7 +84,7 @@ Test (errors, division_by_zero_is_query_error_22012)
   cr_assert_str_eq (pge_error_get_sqlstate (error), "22012");
 }
 
-Test (errors, unique_violation_is_unique_violation_error_23505)
+Test (errors, unique_violation_is_query_error_23505_of_its_class)
 {
   g_autoptr(GError) error = NULL;
 
@@ -92,7 +93,8 @@ Test (errors, unique_violation_is_unique_violation_error_23505)
                                    "INSERT INTO uniq VALUES (1)", &error));
   cr_assert_null (error);
   error = query_error ("INSERT INTO uniq VALUES (1)");
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_UNIQUE_VIOLATION);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "23505");
 }
 
@@ -188,23 +190,24 @@ Test (errors, syntax_error_is_query_error_42601)
   cr_assert_str_eq (pge_error_get_sqlstate (error), "42601");
 }
 
-/* Each common SQLSTATE class has its own code; the rest stay QUERY. */
-Test (errors, common_sqlstates_have_their_own_codes)
+/* Each common SQLSTATE has its class; all are PGE_ERROR_QUERY, as the
+ * contract says; other SQLSTATEs have no class. */
+Test (errors, common_sqlstates_have_their_own_classes)
 {
   static const struct {
     const char *sql;
     const char *sqlstate;
-    gint        code;
+    PgeErrorClass klass;
   } cases[] = {
-    { "INSERT INTO kids VALUES (1, 99)", "23503", PGE_ERROR_FOREIGN_KEY_VIOLATION },
-    { "INSERT INTO kids VALUES (2, NULL)", "23502", PGE_ERROR_NOT_NULL_VIOLATION },
-    { "INSERT INTO kids VALUES (-1, 1)", "23514", PGE_ERROR_CHECK_VIOLATION },
+    { "INSERT INTO kids VALUES (1, 99)", "23503", PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION },
+    { "INSERT INTO kids VALUES (2, NULL)", "23502", PGE_ERROR_CLASS_NOT_NULL_VIOLATION },
+    { "INSERT INTO kids VALUES (-1, 1)", "23514", PGE_ERROR_CLASS_CHECK_VIOLATION },
     { "DO $$ BEGIN RAISE EXCEPTION 'retry me' USING ERRCODE = '40001'; END $$", "40001",
-      PGE_ERROR_SERIALIZATION_FAILURE },
+      PGE_ERROR_CLASS_SERIALIZATION_FAILURE },
     { "DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$", "40P01",
-      PGE_ERROR_DEADLOCK },
-    { "SELECT no_such_column FROM kids", "42703", PGE_ERROR_UNDEFINED_COLUMN },
-    { "SELECT 1 / 0", "22012", PGE_ERROR_QUERY },
+      PGE_ERROR_CLASS_DEADLOCK },
+    { "SELECT no_such_column FROM kids", "42703", PGE_ERROR_CLASS_UNDEFINED_COLUMN },
+    { "SELECT 1 / 0", "22012", PGE_ERROR_CLASS_NONE },
   };
   g_autoptr(GError) setup = NULL;
 
@@ -217,7 +220,8 @@ Test (errors, common_sqlstates_have_their_own_codes)
     {
       g_autoptr(GError) error = query_error (cases[i].sql);
 
-      pge_assert_error (error, PGE_ERROR, cases[i].code);
+      pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+      cr_assert_eq (pge_error_get_class (error), cases[i].klass, "%s", cases[i].sql);
       cr_assert_str_eq (pge_error_get_sqlstate (error), cases[i].sqlstate, "%s", cases[i].sql);
       cr_assert (pge_error_is_server_error (error), "%s", cases[i].sql);
       cr_assert (g_str_has_suffix (error->message, cases[i].sqlstate) ||
@@ -225,14 +229,28 @@ Test (errors, common_sqlstates_have_their_own_codes)
     }
 }
 
-Test (errors, new_codes_are_registered_in_the_enum)
+Test (errors, classes_are_registered_and_codes_keep_their_numbers)
 {
-  GEnumClass *klass = g_type_class_ref (pge_error_get_type ());
+  GEnumClass *klass = g_type_class_ref (pge_error_class_get_type ());
 
-  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_UNIQUE_VIOLATION)->value_nick, "unique-violation");
-  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_UNDEFINED_COLUMN)->value_nick, "undefined-column");
+  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_CLASS_UNIQUE_VIOLATION)->value_nick, "unique-violation");
+  cr_assert_str_eq (g_enum_get_value (klass, PGE_ERROR_CLASS_UNDEFINED_COLUMN)->value_nick, "undefined-column");
   cr_assert_eq (PGE_ERROR_NESTED, 9, "existing codes keep their numbers");
   g_type_class_unref (klass);
+}
+
+/* The class is read from the SQLSTATE, so a copy a binding rebuilt from
+ * the message has it too; bad input is no class. */
+Test (errors, class_of_a_rebuilt_copy_and_of_bad_input)
+{
+  g_autoptr(GError) rebuilt = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "dup [SQLSTATE 23505]");
+  g_autoptr(GError) plain = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "no sqlstate");
+  g_autoptr(GError) foreign = g_error_new_literal (G_IO_ERROR, 0, "x [SQLSTATE 23505]");
+
+  cr_assert_eq (pge_error_get_class (rebuilt), PGE_ERROR_CLASS_UNIQUE_VIOLATION);
+  cr_assert_eq (pge_error_get_class (plain), PGE_ERROR_CLASS_NONE);
+  cr_assert_eq (pge_error_get_class (foreign), PGE_ERROR_CLASS_NONE);
+  cr_assert_eq (pge_error_get_class (NULL), PGE_ERROR_CLASS_NONE);
 }
 
 /* What a binding does: PyGObject rebuilds a plain GError from domain, code
@@ -279,12 +297,10 @@ Test (errors, sqlstate_suffix_must_be_exact)
 Test (errors, is_server_error_only_for_statement_errors)
 {
   g_autoptr(GError) query = g_error_new_literal (PGE_ERROR, PGE_ERROR_QUERY, "q");
-  g_autoptr(GError) unique = g_error_new_literal (PGE_ERROR, PGE_ERROR_UNIQUE_VIOLATION, "u");
   g_autoptr(GError) timeout = g_error_new_literal (PGE_ERROR, PGE_ERROR_TIMEOUT, "t");
   g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, PGE_ERROR_QUERY, "io");
 
   cr_assert (pge_error_is_server_error (query));
-  cr_assert (pge_error_is_server_error (unique));
   cr_assert_not (pge_error_is_server_error (timeout));
   cr_assert_not (pge_error_is_server_error (io));
   cr_assert_not (pge_error_is_server_error (NULL));

@@ -96,28 +96,33 @@ def connect_and_query_with_params(ctx):
 @test
 def server_errors_are_pge_errors_with_sqlstate(ctx):
     e = expect_error(lambda: ctx.engine.query_sync("SELECT * FROM no_such_table", None),
-                     Pge.error_quark(), Pge.Error.UNDEFINED_TABLE)
+                     Pge.error_quark(), Pge.Error.QUERY)
+    assert Pge.error_get_class(e) == Pge.ErrorClass.UNDEFINED_TABLE
     assert "no_such_table" in e.message
 
 
 @test
-def server_errors_carry_sqlstate_and_class_code_into_python(ctx):
+def server_errors_carry_sqlstate_and_class_into_python(ctx):
     ctx.engine.exec_sync("CREATE TABLE IF NOT EXISTS gi_uniq_%d (id int PRIMARY KEY)" % os.getpid())
     table = "gi_uniq_%d" % os.getpid()
     ctx.engine.query_sync("INSERT INTO %s VALUES ($1)" % table, [1])
     e = expect_error(lambda: ctx.engine.query_sync("INSERT INTO %s VALUES ($1)" % table, [1]),
-                     Pge.error_quark(), Pge.Error.UNIQUE_VIOLATION)
+                     Pge.error_quark(), Pge.Error.QUERY)
     # PyGObject rebuilt a plain GError from domain, code and message.
     assert Pge.error_get_sqlstate(e) == "23505", Pge.error_get_sqlstate(e)
+    assert Pge.error_get_class(e) == Pge.ErrorClass.UNIQUE_VIOLATION
     assert Pge.error_is_server_error(e)
     e = expect_error(lambda: ctx.engine.query_sync("SELECT 1 / 0"), Pge.error_quark(), Pge.Error.QUERY)
     assert Pge.error_get_sqlstate(e) == "22012"
+    assert Pge.error_get_class(e) == Pge.ErrorClass.NONE
     e = expect_error(lambda: ctx.engine.query_sync(
         "DO $$ BEGIN RAISE EXCEPTION 'again' USING ERRCODE = '40001'; END $$"),
-        Pge.error_quark(), Pge.Error.SERIALIZATION_FAILURE)
+        Pge.error_quark(), Pge.Error.QUERY)
     assert Pge.error_get_sqlstate(e) == "40001"
+    assert Pge.error_get_class(e) == Pge.ErrorClass.SERIALIZATION_FAILURE
     e = expect_error(lambda: ctx.engine.query_sync("SELECT * FROM no_such_table"),
-                     Pge.error_quark(), Pge.Error.UNDEFINED_TABLE)
+                     Pge.error_quark(), Pge.Error.QUERY)
+    assert Pge.error_get_class(e) == Pge.ErrorClass.UNDEFINED_TABLE
     assert Pge.error_get_sqlstate(e) == "42P01"
     # A local error has no SQLSTATE.
     e = expect_error(lambda: ctx.engine.query_sync(""), Pge.error_quark(), Pge.Error.INVALID_ARGUMENT)

@@ -276,7 +276,8 @@ Test (transaction, commit_after_error_rolls_back_and_reports_why)
   tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
   tx_exec_ok (tx, "INSERT INTO t VALUES (1)");
   result = pge_transaction_query_sync (tx, "SELECT * FROM no_such_table", NULL, &query_error);
-  pge_assert_error (query_error, PGE_ERROR, PGE_ERROR_UNDEFINED_TABLE);
+  pge_assert_error (query_error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (query_error), PGE_ERROR_CLASS_UNDEFINED_TABLE);
   cr_assert_not (pge_transaction_is_committed (tx));
   cr_assert_not (pge_transaction_is_rolled_back (tx), "an error must leave it open, aborted");
 
@@ -314,7 +315,8 @@ Test (transaction, failed_deferred_constraint_at_commit_is_a_query_error)
   tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
   tx_exec_ok (tx, "INSERT INTO c VALUES (42)");
   cr_assert_not (pge_transaction_commit (tx, &error));
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_FOREIGN_KEY_VIOLATION);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "23503");
   cr_assert (pge_transaction_is_rolled_back (tx));
   cr_assert_eq (committed_rows ("c"), 0);
@@ -1075,7 +1077,8 @@ Test (transaction, run_transaction_retries_up_to_max_retries)
 
   cr_assert_not (pge_engine_run_transaction (test_engine, PGE_TRANSACTION_SERIALIZABLE, 2, body_func,
                                              &body, &error));
-  pge_assert_error (error, PGE_ERROR, PGE_ERROR_SERIALIZATION_FAILURE);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUERY);
+  cr_assert_eq (pge_error_get_class (error), PGE_ERROR_CLASS_SERIALIZATION_FAILURE);
   cr_assert_str_eq (pge_error_get_sqlstate (error), "40001");
   cr_assert_eq (body.calls, 3, "1 attempt + 2 retries, got %u", body.calls);
   cr_assert_not (pge_engine_run_transaction (test_engine, PGE_TRANSACTION_DEFAULT, 1, body_func,

@@ -32,27 +32,14 @@ G_BEGIN_DECLS
  * @PGE_ERROR_NULL_VALUE: a strict getter (`pge_result_read_*`) met SQL NULL
  * @PGE_ERROR_CONVERSION: a strict getter met a column of another type, or
  *   a value that cannot be parsed or does not fit the C type
- * @PGE_ERROR_UNIQUE_VIOLATION: the server refused a duplicate key
- *   (SQLSTATE 23505)
- * @PGE_ERROR_FOREIGN_KEY_VIOLATION: a foreign key constraint failed (23503)
- * @PGE_ERROR_NOT_NULL_VIOLATION: a NOT NULL constraint failed (23502)
- * @PGE_ERROR_CHECK_VIOLATION: a CHECK constraint failed (23514)
- * @PGE_ERROR_SERIALIZATION_FAILURE: the transaction could not be
- *   serialized (40001); running it again may succeed
- * @PGE_ERROR_DEADLOCK: the server broke a deadlock by failing this
- *   statement (40P01); running the transaction again may succeed
- * @PGE_ERROR_UNDEFINED_TABLE: no such table or view (42P01)
- * @PGE_ERROR_UNDEFINED_COLUMN: no such column (42703)
  *
  * Error codes in the %PGE_ERROR domain.
  *
- * A server error gets the code of its class when it has one of the
- * SQLSTATEs listed above, %PGE_ERROR_QUERY otherwise; the SQLSTATE itself
- * is always there through pge_error_get_sqlstate(), and
- * pge_error_is_server_error() is %TRUE for all of them. A binding copies
- * an error's domain, code and message, so the code survives where the
- * SQLSTATE's storage does not (a `GLib.Error` in Python); the SQLSTATE
- * survives in the message (see pge_error_get_sqlstate()).
+ * Every error the server reports for a statement is %PGE_ERROR_QUERY
+ * (except a statement timeout, %PGE_ERROR_TIMEOUT, a cancel,
+ * %PGE_ERROR_CANCELLED, and errors that end the session,
+ * %PGE_ERROR_CONNECTION); pge_error_get_sqlstate() gives its SQLSTATE and
+ * pge_error_get_class() its class among the common ones.
  */
 typedef enum {
   PGE_ERROR_FAILED,
@@ -66,22 +53,51 @@ typedef enum {
   PGE_ERROR_TRANSACTION_STATE,
   PGE_ERROR_NESTED,
   PGE_ERROR_NULL_VALUE,
-  PGE_ERROR_CONVERSION,
-  PGE_ERROR_UNIQUE_VIOLATION,
-  PGE_ERROR_FOREIGN_KEY_VIOLATION,
-  PGE_ERROR_NOT_NULL_VIOLATION,
-  PGE_ERROR_CHECK_VIOLATION,
-  PGE_ERROR_SERIALIZATION_FAILURE,
-  PGE_ERROR_DEADLOCK,
-  PGE_ERROR_UNDEFINED_TABLE,
-  PGE_ERROR_UNDEFINED_COLUMN
+  PGE_ERROR_CONVERSION
 } PgeError;
+
+/**
+ * PgeErrorClass:
+ * @PGE_ERROR_CLASS_NONE: not a server error, or one of no class below
+ * @PGE_ERROR_CLASS_UNIQUE_VIOLATION: the server refused a duplicate key
+ *   (SQLSTATE 23505)
+ * @PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION: a foreign key constraint failed (23503)
+ * @PGE_ERROR_CLASS_NOT_NULL_VIOLATION: a NOT NULL constraint failed (23502)
+ * @PGE_ERROR_CLASS_CHECK_VIOLATION: a CHECK constraint failed (23514)
+ * @PGE_ERROR_CLASS_SERIALIZATION_FAILURE: the transaction could not be
+ *   serialized (40001); running it again may succeed
+ * @PGE_ERROR_CLASS_DEADLOCK: the server broke a deadlock by failing this
+ *   statement (40P01); running the transaction again may succeed
+ * @PGE_ERROR_CLASS_UNDEFINED_TABLE: no such table or view (42P01)
+ * @PGE_ERROR_CLASS_UNDEFINED_COLUMN: no such column (42703)
+ *
+ * The common classes of server errors, as pge_error_get_class() tells
+ * them apart. They are not #PgeError codes: the contract makes every
+ * server-reported statement error %PGE_ERROR_QUERY, and code written
+ * against it matches that code.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  PGE_ERROR_CLASS_NONE,
+  PGE_ERROR_CLASS_UNIQUE_VIOLATION,
+  PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION,
+  PGE_ERROR_CLASS_NOT_NULL_VIOLATION,
+  PGE_ERROR_CLASS_CHECK_VIOLATION,
+  PGE_ERROR_CLASS_SERIALIZATION_FAILURE,
+  PGE_ERROR_CLASS_DEADLOCK,
+  PGE_ERROR_CLASS_UNDEFINED_TABLE,
+  PGE_ERROR_CLASS_UNDEFINED_COLUMN
+} PgeErrorClass;
 
 PGE_AVAILABLE GQuark      pge_error_quark        (void);
 PGE_AVAILABLE const char *pge_error_get_sqlstate (const GError *error);
 PGE_AVAILABLE GType       pge_error_get_type     (void) G_GNUC_CONST;
 PGE_AVAILABLE gboolean    pge_error_is_server_error (const GError *error);
+PGE_AVAILABLE PgeErrorClass pge_error_get_class  (const GError *error);
+PGE_AVAILABLE GType       pge_error_class_get_type (void) G_GNUC_CONST;
 
 #define PGE_TYPE_ERROR (pge_error_get_type ())
+#define PGE_TYPE_ERROR_CLASS (pge_error_class_get_type ())
 
 G_END_DECLS

@@ -668,7 +668,7 @@ pge_atomic_run_async (PgeAtomic          *atomic,
   GTask *task;
 
   g_return_if_fail (atomic != NULL);
-  task = pge_async_task_new (pge_atomic_run_async, "pge_atomic_run_async",
+  task = pge_async_task_new (atomic->engine, pge_atomic_run_async, "pge_atomic_run_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -694,7 +694,7 @@ gboolean
 pge_atomic_run_finish (PgeAtomic *atomic, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (atomic != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_atomic_run_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, atomic->engine, pge_atomic_run_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -28,8 +28,12 @@ PgeFuture *
 pge_engine_submit (PgeEngine *engine, PgeJob *job)
 {
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
+  GError *error = NULL;
 
-  if (tx != NULL)
+  /* An engine a binding made but never initialized has no pool. */
+  if (!pge_engine_check_open (engine, &error))
+    pge_job_finish (job, NULL, error);
+  else if (tx != NULL)
     pge_transaction_submit (tx, job);
   else
     pge_dispatch_submit (pge_engine_get_primary (engine), job, FALSE);
@@ -41,6 +45,8 @@ pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
 {
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
 
+  if (!pge_engine_check_open (engine, error))
+    return NULL;
   if (tx != NULL)
     return pge_transaction_run_sync (tx, job, error);
   return pge_dispatch_run_sync (pge_engine_get_primary (engine), job, error);
@@ -302,7 +308,7 @@ pge_engine_query_async (PgeEngine          *engine,
   GTask *task;
 
   g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_query_async, "pge_engine_query_async",
+  task = pge_async_task_new (engine, pge_engine_query_async, "pge_engine_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -326,7 +332,7 @@ PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_query_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -630,38 +630,8 @@ tx_release_lease (PgeTransaction *tx)
   pge_dispatch_lease_end (tx->shared->lease, !pge_engine_is_worker_thread (tx->engine));
 }
 
-static void
-tx_future_cancelled (GCancellable *cancellable, gpointer future)
-{
-  pge_future_cancel (future);
-}
-
-/* pge_future_wait(), except that cancelling @cancellable (nullable)
- * cancels @future: a queued job never runs, a running one is cancelled. */
-static PgeResult *
-tx_wait_cancellable (PgeFuture *future, GCancellable *cancellable, GError **error)
-{
-  PgeResult *result;
-  gulong id = 0;
-
-  if (cancellable != NULL)
-    id = g_cancellable_connect (cancellable, G_CALLBACK (tx_future_cancelled),
-                                pge_future_ref (future), (GDestroyNotify) pge_future_unref);
-  result = pge_future_wait (future, error);
-  /* Not inside the handler (this thread is blocked in the wait until the
-   * future resolves), so this cannot wait for itself. */
-  if (cancellable != NULL)
-    g_cancellable_disconnect (cancellable, id);
-  return result;
-}
-
-/* @make_current: FALSE only for pge_transaction_begin_detached(). */
 static PgeTransaction *
-tx_begin_outer (PgeEngine           *engine,
-                PgeTransactionFlags  flags,
-                GCancellable        *cancellable,
-                gboolean             make_current,
-                GError             **error)
+tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
 {
   g_autoptr(PgeLease) lease = pge_lease_new (pge_engine_get_primary (engine));
   g_autoptr(PgeJob) pin = pge_lease_new_pin_job (lease);
@@ -676,7 +646,7 @@ tx_begin_outer (PgeEngine           *engine,
   slot = pge_dispatch_submit (pge_engine_get_primary (engine), pin, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, pin);
-  result = tx_wait_cancellable (pin->future, cancellable, &local);
+  result = pge_future_wait (pin->future, &local);
   if (local != NULL)
     {
       pge_dispatch_lease_end (lease, TRUE);
@@ -689,7 +659,7 @@ tx_begin_outer (PgeEngine           *engine,
   slot = pge_dispatch_lease_submit (lease, job, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  result = tx_wait_cancellable (job->future, cancellable, &local);
+  result = pge_future_wait (job->future, &local);
   if (local != NULL)
     {
       pge_dispatch_lease_end (lease, TRUE);
@@ -699,8 +669,7 @@ tx_begin_outer (PgeEngine           *engine,
   shared = tx_shared_new (lease);
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
-  if (make_current)
-    pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_current (engine), tx);
   return tx;
 }
 
@@ -818,7 +787,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
   if (current != NULL && !pge_transaction_is_open (current))
     g_clear_pointer (&current, pge_transaction_unref);
   if (current == NULL)
-    return tx_begin_outer (engine, flags, NULL, TRUE, error);
+    return tx_begin_outer (engine, flags, error);
   if (flags & PGE_TRANSACTION_NO_NESTING)
     {
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
@@ -829,28 +798,6 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
   if (flags & PGE_TRANSACTION_SAVEPOINT)
     return tx_begin_inner (engine, current, error);
   return g_steal_pointer (&current);
-}
-
-/* For async.c (pge_engine_transaction_async()): always a new outermost
- * transaction, which is never made the current transaction of any thread
- * (a main loop interleaves unrelated work, which must not be routed into
- * it). Nesting flags are ignored. Blocks like pge_engine_transaction();
- * cancelling @cancellable stops the wait for a worker, or the BEGIN, with
- * PGE_ERROR_CANCELLED. */
-PgeTransaction *
-pge_transaction_begin_detached (PgeEngine           *engine,
-                                PgeTransactionFlags  flags,
-                                GCancellable        *cancellable,
-                                GError             **error)
-{
-  g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!tx_check_flags (flags, error) ||
-      !pge_engine_check_open (engine, error) ||
-      !pge_engine_check_may_block (engine, "pge_engine_transaction_async()", error))
-    return NULL;
-  return tx_begin_outer (engine, flags, cancellable, FALSE, error);
 }
 
 /**
@@ -925,11 +872,14 @@ static void
 tx_finalize (PgeTransaction *tx)
 {
   gboolean was_open;
+  gboolean ended;
 
   /* No live child: each holds a reference on its parent. */
   g_autoptr(GError) unusable = NULL;
 
   g_mutex_lock (&tx->shared->lock);
+  /* An outermost transaction that ended let its lease go then. */
+  ended = tx->state != TX_OPEN;
   was_open = tx_is_open_locked (tx);
   /* A savepoint someone else released is not there to roll back to:
    * trying would abort the enclosing transaction. */
@@ -942,9 +892,9 @@ tx_finalize (PgeTransaction *tx)
   g_mutex_unlock (&tx->shared->lock);
 
   pge_current_remove (pge_engine_get_current (tx->engine), tx);
-  if (tx->parent == NULL)
+  if (tx->parent == NULL && !ended)
     tx_release_lease (tx);
-  else if (was_open)
+  else if (tx->parent != NULL && was_open)
     tx_enqueue_rollback_inner (tx);
 
   g_clear_pointer (&tx->parent, pge_transaction_unref);
@@ -1243,36 +1193,37 @@ tx_enqueue_rollback_inner (PgeTransaction *tx)
 }
 
 /* After an end: the ended members leave the current stacks, and an
- * outermost transaction lets its connection go. */
+ * outermost transaction lets its connection go. Blocking (the sync calls)
+ * it waits for the worker to be back in the pool, and may roll back on
+ * this thread; from a main loop (@async) it only releases the lease: the
+ * worker rolls back what is open and returns to the pool on its own. */
 static void
-tx_forget (PgeTransaction *tx, GPtrArray *ended)
+tx_forget (PgeTransaction *tx, GPtrArray *ended, gboolean async)
 {
   for (guint i = 0; i < ended->len; i++)
     pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
-  if (tx->parent == NULL)
+  if (tx->parent == NULL && async)
+    pge_lease_release (tx->shared->lease, FALSE);
+  else if (tx->parent == NULL)
     tx_release_lease (tx);
 }
 
-static gboolean
-tx_end (PgeTransaction *tx, gboolean commit, GError **error)
+/* First half of an end: checks that @tx can end and marks it ENDING.
+ * Returns the COMMIT/ROLLBACK job to queue, or NULL with @error set (an
+ * unusable transaction is then ended as BROKEN). Never blocks for long. */
+static PgeJob *
+tx_end_begin (PgeTransaction *tx, gboolean commit, gboolean async, GError **error)
 {
-  g_autoptr(PgeJob) job = NULL;
-  g_autoptr(PgeResult) result = NULL;
   g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_transaction_unref);
   TxShared *shared = tx->shared;
   GError *local = NULL;
-  gboolean committed;
-
-  if (!pge_engine_check_may_block (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
-                          error))
-    return FALSE;
 
   g_mutex_lock (&shared->lock);
   if (!tx_is_open_locked (tx))
     {
       g_propagate_error (error, tx_state_error_locked (tx));
       g_mutex_unlock (&shared->lock);
-      return FALSE;
+      return NULL;
     }
   local = tx_unusable_locked (tx);
   if (local != NULL)
@@ -1284,23 +1235,29 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
       tx_end_tree_locked (tx, TX_BROKEN, ended);
       tx_unlink_from_parent_locked (tx);
       g_mutex_unlock (&shared->lock);
-      tx_forget (tx, ended);
+      tx_forget (tx, ended, async);
       g_propagate_error (error, local);
-      return FALSE;
+      return NULL;
     }
   tx->state = TX_ENDING;
   tx_wait_submissions_locked (shared);
   g_mutex_unlock (&shared->lock);
 
   if (tx->parent == NULL)
-    job = commit ? pge_job_new_call (commit_outer_run, end_call_new (tx), end_call_free)
-                 : pge_job_new_query ("ROLLBACK", NULL);
-  else
-    job = pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
-                            end_call_free);
-  result = tx_run_sync (tx, job, FALSE, TX_BY_ENGINE, &local);
+    return commit ? pge_job_new_call (commit_outer_run, end_call_new (tx), end_call_free)
+                  : pge_job_new_query ("ROLLBACK", NULL);
+  return pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
+                           end_call_free);
+}
 
-  committed = commit && local == NULL;
+/* Second half: records the outcome of the end job (@local, consumed). */
+static gboolean
+tx_end_complete (PgeTransaction *tx, gboolean commit, gboolean async, GError *local, GError **error)
+{
+  g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_transaction_unref);
+  TxShared *shared = tx->shared;
+  gboolean committed = commit && local == NULL;
+
   /* A lost connection or a closed engine leaves nothing open on the
    * server: the rollback the caller asked for has happened. */
   if (!commit && local != NULL &&
@@ -1317,7 +1274,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
     }
   g_mutex_unlock (&shared->lock);
 
-  tx_forget (tx, ended);
+  tx_forget (tx, ended, async);
 
   if (local != NULL)
     {
@@ -1325,6 +1282,23 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+tx_end (PgeTransaction *tx, gboolean commit, GError **error)
+{
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  if (!pge_engine_check_may_block (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
+                          error))
+    return FALSE;
+  job = tx_end_begin (tx, commit, FALSE, error);
+  if (job == NULL)
+    return FALSE;
+  result = tx_run_sync (tx, job, FALSE, TX_BY_ENGINE, &local);
+  return tx_end_complete (tx, commit, FALSE, local, error);
 }
 
 /**
@@ -1593,32 +1567,71 @@ pge_engine_run_transaction (PgeEngine          *engine,
 
 /* ----------------------------------------------------------- transactions */
 
+/* An asynchronous begin is two jobs, each completing in the caller's
+ * context: the PIN job (a queued lease request: no thread waits for the
+ * worker), then BEGIN on the pinned worker. */
+typedef struct {
+  PgeEngine *engine;   /* owned */
+  PgeLease  *lease;    /* owned */
+  char      *sql;      /* BEGIN ... */
+} BeginCall;
+
 static void
-transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+begin_call_free (gpointer data)
 {
-  PgeEngine *engine = task_data;
-  PgeTransactionFlags flags = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "pge-flags"));
-  GError *error = NULL;
+  BeginCall *call = data;
+
+  /* Idempotent; a lease handed to a transaction is released by it. */
+  if (call->lease != NULL)
+    pge_lease_release (call->lease, FALSE);
+  g_clear_pointer (&call->lease, pge_lease_unref);
+  pge_engine_unref (call->engine);
+  g_free (call->sql);
+  g_free (call);
+}
+
+static void
+begin_async_begun (GTask *task, PgeResult *result, GError *error)
+{
+  BeginCall *call = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  TxShared *shared;
   PgeTransaction *tx;
 
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  tx = pge_transaction_begin_detached (engine, flags, cancellable, &error);
-  if (tx == NULL)
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
     {
+      g_prefix_error (&error, "cannot begin a transaction: ");
       g_task_return_error (task, pge_async_translate_cancel (error, cancellable));
       return;
     }
-  /* Nobody will see this transaction: roll it back here, off the main
-   * loop (its last unref would block wherever it happens). */
-  if (g_cancellable_is_cancelled (cancellable))
+  /* Nobody will see it: begin_call_free() lets the worker roll it back. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  shared = tx_shared_new (call->lease);
+  g_clear_pointer (&call->lease, pge_lease_unref);
+  tx = tx_alloc (call->engine, NULL, shared);
+  tx_shared_unref (shared);
+  g_task_return_pointer (task, tx, (GDestroyNotify) pge_transaction_unref);
+}
+
+static void
+begin_async_pinned (GTask *task, PgeResult *result, GError *error)
+{
+  BeginCall *call = g_task_get_task_data (task);
+  g_autoptr(PgeJob) job = NULL;
+
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
     {
-      pge_transaction_rollback (tx, NULL);
-      pge_transaction_unref (tx);
-      g_task_return_error_if_cancelled (task);
+      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
       return;
     }
-  g_task_return_pointer (task, tx, (GDestroyNotify) pge_transaction_unref);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  job = pge_job_new_query (call->sql, NULL);
+  pge_dispatch_lease_submit (call->lease, job, FALSE);
+  pge_async_then (task, job->future, begin_async_begun);
 }
 
 /**
@@ -1630,10 +1643,14 @@ transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCan
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * Begins a new outermost transaction without blocking: a worker is pinned
- * and `BEGIN` sent from a thread of GLib's pool, and @callback runs in
- * the thread-default #GMainContext of the calling thread at the time of
- * this call, where pge_engine_transaction_finish() gets the transaction.
+ * Begins a new outermost transaction without blocking and without any
+ * helper thread: a request for a worker is queued like any job (it waits
+ * its turn, at most the acquire timeout), and once a worker is pinned
+ * `BEGIN` is queued on it; @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, with
+ * @engine as its source object, where pge_engine_transaction_finish()
+ * gets the transaction. Many such calls on a busy engine hold no thread
+ * each: they are served in order as workers come free.
  *
  * Unlike pge_engine_transaction(), the transaction is never made the
  * current transaction of any thread, and never nests into one: a main
@@ -1654,16 +1671,31 @@ pge_engine_transaction_async (PgeEngine          *engine,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
+  g_autoptr(PgeJob) pin = NULL;
+  GError *error = NULL;
+  BeginCall *call;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_transaction_async, "pge_engine_transaction_async",
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  task = pge_async_task_new (engine, pge_engine_transaction_async, "pge_engine_transaction_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
-  g_task_set_task_data (task, pge_engine_ref (engine), (GDestroyNotify) pge_engine_unref);
-  g_object_set_data (G_OBJECT (task), "pge-flags", GUINT_TO_POINTER (flags));
-  g_task_run_in_thread (task, transaction_begin_thread);
+  if (!tx_check_flags (flags & ~(PGE_TRANSACTION_NO_NESTING | PGE_TRANSACTION_SAVEPOINT), &error) ||
+      !pge_engine_check_open (engine, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  call = g_new0 (BeginCall, 1);
+  call->engine = pge_engine_ref (engine);
+  call->lease = pge_lease_new (pge_engine_get_primary (engine));
+  call->sql = tx_begin_sql (flags);
+  g_task_set_task_data (task, call, begin_call_free);
+  pin = pge_lease_new_pin_job (call->lease);
+  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
+  pge_async_then (task, pin->future, begin_async_pinned);
   g_object_unref (task);
 }
 
@@ -1685,7 +1717,7 @@ PgeTransaction *
 pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_transaction_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_transaction_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -1719,7 +1751,7 @@ pge_transaction_query_async (PgeTransaction     *tx,
   GTask *task;
 
   g_return_if_fail (tx != NULL);
-  task = pge_async_task_new (pge_transaction_query_async, "pge_transaction_query_async",
+  task = pge_async_task_new (tx->engine, pge_transaction_query_async, "pge_transaction_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -1744,29 +1776,23 @@ PgeResult *
 pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_query_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
-transaction_end_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+transaction_end_done (GTask *task, PgeResult *result, GError *error)
 {
-  PgeTransaction *tx = task_data;
+  PgeTransaction *tx = g_task_get_task_data (task);
   gboolean commit = g_task_get_source_tag (task) == pge_transaction_commit_async;
-  GError *error = NULL;
-  gboolean ok;
+  GError *local = NULL;
 
-  /* Cancelled before it started: nothing was sent, @tx is still open. */
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  /* Once sent, COMMIT or ROLLBACK is not cancelled: the outcome is
-   * reported as it is, so that the caller knows what was kept. */
-  ok = commit ? pge_transaction_commit (tx, &error) : pge_transaction_rollback (tx, &error);
-  if (ok)
+  g_clear_pointer (&result, pge_result_unref);
+  if (tx_end_complete (tx, commit, TRUE, error, &local))
     g_task_return_boolean (task, TRUE);
   else
-    g_task_return_error (task, error);
+    g_task_return_error (task, local);
 }
 
 static void
@@ -1777,12 +1803,25 @@ transaction_end_async (PgeTransaction     *tx,
                        GAsyncReadyCallback callback,
                        gpointer            user_data)
 {
-  GTask *task = pge_async_task_new (source_tag, name, cancellable, callback, user_data);
+  GTask *task = pge_async_task_new (tx->engine, source_tag, name, cancellable, callback, user_data);
+  g_autoptr(PgeJob) job = NULL;
+  GError *error = NULL;
 
+  /* Cancelled before it started: nothing was sent, @tx is still open. */
   if (task == NULL)
     return;
   g_task_set_task_data (task, pge_transaction_ref (tx), (GDestroyNotify) pge_transaction_unref);
-  g_task_run_in_thread (task, transaction_end_thread);
+  job = tx_end_begin (tx, source_tag == pge_transaction_commit_async, TRUE, &error);
+  if (job == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  tx_enqueue (tx, job, FALSE, TX_BY_ENGINE, NULL);
+  /* Once queued, COMMIT or ROLLBACK is not cancelled: the outcome is
+   * reported as it is, so that the caller knows what was kept. */
+  pge_async_then_full (task, job->future, transaction_end_done, FALSE);
   g_object_unref (task);
 }
 
@@ -1795,10 +1834,12 @@ transaction_end_async (PgeTransaction     *tx,
  * @user_data: data for @callback
  *
  * pge_transaction_commit() without blocking: the `COMMIT` (or, for an
- * inner transaction, `RELEASE SAVEPOINT`) is sent and waited for from a
- * thread of GLib's pool, and @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call, where
- * pge_transaction_commit_finish() gets the outcome. Never blocks.
+ * inner transaction, `RELEASE SAVEPOINT`) is queued on the transaction's
+ * worker, and @callback runs in the thread-default #GMainContext of the
+ * calling thread at the time of this call, with the engine as its source
+ * object, where pge_transaction_commit_finish() gets the outcome. The
+ * worker then returns to the pool on its own (the callback may run just
+ * before it is back). No thread waits meanwhile. Never blocks.
  */
 void
 pge_transaction_commit_async (PgeTransaction     *tx,
@@ -1829,7 +1870,7 @@ gboolean
 pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_commit_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_commit_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1843,10 +1884,11 @@ pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError 
  * @user_data: data for @callback
  *
  * pge_transaction_rollback() without blocking: the `ROLLBACK` (or, for an
- * inner transaction, `ROLLBACK TO SAVEPOINT`) is sent and waited for from
- * a thread of GLib's pool, and @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call, where
- * pge_transaction_rollback_finish() gets the outcome. Never blocks.
+ * inner transaction, `ROLLBACK TO SAVEPOINT`) is queued on the
+ * transaction's worker, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, with the
+ * engine as its source object, where pge_transaction_rollback_finish()
+ * gets the outcome. No thread waits meanwhile. Never blocks.
  */
 void
 pge_transaction_rollback_async (PgeTransaction     *tx,
@@ -1875,7 +1917,7 @@ gboolean
 pge_transaction_rollback_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_rollback_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_rollback_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

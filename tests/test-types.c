@@ -1,5 +1,6 @@
-/* test-types.c — every public type is a registered GType whose boxed
- * copy/free are its ref/unref, so bindings and g_autoptr agree.
+/* test-types.c — every public type is a registered GType: PgeEngine a
+ * GObject, the others boxed types whose copy/free are their ref/unref, so
+ * bindings and g_autoptr agree.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
@@ -18,7 +19,6 @@ Test (types, every_type_is_registered_under_its_name)
     { PGE_TYPE_PARAMS, "PgeParams" },
     { PGE_TYPE_RESULT, "PgeResult" },
     { PGE_TYPE_FUTURE, "PgeFuture" },
-    { PGE_TYPE_ENGINE, "PgeEngine" },
     { PGE_TYPE_TRANSACTION, "PgeTransaction" },
     { PGE_TYPE_SAVEPOINT, "PgeSavepoint" },
     { PGE_TYPE_BATCH, "PgeBatch" },
@@ -30,6 +30,11 @@ Test (types, every_type_is_registered_under_its_name)
       cr_assert (G_TYPE_IS_BOXED (cases[i].type), "%s is not boxed", cases[i].name);
       cr_assert_str_eq (g_type_name (cases[i].type), cases[i].name);
     }
+  cr_assert (G_TYPE_IS_OBJECT (PGE_TYPE_ENGINE));
+  cr_assert (G_TYPE_IS_FINAL (PGE_TYPE_ENGINE));
+  cr_assert (g_type_is_a (PGE_TYPE_ENGINE, G_TYPE_INITABLE));
+  cr_assert (g_type_is_a (PGE_TYPE_ENGINE, G_TYPE_ASYNC_INITABLE));
+  cr_assert_str_eq (g_type_name (PGE_TYPE_ENGINE), "PgeEngine");
   cr_assert (G_TYPE_IS_ENUM (PGE_TYPE_ERROR));
   cr_assert (G_TYPE_IS_FLAGS (PGE_TYPE_TRANSACTION_FLAGS));
 }

@@ -10,6 +10,8 @@
 G_BEGIN_DECLS
 
 #define PGE_TYPE_ENGINE (pge_engine_get_type ())
+PGE_AVAILABLE
+G_DECLARE_FINAL_TYPE (PgeEngine, pge_engine, PGE, ENGINE, GObject)
 
 /**
  * PgeStats:
@@ -46,7 +48,6 @@ typedef struct {
  */
 typedef PGresult *(*PgeWorkerFunc) (PGconn *conn, gpointer user_data, GError **error);
 
-PGE_AVAILABLE GType      pge_engine_get_type            (void) G_GNUC_CONST;
 PGE_AVAILABLE PgeEngine *pge_engine_new                 (PgeConfig *config, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 PGE_AVAILABLE PgeEngine *pge_engine_ref                 (PgeEngine *engine);
 PGE_AVAILABLE void       pge_engine_unref               (PgeEngine *engine);
@@ -83,7 +84,5 @@ PGE_AVAILABLE PgeFuture *pge_engine_run_in_worker       (PgeEngine     *engine,
                                                          PgeWorkerFunc  func,
                                                          gpointer       user_data,
                                                          GDestroyNotify notify);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeEngine, pge_engine_unref)
 
 G_END_DECLS

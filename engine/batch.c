@@ -93,11 +93,15 @@ struct _PgeBatch {
  * Created by pge_engine_batch() or pge_transaction_batch();
  * pge_batch_next() returns the next chunk while the worker already
  * fetches the one after. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_batch_get_type:
  *
  * Returns: the boxed #GType of #PgeBatch
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
 
@@ -414,6 +418,8 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * itself.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint batch_size,
@@ -447,6 +453,8 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
  * engine's own worker threads, where it fails with %PGE_ERROR_INVALID_ARGUMENT.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_transaction_batch (PgeTransaction *tx, const char *sql, PgeParams *params, guint batch_size,
@@ -464,6 +472,8 @@ pge_transaction_batch (PgeTransaction *tx, const char *sql, PgeParams *params, g
  * Thread-safe.
  *
  * Returns: (transfer full): @batch
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_batch_ref (PgeBatch *batch)
@@ -518,6 +528,8 @@ batch_finalize (gpointer data)
  * done; inside a caller's transaction a `CLOSE` of the cursor is queued
  * there. Never blocks, so it is safe on any thread, including a worker's
  * callback. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_batch_unref (PgeBatch *batch)
@@ -590,6 +602,8 @@ take_locked (PgeBatch *batch)
  * which ends the scan like any error. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the next chunk
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_batch_fetch (PgeBatch *batch)
@@ -623,6 +637,8 @@ pge_batch_fetch (PgeBatch *batch)
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_batch_next (PgeBatch *batch, GError **error)
@@ -660,6 +676,8 @@ pge_batch_next (PgeBatch *batch, GError **error)
  * blocks (and rolls back).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_batch_close (PgeBatch *batch, GError **error)
@@ -727,6 +745,8 @@ pge_batch_close (PgeBatch *batch, GError **error)
  * Never blocks; thread-safe.
  *
  * Returns: the rows per chunk (100 when the batch was created with 0)
+ *
+ * Since: 1.0
  */
 guint
 pge_batch_get_batch_size (PgeBatch *batch)
@@ -796,6 +816,8 @@ batch_async_pinned (GTask *task, PgeResult *result, GError *error)
  * has its own transaction (it never joins the calling thread's current
  * one); inside a transaction, use pge_transaction_batch(). Read it with
  * pge_batch_next_async(). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_batch_async (PgeEngine          *engine,
@@ -842,6 +864,8 @@ pge_engine_batch_async (PgeEngine          *engine,
  * %G_IO_ERROR_CANCELLED. Never blocks.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
@@ -866,6 +890,8 @@ pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error
  * @callback runs in the thread-default #GMainContext of the calling
  * thread at the time of this call, where pge_batch_next_finish() gets the
  * rows. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_batch_next_async (PgeBatch           *batch,
@@ -898,6 +924,8 @@ pge_batch_next_async (PgeBatch           *batch,
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_batch_next_finish (PgeBatch *batch, GAsyncResult *result, GError **error)

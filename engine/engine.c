@@ -109,6 +109,13 @@ static void pge_engine_async_initable_iface_init (GAsyncInitableIface *iface);
  *
  * Since: 1.0
  */
+/**
+ * pge_engine_get_type:
+ *
+ * Returns: the #GType of #PgeEngine, a final #GObject type
+ *
+ * Since: 1.0
+ */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PgeEngine, pge_engine, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
                                                       pge_engine_initable_iface_init)
@@ -822,6 +829,8 @@ pge_engine_get_current (PgeEngine *engine)
  *
  * Returns: the main node's server version as libpq reports it, e.g.
  *   150004 for 15.4
+ *
+ * Since: 1.0
  */
 int
 pge_engine_get_server_version (PgeEngine *engine)
@@ -850,6 +859,8 @@ pge_engine_get_server_version (PgeEngine *engine)
  *
  * Returns: the number of worker threads (one connection each) over all
  *   nodes
+ *
+ * Since: 1.0
  */
 guint
 pge_engine_get_n_workers (PgeEngine *engine)
@@ -869,6 +880,8 @@ pge_engine_get_n_workers (PgeEngine *engine)
  *   summed over all nodes
  *
  * Never blocks for long; thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)

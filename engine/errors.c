@@ -40,6 +40,8 @@ pge_error_private_clear (PgeErrorPrivate *priv)
  * The quark of the %PGE_ERROR domain. Thread-safe.
  *
  * Returns: the %PGE_ERROR quark
+ *
+ * Since: 1.0
  */
 G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
 
@@ -52,6 +54,8 @@ G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
  *
  * Returns: (nullable): the SQLSTATE, owned by @error, or %NULL when @error
  *   is %NULL, not in the %PGE_ERROR domain, or did not come from the server
+ *
+ * Since: 1.0
  */
 const char *
 pge_error_get_sqlstate (const GError *error)
@@ -64,36 +68,6 @@ pge_error_get_sqlstate (const GError *error)
   if (priv == NULL || priv->sqlstate[0] == '\0')
     return NULL;
   return priv->sqlstate;
-}
-
-/**
- * pge_error_get_type:
- *
- * The #GType of the #PgeError enumeration, for bindings.
- *
- * Returns: the #GType
- */
-GType
-pge_error_get_type (void)
-{
-  static gsize type_id = 0;
-  static const GEnumValue values[] = {
-    { PGE_ERROR_FAILED, "PGE_ERROR_FAILED", "failed" },
-    { PGE_ERROR_CONNECTION, "PGE_ERROR_CONNECTION", "connection" },
-    { PGE_ERROR_QUERY, "PGE_ERROR_QUERY", "query" },
-    { PGE_ERROR_CANCELLED, "PGE_ERROR_CANCELLED", "cancelled" },
-    { PGE_ERROR_TIMEOUT, "PGE_ERROR_TIMEOUT", "timeout" },
-    { PGE_ERROR_CLOSED, "PGE_ERROR_CLOSED", "closed" },
-    { PGE_ERROR_QUEUE_FULL, "PGE_ERROR_QUEUE_FULL", "queue-full" },
-    { PGE_ERROR_INVALID_ARGUMENT, "PGE_ERROR_INVALID_ARGUMENT", "invalid-argument" },
-    { PGE_ERROR_TRANSACTION_STATE, "PGE_ERROR_TRANSACTION_STATE", "transaction-state" },
-    { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
-    { 0, NULL, NULL }
-  };
-
-  if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeError"), values));
-  return type_id;
 }
 
 /* A SQLSTATE alone decides the code, except 57014 (query_canceled), which

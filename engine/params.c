@@ -56,11 +56,15 @@ struct _PgeParams {
  * Copied when a query is queued, so the caller may reuse or free them at
  * once; a blocking `_sync` call reads them while it runs instead (no
  * other thread may change them meanwhile). Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_params_get_type:
  *
  * Returns: the boxed #GType of #PgeParams
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
 
@@ -70,6 +74,8 @@ G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
  * Creates an empty parameter list. Never blocks.
  *
  * Returns: (transfer full): a new #PgeParams
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_new (void)
@@ -92,6 +98,8 @@ pge_params_new (void)
  * Thread-safe.
  *
  * Returns: (transfer full): @params
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_ref (PgeParams *params)
@@ -120,6 +128,8 @@ pge_params_free (PgeParams *params)
  * @params: (transfer full): a #PgeParams
  *
  * Drops a reference; the last one frees the list. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_unref (PgeParams *params)
@@ -200,6 +210,8 @@ int_to_text (gint64 value)
  *
  * Appends an SQL NULL of unspecified type (the server infers it).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_null (PgeParams *params)
@@ -215,6 +227,8 @@ pge_params_add_null (PgeParams *params)
  *
  * Appends a value of unspecified type, so the server reads it as whatever
  * the placeholder needs (text, a date, a numeric ...). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_text (PgeParams *params, const char *value)
@@ -229,6 +243,8 @@ pge_params_add_text (PgeParams *params, const char *value)
  * @value: the value, sent as `int4`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int32 (PgeParams *params, gint32 value)
@@ -243,6 +259,8 @@ pge_params_add_int32 (PgeParams *params, gint32 value)
  * @value: the value, sent as `int8`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int64 (PgeParams *params, gint64 value)
@@ -258,6 +276,8 @@ pge_params_add_int64 (PgeParams *params, gint64 value)
  *
  * Sent with 17 significant digits, so it round-trips exactly.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_double (PgeParams *params, double value)
@@ -281,6 +301,8 @@ pge_params_add_double (PgeParams *params, double value)
  * @value: the value, sent as `bool`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_boolean (PgeParams *params, gboolean value)
@@ -298,6 +320,8 @@ pge_params_add_boolean (PgeParams *params, gboolean value)
  *
  * Appends binary data as `bytea`, sent in binary form (NUL bytes and all).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
@@ -318,6 +342,8 @@ pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
  *
  * Appends a value of an explicit type, e.g. `1184` (timestamptz) with
  * "2024-01-01 00:00:00+00". Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_typed (PgeParams *params, Oid type, const char *text)
@@ -333,6 +359,8 @@ pge_params_add_typed (PgeParams *params, Oid type, const char *text)
  * Thread-safe.
  *
  * Returns: how many parameters @params holds
+ *
+ * Since: 1.0
  */
 guint
 pge_params_get_length (PgeParams *params)
@@ -408,6 +436,8 @@ add_variant (PgeParams *params, GVariant *value, guint index, GError **error)
  * Returns: (transfer full) (nullable): the parameters, or %NULL with
  *   %PGE_ERROR_INVALID_ARGUMENT if @tuple is not a tuple or holds an
  *   unsupported type
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_new_from_variant (GVariant *tuple, GError **error)

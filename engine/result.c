@@ -24,11 +24,15 @@ struct _PgeResult {
  * The rows and command tag of one statement.
  *
  * Immutable once made: every getter is safe from any thread.
+ *
+ * Since: 1.0
  */
 /**
  * pge_result_get_type:
  *
  * Returns: the boxed #GType of #PgeResult
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeResult, pge_result, pge_result_ref, pge_result_unref)
 
@@ -48,6 +52,8 @@ pge_result_new_take (PGresult *res)
  * Thread-safe.
  *
  * Returns: (transfer full): @result
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_result_ref (PgeResult *result)
@@ -67,6 +73,8 @@ pge_result_free (PgeResult *result)
  * @result: (transfer full): a #PgeResult
  *
  * Drops a reference; the last one frees the rows. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_result_unref (PgeResult *result)
@@ -80,6 +88,8 @@ pge_result_unref (PgeResult *result)
  * @result: a #PgeResult
  *
  * Returns: the number of rows (0 for a command that returns none)
+ *
+ * Since: 1.0
  */
 guint
 pge_result_get_n_rows (PgeResult *result)
@@ -93,6 +103,8 @@ pge_result_get_n_rows (PgeResult *result)
  * @result: a #PgeResult
  *
  * Returns: the number of columns
+ *
+ * Since: 1.0
  */
 guint
 pge_result_get_n_columns (PgeResult *result)
@@ -108,6 +120,8 @@ pge_result_get_n_columns (PgeResult *result)
  *
  * Returns: (nullable): the column's name, owned by @result; %NULL (and a
  *   critical) when @column is out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_column_name (PgeResult *result, guint column)
@@ -123,6 +137,8 @@ pge_result_get_column_name (PgeResult *result, guint column)
  * @name: a column name, matched exactly (case-sensitive)
  *
  * Returns: the index of the first column called @name, or -1 if absent
+ *
+ * Since: 1.0
  */
 int
 pge_result_get_column_index (PgeResult *result, const char *name)
@@ -146,6 +162,8 @@ pge_result_get_column_index (PgeResult *result, const char *name)
  *
  * Returns: (type guint) (transfer none): the column's type OID (23 for
  *   int4 ...), or 0 (with a critical) when @column is out of range
+ *
+ * Since: 1.0
  */
 Oid
 pge_result_get_column_type (PgeResult *result, guint column)
@@ -170,6 +188,8 @@ cell_in_range (PgeResult *result, guint row, guint column)
  *
  * Returns: (nullable): the value's text form, owned by @result; %NULL for
  *   SQL NULL, and (with a critical) for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_value (PgeResult *result, guint row, guint column)
@@ -189,6 +209,8 @@ pge_result_get_value (PgeResult *result, guint row, guint column)
  *
  * Returns: whether the cell is SQL NULL; %TRUE (with a critical) for a cell
  *   out of range, since there is no value there either
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_is_null (PgeResult *result, guint row, guint column)
@@ -208,6 +230,8 @@ pge_result_is_null (PgeResult *result, guint row, guint column)
  *
  * Returns: the value; 0 for NULL, out of range, or text that is not an
  *   integer
+ *
+ * Since: 1.0
  */
 gint64
 pge_result_get_int64 (PgeResult *result, guint row, guint column)
@@ -230,6 +254,8 @@ pge_result_get_int64 (PgeResult *result, guint row, guint column)
  * integers; "Infinity", "-Infinity" and "NaN" too).
  *
  * Returns: the value; 0 for NULL or out of range
+ *
+ * Since: 1.0
  */
 double
 pge_result_get_double (PgeResult *result, guint row, guint column)
@@ -247,6 +273,8 @@ pge_result_get_double (PgeResult *result, guint row, guint column)
  *
  * Returns: %TRUE if the cell is a true boolean ("t"); %FALSE for false,
  *   NULL or out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_get_boolean (PgeResult *result, guint row, guint column)
@@ -262,6 +290,8 @@ pge_result_get_boolean (PgeResult *result, guint row, guint column)
  *
  * Returns: the command tag, such as "INSERT 0 1" or "SELECT 3", owned by
  *   @result; "" if there is none
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_command_tag (PgeResult *result)
@@ -276,6 +306,8 @@ pge_result_get_command_tag (PgeResult *result)
  *
  * Returns: the rows inserted, updated, deleted, selected, moved, fetched or
  *   copied by the command; 0 for other commands
+ *
+ * Since: 1.0
  */
 guint64
 pge_result_get_rows_affected (PgeResult *result)
@@ -295,6 +327,8 @@ pge_result_get_rows_affected (PgeResult *result)
  * columns, PQfmod ...). Do not PQclear() it.
  *
  * Returns: (transfer none) (nullable): the PGresult, owned by @result
+ *
+ * Since: 1.0
  */
 const PGresult *
 pge_result_get_pgresult (PgeResult *result)

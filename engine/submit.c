@@ -72,6 +72,8 @@ invalid_future (const char *message)
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
@@ -102,6 +104,8 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * wait for itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GError **error)
@@ -134,6 +138,8 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, PgeParams *params)
@@ -167,6 +173,8 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  * Inside the thread's current transaction, it runs there. Thread-safe.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
@@ -257,6 +265,8 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_data, GDestroyNotify notify)
@@ -295,6 +305,8 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
  * #GMainContext of the calling thread at the time of this call; get the
  * result there with pge_engine_query_finish(). Routed like
  * pge_engine_query(). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_query_async (PgeEngine          *engine,
@@ -327,6 +339,8 @@ pge_engine_query_async (PgeEngine          *engine,
  * its result. Other failures are a %PGE_ERROR. Never blocks.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)

@@ -122,44 +122,20 @@ struct _PgeTransaction {
  * current transaction of the thread that began it (unless begun with an
  * `_async` call). The last unref of an unfinished transaction rolls it
  * back. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_transaction_get_type:
  *
  * Returns: the boxed #GType of #PgeTransaction
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_transaction_unref)
 
 /* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */
 static GPrivate submit_depth = G_PRIVATE_INIT (NULL);
-
-/**
- * pge_transaction_flags_get_type:
- *
- * The #GType of #PgeTransactionFlags, for bindings. Thread-safe.
- *
- * Returns: the #GType
- */
-GType
-pge_transaction_flags_get_type (void)
-{
-  static gsize type_id = 0;
-  static const GFlagsValue values[] = {
-    { PGE_TRANSACTION_DEFAULT, "PGE_TRANSACTION_DEFAULT", "default" },
-    { PGE_TRANSACTION_READ_ONLY, "PGE_TRANSACTION_READ_ONLY", "read-only" },
-    { PGE_TRANSACTION_REPEATABLE_READ, "PGE_TRANSACTION_REPEATABLE_READ", "repeatable-read" },
-    { PGE_TRANSACTION_SERIALIZABLE, "PGE_TRANSACTION_SERIALIZABLE", "serializable" },
-    { PGE_TRANSACTION_DEFERRABLE, "PGE_TRANSACTION_DEFERRABLE", "deferrable" },
-    { PGE_TRANSACTION_NO_NESTING, "PGE_TRANSACTION_NO_NESTING", "no-nesting" },
-    { PGE_TRANSACTION_SAVEPOINT, "PGE_TRANSACTION_SAVEPOINT", "savepoint" },
-    { 0, NULL, NULL }
-  };
-
-  if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_flags_register_static (g_intern_static_string ("PgeTransactionFlags"),
-                                                          values));
-  return type_id;
-}
 
 /* --------------------------------------------------------------- shared */
 
@@ -768,6 +744,8 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
  *   flags, %PGE_ERROR_CLOSED once the engine is closed,
  *   %PGE_ERROR_TIMEOUT when no worker became free in time
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
@@ -810,6 +788,8 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
  *
  * Returns: (transfer none) (nullable): the transaction, or %NULL if none;
  *   valid as long as the caller holds a reference to it
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_get_current_transaction (PgeEngine *engine)
@@ -838,6 +818,8 @@ pge_engine_get_current_transaction (PgeEngine *engine)
  * Never blocks; thread-safe.
  *
  * Returns: %TRUE if the calling thread has a current transaction on @engine
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_transaction_exists (PgeEngine *engine)
@@ -856,6 +838,8 @@ pge_engine_transaction_exists (PgeEngine *engine)
  * Thread-safe.
  *
  * Returns: (transfer full): @tx
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_transaction_ref (PgeTransaction *tx)
@@ -914,6 +898,8 @@ tx_finalize (PgeTransaction *tx)
  * the worker is back in the pool, except on one of the engine's own
  * worker threads), an inner one queues `ROLLBACK TO` and `RELEASE` of its
  * savepoint. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_unref (PgeTransaction *tx)
@@ -930,6 +916,8 @@ pge_transaction_unref (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer none): the engine @tx runs on
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_transaction_get_engine (PgeTransaction *tx)
@@ -946,6 +934,8 @@ pge_transaction_get_engine (PgeTransaction *tx)
  *
  * Returns: (transfer none) (nullable): the transaction a savepoint-nested
  *   @tx was made in, or %NULL for an outermost transaction
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_transaction_get_parent (PgeTransaction *tx)
@@ -971,6 +961,8 @@ pge_transaction_get_parent (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
@@ -999,6 +991,8 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *params, GError **error)
@@ -1031,6 +1025,8 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
  * refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **error)
@@ -1321,6 +1317,8 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * one of the engine's own worker threads.
  *
  * Returns: %TRUE if @tx is committed
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_commit (PgeTransaction *tx, GError **error)
@@ -1346,6 +1344,8 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * the engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback (PgeTransaction *tx, GError **error)
@@ -1363,6 +1363,8 @@ pge_transaction_rollback (PgeTransaction *tx, GError **error)
  * committed. Never blocks; thread-safe.
  *
  * Returns: %TRUE once @tx has been committed
+ *
+ * Since: 1.0
  */
 static gboolean
 tx_state_is (PgeTransaction *tx, TxState state)
@@ -1391,6 +1393,8 @@ pge_transaction_is_committed (PgeTransaction *tx)
  * parent ended without committing. Never blocks; thread-safe.
  *
  * Returns: %TRUE once @tx has been rolled back
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_is_rolled_back (PgeTransaction *tx)
@@ -1411,6 +1415,8 @@ pge_transaction_is_rolled_back (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: the next id, starting at 1
+ *
+ * Since: 1.0
  */
 guint
 pge_transaction_get_savepoint_id (PgeTransaction *tx)
@@ -1440,6 +1446,8 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
  * threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GError **error)
@@ -1493,6 +1501,8 @@ retry_backoff (guint attempt)
  * @engine's own worker threads.
  *
  * Returns: %TRUE if the block committed (or, nested by default, succeeded)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_run_transaction (PgeEngine          *engine,
@@ -1663,6 +1673,8 @@ begin_async_pinned (GTask *task, PgeResult *result, GError *error)
  * transaction rolls it back and blocks until the worker is free.
  *
  * Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_transaction_async (PgeEngine          *engine,
@@ -1712,6 +1724,8 @@ pge_engine_transaction_async (PgeEngine          *engine,
  *
  * Returns: (transfer full) (nullable): the open transaction, or %NULL
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
@@ -1738,6 +1752,8 @@ pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError *
  * this; @callback runs in the thread-default #GMainContext of the calling
  * thread at the time of this call, where pge_transaction_query_finish()
  * gets the result. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_query_async (PgeTransaction     *tx,
@@ -1771,6 +1787,8 @@ pge_transaction_query_async (PgeTransaction     *tx,
  * Never blocks.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
@@ -1840,6 +1858,8 @@ transaction_end_async (PgeTransaction     *tx,
  * object, where pge_transaction_commit_finish() gets the outcome. The
  * worker then returns to the pool on its own (the callback may run just
  * before it is back). No thread waits meanwhile. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_commit_async (PgeTransaction     *tx,
@@ -1865,6 +1885,8 @@ pge_transaction_commit_async (PgeTransaction     *tx,
  * blocks.
  *
  * Returns: %TRUE if the transaction was committed
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
@@ -1889,6 +1911,8 @@ pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError 
  * #GMainContext of the calling thread at the time of this call, with the
  * engine as its source object, where pge_transaction_rollback_finish()
  * gets the outcome. No thread waits meanwhile. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_rollback_async (PgeTransaction     *tx,
@@ -1912,6 +1936,8 @@ pge_transaction_rollback_async (PgeTransaction     *tx,
  * before it started. Never blocks.
  *
  * Returns: %TRUE if the transaction was rolled back
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)

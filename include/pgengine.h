@@ -20,5 +20,6 @@
 #include <pgengine/pge-batch.h>
 #include <pgengine/pge-atomic.h>
 #include <pgengine/pge-async.h>
+#include <pgengine/pge-enum-types.h>
 
 #undef PGE_INSIDE_PGENGINE_H

@@ -3,6 +3,8 @@
  * bindings and g_autoptr agree.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "config.h"
+
 #include "fixture.h"
 
 TestSuite (types, .init = pge_test_engine_up, .fini = pge_test_engine_down);
@@ -111,4 +113,21 @@ Test (types, ref_of_null_returns_null)
   cr_assert_null (pge_result_ref (NULL));
   cr_assert_null (pge_params_ref (NULL));
   cr_assert_null (pge_config_ref (NULL));
+}
+
+/* pge-version.h is made by configure from configure.ac's version. */
+Test (types, version_macros_match_the_package_version)
+{
+  g_autofree char *version = g_strdup_printf ("%d.%d.%d", PGE_MAJOR_VERSION, PGE_MINOR_VERSION,
+                                              PGE_MICRO_VERSION);
+
+  cr_assert_str_eq (version, PGE_VERSION_S);
+  cr_assert_str_eq (PGE_VERSION_S, PACKAGE_VERSION);
+  cr_assert (PGE_CHECK_VERSION (1, 0, 0));
+  cr_assert (PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION, PGE_MICRO_VERSION));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION, PGE_MICRO_VERSION + 1));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION + 1, 0));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION + 1, 0, 0));
+  cr_assert (PGE_CHECK_VERSION (0, 99, 99));
+  cr_assert_geq (PGE_VERSION_HEX, PGE_VERSION_1_0);
 }

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
  *
  * The error domain of every error pgengine reports itself. Errors from a
  * #GCancellable passed to an `_async` call use %G_IO_ERROR instead.
+ *
+ * Since: 1.0
  */
 #define PGE_ERROR (pge_error_quark ())
 
@@ -31,6 +33,8 @@ G_BEGIN_DECLS
  * @PGE_ERROR_NESTED: nesting refused (%PGE_TRANSACTION_NO_NESTING)
  *
  * Error codes in the %PGE_ERROR domain.
+ *
+ * Since: 1.0
  */
 typedef enum {
   PGE_ERROR_FAILED,
@@ -45,10 +49,7 @@ typedef enum {
   PGE_ERROR_NESTED
 } PgeError;
 
-PGE_AVAILABLE GQuark      pge_error_quark        (void);
-PGE_AVAILABLE const char *pge_error_get_sqlstate (const GError *error);
-PGE_AVAILABLE GType       pge_error_get_type     (void) G_GNUC_CONST;
-
-#define PGE_TYPE_ERROR (pge_error_get_type ())
+PGE_AVAILABLE_IN_1_0 GQuark      pge_error_quark        (void);
+PGE_AVAILABLE_IN_1_0 const char *pge_error_get_sqlstate (const GError *error);
 
 G_END_DECLS

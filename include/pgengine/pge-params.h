@@ -11,22 +11,22 @@ G_BEGIN_DECLS
 
 #define PGE_TYPE_PARAMS (pge_params_get_type ())
 
-PGE_AVAILABLE GType      pge_params_get_type         (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeParams *pge_params_new              (void) G_GNUC_WARN_UNUSED_RESULT;
-PGE_AVAILABLE PgeParams *pge_params_ref              (PgeParams *params);
-PGE_AVAILABLE void       pge_params_unref            (PgeParams *params);
-PGE_AVAILABLE void       pge_params_add_null         (PgeParams *params);
-PGE_AVAILABLE void       pge_params_add_text         (PgeParams *params, const char *value);
-PGE_AVAILABLE void       pge_params_add_int32        (PgeParams *params, gint32 value);
-PGE_AVAILABLE void       pge_params_add_int64        (PgeParams *params, gint64 value);
-PGE_AVAILABLE void       pge_params_add_double       (PgeParams *params, double value);
-PGE_AVAILABLE void       pge_params_add_boolean      (PgeParams *params, gboolean value);
-PGE_AVAILABLE void       pge_params_add_bytea        (PgeParams    *params,
+PGE_AVAILABLE_IN_1_0 GType      pge_params_get_type         (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeParams *pge_params_new              (void) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE_IN_1_0 PgeParams *pge_params_ref              (PgeParams *params);
+PGE_AVAILABLE_IN_1_0 void       pge_params_unref            (PgeParams *params);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_null         (PgeParams *params);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_text         (PgeParams *params, const char *value);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_int32        (PgeParams *params, gint32 value);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_int64        (PgeParams *params, gint64 value);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_double       (PgeParams *params, double value);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_boolean      (PgeParams *params, gboolean value);
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_bytea        (PgeParams    *params,
                                                       const guint8 *data,
                                                       gsize         length);
-PGE_AVAILABLE void       pge_params_add_typed        (PgeParams *params, Oid type, const char *text);
-PGE_AVAILABLE guint      pge_params_get_length       (PgeParams *params);
-PGE_AVAILABLE PgeParams *pge_params_new_from_variant (GVariant *tuple, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE_IN_1_0 void       pge_params_add_typed        (PgeParams *params, Oid type, const char *text);
+PGE_AVAILABLE_IN_1_0 guint      pge_params_get_length       (PgeParams *params);
+PGE_AVAILABLE_IN_1_0 PgeParams *pge_params_new_from_variant (GVariant *tuple, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeParams, pge_params_unref)
 

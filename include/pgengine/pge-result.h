@@ -11,22 +11,22 @@ G_BEGIN_DECLS
 
 #define PGE_TYPE_RESULT (pge_result_get_type ())
 
-PGE_AVAILABLE GType           pge_result_get_type          (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeResult      *pge_result_ref               (PgeResult *result);
-PGE_AVAILABLE void            pge_result_unref             (PgeResult *result);
-PGE_AVAILABLE guint           pge_result_get_n_rows        (PgeResult *result);
-PGE_AVAILABLE guint           pge_result_get_n_columns     (PgeResult *result);
-PGE_AVAILABLE const char     *pge_result_get_column_name   (PgeResult *result, guint column);
-PGE_AVAILABLE int             pge_result_get_column_index  (PgeResult *result, const char *name);
-PGE_AVAILABLE Oid             pge_result_get_column_type   (PgeResult *result, guint column);
-PGE_AVAILABLE const char     *pge_result_get_value         (PgeResult *result, guint row, guint column);
-PGE_AVAILABLE gboolean        pge_result_is_null           (PgeResult *result, guint row, guint column);
-PGE_AVAILABLE gint64          pge_result_get_int64         (PgeResult *result, guint row, guint column);
-PGE_AVAILABLE double          pge_result_get_double        (PgeResult *result, guint row, guint column);
-PGE_AVAILABLE gboolean        pge_result_get_boolean       (PgeResult *result, guint row, guint column);
-PGE_AVAILABLE const char     *pge_result_get_command_tag   (PgeResult *result);
-PGE_AVAILABLE guint64         pge_result_get_rows_affected (PgeResult *result);
-PGE_AVAILABLE const PGresult *pge_result_get_pgresult      (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 GType           pge_result_get_type          (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeResult      *pge_result_ref               (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 void            pge_result_unref             (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 guint           pge_result_get_n_rows        (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 guint           pge_result_get_n_columns     (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 const char     *pge_result_get_column_name   (PgeResult *result, guint column);
+PGE_AVAILABLE_IN_1_0 int             pge_result_get_column_index  (PgeResult *result, const char *name);
+PGE_AVAILABLE_IN_1_0 Oid             pge_result_get_column_type   (PgeResult *result, guint column);
+PGE_AVAILABLE_IN_1_0 const char     *pge_result_get_value         (PgeResult *result, guint row, guint column);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_result_is_null           (PgeResult *result, guint row, guint column);
+PGE_AVAILABLE_IN_1_0 gint64          pge_result_get_int64         (PgeResult *result, guint row, guint column);
+PGE_AVAILABLE_IN_1_0 double          pge_result_get_double        (PgeResult *result, guint row, guint column);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_result_get_boolean       (PgeResult *result, guint row, guint column);
+PGE_AVAILABLE_IN_1_0 const char     *pge_result_get_command_tag   (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 guint64         pge_result_get_rows_affected (PgeResult *result);
+PGE_AVAILABLE_IN_1_0 const PGresult *pge_result_get_pgresult      (PgeResult *result);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeResult, pge_result_unref)
 

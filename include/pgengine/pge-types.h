@@ -12,11 +12,9 @@
 
 G_BEGIN_DECLS
 
-/* Every public symbol carries this so that the library can be built with
- * -fvisibility=hidden and still export exactly the `pge_` API. */
-#ifndef PGE_AVAILABLE
-#define PGE_AVAILABLE __attribute__ ((visibility ("default")))
-#endif
+/* PGE_AVAILABLE_IN_1_0 (and its older name PGE_AVAILABLE), which every
+ * public declaration carries. */
+#include <pgengine/pge-version.h>
 
 typedef struct _PgeConfig      PgeConfig;
 typedef struct _PgeResult      PgeResult;

@@ -5,11 +5,13 @@
 
 G_BEGIN_DECLS
 
-/* A GTask (no source object) for an `_async` call tagged @source_tag, or
+/* A GTask (source object @source_object, the engine, or NULL) for an
+ * `_async` call tagged @source_tag, or
  * NULL when @cancellable is already cancelled: the task has then returned
  * G_IO_ERROR_CANCELLED and the caller must start nothing. The task does
  * not check @cancellable when it returns: the outcome of the work does. */
-G_GNUC_INTERNAL GTask *pge_async_task_new      (gpointer            source_tag,
+G_GNUC_INTERNAL GTask *pge_async_task_new      (gpointer            source_object,
+                                                gpointer            source_tag,
                                                 const char         *name,
                                                 GCancellable       *cancellable,
                                                 GAsyncReadyCallback callback,
@@ -30,8 +32,29 @@ G_GNUC_INTERNAL void   pge_async_follow_result (GTask     *task,
 G_GNUC_INTERNAL void   pge_async_follow_boolean (GTask     *task,
                                                  PgeFuture *future);
 
-/* Whether @result is a GTask of the `_async` call tagged @source_tag. */
+/* Whether @result is a GTask of @source_object's `_async` call tagged
+ * @source_tag. */
 G_GNUC_INTERNAL gboolean pge_async_task_check  (GAsyncResult *result,
+                                                gpointer      source_object,
                                                 gpointer      source_tag);
+
+/* One step of an `_async` chain: runs in the task's GMainContext once the
+ * future given to pge_async_then() is done, with its result and error
+ * (both transfer full, at most one set). The step returns the task or
+ * chains another pge_async_then(); it borrows @task. */
+typedef void (*PgeAsyncStep) (GTask *task, PgeResult *result, GError *error);
+
+/* Runs @step for @future (borrowed) in @task's context, never inside this
+ * call; holds a reference on @task meanwhile. Cancelling the task's
+ * GCancellable cancels @future. */
+G_GNUC_INTERNAL void   pge_async_then           (GTask       *task,
+                                                 PgeFuture   *future,
+                                                 PgeAsyncStep step);
+/* The same; without @cancels the GCancellable leaves @future alone (a
+ * COMMIT, once queued, is not cancelled). */
+G_GNUC_INTERNAL void   pge_async_then_full      (GTask       *task,
+                                                 PgeFuture   *future,
+                                                 PgeAsyncStep step,
+                                                 gboolean     cancels);
 
 G_END_DECLS

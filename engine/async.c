@@ -2,24 +2,23 @@
  *
  * Each pair lives beside its blocking twin (engine.c, submit.c,
  * transaction.c, batch.c, atomic.c); this file holds the pieces they
- * share. Every pair is a GTask with no source object (the pgengine types are
- * boxed, not GObjects); the task captures the thread-default GMainContext
- * of the `_async` caller and its callback always runs there. Two shapes:
+ * share. Every pair is a GTask whose source object is the engine (so a
+ * binding's callback gets it); the task captures the thread-default
+ * GMainContext of the `_async` caller and its callback always runs there.
  *
- * - Work that is one job (a query, a batch step, an atomic run) follows its
- *   PgeFuture. The GCancellable is connected to pge_future_cancel(): a
- *   queued job is removed and never runs, a running one gets libpq's
- *   cancel request. The future's completion reaches the task through
- *   pge_future_on_done() in the task's context, where the task returns.
- *
- * - Work that is a blocking call of several round trips (connect, begin,
- *   commit, rollback, declare a cursor) runs in GTask's thread pool
- *   (g_task_run_in_thread()), so the main loop never waits on the network.
- *   Cancelling before it starts means it never runs. Once it runs it is
- *   finished, and its outcome reported, except where the result would be a
- *   new object the caller did not get to see (an engine, a transaction, a
- *   batch): those are released on the pool thread — not in the main loop,
- *   since releasing them blocks — and the task reports the cancellation.
+ * No `_async` call ever uses a thread of its own, nor one of GIO's pool:
+ * every one is a chain of the engine's own jobs. Each step queues a job
+ * (non-blocking), and pge_async_then() runs the next step in the task's
+ * context when the job's PgeFuture is done: a transaction is a PIN job
+ * (a queued lease request that waits its turn like any job), then BEGIN on
+ * the lease, then the task returns; a commit is its COMMIT job; an engine
+ * waits for each node's "started" future (resolved by the worker threads
+ * once their first connection attempt is over). While a step waits, the
+ * GCancellable is connected to pge_future_cancel() of that step's future:
+ * a queued job is removed and never runs, a running one gets libpq's
+ * cancel request. What a cancelled chain already made (a pinned worker,
+ * an open BEGIN) is let go without blocking: the lease is released and
+ * the worker rolls back and returns to the pool on its own thread.
  *
  * Why a future's completion hops into the task's context before touching
  * the GCancellable: cancelling a queued job resolves its future on the
@@ -42,37 +41,24 @@
 
 /* ------------------------------------------------------ following futures */
 
-typedef enum {
-  FOLLOW_RESULT,    /* the task returns the PgeResult (or NULL) */
-  FOLLOW_BOOLEAN    /* the task returns TRUE, or the error */
-} FollowKind;
-
 typedef struct {
-  GTask     *task;        /* owned */
-  FollowKind kind;
-  gulong     cancel_id;
+  GTask       *task;        /* owned */
+  PgeAsyncStep step;
+  gulong       cancel_id;
 } Follow;
 
 static void
 follow_done (PgeFuture *future, gpointer user_data)
 {
   Follow *follow = user_data;
-  GCancellable *cancellable = g_task_get_cancellable (follow->task);
+  GCancellable *cancellable = follow->cancel_id != 0 ? g_task_get_cancellable (follow->task) : NULL;
   GError *error = NULL;
   PgeResult *result = pge_future_wait (future, &error); /* done: never blocks */
 
   /* Safe here, in the task's context: see the top of the file. */
   if (cancellable != NULL)
     g_cancellable_disconnect (cancellable, follow->cancel_id);
-  if (error != NULL)
-    g_task_return_error (follow->task, pge_async_translate_cancel (error, cancellable));
-  else if (follow->kind == FOLLOW_BOOLEAN)
-    {
-      g_clear_pointer (&result, pge_result_unref);
-      g_task_return_boolean (follow->task, TRUE);
-    }
-  else
-    g_task_return_pointer (follow->task, result, (GDestroyNotify) pge_result_unref);
+  follow->step (follow->task, result, error);
   g_object_unref (follow->task);
   g_free (follow);
 }
@@ -83,14 +69,20 @@ follow_cancelled (GCancellable *cancellable, gpointer user_data)
   pge_future_cancel (user_data);
 }
 
-static void
-follow_future (GTask *task, PgeFuture *future, FollowKind kind)
+void
+pge_async_then (GTask *task, PgeFuture *future, PgeAsyncStep step)
 {
-  GCancellable *cancellable = g_task_get_cancellable (task);
+  pge_async_then_full (task, future, step, TRUE);
+}
+
+void
+pge_async_then_full (GTask *task, PgeFuture *future, PgeAsyncStep step, gboolean cancels)
+{
+  GCancellable *cancellable = cancels ? g_task_get_cancellable (task) : NULL;
   Follow *follow = g_new0 (Follow, 1);
 
-  follow->task = task;
-  follow->kind = kind;
+  follow->task = g_object_ref (task);
+  follow->step = step;
   /* Connected before the callback is registered: the task's context may be
    * run by another thread, which could otherwise see follow_done() before
    * cancel_id is set. If the cancellable is already cancelled, the handler
@@ -100,6 +92,25 @@ follow_future (GTask *task, PgeFuture *future, FollowKind kind)
                                                pge_future_ref (future),
                                                (GDestroyNotify) pge_future_unref);
   pge_future_on_done (future, g_task_get_context (task), follow_done, follow, NULL);
+}
+
+static void
+return_result (GTask *task, PgeResult *result, GError *error)
+{
+  if (error != NULL)
+    g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) pge_result_unref);
+}
+
+static void
+return_boolean (GTask *task, PgeResult *result, GError *error)
+{
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /* GIO's code for a job that our GCancellable stopped; any other error,
@@ -119,13 +130,14 @@ pge_async_translate_cancel (GError *error, GCancellable *cancellable)
 }
 
 GTask *
-pge_async_task_new (gpointer            source_tag,
+pge_async_task_new (gpointer            source_object,
+                    gpointer            source_tag,
                     const char         *name,
                     GCancellable       *cancellable,
                     GAsyncReadyCallback callback,
                     gpointer            user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_name (task, name);
@@ -139,17 +151,20 @@ pge_async_task_new (gpointer            source_tag,
 void
 pge_async_follow_result (GTask *task, PgeFuture *future)
 {
-  follow_future (task, future, FOLLOW_RESULT);
+  pge_async_then (task, future, return_result);
+  g_object_unref (task);
 }
 
 void
 pge_async_follow_boolean (GTask *task, PgeFuture *future)
 {
-  follow_future (task, future, FOLLOW_BOOLEAN);
+  pge_async_then (task, future, return_boolean);
+  g_object_unref (task);
 }
 
 gboolean
-pge_async_task_check (GAsyncResult *result, gpointer source_tag)
+pge_async_task_check (GAsyncResult *result, gpointer source_object, gpointer source_tag)
 {
-  return g_task_is_valid (result, NULL) && g_task_get_source_tag (G_TASK (result)) == source_tag;
+  return g_task_is_valid (result, source_object) &&
+         g_task_get_source_tag (G_TASK (result)) == source_tag;
 }

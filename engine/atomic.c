@@ -68,11 +68,15 @@ typedef struct {
  * Build it with pge_engine_atomic() and pge_atomic_add(), run it with
  * pge_atomic_run(). Its query list is guarded by a lock; it may be used
  * from any thread.
+ *
+ * Since: 1.0
  */
 /**
  * pge_atomic_get_type:
  *
  * Returns: the boxed #GType of #PgeAtomic
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeAtomic, pge_atomic, pge_atomic_ref, pge_atomic_unref)
 
@@ -377,6 +381,8 @@ atomic_job_run (PgeJob *job, PgeConnection *c, gpointer data, GError **error)
  * thread-safe.
  *
  * Returns: (transfer full): a new #PgeAtomic
+ *
+ * Since: 1.0
  */
 PgeAtomic *
 pge_engine_atomic (PgeEngine *engine)
@@ -398,6 +404,8 @@ pge_engine_atomic (PgeEngine *engine)
  * Thread-safe.
  *
  * Returns: (transfer full): @atomic
+ *
+ * Since: 1.0
  */
 PgeAtomic *
 pge_atomic_ref (PgeAtomic *atomic)
@@ -425,6 +433,8 @@ atomic_free (gpointer data)
  * last one of the caller does not stop it. Never blocks (except when it
  * drops the last reference to the engine, see pge_engine_unref()).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_atomic_unref (PgeAtomic *atomic)
@@ -443,6 +453,8 @@ pge_atomic_unref (PgeAtomic *atomic)
  * run fails with %PGE_ERROR_INVALID_ARGUMENT naming its number, and sends
  * nothing. Queries added while a run is in progress belong to the next
  * run. Never blocks; thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_atomic_add (PgeAtomic *atomic, const char *sql, PgeParams *params)
@@ -465,6 +477,8 @@ pge_atomic_add (PgeAtomic *atomic, const char *sql, PgeParams *params)
  * Never blocks; thread-safe.
  *
  * Returns: how many queries have been added
+ *
+ * Since: 1.0
  */
 guint
 pge_atomic_get_n_queries (PgeAtomic *atomic)
@@ -540,6 +554,8 @@ check_queries (GPtrArray *queries)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer full): a future for the last query's result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_atomic_run (PgeAtomic *atomic)
@@ -588,6 +604,8 @@ pge_atomic_run (PgeAtomic *atomic)
  *
  * Returns: %TRUE if every query ran and the work was committed (or, inside
  *   a transaction, kept in it)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_atomic_run_sync (PgeAtomic *atomic, GError **error)
@@ -621,6 +639,8 @@ pge_atomic_run_sync (PgeAtomic *atomic, GError **error)
  * blocks; thread-safe.
  *
  * Returns: (transfer full) (nullable): the query's result
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_atomic_get_result (PgeAtomic *atomic, guint index)
@@ -659,6 +679,8 @@ pge_atomic_get_result (PgeAtomic *atomic, guint index)
  * pge_atomic_run()), and @callback runs in the thread-default
  * #GMainContext of the calling thread at the time of this call, where
  * pge_atomic_run_finish() gets the outcome. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_atomic_run_async (PgeAtomic          *atomic,
@@ -670,7 +692,7 @@ pge_atomic_run_async (PgeAtomic          *atomic,
   GTask *task;
 
   g_return_if_fail (atomic != NULL);
-  task = pge_async_task_new (pge_atomic_run_async, "pge_atomic_run_async",
+  task = pge_async_task_new (atomic->engine, pge_atomic_run_async, "pge_atomic_run_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -691,12 +713,14 @@ pge_atomic_run_async (PgeAtomic          *atomic,
  * %G_IO_ERROR_CANCELLED. Never blocks.
  *
  * Returns: %TRUE if every query ran and the work was committed
+ *
+ * Since: 1.0
  */
 gboolean
 pge_atomic_run_finish (PgeAtomic *atomic, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (atomic != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_atomic_run_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, atomic->engine, pge_atomic_run_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -93,11 +93,15 @@ struct _PgeBatch {
  * Created by pge_engine_batch() or pge_transaction_batch();
  * pge_batch_next() returns the next chunk while the worker already
  * fetches the one after. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_batch_get_type:
  *
  * Returns: the boxed #GType of #PgeBatch
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
 
@@ -307,17 +311,15 @@ batch_free (PgeBatch *batch)
   g_mutex_clear (&batch->state_lock);
 }
 
-/* Creates the batch and declares its cursor, blocking until the server
- * answers. @tx: the caller's transaction (a new reference is taken), or
- * NULL for an own transaction on a pinned worker. */
+/* Checks the arguments and makes the batch, with nothing sent yet. @tx:
+ * the caller's transaction (a new reference is taken), or NULL for an own
+ * transaction on a worker its lease will pin. @blocking: the caller is
+ * going to wait (refused on the engine's own threads). */
 static PgeBatch *
-batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *params,
-           guint batch_size, GError **error)
+batch_alloc (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *params,
+             guint batch_size, gboolean blocking, GError **error)
 {
   PgeBatch *batch;
-  g_autoptr(PgeFuture) declared = NULL;
-  g_autoptr(PgeResult) result = NULL;
-  GError *local = NULL;
 
   if (sql == NULL)
     return set_invalid (error, "the SQL is NULL");
@@ -325,7 +327,8 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
     return set_invalid (error, "batch_size is larger than PostgreSQL's FETCH count (2^31 - 1)");
   if (params != NULL && pge_params_get_length (params) > PGE_MAX_PARAMS)
     return set_invalid (error, "too many parameters; PostgreSQL takes at most 65535");
-  if (!pge_engine_check_open (engine, error) || !pge_engine_check_may_block (engine, "creating a batch", error))
+  if (!pge_engine_check_open (engine, error) ||
+      (blocking && !pge_engine_check_may_block (engine, "creating a batch", error)))
     return NULL;
   if (tx != NULL && !pge_transaction_is_open (tx))
     {
@@ -341,18 +344,31 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
   batch->batch_size = batch_size == 0 ? DEFAULT_BATCH_SIZE : batch_size;
   batch->prefetch = prefetch_enabled ();
   batch->cursor = batch_cursor_new (sql, params, batch->batch_size);
-
   if (tx == NULL)
+    batch->cursor->lease = pge_lease_new (pge_engine_get_primary (engine));
+  return batch;
+}
+
+/* Creates the batch and declares its cursor, blocking until the server
+ * answers. */
+static PgeBatch *
+batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *params,
+           guint batch_size, GError **error)
+{
+  PgeBatch *batch = batch_alloc (engine, tx, sql, params, batch_size, TRUE, error);
+  g_autoptr(PgeFuture) declared = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  if (batch == NULL)
+    return NULL;
+  if (tx == NULL && !pge_dispatch_pin_sync (batch->cursor->lease, &local))
     {
-      batch->cursor->lease = pge_lease_new (pge_engine_get_primary (engine));
-      if (!pge_dispatch_pin_sync (batch->cursor->lease, &local))
-        {
-          pge_dispatch_lease_end (batch->cursor->lease, TRUE);
-          batch->closed = TRUE;
-          g_propagate_error (error, local);
-          pge_batch_unref (batch);
-          return NULL;
-        }
+      pge_dispatch_lease_end (batch->cursor->lease, TRUE);
+      batch->closed = TRUE;
+      g_propagate_error (error, local);
+      pge_batch_unref (batch);
+      return NULL;
     }
 
   declared = batch_submit_call (batch, batch_declare_run);
@@ -402,6 +418,8 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * itself.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint batch_size,
@@ -435,6 +453,8 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
  * engine's own worker threads, where it fails with %PGE_ERROR_INVALID_ARGUMENT.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_transaction_batch (PgeTransaction *tx, const char *sql, PgeParams *params, guint batch_size,
@@ -452,6 +472,8 @@ pge_transaction_batch (PgeTransaction *tx, const char *sql, PgeParams *params, g
  * Thread-safe.
  *
  * Returns: (transfer full): @batch
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_batch_ref (PgeBatch *batch)
@@ -506,6 +528,8 @@ batch_finalize (gpointer data)
  * done; inside a caller's transaction a `CLOSE` of the cursor is queued
  * there. Never blocks, so it is safe on any thread, including a worker's
  * callback. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_batch_unref (PgeBatch *batch)
@@ -578,6 +602,8 @@ take_locked (PgeBatch *batch)
  * which ends the scan like any error. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the next chunk
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_batch_fetch (PgeBatch *batch)
@@ -611,6 +637,8 @@ pge_batch_fetch (PgeBatch *batch)
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_batch_next (PgeBatch *batch, GError **error)
@@ -648,6 +676,8 @@ pge_batch_next (PgeBatch *batch, GError **error)
  * blocks (and rolls back).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_batch_close (PgeBatch *batch, GError **error)
@@ -715,6 +745,8 @@ pge_batch_close (PgeBatch *batch, GError **error)
  * Never blocks; thread-safe.
  *
  * Returns: the rows per chunk (100 when the batch was created with 0)
+ *
+ * Since: 1.0
  */
 guint
 pge_batch_get_batch_size (PgeBatch *batch)
@@ -725,46 +757,43 @@ pge_batch_get_batch_size (PgeBatch *batch)
 
 /* ----------------------------------------------------------------- batch */
 
-typedef struct {
-  PgeEngine *engine;     /* owned */
-  char      *sql;
-  PgeParams *params;     /* owned, nullable */
-  guint      batch_size;
-} BatchCall;
+/* An asynchronous open is two jobs completing in the caller's context:
+ * the PIN job of the batch's lease (queued like any job), then DECLARE.
+ * The task data is the batch: if the task does not return it, its last
+ * unref lets the worker go without blocking (batch_abandon()). */
 
 static void
-batch_call_free (BatchCall *call)
+batch_async_declared (GTask *task, PgeResult *result, GError *error)
 {
-  pge_engine_unref (call->engine);
-  g_free (call->sql);
-  g_clear_pointer (&call->params, pge_params_unref);
-  g_free (call);
+  PgeBatch *batch = g_task_get_task_data (task);
+
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    {
+      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  g_task_return_pointer (task, pge_batch_ref (batch), (GDestroyNotify) pge_batch_unref);
 }
 
 static void
-batch_open_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+batch_async_pinned (GTask *task, PgeResult *result, GError *error)
 {
-  BatchCall *call = task_data;
-  GError *error = NULL;
-  PgeBatch *batch;
+  PgeBatch *batch = g_task_get_task_data (task);
+  g_autoptr(PgeFuture) declared = NULL;
 
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    {
+      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+      return;
+    }
   if (g_task_return_error_if_cancelled (task))
     return;
-  /* A pool thread has no current transaction: the batch gets its own. */
-  batch = pge_engine_batch (call->engine, call->sql, call->params, call->batch_size, &error);
-  if (batch == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      pge_batch_close (batch, NULL);
-      pge_batch_unref (batch);
-      g_task_return_error_if_cancelled (task);
-      return;
-    }
-  g_task_return_pointer (task, batch, (GDestroyNotify) pge_batch_unref);
+  declared = batch_submit_call (batch, batch_declare_run);
+  pge_async_then (task, declared, batch_async_declared);
 }
 
 /**
@@ -778,13 +807,17 @@ batch_open_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * pge_engine_batch() without blocking: a worker is pinned and the cursor
- * declared from a thread of GLib's pool, and @callback runs in the
- * thread-default #GMainContext of the calling thread at the time of this
- * call, where pge_engine_batch_finish() gets the batch. The batch always
+ * pge_engine_batch() without blocking and without any helper thread: a
+ * request for a worker is queued like any job, then the cursor is
+ * declared on the pinned worker, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, with
+ * @engine as its source object, where pge_engine_batch_finish() gets the
+ * batch. The batch always
  * has its own transaction (it never joins the calling thread's current
  * one); inside a transaction, use pge_transaction_batch(). Read it with
  * pge_batch_next_async(). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_batch_async (PgeEngine          *engine,
@@ -795,22 +828,29 @@ pge_engine_batch_async (PgeEngine          *engine,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
 {
-  BatchCall *call;
+  g_autoptr(PgeJob) pin = NULL;
+  GError *error = NULL;
+  PgeBatch *batch;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_batch_async, "pge_engine_batch_async",
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  task = pge_async_task_new (engine, pge_engine_batch_async, "pge_engine_batch_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
-  call = g_new0 (BatchCall, 1);
-  call->engine = pge_engine_ref (engine);
-  call->sql = g_strdup (sql);
-  /* A private copy: the caller may reuse @params once this returns. */
-  call->params = params ? pge_params_copy (params) : NULL;
-  call->batch_size = batch_size;
-  g_task_set_task_data (task, call, (GDestroyNotify) batch_call_free);
-  g_task_run_in_thread (task, batch_open_thread);
+  /* The batch always gets its own transaction; the SQL and the params are
+   * copied into its cursor before this returns. */
+  batch = batch_alloc (engine, NULL, sql, params, batch_size, FALSE, &error);
+  if (batch == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  g_task_set_task_data (task, batch, (GDestroyNotify) pge_batch_unref);
+  pin = pge_lease_new_pin_job (batch->cursor->lease);
+  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
+  pge_async_then (task, pin->future, batch_async_pinned);
   g_object_unref (task);
 }
 
@@ -824,12 +864,14 @@ pge_engine_batch_async (PgeEngine          *engine,
  * %G_IO_ERROR_CANCELLED. Never blocks.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_batch_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_batch_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -848,6 +890,8 @@ pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error
  * @callback runs in the thread-default #GMainContext of the calling
  * thread at the time of this call, where pge_batch_next_finish() gets the
  * rows. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_batch_next_async (PgeBatch           *batch,
@@ -859,7 +903,7 @@ pge_batch_next_async (PgeBatch           *batch,
   GTask *task;
 
   g_return_if_fail (batch != NULL);
-  task = pge_async_task_new (pge_batch_next_async, "pge_batch_next_async",
+  task = pge_async_task_new (batch->engine, pge_batch_next_async, "pge_batch_next_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -880,12 +924,14 @@ pge_batch_next_async (PgeBatch           *batch,
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_batch_next_finish (PgeBatch *batch, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (batch != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_batch_next_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, batch->engine, pge_batch_next_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -50,6 +50,8 @@ static void pge_batch_model_list_model_init (GListModelInterface *iface);
  * chunk as a view asks for rows near the end of what is loaded. Use it
  * from the thread that made it, which must run that thread's default
  * #GMainContext; it never blocks.
+ *
+ * Since: 1.0
  */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PgeBatchModel, pge_batch_model, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL,
@@ -305,7 +307,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:batch:
    *
    * The batch whose rows the model lists.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_BATCH] =
     g_param_spec_boxed ("batch", NULL, NULL, PGE_TYPE_BATCH,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -313,7 +317,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:item-type:
    *
    * Always #PgeRow.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_ITEM_TYPE] =
     g_param_spec_gtype ("item-type", NULL, NULL, G_TYPE_OBJECT,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -321,7 +327,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:n-items:
    *
    * The number of rows loaded so far.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_N_ITEMS] =
     g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -329,7 +337,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:loading:
    *
    * Whether a chunk is being fetched.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_LOADING] =
     g_param_spec_boolean ("loading", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -337,7 +347,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:complete:
    *
    * Whether every row of the batch is loaded.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_COMPLETE] =
     g_param_spec_boolean ("complete", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -346,7 +358,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    *
    * The error of the fetch that failed, or %NULL. Once set, nothing more
    * is fetched.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_ERROR] =
     g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -382,6 +396,8 @@ pge_batch_model_init (PgeBatchModel *model)
  *
  * Returns: (transfer full): a new #PgeBatchModel holding a reference to
  *   @batch (it does not close it)
+ *
+ * Since: 1.0
  */
 PgeBatchModel *
 pge_batch_model_new (PgeBatch *batch)
@@ -395,6 +411,8 @@ pge_batch_model_new (PgeBatch *batch)
  * @model: a #PgeBatchModel
  *
  * Returns: (transfer none) (nullable): the batch @model lists
+ *
+ * Since: 1.0
  */
 PgeBatch *
 pge_batch_model_get_batch (PgeBatchModel *model)
@@ -413,6 +431,8 @@ pge_batch_model_get_batch (PgeBatchModel *model)
  * emitted. Never blocks.
  *
  * Returns: %TRUE if a fetch was started
+ *
+ * Since: 1.0
  */
 gboolean
 pge_batch_model_load_more (PgeBatchModel *model)
@@ -433,6 +453,8 @@ pge_batch_model_load_more (PgeBatchModel *model)
  * @model: a #PgeBatchModel
  *
  * Returns: whether a chunk is being fetched
+ *
+ * Since: 1.0
  */
 gboolean
 pge_batch_model_is_loading (PgeBatchModel *model)
@@ -446,6 +468,8 @@ pge_batch_model_is_loading (PgeBatchModel *model)
  * @model: a #PgeBatchModel
  *
  * Returns: whether every row of the batch is loaded
+ *
+ * Since: 1.0
  */
 gboolean
 pge_batch_model_is_complete (PgeBatchModel *model)
@@ -460,6 +484,8 @@ pge_batch_model_is_complete (PgeBatchModel *model)
  *
  * Returns: (transfer none) (nullable): the error of the fetch that failed
  *   (after which nothing more is fetched), or %NULL
+ *
+ * Since: 1.0
  */
 const GError *
 pge_batch_model_get_error (PgeBatchModel *model)
@@ -473,6 +499,8 @@ pge_batch_model_get_error (PgeBatchModel *model)
  * @model: a #PgeBatchModel
  *
  * Returns: how many chunks (of up to the batch size rows) are loaded
+ *
+ * Since: 1.0
  */
 guint
 pge_batch_model_get_n_chunks (PgeBatchModel *model)

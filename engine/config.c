@@ -29,11 +29,15 @@ struct _PgeConfig {
  *
  * pge_engine_new() copies them, so a config may be changed or reused
  * afterwards. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_config_get_type:
  *
  * Returns: the boxed #GType of #PgeConfig
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeConfig, pge_config, pge_config_ref, pge_config_unref)
 
@@ -91,6 +95,8 @@ settings_clear (PgeSettings *settings)
  * checked by pge_engine_new(), not here. Never blocks.
  *
  * Returns: (transfer full): a new #PgeConfig
+ *
+ * Since: 1.0
  */
 PgeConfig *
 pge_config_new (const char *conninfo)
@@ -109,6 +115,8 @@ pge_config_new (const char *conninfo)
  * Thread-safe.
  *
  * Returns: (transfer full): @config
+ *
+ * Since: 1.0
  */
 PgeConfig *
 pge_config_ref (PgeConfig *config)
@@ -129,6 +137,8 @@ pge_config_free (PgeConfig *config)
  * @config: (transfer full): a #PgeConfig
  *
  * Drops a reference; the last one frees the config. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_unref (PgeConfig *config)
@@ -158,6 +168,8 @@ pge_config_unref (PgeConfig *config)
  *   1 to 1024, checked by pge_engine_new()
  *
  * Default 4. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_workers (PgeConfig *config, guint n_workers)
@@ -171,6 +183,8 @@ pge_config_set_workers (PgeConfig *config, guint n_workers)
  * @config: a #PgeConfig
  *
  * Returns: the main node's worker count set on @config
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_workers (PgeConfig *config)
@@ -190,6 +204,8 @@ pge_config_get_workers (PgeConfig *config)
  * How long any job, transaction or batch may wait for a free worker (all
  * busy or pinned, or the server down) before it fails with
  * %PGE_ERROR_TIMEOUT. Default 30000. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_acquire_timeout (PgeConfig *config, guint timeout_ms)
@@ -203,6 +219,8 @@ pge_config_set_acquire_timeout (PgeConfig *config, guint timeout_ms)
  * @config: a #PgeConfig
  *
  * Returns: the acquire timeout in milliseconds (0: forever)
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_acquire_timeout (PgeConfig *config)
@@ -222,6 +240,8 @@ pge_config_get_acquire_timeout (PgeConfig *config)
  * Sets the server's `statement_timeout` on every connection; a statement
  * that runs longer fails with %PGE_ERROR_TIMEOUT (SQLSTATE 57014) and the
  * connection stays usable. Default 0. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_statement_timeout (PgeConfig *config, guint timeout_ms)
@@ -235,6 +255,8 @@ pge_config_set_statement_timeout (PgeConfig *config, guint timeout_ms)
  * @config: a #PgeConfig
  *
  * Returns: the statement timeout in milliseconds (0: none)
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_statement_timeout (PgeConfig *config)
@@ -254,6 +276,8 @@ pge_config_get_statement_timeout (PgeConfig *config)
  * A job submitted while @max_jobs already wait fails at once with
  * %PGE_ERROR_QUEUE_FULL. Jobs of a transaction or batch wait on their own
  * pinned worker and do not count. Default 0. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_max_queue (PgeConfig *config, guint max_jobs)
@@ -267,6 +291,8 @@ pge_config_set_max_queue (PgeConfig *config, guint max_jobs)
  * @config: a #PgeConfig
  *
  * Returns: the queue bound (0: none)
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_max_queue (PgeConfig *config)
@@ -301,6 +327,8 @@ pge_config_get_max_queue (PgeConfig *config)
  * be pipelined. Only pool queries are pipelined (not those of a
  * transaction or batch, not BEGIN, COPY, SET or DDL, not parameter sets
  * of 16 KiB or more). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_pipeline_depth (PgeConfig *config, guint depth)
@@ -314,6 +342,8 @@ pge_config_set_pipeline_depth (PgeConfig *config, guint depth)
  * @config: a #PgeConfig
  *
  * Returns: the pipeline depth (1: no pipelining; 16 unless set)
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_pipeline_depth (PgeConfig *config)
@@ -358,6 +388,8 @@ pge_config_get_pipeline_depth (PgeConfig *config)
  * connect. Like any prepared statement, after five runs the server may
  * switch to a generic plan (see the server's `plan_cache_mode`).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_statement_cache (PgeConfig *config, guint max_statements)
@@ -372,6 +404,8 @@ pge_config_set_statement_cache (PgeConfig *config, guint max_statements)
  *
  * Returns: the prepared statements kept per connection (0: none; 256
  *   unless set)
+ *
+ * Since: 1.0
  */
 guint
 pge_config_get_statement_cache (PgeConfig *config)
@@ -391,6 +425,8 @@ pge_config_get_statement_cache (PgeConfig *config)
  * Logs every statement through GLib structured logging, domain "pgengine",
  * level %G_LOG_LEVEL_MESSAGE, with the SQL (password literals masked), the
  * worker and the duration. Parameters are never logged. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_log_queries (PgeConfig *config, gboolean enabled)
@@ -406,6 +442,8 @@ pge_config_set_log_queries (PgeConfig *config, gboolean enabled)
  *
  * Adds the response (command tag, row count) to each query record; implies
  * query logging. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_log_responses (PgeConfig *config, gboolean enabled)
@@ -421,6 +459,8 @@ pge_config_set_log_responses (PgeConfig *config, gboolean enabled)
  *
  * pge_engine_new() runs `CREATE EXTENSION IF NOT EXISTS` for it (quoted as
  * an identifier) and fails if the server cannot. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_add_extension (PgeConfig *config, const char *name)
@@ -442,6 +482,8 @@ pge_config_add_extension (PgeConfig *config, const char *name)
  * Adds an extra node, such as a read replica. Queries go there only when
  * asked by name. pge_engine_new() rejects an empty or repeated name, or
  * "primary", the main node's own name. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, guint n_workers)
@@ -466,6 +508,8 @@ pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, 
  * it is up and within the lag limits. Unlike other nodes, a replica that
  * cannot be reached does not fail pge_engine_new(): it starts marked
  * down. Name rules as for pge_config_add_node(). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_add_replica (PgeConfig *config, const char *name, const char *conninfo, guint n_workers)
@@ -489,6 +533,8 @@ pge_config_add_replica (PgeConfig *config, const char *name, const char *conninf
  * How pge_engine_query_read() picks a replica. A value that is not a
  * #PgeReadPolicy makes pge_engine_new() fail with
  * %PGE_ERROR_INVALID_ARGUMENT. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_read_policy (PgeConfig *config, PgeReadPolicy policy)
@@ -512,6 +558,8 @@ pge_config_set_read_policy (PgeConfig *config, PgeReadPolicy policy)
  * check finds it within them; reads go to the other replicas, or to the
  * primary. The lag is measured in the background, never per query.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_max_replica_lag (PgeConfig *config, guint64 max_bytes, guint max_ms)
@@ -533,6 +581,8 @@ pge_config_set_max_replica_lag (PgeConfig *config, guint64 max_bytes, guint max_
  * primary and one to each replica; it also notices a replica that went
  * down while idle, and one that came back. A value out of range makes
  * pge_engine_new() fail with %PGE_ERROR_INVALID_ARGUMENT. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_config_set_replica_check_interval (PgeConfig *config, guint interval_ms)

@@ -294,6 +294,8 @@ to_callback (const char *sql, PgeCopyToFunc func, gpointer user_data, GDestroyNo
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *stream,
@@ -318,6 +320,8 @@ pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *s
  *
  * Returns: (transfer full) (nullable): the result (rows loaded:
  *   pge_result_get_rows_affected()), or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_copy_from_stream_sync (PgeEngine *engine, const char *sql, GInputStream *stream,
@@ -347,6 +351,8 @@ pge_engine_copy_from_stream_sync (PgeEngine *engine, const char *sql, GInputStre
  * @func fails with %PGE_ERROR_INVALID_ARGUMENT. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_copy_from_callback (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
@@ -368,6 +374,8 @@ pge_engine_copy_from_callback (PgeEngine *engine, const char *sql, PgeCopyFromFu
  * pge_engine_copy_from_stream_sync(). @func may run on the calling thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_copy_from_callback_sync (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
@@ -406,6 +414,8 @@ pge_engine_copy_from_callback_sync (PgeEngine *engine, const char *sql, PgeCopyF
  * STDIN` is ended at once, loading nothing. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *stream,
@@ -429,6 +439,8 @@ pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *st
  * own threads. Thread-safe.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_copy_to_stream_sync (PgeEngine *engine, const char *sql, GOutputStream *stream,
@@ -455,6 +467,8 @@ pge_engine_copy_to_stream_sync (PgeEngine *engine, const char *sql, GOutputStrea
  * none). Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_copy_to_callback (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
@@ -476,6 +490,8 @@ pge_engine_copy_to_callback (PgeEngine *engine, const char *sql, PgeCopyToFunc f
  * pge_engine_copy_to_stream_sync(). @func may run on the calling thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_copy_to_callback_sync (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
@@ -503,6 +519,8 @@ pge_engine_copy_to_callback_sync (PgeEngine *engine, const char *sql, PgeCopyToF
  * %PGE_ERROR_TRANSACTION_STATE. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_copy_from_stream (PgeTransaction *tx, const char *sql, GInputStream *stream,
@@ -525,6 +543,8 @@ pge_transaction_copy_from_stream (PgeTransaction *tx, const char *sql, GInputStr
  * (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_copy_from_stream_sync (PgeTransaction *tx, const char *sql, GInputStream *stream,
@@ -548,6 +568,8 @@ pge_transaction_copy_from_stream_sync (PgeTransaction *tx, const char *sql, GInp
  * pge_transaction_copy_from_stream(). Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_copy_from_callback (PgeTransaction *tx, const char *sql, PgeCopyFromFunc func,
@@ -570,6 +592,8 @@ pge_transaction_copy_from_callback (PgeTransaction *tx, const char *sql, PgeCopy
  * @func may run on the calling thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_copy_from_callback_sync (PgeTransaction *tx, const char *sql, PgeCopyFromFunc func,
@@ -594,6 +618,8 @@ pge_transaction_copy_from_callback_sync (PgeTransaction *tx, const char *sql, Pg
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_copy_to_stream (PgeTransaction *tx, const char *sql, GOutputStream *stream,
@@ -615,6 +641,8 @@ pge_transaction_copy_to_stream (PgeTransaction *tx, const char *sql, GOutputStre
  * @stream may be written from the calling thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_copy_to_stream_sync (PgeTransaction *tx, const char *sql, GOutputStream *stream,
@@ -637,6 +665,8 @@ pge_transaction_copy_to_stream_sync (PgeTransaction *tx, const char *sql, GOutpu
  * pge_engine_copy_to_callback() inside @tx. Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_copy_to_callback (PgeTransaction *tx, const char *sql, PgeCopyToFunc func,
@@ -659,6 +689,8 @@ pge_transaction_copy_to_callback (PgeTransaction *tx, const char *sql, PgeCopyTo
  * @func may run on the calling thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_copy_to_callback_sync (PgeTransaction *tx, const char *sql, PgeCopyToFunc func,

@@ -105,7 +105,12 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 gboolean
 pge_dispatch_connect (PgeSlot *slot, GError **error)
 {
-  gboolean ok = pge_connection_connect (slot->conn, error);
+  gboolean ok;
+
+  /* Replacing a connection it had: that one is lost (reported once). */
+  if (pge_connection_get_generation (slot->conn) > 0)
+    pge_pool_note_lost (slot);
+  ok = pge_connection_connect (slot->conn, error);
 
   if (ok && pge_connection_get_generation (slot->conn) > 1)
     pge_pool_count_reconnect (slot->pool);

@@ -10,12 +10,29 @@
  * without locks; the registry has its own lock. `close_lock` serializes
  * the joining part of close.
  *
- * Lifetime: the last unref closes the engine (queued jobs fail with
- * PGE_ERROR_CLOSED, running ones end, pinned workers roll back, threads
- * are joined), then frees it. Close from a worker thread of the engine
- * itself (a callback) cannot join that thread, so it only starts the close
- * and leaves the joining to a later close, or to a short-lived thread when
- * it was the last unref.
+ * GObject: a final type built like GDBusConnection. The "config"
+ * construct-only property is snapshotted at construction; GInitable's
+ * init (pge_engine_new()) starts the workers and blocks until they are
+ * connected, GAsyncInitable's (pge_engine_new_async()) starts them and
+ * completes in the caller's context once the pools' "started" futures
+ * are done (the worker threads resolve them; no other thread waits), then
+ * runs the CREATE EXTENSION jobs one after another the same way. A failed
+ * init leaves the object unusable: every call then fails as on a closed
+ * engine.
+ *
+ * Signals: worker threads notice lost and restored connections (pool.c's
+ * link hook); the engine emits "connection-lost" / "connection-restored"
+ * and "notify::closed" in its main context, the thread-default
+ * GMainContext of the thread that created it, through an idle source that
+ * holds only a weak reference (EngineLink), so a context nobody iterates
+ * never keeps the engine alive.
+ *
+ * Lifetime: the last unref (dispose) closes the engine (queued jobs fail
+ * with PGE_ERROR_CLOSED, running ones end, pinned workers roll back,
+ * threads are joined), then finalize frees it. Close from a worker thread
+ * of the engine itself (a callback) cannot join that thread, so it only
+ * starts the close and leaves the joining to a later close, or, when it was
+ * the last unref, to a short-lived thread that takes over the pools.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,6 +40,8 @@
 
 #include "async-private.h"
 #include "config-private.h"
+#include "future-private.h"
+#include "job-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
 #include "current-private.h"
@@ -31,66 +50,389 @@
 #include "routing-private.h"
 #include "worker-private.h"
 
-struct _PgeEngine {
+/* What the worker threads' link hook needs to reach the engine: shared by
+ * the pools and the idle sources in flight; never a strong reference. */
+typedef struct {
   gatomicrefcount ref;
-  PgeSettings *settings;     /* immutable */
-  GPtrArray   *pools;        /* of PgePool*, [0] is the main node */
-  GHashTable  *nodes;        /* name -> PgePool*, borrowed from pools */
+  GWeakRef        engine;
+  GMainContext   *context;   /* owned: the engine's main context */
+} EngineLink;
 
+struct _PgeEngine {
+  GObject      parent_instance;
+
+  PgeSettings *settings;     /* immutable after construction; NULL once init failed */
+  GPtrArray   *pools;        /* of PgePool*, [0] is the main node; fixed after init */
+  GHashTable  *nodes;        /* name -> PgePool*, borrowed from pools */
   PgeCurrent  *current;      /* the per-thread current transactions */
   PgeCurrent  *sessions;     /* the per-thread current sessions */
   PgeNotifier *notifier;     /* nullable, guarded by close_lock: made by
                               * the first listener, shut down at close */
-  PgeRouter   *router;       /* reads and the replica checker; set once started */
+  PgeRouter   *router;       /* reads and the replica checker; set once
+                              * init succeeded (before the engine is shared) */
+  EngineLink  *link;         /* owned ref */
+
+  /* Main thread only (the init call's). */
+  gboolean     init_started;
+  GError      *init_error;   /* why init failed, for a repeated init */
 
   GMutex       close_lock;
   gboolean     closed;       /* atomic */
   gboolean     joined;       /* guarded by close_lock */
 };
 
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_SERVER_VERSION,
+  PROP_N_WORKERS,
+  PROP_CLOSED,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_CONNECTION_LOST,
+  SIGNAL_CONNECTION_RESTORED,
+  N_SIGNALS
+};
+
+static GParamSpec *props[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void pge_engine_initable_iface_init       (GInitableIface      *iface);
+static void pge_engine_async_initable_iface_init (GAsyncInitableIface *iface);
+
 /**
  * PgeEngine:
  *
  * A pool of worker threads, each owning one libpq connection, per node.
  *
- * Callers submit jobs and get #PgeFuture handles. Thread-safe; the last
- * unref closes it.
+ * Callers submit jobs and get #PgeFuture handles. A #GObject that
+ * implements #GInitable (pge_engine_new()) and #GAsyncInitable
+ * (pge_engine_new_async()), built from a #PgeConfig given as the
+ * #PgeEngine:config construct property. Its signals and property
+ * notifications are emitted in the thread-default #GMainContext of the
+ * thread that created it. Thread-safe; the last unref closes it.
+ *
+ * Since: 1.0
  */
 /**
  * pge_engine_get_type:
  *
- * Returns: the boxed #GType of #PgeEngine
+ * Returns: the #GType of #PgeEngine, a final #GObject type
+ *
+ * Since: 1.0
  */
-G_DEFINE_BOXED_TYPE (PgeEngine, pge_engine, pge_engine_ref, pge_engine_unref)
+G_DEFINE_FINAL_TYPE_WITH_CODE (PgeEngine, pge_engine, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      pge_engine_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                      pge_engine_async_initable_iface_init))
 
-static void
-engine_free (PgeEngine *engine)
+/* ------------------------------------------------------------- link */
+
+static EngineLink *
+engine_link_ref (EngineLink *link)
 {
-  g_clear_pointer (&engine->router, pge_router_free);
-  g_clear_pointer (&engine->nodes, g_hash_table_unref);
-  g_clear_pointer (&engine->pools, g_ptr_array_unref);
-  g_clear_pointer (&engine->current, pge_current_free);
-  g_clear_pointer (&engine->sessions, pge_current_free);
-  g_clear_pointer (&engine->notifier, pge_notifier_unref);
-  g_clear_pointer (&engine->settings, pge_settings_free);
-  g_mutex_clear (&engine->close_lock);
-  g_free (engine);
+  g_atomic_ref_count_inc (&link->ref);
+  return link;
 }
 
-static PgeEngine *
-engine_alloc (PgeSettings *settings)
+static void
+engine_link_unref (gpointer data)
 {
-  PgeEngine *engine = g_new0 (PgeEngine, 1);
+  EngineLink *link = data;
 
-  g_atomic_ref_count_init (&engine->ref);
-  engine->settings = settings;
+  if (!g_atomic_ref_count_dec (&link->ref))
+    return;
+  g_weak_ref_clear (&link->engine);
+  g_main_context_unref (link->context);
+  g_free (link);
+}
+
+typedef struct {
+  EngineLink *link;   /* owned ref */
+  char       *node;   /* NULL: notify::closed */
+  gboolean    up;
+} LinkEvent;
+
+static void
+link_event_free (gpointer data)
+{
+  LinkEvent *event = data;
+
+  engine_link_unref (event->link);
+  g_free (event->node);
+  g_free (event);
+}
+
+static gboolean
+link_event_dispatch (gpointer data)
+{
+  LinkEvent *event = data;
+  g_autoptr(PgeEngine) engine = g_weak_ref_get (&event->link->engine);
+
+  if (engine == NULL)
+    return G_SOURCE_REMOVE;
+  if (event->node == NULL)
+    g_object_notify_by_pspec (G_OBJECT (engine), props[PROP_CLOSED]);
+  else if (!pge_engine_is_closed (engine))
+    g_signal_emit (engine, signals[event->up ? SIGNAL_CONNECTION_RESTORED : SIGNAL_CONNECTION_LOST],
+                   0, event->node);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread: queues @node's event (or notify::closed) in the engine's
+ * main context. */
+static void
+engine_link_post (EngineLink *link, const char *node, gboolean up)
+{
+  LinkEvent *event = g_new0 (LinkEvent, 1);
+  GSource *source = g_idle_source_new ();
+
+  event->link = engine_link_ref (link);
+  event->node = g_strdup (node);
+  event->up = up;
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[pgengine] engine signal");
+  g_source_set_callback (source, link_event_dispatch, event, link_event_free);
+  g_source_attach (source, link->context);
+  g_source_unref (source);
+}
+
+/* pool.c's link hook, on the thread that noticed. */
+static void
+engine_pool_link (PgePool *pool, gboolean up, gpointer data)
+{
+  engine_link_post (data, pool->name, up);
+}
+
+/* ------------------------------------------------------------ GObject */
+
+static void
+pge_engine_init (PgeEngine *engine)
+{
   engine->pools = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_pool_unref);
   engine->nodes = g_hash_table_new (g_str_hash, g_str_equal);
   engine->current = pge_current_new ();
   engine->sessions = pge_current_new ();
+  engine->link = g_new0 (EngineLink, 1);
+  g_atomic_ref_count_init (&engine->link->ref);
+  g_weak_ref_init (&engine->link->engine, engine);
+  engine->link->context = g_main_context_ref_thread_default ();
   g_mutex_init (&engine->close_lock);
-  return engine;
 }
+
+/* Frees what the pools' threads may touch; they must be joined. */
+typedef struct {
+  GPtrArray   *pools;
+  GHashTable  *nodes;
+  PgeCurrent  *current;
+  PgeCurrent  *sessions;
+  PgeRouter   *router;
+  PgeSettings *settings;
+} EngineCore;
+
+/* Takes what the engine's threads may still touch. */
+static void
+engine_core_steal (PgeEngine *engine, EngineCore *core)
+{
+  core->pools = g_steal_pointer (&engine->pools);
+  core->nodes = g_steal_pointer (&engine->nodes);
+  core->current = g_steal_pointer (&engine->current);
+  core->sessions = g_steal_pointer (&engine->sessions);
+  core->router = g_steal_pointer (&engine->router);
+  core->settings = g_steal_pointer (&engine->settings);
+}
+
+/* Frees it; the pools' threads must be joined (the router joins its own). */
+static void
+engine_core_free (EngineCore *core)
+{
+  g_clear_pointer (&core->router, pge_router_free);
+  g_clear_pointer (&core->nodes, g_hash_table_unref);
+  g_clear_pointer (&core->pools, g_ptr_array_unref);
+  g_clear_pointer (&core->current, pge_current_free);
+  g_clear_pointer (&core->sessions, pge_current_free);
+  g_clear_pointer (&core->settings, pge_settings_free);
+}
+
+static gpointer
+engine_join_thread (gpointer data)
+{
+  EngineCore *core = data;
+
+  for (guint i = 0; i < core->pools->len; i++)
+    pge_pool_join (core->pools->pdata[i]);
+  engine_core_free (core);
+  g_free (core);
+  return NULL;
+}
+
+static void
+pge_engine_finalize (GObject *object)
+{
+  PgeEngine *engine = PGE_ENGINE (object);
+
+  if (pge_engine_is_worker_thread (engine))
+    {
+      /* This thread is one the close must join: let another one do it. */
+      EngineCore *core = g_new0 (EngineCore, 1);
+
+      if (engine->router != NULL)
+        pge_router_close (engine->router);
+      for (guint i = 0; i < engine->pools->len; i++)
+        pge_pool_close (engine->pools->pdata[i]);
+      engine_core_steal (engine, core);
+      g_thread_unref (g_thread_new ("pge-finalize", engine_join_thread, core));
+    }
+  else
+    {
+      /* Nobody is left to be told that it closed. */
+      g_atomic_int_set (&engine->closed, TRUE);
+      EngineCore core = { 0 };
+
+      pge_engine_close (engine);
+      engine_core_steal (engine, &core);
+      engine_core_free (&core);
+    }
+  /* Shut down by the close (or, closed from a worker, by this unref). */
+  g_clear_pointer (&engine->notifier, pge_notifier_unref);
+  engine_link_unref (engine->link);
+  g_clear_error (&engine->init_error);
+  g_mutex_clear (&engine->close_lock);
+  G_OBJECT_CLASS (pge_engine_parent_class)->finalize (object);
+}
+
+static void
+pge_engine_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  PgeEngine *engine = PGE_ENGINE (object);
+  PgeConfig *config;
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      config = g_value_get_boxed (value);
+      /* A snapshot: the caller may change or drop @config afterwards. */
+      engine->settings = config != NULL ? pge_config_snapshot (config) : NULL;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pge_engine_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PgeEngine *engine = PGE_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER_VERSION:
+      g_value_set_int (value, pge_engine_get_server_version (engine));
+      break;
+    case PROP_N_WORKERS:
+      g_value_set_uint (value, pge_engine_get_n_workers (engine));
+      break;
+    case PROP_CLOSED:
+      g_value_set_boolean (value, pge_engine_is_closed (engine));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pge_engine_class_init (PgeEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = pge_engine_finalize;
+  object_class->set_property = pge_engine_set_property;
+  object_class->get_property = pge_engine_get_property;
+
+  /**
+   * PgeEngine:config:
+   *
+   * The settings the engine is built from: a snapshot is taken at
+   * construction, so the #PgeConfig may be changed or dropped afterwards.
+   * Write-only, construct-only.
+   *
+   * Since: 1.0
+   */
+  props[PROP_CONFIG] =
+    g_param_spec_boxed ("config", NULL, NULL, PGE_TYPE_CONFIG,
+                        G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PgeEngine:server-version:
+   *
+   * The main node's server version as libpq reports it (150004 for 15.4),
+   * 0 while no connection is up. See pge_engine_get_server_version().
+   *
+   * Since: 1.0
+   */
+  props[PROP_SERVER_VERSION] =
+    g_param_spec_int ("server-version", NULL, NULL, 0, G_MAXINT, 0,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PgeEngine:n-workers:
+   *
+   * The number of worker threads (one connection each) over all nodes.
+   * See pge_engine_get_n_workers().
+   *
+   * Since: 1.0
+   */
+  props[PROP_N_WORKERS] =
+    g_param_spec_uint ("n-workers", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PgeEngine:closed:
+   *
+   * Whether pge_engine_close() has been called. Its change is notified
+   * in the engine's main context (see #PgeEngine).
+   *
+   * Since: 1.0
+   */
+  props[PROP_CLOSED] =
+    g_param_spec_boolean ("closed", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  /**
+   * PgeEngine::connection-lost:
+   * @engine: the engine
+   * @node: the name of the node ("primary" for the main one)
+   *
+   * One of @node's connections was found broken (the server went away, a
+   * backend was terminated, the network failed). Its worker reconnects on
+   * its own, with backoff; #PgeEngine::connection-restored follows once it
+   * succeeds. Emitted once per lost connection, in the engine's main
+   * context (the thread-default #GMainContext of the thread that created
+   * the engine), some time after the worker noticed: never on a worker
+   * thread. Not emitted once the engine is closed.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CONNECTION_LOST] =
+    g_signal_new ("connection-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * PgeEngine::connection-restored:
+   * @engine: the engine
+   * @node: the name of the node ("primary" for the main one)
+   *
+   * A connection of @node that #PgeEngine::connection-lost reported is up
+   * again. Emitted in the engine's main context, like it.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CONNECTION_RESTORED] =
+    g_signal_new ("connection-restored", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+/* ---------------------------------------------------------------- init */
 
 static void
 engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
@@ -98,20 +440,72 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
   PgePool *pool = pge_pool_new (node, engine->settings);
 
   pool->owner = engine;
-
+  pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);
   g_ptr_array_add (engine->pools, pool);
   g_hash_table_insert (engine->nodes, pool->name, pool);
 }
 
-/* Starts every worker (they connect in parallel) and the janitor, then
- * waits for every first connection attempt. */
+/* Validates the settings and starts every worker (they connect in
+ * parallel) and janitor. Never blocks. Once per engine: the inits check
+ * init_started first. */
 static gboolean
-engine_start_pool (PgePool *pool, GError **error)
+engine_start (PgeEngine *engine, GError **error)
 {
-  for (guint i = 0; i < pool->slots->len; i++)
-    pge_worker_start (pool->slots->pdata[i], NULL);
-  pge_pool_start_janitor (pool);
-  return pge_pool_wait_started (pool, error);
+  engine->init_started = TRUE;
+  /* Registered here, before any worker exists, so no two threads race to
+   * do it first (and ThreadSanitizer sees why). */
+  g_type_ensure (pge_future_get_type ());
+  g_type_ensure (pge_result_get_type ());
+  (void) pge_error_quark ();
+  if (engine->settings == NULL)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "config is NULL");
+      return FALSE;
+    }
+  if (!pge_settings_validate (engine->settings, error))
+    return FALSE;
+
+  engine_add_pool (engine, &engine->settings->primary);
+  for (guint i = 0; i < engine->settings->nodes->len; i++)
+    engine_add_pool (engine, engine->settings->nodes->pdata[i]);
+  for (guint i = 0; i < engine->pools->len; i++)
+    {
+      PgePool *pool = engine->pools->pdata[i];
+
+      for (guint j = 0; j < pool->slots->len; j++)
+        pge_worker_start (pool->slots->pdata[j], NULL);
+      pge_pool_start_janitor (pool);
+    }
+  return TRUE;
+}
+
+/* Whether pools[@i] is a replica node: one that may be down at start. */
+static gboolean
+engine_is_replica (PgeEngine *engine, guint i)
+{
+  return i > 0 && ((PgeNodeSettings *) engine->settings->nodes->pdata[i - 1])->replica;
+}
+
+/* A failed engine takes no work: it is closed (threads still run until
+ * the last unref joins them). */
+static void
+engine_fail (PgeEngine *engine, const GError *error)
+{
+  g_atomic_int_set (&engine->closed, TRUE);
+  for (guint i = 0; i < engine->pools->len; i++)
+    pge_pool_close (engine->pools->pdata[i]);
+  if (engine->init_error == NULL)
+    engine->init_error = g_error_copy (error);
+}
+
+static char *
+extension_sql (const char *name)
+{
+  /* Same quoting as PQescapeIdentifier, without needing a connection. */
+  g_auto(GStrv) parts = g_strsplit (name, "\"", -1);
+  g_autofree char *doubled = g_strjoinv ("\"\"", parts);
+
+  return g_strdup_printf ("CREATE EXTENSION IF NOT EXISTS \"%s\"", doubled);
 }
 
 static gboolean
@@ -120,20 +514,11 @@ engine_create_extensions (PgeEngine *engine, GError **error)
   for (guint i = 0; i < engine->settings->extensions->len; i++)
     {
       const char *name = engine->settings->extensions->pdata[i];
-      g_autofree char *quoted = NULL;
-      g_autofree char *sql = NULL;
-      g_autoptr(PgeJob) job = NULL;
+      g_autofree char *sql = extension_sql (name);
+      g_autoptr(PgeJob) job = pge_job_new_exec (sql);
       g_autoptr(PgeResult) result = NULL;
       GError *local = NULL;
 
-      /* Same quoting as PQescapeIdentifier, without needing a connection. */
-      {
-        g_auto(GStrv) parts = g_strsplit (name, "\"", -1);
-        g_autofree char *doubled = g_strjoinv ("\"\"", parts);
-        quoted = g_strdup_printf ("\"%s\"", doubled);
-      }
-      sql = g_strdup_printf ("CREATE EXTENSION IF NOT EXISTS %s", quoted);
-      job = pge_job_new_exec (sql);
       result = pge_dispatch_run_sync (pge_engine_get_primary (engine), job, &local);
       if (local != NULL)
         {
@@ -143,6 +528,178 @@ engine_create_extensions (PgeEngine *engine, GError **error)
     }
   return TRUE;
 }
+
+static gboolean
+pge_engine_initable_init (GInitable *initable, GCancellable *cancellable, GError **error)
+{
+  PgeEngine *engine = PGE_ENGINE (initable);
+  GError *local = NULL;
+
+  if (engine->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (engine->init_error));
+      return FALSE;
+    }
+  /* GInitable: a repeated init returns what the first one did. */
+  if (engine->init_started)
+    return TRUE;
+  if (engine_start (engine, &local))
+    {
+      for (guint i = 0; i < engine->pools->len && local == NULL; i++)
+        if (!pge_pool_wait_started (engine->pools->pdata[i], &local) && engine_is_replica (engine, i))
+          g_clear_error (&local);   /* it starts marked down (pool.c) */
+      if (local == NULL)
+        engine_create_extensions (engine, &local);
+    }
+  if (local == NULL)
+    {
+      engine->router = pge_router_new (engine->settings, engine->pools);
+      return TRUE;
+    }
+  engine_fail (engine, local);
+  g_propagate_error (error, local);
+  return FALSE;
+}
+
+static void
+pge_engine_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = pge_engine_initable_init;
+}
+
+/* The asynchronous init: a chain of steps, each run in the caller's
+ * context when a future is done. The task's data is the index of the
+ * next pool to wait for, then of the next extension to create. */
+typedef struct {
+  guint next_pool;
+  guint next_extension;
+} InitState;
+
+static void init_async_next (GTask *task);
+
+static void
+init_async_failed (GTask *task, GError *error)
+{
+  PgeEngine *engine = g_task_get_source_object (task);
+
+  error = pge_async_translate_cancel (error, g_task_get_cancellable (task));
+  engine_fail (engine, error);
+  g_task_return_error (task, error);
+}
+
+static void
+init_async_step_done (GTask *task, PgeResult *result, GError *error)
+{
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    init_async_failed (task, error);
+  else
+    init_async_next (task);
+}
+
+static void
+init_async_pool_done (GTask *task, PgeResult *result, GError *error)
+{
+  PgeEngine *engine = g_task_get_source_object (task);
+  InitState *state = g_task_get_task_data (task);
+
+  if (error != NULL && engine_is_replica (engine, state->next_pool - 1))
+    g_clear_error (&error);   /* it starts marked down (pool.c) */
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    init_async_failed (task, error);
+  else
+    init_async_next (task);
+}
+
+static void
+init_async_extension_done (GTask *task, PgeResult *result, GError *error)
+{
+  PgeEngine *engine = g_task_get_source_object (task);
+  InitState *state = g_task_get_task_data (task);
+
+  if (error != NULL)
+    g_prefix_error (&error, "extension \"%s\": ",
+                    (const char *) engine->settings->extensions->pdata[state->next_extension - 1]);
+  init_async_step_done (task, result, error);
+}
+
+static void
+init_async_next (GTask *task)
+{
+  PgeEngine *engine = g_task_get_source_object (task);
+  InitState *state = g_task_get_task_data (task);
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      init_async_failed (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                    "the operation was cancelled"));
+      return;
+    }
+  if (state->next_pool < engine->pools->len)
+    {
+      PgePool *pool = engine->pools->pdata[state->next_pool++];
+
+      pge_async_then (task, pge_pool_get_started (pool), init_async_pool_done);
+      return;
+    }
+  if (state->next_extension < engine->settings->extensions->len)
+    {
+      const char *name = engine->settings->extensions->pdata[state->next_extension++];
+      g_autofree char *sql = extension_sql (name);
+      g_autoptr(PgeJob) job = pge_job_new_exec (sql);
+
+      pge_dispatch_submit (pge_engine_get_primary (engine), job, FALSE);
+      pge_async_then (task, job->future, init_async_extension_done);
+      return;
+    }
+  engine->router = pge_router_new (engine->settings, engine->pools);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+pge_engine_async_initable_init_async (GAsyncInitable     *initable,
+                                      int                 io_priority,
+                                      GCancellable       *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer            user_data)
+{
+  PgeEngine *engine = PGE_ENGINE (initable);
+  GTask *task = pge_async_task_new (engine, pge_engine_async_initable_init_async,
+                                    "pge_engine_new_async", cancellable, callback, user_data);
+  GError *error = NULL;
+
+  if (task == NULL)
+    return;
+  g_task_set_priority (task, io_priority);
+  g_task_set_task_data (task, g_new0 (InitState, 1), g_free);
+  if (engine->init_error != NULL)
+    g_task_return_error (task, g_error_copy (engine->init_error));
+  else if (engine->init_started)
+    g_task_return_boolean (task, TRUE);
+  else if (!engine_start (engine, &error))
+    init_async_failed (task, error);
+  else
+    init_async_next (task);
+  g_object_unref (task);
+}
+
+static gboolean
+pge_engine_async_initable_init_finish (GAsyncInitable *initable, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (pge_async_task_check (result, initable, pge_engine_async_initable_init_async),
+                        FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+pge_engine_async_initable_iface_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = pge_engine_async_initable_init_async;
+  iface->init_finish = pge_engine_async_initable_init_finish;
+}
+
+/* ---------------------------------------------------------- public API */
 
 /**
  * pge_engine_new:
@@ -156,106 +713,54 @@ engine_create_extensions (PgeEngine *engine, GError **error)
  * (0 workers, a malformed connection string, a repeated node name) is
  * %PGE_ERROR_INVALID_ARGUMENT. May be called from any thread.
  *
+ * The same as g_initable_new() of %PGE_TYPE_ENGINE with the #PgeEngine:config
+ * property. The thread-default #GMainContext of the calling thread becomes
+ * the engine's main context, where its signals are emitted.
+ *
  * Returns: (transfer full) (nullable): the engine, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_engine_new (PgeConfig *config, GError **error)
 {
-  g_autoptr(PgeSettings) settings = NULL;
-  PgeEngine *engine;
-  GError *local = NULL;
-
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (config == NULL)
-    {
-      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "config is NULL");
-      return NULL;
-    }
-  /* Registered here, before any worker exists, so no two threads race to
-   * do it first (and ThreadSanitizer sees why). */
-  g_type_ensure (pge_engine_get_type ());
-  g_type_ensure (pge_future_get_type ());
-  g_type_ensure (pge_result_get_type ());
-  (void) pge_error_quark ();
-  settings = pge_config_snapshot (config);
-  if (!pge_settings_validate (settings, error))
-    return NULL;
-
-  engine = engine_alloc (g_steal_pointer (&settings));
-  engine_add_pool (engine, &engine->settings->primary);
-  for (guint i = 0; i < engine->settings->nodes->len; i++)
-    engine_add_pool (engine, engine->settings->nodes->pdata[i]);
-
-  for (guint i = 0; i < engine->pools->len && local == NULL; i++)
-    {
-      /* A replica that is down starts marked down (pool.c), not as an error. */
-      if (!engine_start_pool (engine->pools->pdata[i], &local) && i > 0 &&
-          ((PgeNodeSettings *) engine->settings->nodes->pdata[i - 1])->replica)
-        g_clear_error (&local);
-    }
-  if (local == NULL)
-    engine_create_extensions (engine, &local);
-  if (local == NULL)
-    engine->router = pge_router_new (engine->settings, engine->pools);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      pge_engine_unref (engine);
-      return NULL;
-    }
-  return engine;
+  return g_initable_new (PGE_TYPE_ENGINE, NULL, error, "config", config, NULL);
 }
 
 /**
  * pge_engine_ref:
  * @engine: a #PgeEngine
  *
- * Thread-safe.
+ * g_object_ref(), for symmetry with the other types. Thread-safe.
  *
  * Returns: (transfer full): @engine
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_engine_ref (PgeEngine *engine)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
-  g_atomic_ref_count_inc (&engine->ref);
-  return engine;
-}
-
-static gpointer
-engine_finalize_thread (gpointer data)
-{
-  PgeEngine *engine = data;
-
-  pge_engine_close (engine);
-  engine_free (engine);
-  return NULL;
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
+  return g_object_ref (engine);
 }
 
 /**
  * pge_engine_unref:
  * @engine: (transfer full): a #PgeEngine
  *
- * Drops a reference. The last one closes the engine (see
- * pge_engine_close(), so it blocks like it) and frees it. Transactions and
- * batches hold a reference; futures do not, so dropping the engine with
- * jobs still queued fails them with %PGE_ERROR_CLOSED. Thread-safe.
+ * g_object_unref(). The last reference closes the engine (see
+ * pge_engine_close(), so it blocks like it) and frees it. Transactions
+ * and batches hold a reference; futures do not, so dropping the engine
+ * with jobs still queued fails them with %PGE_ERROR_CLOSED. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_unref (PgeEngine *engine)
 {
-  g_return_if_fail (engine != NULL);
-  if (!g_atomic_ref_count_dec (&engine->ref))
-    return;
-  if (pge_engine_is_worker_thread (engine))
-    {
-      /* This thread is one the close must join: let another one do it. */
-      for (guint i = 0; i < engine->pools->len; i++)
-        pge_pool_close (engine->pools->pdata[i]);
-      g_thread_unref (g_thread_new ("pge-finalize", engine_finalize_thread, engine));
-      return;
-    }
-  engine_finalize_thread (engine);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  g_object_unref (engine);
 }
 
 /**
@@ -268,13 +773,17 @@ pge_engine_unref (PgeEngine *engine)
  * on a long statement); open transactions and batches are rolled back;
  * every thread is joined. Blocks until then, except on one of the
  * engine's own worker threads (a callback), where it starts the close and
- * returns. Thread-safe.
+ * returns. #PgeEngine:closed is notified in the engine's main context.
+ * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_close (PgeEngine *engine)
 {
-  g_return_if_fail (engine != NULL);
-  g_atomic_int_set (&engine->closed, TRUE);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  if (!g_atomic_int_exchange (&engine->closed, TRUE))
+    engine_link_post (engine->link, NULL, FALSE);
   if (engine->router != NULL)
     pge_router_close (engine->router);
   for (guint i = 0; i < engine->pools->len; i++)
@@ -301,18 +810,27 @@ pge_engine_close (PgeEngine *engine)
  *
  * Never blocks; thread-safe.
  *
- * Returns: %TRUE once pge_engine_close() has been called
+ * Returns: %TRUE once pge_engine_close() has been called (or the engine
+ *   failed to start)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_is_closed (PgeEngine *engine)
 {
-  g_return_val_if_fail (engine != NULL, TRUE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), TRUE);
   return g_atomic_int_get (&engine->closed);
 }
 
 gboolean
 pge_engine_check_open (PgeEngine *engine, GError **error)
 {
+  if (engine->pools->len == 0)
+    {
+      /* g_object_new() without g_initable_init(): nothing to run on. */
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CLOSED, "the engine was never initialized");
+      return FALSE;
+    }
   if (!g_atomic_int_get (&engine->closed))
     return TRUE;
   g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CLOSED, "the engine is closed");
@@ -404,13 +922,17 @@ pge_engine_dup_notifier (PgeEngine *engine, GError **error)
  *
  * Returns: the main node's server version as libpq reports it, e.g.
  *   150004 for 15.4
+ *
+ * Since: 1.0
  */
 int
 pge_engine_get_server_version (PgeEngine *engine)
 {
   PgePool *primary;
 
-  g_return_val_if_fail (engine != NULL, 0);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
+  if (engine->pools->len == 0)
+    return 0;
   primary = pge_engine_get_primary (engine);
   for (guint i = 0; i < primary->slots->len; i++)
     {
@@ -430,13 +952,15 @@ pge_engine_get_server_version (PgeEngine *engine)
  *
  * Returns: the number of worker threads (one connection each) over all
  *   nodes
+ *
+ * Since: 1.0
  */
 guint
 pge_engine_get_n_workers (PgeEngine *engine)
 {
   guint n = 0;
 
-  g_return_val_if_fail (engine != NULL, 0);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   for (guint i = 0; i < engine->pools->len; i++)
     n += ((PgePool *) engine->pools->pdata[i])->n_slots;
   return n;
@@ -449,11 +973,13 @@ pge_engine_get_n_workers (PgeEngine *engine)
  *   summed over all nodes
  *
  * Never blocks for long; thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)
 {
-  g_return_if_fail (engine != NULL);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
   g_return_if_fail (stats != NULL);
   *stats = (PgeStats) { 0 };
   for (guint i = 0; i < engine->pools->len; i++)
@@ -462,30 +988,6 @@ pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)
 
 /* ------------------------------------------------------------ engine new */
 
-static void
-engine_new_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  GError *error = NULL;
-  PgeEngine *engine;
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  engine = pge_engine_new (task_data, &error);
-  if (engine == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* Nobody will see this engine: close it here, off the main loop. */
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      pge_engine_unref (engine);
-      g_task_return_error_if_cancelled (task);
-      return;
-    }
-  g_task_return_pointer (task, engine, (GDestroyNotify) pge_engine_unref);
-}
-
 /**
  * pge_engine_new_async:
  * @config: a #PgeConfig; its settings are copied before this returns
@@ -493,12 +995,17 @@ engine_new_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * pge_engine_new() without blocking: the workers are started and connected
- * on a thread of GLib's pool, and @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call, where
- * pge_engine_new_finish() gets the engine. Cancelling before the
- * connection is made closes the new engine (on that pool thread) and gives
- * %G_IO_ERROR_CANCELLED. Never blocks.
+ * pge_engine_new() without blocking and without any helper thread:
+ * g_async_initable_new_async() of %PGE_TYPE_ENGINE. The engine's own
+ * worker threads connect, in parallel; @callback runs in the
+ * thread-default #GMainContext of the calling thread at the time of this
+ * call (which becomes the engine's main context), with the new engine as
+ * its source object, once every first connection attempt is over and the
+ * configured extensions exist. pge_engine_new_finish() then gets the
+ * engine. Cancelling gives %G_IO_ERROR_CANCELLED, and the engine is
+ * closed when the task lets it go. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_new_async (PgeConfig          *config,
@@ -506,20 +1013,8 @@ pge_engine_new_async (PgeConfig          *config,
                       GAsyncReadyCallback callback,
                       gpointer            user_data)
 {
-  GTask *task = pge_async_task_new (pge_engine_new_async, "pge_engine_new_async", cancellable, callback, user_data);
-
-  if (task == NULL)
-    return;
-  if (config == NULL)
-    {
-      g_task_return_new_error (task, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "config is NULL");
-      g_object_unref (task);
-      return;
-    }
-  /* A copy: the caller may change or drop @config as soon as this returns. */
-  g_task_set_task_data (task, pge_config_copy (config), (GDestroyNotify) pge_config_unref);
-  g_task_run_in_thread (task, engine_new_thread);
-  g_object_unref (task);
+  g_async_initable_new_async (PGE_TYPE_ENGINE, G_PRIORITY_DEFAULT, cancellable, callback, user_data,
+                              "config", config, NULL);
 }
 
 /**
@@ -528,14 +1023,22 @@ pge_engine_new_async (PgeConfig          *config,
  * @error: return location for a #GError
  *
  * Gets the engine started by pge_engine_new_async(): errors as for
- * pge_engine_new(), or %G_IO_ERROR_CANCELLED. Never blocks.
+ * pge_engine_new(), or %G_IO_ERROR_CANCELLED. A failed engine is closed
+ * here (this may wait briefly for its threads to exit). Never blocks on
+ * the network.
  *
  * Returns: (transfer full) (nullable): the engine, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_engine_new_finish (GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_new_async), NULL);
+  g_autoptr(GObject) source = NULL;
+
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  source = g_async_result_get_source_object (result);
+  g_return_val_if_fail (PGE_IS_ENGINE (source), NULL);
+  return PGE_ENGINE (g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error));
 }

@@ -93,6 +93,8 @@ sqlstate_from_message (const char *message)
  * The quark of the %PGE_ERROR domain. Thread-safe.
  *
  * Returns: the %PGE_ERROR quark
+ *
+ * Since: 1.0
  */
 G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
 
@@ -113,6 +115,8 @@ G_DEFINE_EXTENDED_ERROR (PgeError, pge_error)
  * Returns: (nullable): the SQLSTATE, owned by @error or (when read from
  *   the message) interned and valid forever, or %NULL when @error is
  *   %NULL, not in the %PGE_ERROR domain, or did not come from the server
+ *
+ * Since: 1.0
  */
 const char *
 pge_error_get_sqlstate (const GError *error)
@@ -186,69 +190,6 @@ pge_error_get_class (const GError *error)
     if (strcmp (sqlstate, classes[i].sqlstate) == 0)
       return classes[i].klass;
   return PGE_ERROR_CLASS_NONE;
-}
-
-/**
- * pge_error_class_get_type:
- *
- * The #GType of the #PgeErrorClass enumeration, for bindings.
- *
- * Returns: the #GType
- *
- * Since: 1.0
- */
-GType
-pge_error_class_get_type (void)
-{
-  static gsize type_id = 0;
-  static const GEnumValue values[] = {
-    { PGE_ERROR_CLASS_NONE, "PGE_ERROR_CLASS_NONE", "none" },
-    { PGE_ERROR_CLASS_UNIQUE_VIOLATION, "PGE_ERROR_CLASS_UNIQUE_VIOLATION", "unique-violation" },
-    { PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION, "PGE_ERROR_CLASS_FOREIGN_KEY_VIOLATION", "foreign-key-violation" },
-    { PGE_ERROR_CLASS_NOT_NULL_VIOLATION, "PGE_ERROR_CLASS_NOT_NULL_VIOLATION", "not-null-violation" },
-    { PGE_ERROR_CLASS_CHECK_VIOLATION, "PGE_ERROR_CLASS_CHECK_VIOLATION", "check-violation" },
-    { PGE_ERROR_CLASS_SERIALIZATION_FAILURE, "PGE_ERROR_CLASS_SERIALIZATION_FAILURE", "serialization-failure" },
-    { PGE_ERROR_CLASS_DEADLOCK, "PGE_ERROR_CLASS_DEADLOCK", "deadlock" },
-    { PGE_ERROR_CLASS_UNDEFINED_TABLE, "PGE_ERROR_CLASS_UNDEFINED_TABLE", "undefined-table" },
-    { PGE_ERROR_CLASS_UNDEFINED_COLUMN, "PGE_ERROR_CLASS_UNDEFINED_COLUMN", "undefined-column" },
-    { 0, NULL, NULL }
-  };
-
-  if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeErrorClass"), values));
-  return type_id;
-}
-
-/**
- * pge_error_get_type:
- *
- * The #GType of the #PgeError enumeration, for bindings.
- *
- * Returns: the #GType
- */
-GType
-pge_error_get_type (void)
-{
-  static gsize type_id = 0;
-  static const GEnumValue values[] = {
-    { PGE_ERROR_FAILED, "PGE_ERROR_FAILED", "failed" },
-    { PGE_ERROR_CONNECTION, "PGE_ERROR_CONNECTION", "connection" },
-    { PGE_ERROR_QUERY, "PGE_ERROR_QUERY", "query" },
-    { PGE_ERROR_CANCELLED, "PGE_ERROR_CANCELLED", "cancelled" },
-    { PGE_ERROR_TIMEOUT, "PGE_ERROR_TIMEOUT", "timeout" },
-    { PGE_ERROR_CLOSED, "PGE_ERROR_CLOSED", "closed" },
-    { PGE_ERROR_QUEUE_FULL, "PGE_ERROR_QUEUE_FULL", "queue-full" },
-    { PGE_ERROR_INVALID_ARGUMENT, "PGE_ERROR_INVALID_ARGUMENT", "invalid-argument" },
-    { PGE_ERROR_TRANSACTION_STATE, "PGE_ERROR_TRANSACTION_STATE", "transaction-state" },
-    { PGE_ERROR_NESTED, "PGE_ERROR_NESTED", "nested" },
-    { PGE_ERROR_NULL_VALUE, "PGE_ERROR_NULL_VALUE", "null-value" },
-    { PGE_ERROR_CONVERSION, "PGE_ERROR_CONVERSION", "conversion" },
-    { 0, NULL, NULL }
-  };
-
-  if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_enum_register_static (g_intern_static_string ("PgeError"), values));
-  return type_id;
 }
 
 /* Registered when the library is loaded, before any GError of the domain

@@ -49,11 +49,15 @@ struct _PgeFuture {
  * Wait for it with pge_future_wait() (run_sync), poll it with
  * pge_future_is_done(), cancel it, or get called back with
  * pge_future_on_done(). Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_future_get_type:
  *
  * Returns: the boxed #GType of #PgeFuture
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeFuture, pge_future, pge_future_ref, pge_future_unref)
 
@@ -85,6 +89,8 @@ pge_future_new_error (GError *error)
  * Thread-safe.
  *
  * Returns: (transfer full): @future
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_future_ref (PgeFuture *future)
@@ -110,6 +116,8 @@ pge_future_free (PgeFuture *future)
  *
  * Drops a reference. Dropping the last one does not cancel the job: it
  * still runs, and its result is discarded. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_future_unref (PgeFuture *future)
@@ -275,6 +283,8 @@ pge_future_peek_error (PgeFuture *future, const GError **error)
  * Returns: (transfer full) (nullable): the result, or %NULL with @error
  *   set; %NULL and no error for a job that has no result (an exhausted
  *   batch step, a worker function that returned %NULL)
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_future_wait (PgeFuture *future, GError **error)
@@ -325,6 +335,8 @@ pge_future_wait (PgeFuture *future, GError **error)
  * wait times out. Thread-safe.
  *
  * Returns: %TRUE if @future is done
+ *
+ * Since: 1.0
  */
 gboolean
 pge_future_wait_timeout (PgeFuture *future, guint timeout_ms)
@@ -352,6 +364,8 @@ pge_future_wait_timeout (PgeFuture *future, guint timeout_ms)
  * Never blocks; thread-safe.
  *
  * Returns: %TRUE once @future has a result or an error
+ *
+ * Since: 1.0
  */
 gboolean
 pge_future_is_done (PgeFuture *future)
@@ -377,6 +391,8 @@ pge_future_is_done (PgeFuture *future)
  * the request keeps its result. Done: nothing happens. Inside a
  * transaction, a cancelled statement aborts the transaction, as in psql.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_future_cancel (PgeFuture *future)
@@ -413,6 +429,8 @@ pge_future_cancel (PgeFuture *future)
  * keep it short and do not block on the same engine there), or right away
  * in the caller if @future is already done. Thread-safe; several callbacks
  * run in the order they were added.
+ *
+ * Since: 1.0
  */
 void
 pge_future_on_done (PgeFuture        *future,

@@ -73,6 +73,8 @@ channel_check (const char *channel, GError **error)
  *   long or non-UTF-8 @channel or a %NULL @callback, %PGE_ERROR_CLOSED,
  *   %PGE_ERROR_CONNECTION when the server cannot be reached,
  *   %PGE_ERROR_TIMEOUT. On error @destroy has been called.
+ *
+ * Since: 1.0
  */
 guint
 pge_engine_listen (PgeEngine     *engine,
@@ -116,6 +118,8 @@ pge_engine_listen (PgeEngine     *engine,
  *
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_INVALID_ARGUMENT for an id
  *   that is not a listener of @engine (already stopped, or never one)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_unlisten (PgeEngine *engine, guint listener_id, GError **error)
@@ -148,6 +152,8 @@ pge_engine_unlisten (PgeEngine *engine, guint listener_id, GError **error)
  *
  * Returns: %TRUE once sent; %FALSE with %PGE_ERROR_INVALID_ARGUMENT for a
  *   bad @channel, or the server's error
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_notify_sync (PgeEngine *engine, const char *channel, const char *payload, GError **error)

@@ -59,11 +59,15 @@ struct _PgeParams {
  * Copied when a query is queued, so the caller may reuse or free them at
  * once; a blocking `_sync` call reads them while it runs instead (no
  * other thread may change them meanwhile). Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_params_get_type:
  *
  * Returns: the boxed #GType of #PgeParams
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
 
@@ -73,6 +77,8 @@ G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
  * Creates an empty parameter list. Never blocks.
  *
  * Returns: (transfer full): a new #PgeParams
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_new (void)
@@ -95,6 +101,8 @@ pge_params_new (void)
  * Thread-safe.
  *
  * Returns: (transfer full): @params
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_ref (PgeParams *params)
@@ -123,6 +131,8 @@ pge_params_free (PgeParams *params)
  * @params: (transfer full): a #PgeParams
  *
  * Drops a reference; the last one frees the list. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_unref (PgeParams *params)
@@ -226,6 +236,8 @@ double_to_text (double value, int digits, char *buffer)
  *
  * Appends an SQL NULL of unspecified type (the server infers it).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_null (PgeParams *params)
@@ -241,6 +253,8 @@ pge_params_add_null (PgeParams *params)
  *
  * Appends a value of unspecified type, so the server reads it as whatever
  * the placeholder needs (text, a date, a numeric ...). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_text (PgeParams *params, const char *value)
@@ -255,6 +269,8 @@ pge_params_add_text (PgeParams *params, const char *value)
  * @value: the value, sent as `int4`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int32 (PgeParams *params, gint32 value)
@@ -269,6 +285,8 @@ pge_params_add_int32 (PgeParams *params, gint32 value)
  * @value: the value, sent as `int8`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int64 (PgeParams *params, gint64 value)
@@ -284,6 +302,8 @@ pge_params_add_int64 (PgeParams *params, gint64 value)
  *
  * Sent with 17 significant digits, so it round-trips exactly.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_double (PgeParams *params, double value)
@@ -300,6 +320,8 @@ pge_params_add_double (PgeParams *params, double value)
  * @value: the value, sent as `bool`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_boolean (PgeParams *params, gboolean value)
@@ -317,6 +339,8 @@ pge_params_add_boolean (PgeParams *params, gboolean value)
  *
  * Appends binary data as `bytea`, sent in binary form (NUL bytes and all).
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
@@ -337,6 +361,8 @@ pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
  *
  * Appends a value of an explicit type, e.g. `1184` (timestamptz) with
  * "2024-01-01 00:00:00+00". Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_typed (PgeParams *params, Oid type, const char *text)
@@ -351,6 +377,8 @@ pge_params_add_typed (PgeParams *params, Oid type, const char *text)
  * @value: the value, sent as `int2`
  *
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int16 (PgeParams *params, gint16 value)
@@ -366,6 +394,8 @@ pge_params_add_int16 (PgeParams *params, gint16 value)
  *
  * Sent with 9 significant digits, so it round-trips exactly.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_float (PgeParams *params, float value)
@@ -384,6 +414,8 @@ pge_params_add_float (PgeParams *params, float value)
  *
  * Appends a `numeric`, every digit kept. Text that is not a number fails
  * the query, with the server's error (SQLSTATE 22P02). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_numeric (PgeParams *params, const char *text)
@@ -411,6 +443,8 @@ append_binary (PgeParams *params, Oid type, gint64 value, int size)
  *   %NULL appends SQL NULL
  *
  * Appends a `date` (sent in binary). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_date (PgeParams *params, GDateTime *value)
@@ -440,6 +474,8 @@ pge_params_add_date (PgeParams *params, GDateTime *value)
  * shows in its own time zone, to the microsecond, with no conversion
  * (pge_result_read_timestamp() gives those fields back, in UTC). Sent in
  * binary. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_timestamp (PgeParams *params, GDateTime *value)
@@ -463,6 +499,8 @@ pge_params_add_timestamp (PgeParams *params, GDateTime *value)
  * Appends a `timestamptz`: the instant @value names, to the microsecond,
  * whatever its zone and the session's `TimeZone`. Sent in binary.
  * Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_timestamptz (PgeParams *params, GDateTime *value)
@@ -484,6 +522,8 @@ pge_params_add_timestamptz (PgeParams *params, GDateTime *value)
  * @value: (nullable): the interval, copied; %NULL appends SQL NULL
  *
  * Appends an `interval`, exactly (sent in binary). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_interval (PgeParams *params, const PgeInterval *value)
@@ -516,6 +556,8 @@ pge_params_add_interval (PgeParams *params, const PgeInterval *value)
  *
  * Appends a `uuid`. Text that is not a UUID fails the query with the
  * server's error (SQLSTATE 22P02). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_uuid (PgeParams *params, const char *text)
@@ -532,6 +574,8 @@ pge_params_add_uuid (PgeParams *params, const char *text)
  *
  * Appends a `json` value, kept as written. Invalid JSON fails the query
  * with the server's error (SQLSTATE 22P02). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_json (PgeParams *params, const char *text)
@@ -547,6 +591,8 @@ pge_params_add_json (PgeParams *params, const char *text)
  *
  * Appends a `jsonb` value. Invalid JSON fails the query with the
  * server's error (SQLSTATE 22P02). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_jsonb (PgeParams *params, const char *text)
@@ -569,6 +615,8 @@ pge_params_add_jsonb (PgeParams *params, const char *text)
  * so none can read as NULL, a delimiter or a nested array whatever it
  * holds. An element the type cannot read fails the query with the
  * server's error. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_array (PgeParams *params, Oid array_type, const char *const *elements,
@@ -590,6 +638,8 @@ pge_params_add_array (PgeParams *params, Oid array_type, const char *const *elem
  *   #GStrv)
  *
  * Appends a `text[]`. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_text_array (PgeParams *params, const char *const *elements, gssize n_elements)
@@ -624,6 +674,8 @@ int_array_text (gconstpointer values, gsize n, guint width)
  * @n_values: how many
  *
  * Appends an `int4[]`. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int32_array (PgeParams *params, const gint32 *values, gsize n_values)
@@ -640,6 +692,8 @@ pge_params_add_int32_array (PgeParams *params, const gint32 *values, gsize n_val
  * @n_values: how many
  *
  * Appends an `int8[]`. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_int64_array (PgeParams *params, const gint64 *values, gsize n_values)
@@ -657,6 +711,8 @@ pge_params_add_int64_array (PgeParams *params, const gint64 *values, gsize n_val
  * @n_values: how many
  *
  * Appends a `float8[]`, each element exact. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_double_array (PgeParams *params, const double *values, gsize n_values)
@@ -684,6 +740,8 @@ pge_params_add_double_array (PgeParams *params, const double *values, gsize n_va
  * @n_values: how many
  *
  * Appends a `bool[]`. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_params_add_boolean_array (PgeParams *params, const gboolean *values, gsize n_values)
@@ -706,6 +764,8 @@ pge_params_add_boolean_array (PgeParams *params, const gboolean *values, gsize n
  * Thread-safe.
  *
  * Returns: how many parameters @params holds
+ *
+ * Since: 1.0
  */
 guint
 pge_params_get_length (PgeParams *params)
@@ -781,6 +841,8 @@ add_variant (PgeParams *params, GVariant *value, guint index, GError **error)
  * Returns: (transfer full) (nullable): the parameters, or %NULL with
  *   %PGE_ERROR_INVALID_ARGUMENT if @tuple is not a tuple or holds an
  *   unsupported type
+ *
+ * Since: 1.0
  */
 PgeParams *
 pge_params_new_from_variant (GVariant *tuple, GError **error)

@@ -34,7 +34,14 @@ struct _PgeSlot {
   gboolean       broken;     /* a direct holder lost the connection: the
                               * worker must reconnect before anything else */
   gboolean       exited;
+  gboolean       ever_up;    /* connected once: a later loss is reported */
+  gboolean       lost;       /* reported lost, not yet restored */
 };
+
+/* Told when a connection of the pool is lost or comes back (see
+ * pge_pool_set_link_func()). Runs on the thread that noticed, with no
+ * lock held. */
+typedef void (*PgePoolLinkFunc) (PgePool *pool, gboolean up, gpointer data);
 
 struct _PgeLease {
   gatomicrefcount ref;
@@ -72,6 +79,12 @@ struct _PgePool {
   gboolean     closing;
   guint        n_connect_attempts_done;  /* first attempts, for start */
   GError      *start_error;
+  PgeFuture   *started;          /* owned; resolved (outside the lock) once
+                                  * every slot made its first attempt: with
+                                  * start_error, or TRUE */
+  PgePoolLinkFunc link_func;     /* set before the workers start, then fixed */
+  gpointer     link_data;
+  GDestroyNotify link_notify;
   guint        n_busy;
   guint        n_pinned;
   /* Down (extra nodes only): set when a connect fails while no slot of
@@ -108,6 +121,18 @@ G_GNUC_INTERNAL PgePool  *pge_pool_ref        (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_unref      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_start_janitor (PgePool *pool);
 G_GNUC_INTERNAL gboolean  pge_pool_wait_started  (PgePool *pool, GError **error);
+/* The future pge_pool_wait_started() waits for without blocking: done once
+ * every first connection attempt is over, with the first one's error or
+ * without one. Transfer none. */
+G_GNUC_INTERNAL PgeFuture *pge_pool_get_started  (PgePool *pool);
+/* Before the workers start: @func is told of lost and restored
+ * connections. The pool owns @data (freed with @notify). */
+G_GNUC_INTERNAL void      pge_pool_set_link_func (PgePool        *pool,
+                                                  PgePoolLinkFunc func,
+                                                  gpointer        data,
+                                                  GDestroyNotify  notify);
+/* For the holder about to replace a connection it had: it is lost. */
+G_GNUC_INTERNAL void      pge_pool_note_lost     (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_close      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);

@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "errors-private.h"
+#include "future-private.h"
 #include "params-private.h"
 #include "pool-private.h"
 
@@ -110,6 +111,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   g_cond_init (&pool->state_cond);
   g_queue_init (&pool->queue);
   g_queue_init (&pool->idle_slots);
+  pool->started = pge_future_new ();
   pool->slots = g_ptr_array_new_with_free_func ((GDestroyNotify) slot_free);
   for (guint i = 0; i < node->n_workers; i++)
     g_ptr_array_add (pool->slots, slot_new (pool, i, node->conninfo, settings));
@@ -131,6 +133,9 @@ pge_pool_unref (PgePool *pool)
   /* Threads hold no reference: the engine joins them before its last unref. */
   g_ptr_array_unref (pool->slots);
   g_clear_error (&pool->start_error);
+  g_clear_pointer (&pool->started, pge_future_unref);
+  if (pool->link_notify != NULL)
+    pool->link_notify (pool->link_data);
   g_mutex_clear (&pool->queue_lock);
   g_cond_clear (&pool->janitor_cond);
   g_cond_clear (&pool->state_cond);
@@ -243,17 +248,80 @@ pge_pool_wait_started (PgePool *pool, GError **error)
   return ok;
 }
 
+PgeFuture *
+pge_pool_get_started (PgePool *pool)
+{
+  return pool->started;
+}
+
 void
 pge_pool_report_start (PgeSlot *slot, const GError *error)
 {
   PgePool *pool = slot->pool;
+  gboolean all_done;
+  GError *start_error = NULL;
 
   g_mutex_lock (&pool->queue_lock);
   pool->n_connect_attempts_done++;
   if (error != NULL && pool->start_error == NULL)
     pool->start_error = g_error_copy (error);
+  all_done = pool->n_connect_attempts_done == pool->slots->len;
+  if (all_done && pool->start_error != NULL)
+    start_error = g_error_copy (pool->start_error);
   g_cond_broadcast (&pool->state_cond);
   g_mutex_unlock (&pool->queue_lock);
+  /* Outside the lock: its callbacks may submit work. */
+  if (all_done)
+    pge_future_resolve (pool->started, NULL, start_error);
+}
+
+/* --------------------------------------------------------- link events */
+
+void
+pge_pool_set_link_func (PgePool *pool, PgePoolLinkFunc func, gpointer data, GDestroyNotify notify)
+{
+  pool->link_func = func;
+  pool->link_data = data;
+  pool->link_notify = notify;
+}
+
+typedef enum { LINK_SAME, LINK_LOST, LINK_RESTORED } LinkChange;
+
+/* A slot's connection is up or down, as its holder found it: the change
+ * to report, if any. Only a connection that was up once can be lost. */
+static LinkChange
+link_change_locked (PgeSlot *slot, gboolean up)
+{
+  if (up)
+    {
+      gboolean was_lost = slot->lost;
+
+      slot->lost = FALSE;
+      slot->ever_up = TRUE;
+      return was_lost ? LINK_RESTORED : LINK_SAME;
+    }
+  if (!slot->ever_up || slot->lost)
+    return LINK_SAME;
+  slot->lost = TRUE;
+  return LINK_LOST;
+}
+
+static void
+link_report (PgePool *pool, LinkChange change)
+{
+  if (change != LINK_SAME && pool->link_func != NULL)
+    pool->link_func (pool, change == LINK_RESTORED, pool->link_data);
+}
+
+void
+pge_pool_note_lost (PgeSlot *slot)
+{
+  LinkChange change;
+
+  g_mutex_lock (&slot->pool->queue_lock);
+  change = link_change_locked (slot, FALSE);
+  g_mutex_unlock (&slot->pool->queue_lock);
+  link_report (slot->pool, change);
 }
 
 static void steal_queue_locked (GQueue *queue, GQueue *out);
@@ -309,10 +377,12 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
 {
   PgePool *pool = slot->pool;
   GQueue failed = G_QUEUE_INIT;
+  LinkChange change;
 
   g_mutex_lock (&pool->queue_lock);
   slot->connected = connected;
   slot->broken = !connected;
+  change = link_change_locked (slot, connected);
   if (connected)
     {
       pool->down = FALSE;
@@ -321,6 +391,7 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
   else
     mark_down_locked (pool, &failed);
   g_mutex_unlock (&pool->queue_lock);
+  link_report (pool, change);
   fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
 }
 
@@ -958,10 +1029,14 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 void
 pge_pool_mark_broken (PgeSlot *slot)
 {
+  LinkChange change;
+
   g_mutex_lock (&slot->pool->queue_lock);
   slot->broken = TRUE;
   slot->connected = FALSE;
+  change = link_change_locked (slot, FALSE);
   g_mutex_unlock (&slot->pool->queue_lock);
+  link_report (slot->pool, change);
 }
 
 /* For the holder, after rolling back: the lease is over. */

@@ -59,6 +59,8 @@ submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, 
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query_read (PgeEngine *engine, const char *sql, PgeParams *params)
@@ -85,6 +87,8 @@ pge_engine_query_read (PgeEngine *engine, const char *sql, PgeParams *params)
  * never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query_read_after (PgeEngine  *engine,
@@ -111,6 +115,8 @@ pge_engine_query_read_after (PgeEngine  *engine,
  * %NULL-context future callback on one of @engine's threads.
  *
  * Returns: the position as a byte offset, or 0 with @error set
+ *
+ * Since: 1.0
  */
 guint64
 pge_engine_get_write_lsn_sync (PgeEngine *engine, GError **error)
@@ -145,6 +151,8 @@ pge_engine_get_write_lsn_sync (PgeEngine *engine, GError **error)
  * %PGE_ERROR_INVALID_ARGUMENT. Never blocks for long; thread-safe.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_get_node_stats (PgeEngine *engine, const char *node, PgeNodeStats *stats, GError **error)

@@ -25,11 +25,15 @@ struct _PgeResult {
  * The rows and command tag of one statement.
  *
  * Immutable once made: every getter is safe from any thread.
+ *
+ * Since: 1.0
  */
 /**
  * pge_result_get_type:
  *
  * Returns: the boxed #GType of #PgeResult
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeResult, pge_result, pge_result_ref, pge_result_unref)
 
@@ -49,6 +53,8 @@ pge_result_new_take (PGresult *res)
  * Thread-safe.
  *
  * Returns: (transfer full): @result
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_result_ref (PgeResult *result)
@@ -68,6 +74,8 @@ pge_result_free (PgeResult *result)
  * @result: (transfer full): a #PgeResult
  *
  * Drops a reference; the last one frees the rows. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_result_unref (PgeResult *result)
@@ -81,6 +89,8 @@ pge_result_unref (PgeResult *result)
  * @result: a #PgeResult
  *
  * Returns: the number of rows (0 for a command that returns none)
+ *
+ * Since: 1.0
  */
 guint
 pge_result_get_n_rows (PgeResult *result)
@@ -94,6 +104,8 @@ pge_result_get_n_rows (PgeResult *result)
  * @result: a #PgeResult
  *
  * Returns: the number of columns
+ *
+ * Since: 1.0
  */
 guint
 pge_result_get_n_columns (PgeResult *result)
@@ -109,6 +121,8 @@ pge_result_get_n_columns (PgeResult *result)
  *
  * Returns: (nullable): the column's name, owned by @result; %NULL (and a
  *   critical) when @column is out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_column_name (PgeResult *result, guint column)
@@ -124,6 +138,8 @@ pge_result_get_column_name (PgeResult *result, guint column)
  * @name: a column name, matched exactly (case-sensitive)
  *
  * Returns: the index of the first column called @name, or -1 if absent
+ *
+ * Since: 1.0
  */
 int
 pge_result_get_column_index (PgeResult *result, const char *name)
@@ -147,6 +163,8 @@ pge_result_get_column_index (PgeResult *result, const char *name)
  *
  * Returns: (type guint): the column's type OID (23 for
  *   int4 ...), or 0 (with a critical) when @column is out of range
+ *
+ * Since: 1.0
  */
 Oid
 pge_result_get_column_type (PgeResult *result, guint column)
@@ -171,6 +189,8 @@ cell_in_range (PgeResult *result, guint row, guint column)
  *
  * Returns: (nullable): the value's text form, owned by @result; %NULL for
  *   SQL NULL, and (with a critical) for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_value (PgeResult *result, guint row, guint column)
@@ -190,6 +210,8 @@ pge_result_get_value (PgeResult *result, guint row, guint column)
  *
  * Returns: whether the cell is SQL NULL; %TRUE (with a critical) for a cell
  *   out of range, since there is no value there either
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_is_null (PgeResult *result, guint row, guint column)
@@ -212,6 +234,8 @@ pge_result_is_null (PgeResult *result, guint row, guint column)
  *
  * Returns: the value; 0 for NULL, out of range, or text that is not an
  *   integer
+ *
+ * Since: 1.0
  */
 gint64
 pge_result_get_int64 (PgeResult *result, guint row, guint column)
@@ -239,6 +263,8 @@ pge_result_get_int64 (PgeResult *result, guint row, guint column)
  *
  * Returns: the value; 0 for NULL, out of range, or text that is not a
  *   number
+ *
+ * Since: 1.0
  */
 double
 pge_result_get_double (PgeResult *result, guint row, guint column)
@@ -259,6 +285,8 @@ pge_result_get_double (PgeResult *result, guint row, guint column)
  *
  * Returns: %TRUE if the cell is a true boolean ("t"); %FALSE for false,
  *   NULL, out of range, or anything else
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_get_boolean (PgeResult *result, guint row, guint column)
@@ -274,6 +302,8 @@ pge_result_get_boolean (PgeResult *result, guint row, guint column)
  *
  * Returns: the command tag, such as "INSERT 0 1" or "SELECT 3", owned by
  *   @result; "" if there is none
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_get_command_tag (PgeResult *result)
@@ -288,6 +318,8 @@ pge_result_get_command_tag (PgeResult *result)
  *
  * Returns: the rows inserted, updated, deleted, selected, moved, fetched or
  *   copied by the command; 0 for other commands
+ *
+ * Since: 1.0
  */
 guint64
 pge_result_get_rows_affected (PgeResult *result)
@@ -307,6 +339,8 @@ pge_result_get_rows_affected (PgeResult *result)
  * columns, PQfmod ...). Do not PQclear() it.
  *
  * Returns: (transfer none) (nullable): the PGresult, owned by @result
+ *
+ * Since: 1.0
  */
 const PGresult *
 pge_result_get_pgresult (PgeResult *result)
@@ -481,6 +515,8 @@ column_named (PgeResult *result, const char *name, guint *column, GError **error
  * Returns: (transfer none) (nullable): the text, owned by @result; %NULL
  *   with %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for a
  *   `bytea` column, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_text (PgeResult *result, guint row, guint column, GError **error)
@@ -504,6 +540,8 @@ pge_result_read_text (PgeResult *result, guint row, guint column, GError **error
  * Returns: (transfer full) (nullable): the bytes; %NULL with
  *   %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for another
  *   type, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GBytes *
 pge_result_read_bytes (PgeResult *result, guint row, guint column, GError **error)
@@ -555,6 +593,8 @@ read_int (PgeResult *result, guint row, guint column, gint64 min, gint64 max, gi
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type or a value out of range,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int16 (PgeResult *result, guint row, guint column, gint16 *value, GError **error)
@@ -584,6 +624,8 @@ pge_result_read_int16 (PgeResult *result, guint row, guint column, gint16 *value
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type or a value out of range,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int32 (PgeResult *result, guint row, guint column, gint32 *value, GError **error)
@@ -613,6 +655,8 @@ pge_result_read_int32 (PgeResult *result, guint row, guint column, gint32 *value
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type, %PGE_ERROR_INVALID_ARGUMENT
  *   for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int64 (PgeResult *result, guint row, guint column, gint64 *value, GError **error)
@@ -665,6 +709,8 @@ parse_double (const char *text, Oid type, double *value, GError **error)
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type or a value that does not fit,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_double (PgeResult *result, guint row, guint column, double *value, GError **error)
@@ -703,6 +749,8 @@ pge_result_read_double (PgeResult *result, guint row, guint column, double *valu
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type, %PGE_ERROR_INVALID_ARGUMENT
  *   for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_float (PgeResult *result, guint row, guint column, float *value, GError **error)
@@ -732,6 +780,8 @@ pge_result_read_float (PgeResult *result, guint row, guint column, float *value,
  * Returns: (transfer none) (nullable): the text, owned by @result; %NULL
  *   with %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for
  *   another type, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_numeric (PgeResult *result, guint row, guint column, GError **error)
@@ -763,6 +813,8 @@ pge_result_read_numeric (PgeResult *result, guint row, guint column, GError **er
  * Returns: %TRUE if @value was read, or %FALSE with
  *   %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for another
  *   type, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_boolean (PgeResult *result, guint row, guint column, gboolean *value, GError **error)
@@ -816,6 +868,8 @@ read_date_time (PgeResult *result, guint row, guint column, Oid type, GError **e
  *   %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for another
  *   type or a date a #GDateTime cannot hold, %PGE_ERROR_INVALID_ARGUMENT
  *   for a cell out of range
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_date (PgeResult *result, guint row, guint column, GError **error)
@@ -843,6 +897,8 @@ pge_result_read_date (PgeResult *result, guint row, guint column, GError **error
  *   %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for another
  *   type (a `timestamptz` included) or a time a #GDateTime cannot hold,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_timestamp (PgeResult *result, guint row, guint column, GError **error)
@@ -869,6 +925,8 @@ pge_result_read_timestamp (PgeResult *result, guint row, guint column, GError **
  *   %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for another
  *   type or a time a #GDateTime cannot hold, %PGE_ERROR_INVALID_ARGUMENT
  *   for a cell out of range
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_timestamptz (PgeResult *result, guint row, guint column, GError **error)
@@ -893,6 +951,8 @@ pge_result_read_timestamptz (PgeResult *result, guint row, guint column, GError 
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_NULL_VALUE for SQL NULL,
  *   %PGE_ERROR_CONVERSION for another type or another `IntervalStyle`,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_interval (PgeResult *result, guint row, guint column, PgeInterval *value,
@@ -928,6 +988,8 @@ pge_result_read_interval (PgeResult *result, guint row, guint column, PgeInterva
  * Returns: (transfer none) (nullable): the text, owned by @result; %NULL
  *   with %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for
  *   another type, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_uuid (PgeResult *result, guint row, guint column, GError **error)
@@ -959,6 +1021,8 @@ pge_result_read_uuid (PgeResult *result, guint row, guint column, GError **error
  * Returns: (transfer none) (nullable): the text, owned by @result; %NULL
  *   with %PGE_ERROR_NULL_VALUE for SQL NULL, %PGE_ERROR_CONVERSION for
  *   another type, %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_json (PgeResult *result, guint row, guint column, GError **error)
@@ -1030,6 +1094,8 @@ element_is_null (PgeResult *result, guint row, guint column, guint index, GError
  *   %NULL with %PGE_ERROR_NULL_VALUE when the array itself is NULL,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_text_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1090,6 +1156,8 @@ read_int_array (PgeResult *result, guint row, guint column, guint width, GError 
  *   %PGE_ERROR_CONVERSION for another type, a value out of range or a
  *   multi-dimensional array, %PGE_ERROR_INVALID_ARGUMENT for a cell out
  *   of range
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_int32_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1114,6 +1182,8 @@ pge_result_read_int32_array (PgeResult *result, guint row, guint column, GError 
  *   %NULL with %PGE_ERROR_NULL_VALUE for a NULL array or element,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_int64_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1140,6 +1210,8 @@ pge_result_read_int64_array (PgeResult *result, guint row, guint column, GError 
  *   %PGE_ERROR_CONVERSION for another type, a value that does not fit or
  *   a multi-dimensional array, %PGE_ERROR_INVALID_ARGUMENT for a cell out
  *   of range
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_double_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1186,6 +1258,8 @@ pge_result_read_double_array (PgeResult *result, guint row, guint column, GError
  *   %NULL with %PGE_ERROR_NULL_VALUE for a NULL array or element,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_boolean_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1230,6 +1304,8 @@ pge_result_read_boolean_array (PgeResult *result, guint row, guint column, GErro
  *   %PGE_ERROR_CONVERSION for another type, an element a #GDateTime
  *   cannot hold or a multi-dimensional array, %PGE_ERROR_INVALID_ARGUMENT
  *   for a cell out of range
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_datetime_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1276,6 +1352,8 @@ pge_result_read_datetime_array (PgeResult *result, guint row, guint column, GErr
  *   %NULL with %PGE_ERROR_NULL_VALUE when the array is NULL,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_bytes_array (PgeResult *result, guint row, guint column, GError **error)
@@ -1318,6 +1396,8 @@ pge_result_read_bytes_array (PgeResult *result, guint row, guint column, GError 
  * Returns: (transfer none) (nullable): as
  *   pge_result_read_text(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_text_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1345,6 +1425,8 @@ pge_result_read_text_by_name (PgeResult *result, guint row, const char *name, GE
  * Returns: (transfer full) (nullable): as
  *   pge_result_read_bytes(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GBytes *
 pge_result_read_bytes_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1372,6 +1454,8 @@ pge_result_read_bytes_by_name (PgeResult *result, guint row, const char *name, G
  *
  * Returns: as pge_result_read_int16(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int16_by_name (PgeResult *result, guint row, const char *name, gint16 *value, GError **error)
@@ -1403,6 +1487,8 @@ pge_result_read_int16_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Returns: as pge_result_read_int32(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int32_by_name (PgeResult *result, guint row, const char *name, gint32 *value, GError **error)
@@ -1434,6 +1520,8 @@ pge_result_read_int32_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Returns: as pge_result_read_int64(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_int64_by_name (PgeResult *result, guint row, const char *name, gint64 *value, GError **error)
@@ -1465,6 +1553,8 @@ pge_result_read_int64_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Returns: as pge_result_read_float(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_float_by_name (PgeResult *result, guint row, const char *name, float *value, GError **error)
@@ -1496,6 +1586,8 @@ pge_result_read_float_by_name (PgeResult *result, guint row, const char *name, f
  *
  * Returns: as pge_result_read_double(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_double_by_name (PgeResult *result, guint row, const char *name, double *value, GError **error)
@@ -1527,6 +1619,8 @@ pge_result_read_double_by_name (PgeResult *result, guint row, const char *name, 
  * Returns: (transfer none) (nullable): as
  *   pge_result_read_numeric(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_numeric_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1554,6 +1648,8 @@ pge_result_read_numeric_by_name (PgeResult *result, guint row, const char *name,
  *
  * Returns: as pge_result_read_boolean(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_boolean_by_name (PgeResult *result, guint row, const char *name, gboolean *value, GError **error)
@@ -1585,6 +1681,8 @@ pge_result_read_boolean_by_name (PgeResult *result, guint row, const char *name,
  * Returns: (transfer full) (nullable): as
  *   pge_result_read_date(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_date_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1612,6 +1710,8 @@ pge_result_read_date_by_name (PgeResult *result, guint row, const char *name, GE
  * Returns: (transfer full) (nullable): as
  *   pge_result_read_timestamp(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_timestamp_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1639,6 +1739,8 @@ pge_result_read_timestamp_by_name (PgeResult *result, guint row, const char *nam
  * Returns: (transfer full) (nullable): as
  *   pge_result_read_timestamptz(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GDateTime *
 pge_result_read_timestamptz_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1666,6 +1768,8 @@ pge_result_read_timestamptz_by_name (PgeResult *result, guint row, const char *n
  *
  * Returns: as pge_result_read_interval(); also %FALSE with
  *   %PGE_ERROR_INVALID_ARGUMENT when no column has that name
+ *
+ * Since: 1.0
  */
 gboolean
 pge_result_read_interval_by_name (PgeResult *result, guint row, const char *name, PgeInterval *value, GError **error)
@@ -1697,6 +1801,8 @@ pge_result_read_interval_by_name (PgeResult *result, guint row, const char *name
  * Returns: (transfer none) (nullable): as
  *   pge_result_read_uuid(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_uuid_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1724,6 +1830,8 @@ pge_result_read_uuid_by_name (PgeResult *result, guint row, const char *name, GE
  * Returns: (transfer none) (nullable): as
  *   pge_result_read_json(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 const char *
 pge_result_read_json_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1751,6 +1859,8 @@ pge_result_read_json_by_name (PgeResult *result, guint row, const char *name, GE
  * Returns: (transfer full) (element-type utf8) (nullable): as
  *   pge_result_read_text_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_text_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1778,6 +1888,8 @@ pge_result_read_text_array_by_name (PgeResult *result, guint row, const char *na
  * Returns: (transfer full) (element-type gint32) (nullable): as
  *   pge_result_read_int32_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_int32_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1805,6 +1917,8 @@ pge_result_read_int32_array_by_name (PgeResult *result, guint row, const char *n
  * Returns: (transfer full) (element-type gint64) (nullable): as
  *   pge_result_read_int64_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_int64_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1832,6 +1946,8 @@ pge_result_read_int64_array_by_name (PgeResult *result, guint row, const char *n
  * Returns: (transfer full) (element-type gdouble) (nullable): as
  *   pge_result_read_double_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_double_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1859,6 +1975,8 @@ pge_result_read_double_array_by_name (PgeResult *result, guint row, const char *
  * Returns: (transfer full) (element-type gboolean) (nullable): as
  *   pge_result_read_boolean_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GArray *
 pge_result_read_boolean_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1886,6 +2004,8 @@ pge_result_read_boolean_array_by_name (PgeResult *result, guint row, const char 
  * Returns: (transfer full) (element-type GDateTime) (nullable): as
  *   pge_result_read_datetime_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_datetime_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
@@ -1913,6 +2033,8 @@ pge_result_read_datetime_array_by_name (PgeResult *result, guint row, const char
  * Returns: (transfer full) (element-type GBytes) (nullable): as
  *   pge_result_read_bytes_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
+ *
+ * Since: 1.0
  */
 GPtrArray *
 pge_result_read_bytes_array_by_name (PgeResult *result, guint row, const char *name, GError **error)

@@ -29,6 +29,8 @@ static void pge_result_model_list_model_init (GListModelInterface *iface);
  *
  * A #GListModel of the rows (#PgeRow) of one #PgeResult, e.g. for a
  * #GtkColumnView. It never changes. Use it from one thread.
+ *
+ * Since: 1.0
  */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PgeResultModel, pge_result_model, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL,
@@ -139,7 +141,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:result:
    *
    * The result whose rows the model lists.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_RESULT] =
     g_param_spec_boxed ("result", NULL, NULL, PGE_TYPE_RESULT,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -147,7 +151,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:item-type:
    *
    * Always #PgeRow.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_ITEM_TYPE] =
     g_param_spec_gtype ("item-type", NULL, NULL, G_TYPE_OBJECT,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -155,7 +161,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:n-items:
    *
    * The number of rows.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_N_ITEMS] =
     g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -175,6 +183,8 @@ pge_result_model_init (PgeResultModel *model)
  *
  * Returns: (transfer full): a new #PgeResultModel holding a reference to
  *   @result
+ *
+ * Since: 1.0
  */
 PgeResultModel *
 pge_result_model_new (PgeResult *result)
@@ -188,6 +198,8 @@ pge_result_model_new (PgeResult *result)
  * @model: a #PgeResultModel
  *
  * Returns: (transfer none): the result whose rows @model lists
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_result_model_get_result (PgeResultModel *model)

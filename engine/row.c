@@ -24,6 +24,8 @@ struct _PgeRow {
  *
  * One row of a #PgeResult: the item of #PgeResultModel and
  * #PgeBatchModel. Immutable: every getter is safe from any thread.
+ *
+ * Since: 1.0
  */
 G_DEFINE_FINAL_TYPE (PgeRow, pge_row, G_TYPE_OBJECT)
 
@@ -98,7 +100,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:result:
    *
    * The result the row belongs to.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_RESULT] =
     g_param_spec_boxed ("result", NULL, NULL, PGE_TYPE_RESULT,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -106,7 +110,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:index:
    *
    * The row's index in #PgeRow:result, from 0.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_INDEX] =
     g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -114,7 +120,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:n-columns:
    *
    * The number of columns.
-   */
+ *
+ * Since: 1.0
+ */
   properties[PROP_N_COLUMNS] =
     g_param_spec_uint ("n-columns", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -136,6 +144,8 @@ pge_row_init (PgeRow *row)
  *
  * Returns: (transfer full) (nullable): a new #PgeRow holding a reference
  *   to @result, or %NULL (with a critical) when @index is out of range
+ *
+ * Since: 1.0
  */
 PgeRow *
 pge_row_new (PgeResult *result, guint index)
@@ -151,6 +161,8 @@ pge_row_new (PgeResult *result, guint index)
  *
  * Returns: (transfer none): the result @row belongs to (its column names
  *   and types)
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_row_get_result (PgeRow *row)
@@ -164,6 +176,8 @@ pge_row_get_result (PgeRow *row)
  * @row: a #PgeRow
  *
  * Returns: the row's index in its result, from 0
+ *
+ * Since: 1.0
  */
 guint
 pge_row_get_index (PgeRow *row)
@@ -177,6 +191,8 @@ pge_row_get_index (PgeRow *row)
  * @row: a #PgeRow
  *
  * Returns: the number of columns
+ *
+ * Since: 1.0
  */
 guint
 pge_row_get_n_columns (PgeRow *row)
@@ -192,6 +208,8 @@ pge_row_get_n_columns (PgeRow *row)
  *
  * Returns: (nullable): the value's text form, owned by the row's result;
  *   %NULL for SQL NULL, and (with a critical) for a column out of range
+ *
+ * Since: 1.0
  */
 const char *
 pge_row_get_value (PgeRow *row, guint column)
@@ -209,6 +227,8 @@ pge_row_get_value (PgeRow *row, guint column)
  *
  * Returns: (nullable): the value's text form, owned by the row's result;
  *   %NULL for SQL NULL or when there is no such column
+ *
+ * Since: 1.0
  */
 const char *
 pge_row_get_value_by_name (PgeRow *row, const char *name)
@@ -230,6 +250,8 @@ pge_row_get_value_by_name (PgeRow *row, const char *name)
  *
  * Returns: whether the value is SQL NULL; %TRUE (with a critical) for a
  *   column out of range
+ *
+ * Since: 1.0
  */
 gboolean
 pge_row_is_null (PgeRow *row, guint column)
@@ -246,6 +268,8 @@ pge_row_is_null (PgeRow *row, guint column)
  * pge_result_row_to_variant().
  *
  * Returns: (transfer full): a new, non-floating #GVariant
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_row_to_variant (PgeRow *row)
@@ -261,6 +285,8 @@ pge_row_to_variant (PgeRow *row)
  * The row as an `a{sv}` dictionary; see pge_result_row_to_vardict().
  *
  * Returns: (transfer full): a new, non-floating #GVariant
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_row_to_vardict (PgeRow *row)

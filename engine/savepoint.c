@@ -33,11 +33,15 @@ struct _PgeSavepoint {
  * A named savepoint inside a #PgeTransaction.
  *
  * Holds a reference on its transaction. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_savepoint_get_type:
  *
  * Returns: the boxed #GType of #PgeSavepoint
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeSavepoint, pge_savepoint, pge_savepoint_ref, pge_savepoint_unref)
 
@@ -59,6 +63,8 @@ pge_savepoint_new (PgeTransaction *tx, const char *name)
  * Thread-safe.
  *
  * Returns: (transfer full): @savepoint
+ *
+ * Since: 1.0
  */
 PgeSavepoint *
 pge_savepoint_ref (PgeSavepoint *savepoint)
@@ -82,6 +88,8 @@ savepoint_clear (PgeSavepoint *savepoint)
  * defined on the server until its transaction ends. It also drops the
  * savepoint's reference to its transaction, which may be that
  * transaction's last (see pge_transaction_unref()). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_savepoint_unref (PgeSavepoint *savepoint)
@@ -97,6 +105,8 @@ pge_savepoint_unref (PgeSavepoint *savepoint)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer none): the savepoint's name, e.g. `savepoint_1`
+ *
+ * Since: 1.0
  */
 const char *
 pge_savepoint_get_name (PgeSavepoint *savepoint)
@@ -112,6 +122,8 @@ pge_savepoint_get_name (PgeSavepoint *savepoint)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer none): the transaction the savepoint belongs to
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_savepoint_get_transaction (PgeSavepoint *savepoint)
@@ -161,6 +173,8 @@ savepoint_check_usable (PgeSavepoint *savepoint, GError **error)
  * on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_savepoint_rollback_to (PgeSavepoint *savepoint, GError **error)
@@ -188,6 +202,8 @@ pge_savepoint_rollback_to (PgeSavepoint *savepoint, GError **error)
  * engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
@@ -227,6 +243,8 @@ pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
  * on one of the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeSavepoint *
 pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)

@@ -43,6 +43,8 @@ struct _PgeSession {
  * pge_session_get_type:
  *
  * Returns: the boxed #GType of #PgeSession
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeSession, pge_session, pge_session_ref, pge_session_unref)
 
@@ -177,6 +179,8 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
  *   on @engine (a session inside it could not see its work),
  *   %PGE_ERROR_CLOSED, %PGE_ERROR_TIMEOUT, %PGE_ERROR_INVALID_ARGUMENT on
  *   one of the engine's own threads
+ *
+ * Since: 1.0
  */
 PgeSession *
 pge_engine_session (PgeEngine *engine, GError **error)
@@ -228,6 +232,8 @@ session_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancell
  * session of any thread: a main loop interleaves unrelated work, which
  * must not be routed into it. Use the calls on the session itself
  * (pge_session_query() gives a future). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_session_async (PgeEngine          *engine,
@@ -259,6 +265,8 @@ pge_engine_session_async (PgeEngine          *engine,
  *
  * Returns: (transfer full) (nullable): the session, or %NULL with @error
  *   set
+ *
+ * Since: 1.0
  */
 PgeSession *
 pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
@@ -279,6 +287,8 @@ pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **err
  *
  * Returns: (transfer none) (nullable): the session, or %NULL; valid as
  *   long as the caller holds a reference to it
+ *
+ * Since: 1.0
  */
 PgeSession *
 pge_engine_get_current_session (PgeEngine *engine)
@@ -307,6 +317,8 @@ pge_engine_get_current_session (PgeEngine *engine)
  * Thread-safe.
  *
  * Returns: (transfer full): @session
+ *
+ * Since: 1.0
  */
 PgeSession *
 pge_session_ref (PgeSession *session)
@@ -337,6 +349,8 @@ session_finish (PgeSession *session, gboolean wait)
  * Drops a reference. The last one ends a session that was not ended, as
  * pge_session_end() does (without waiting on one of the engine's own
  * threads). Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_session_unref (PgeSession *session)
@@ -357,6 +371,8 @@ pge_session_unref (PgeSession *session)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer none): the engine @session belongs to
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_session_get_engine (PgeSession *session)
@@ -373,6 +389,8 @@ pge_session_get_engine (PgeSession *session)
  *
  * Returns: %TRUE once pge_session_end() was called (or the engine closed
  *   under it: then its statements fail with %PGE_ERROR_CLOSED)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_session_is_ended (PgeSession *session)
@@ -396,6 +414,8 @@ pge_session_is_ended (PgeSession *session)
  * blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_session_query (PgeSession *session, const char *sql, PgeParams *params)
@@ -424,6 +444,8 @@ pge_session_query (PgeSession *session, const char *sql, PgeParams *params)
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error
  *   set (see pge_session_query())
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_session_query_sync (PgeSession *session, const char *sql, PgeParams *params, GError **error)
@@ -454,6 +476,8 @@ pge_session_query_sync (PgeSession *session, const char *sql, PgeParams *params,
  * Thread-safe, but refused on one of the engine's own threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_session_exec_sync (PgeSession *session, const char *script, GError **error)
@@ -495,6 +519,8 @@ pge_session_exec_sync (PgeSession *session, const char *script, GError **error)
  *
  * Returns: %TRUE, or %FALSE with %PGE_ERROR_TRANSACTION_STATE when
  *   @session had already ended
+ *
+ * Since: 1.0
  */
 gboolean
 pge_session_end (PgeSession *session, GError **error)

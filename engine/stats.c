@@ -14,6 +14,8 @@
  * pge_stats_get_type:
  *
  * Returns: the boxed #GType of #PgeStats
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeStats, pge_stats, pge_stats_copy, pge_stats_free)
 
@@ -24,6 +26,8 @@ G_DEFINE_BOXED_TYPE (PgeStats, pge_stats, pge_stats_copy, pge_stats_free)
  * Copies a snapshot. Never blocks; thread-safe.
  *
  * Returns: (transfer full): a new #PgeStats, freed with pge_stats_free()
+ *
+ * Since: 1.0
  */
 PgeStats *
 pge_stats_copy (const PgeStats *stats)
@@ -37,6 +41,8 @@ pge_stats_copy (const PgeStats *stats)
  * @stats: (nullable): a #PgeStats from pge_stats_copy(), or %NULL
  *
  * Frees a copy made by pge_stats_copy(). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_stats_free (PgeStats *stats)

@@ -31,8 +31,12 @@ pge_engine_submit (PgeEngine *engine, PgeJob *job)
 {
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
   g_autoptr(PgeSession) session = tx == NULL ? pge_session_dup_current (engine) : NULL;
+  GError *error = NULL;
 
-  if (tx != NULL)
+  /* An engine a binding made but never initialized has no pool. */
+  if (!pge_engine_check_open (engine, &error))
+    pge_job_finish (job, NULL, error);
+  else if (tx != NULL)
     pge_transaction_submit (tx, job);
   else if (session != NULL)
     pge_session_submit (session, job);
@@ -47,6 +51,8 @@ pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
   g_autoptr(PgeTransaction) tx = pge_transaction_dup_current (engine);
   g_autoptr(PgeSession) session = tx == NULL ? pge_session_dup_current (engine) : NULL;
 
+  if (!pge_engine_check_open (engine, error))
+    return NULL;
   if (tx != NULL)
     return pge_transaction_run_sync (tx, job, error);
   if (session != NULL)
@@ -74,6 +80,8 @@ invalid_future (const char *message)
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
@@ -104,6 +112,8 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * wait for itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GError **error)
@@ -136,6 +146,8 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, PgeParams *params)
@@ -169,6 +181,8 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  * Inside the thread's current transaction, it runs there. Thread-safe.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
@@ -259,6 +273,8 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * Thread-safe; never blocks.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_data, GDestroyNotify notify)
@@ -297,6 +313,8 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
  * #GMainContext of the calling thread at the time of this call; get the
  * result there with pge_engine_query_finish(). Routed like
  * pge_engine_query(). Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_query_async (PgeEngine          *engine,
@@ -310,7 +328,7 @@ pge_engine_query_async (PgeEngine          *engine,
   GTask *task;
 
   g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_query_async, "pge_engine_query_async",
+  task = pge_async_task_new (engine, pge_engine_query_async, "pge_engine_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -329,12 +347,14 @@ pge_engine_query_async (PgeEngine          *engine,
  * its result. Other failures are a %PGE_ERROR. Never blocks.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_query_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -32,15 +32,6 @@ G_GNUC_INTERNAL PgeLease       *pge_transaction_get_lease (PgeTransaction *tx);
 /* TRUE while @tx can take statements (not committed, not rolled back). */
 G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 
-/* For async.c: begins a new outermost transaction that is never made the
- * current transaction of any thread; nesting flags are ignored. Blocks;
- * @cancellable (nullable) stops the wait for a worker or the BEGIN with
- * PGE_ERROR_CANCELLED. */
-G_GNUC_INTERNAL PgeTransaction *pge_transaction_begin_detached (PgeEngine           *engine,
-                                                                PgeTransactionFlags  flags,
-                                                                GCancellable        *cancellable,
-                                                                GError             **error);
-
 /* For savepoint.c. */
 
 /* Runs one statement inside @tx and waits (refused on a worker thread). */

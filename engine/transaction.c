@@ -8,9 +8,10 @@
  * transaction shares its outermost's lease through `TxShared`, holds a
  * reference on its parent, and is a SAVEPOINT on the same connection.
  * Default nesting hands out the current transaction itself. On a thread
- * with a current session (session.c), an outermost transaction borrows
- * the session's lease instead of pinning one: it never ends it (the
- * session does), and its last unref while open queues a ROLLBACK there.
+ * with a current session (session.c), an outermost transaction begun
+ * there (not one begun with _async) borrows the session's lease instead
+ * of pinning one: it never ends it (the session does), and its last unref
+ * while open queues a ROLLBACK there.
  *
  * Current transaction: a transaction that begins becomes the top of the
  * calling thread's stack for its engine (engine.c keeps the per-engine,
@@ -128,44 +129,20 @@ struct _PgeTransaction {
  * current transaction of the thread that began it (unless begun with an
  * `_async` call). The last unref of an unfinished transaction rolls it
  * back. Thread-safe.
+ *
+ * Since: 1.0
  */
 /**
  * pge_transaction_get_type:
  *
  * Returns: the boxed #GType of #PgeTransaction
+ *
+ * Since: 1.0
  */
 G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_transaction_unref)
 
 /* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */
 static GPrivate submit_depth = G_PRIVATE_INIT (NULL);
-
-/**
- * pge_transaction_flags_get_type:
- *
- * The #GType of #PgeTransactionFlags, for bindings. Thread-safe.
- *
- * Returns: the #GType
- */
-GType
-pge_transaction_flags_get_type (void)
-{
-  static gsize type_id = 0;
-  static const GFlagsValue values[] = {
-    { PGE_TRANSACTION_DEFAULT, "PGE_TRANSACTION_DEFAULT", "default" },
-    { PGE_TRANSACTION_READ_ONLY, "PGE_TRANSACTION_READ_ONLY", "read-only" },
-    { PGE_TRANSACTION_REPEATABLE_READ, "PGE_TRANSACTION_REPEATABLE_READ", "repeatable-read" },
-    { PGE_TRANSACTION_SERIALIZABLE, "PGE_TRANSACTION_SERIALIZABLE", "serializable" },
-    { PGE_TRANSACTION_DEFERRABLE, "PGE_TRANSACTION_DEFERRABLE", "deferrable" },
-    { PGE_TRANSACTION_NO_NESTING, "PGE_TRANSACTION_NO_NESTING", "no-nesting" },
-    { PGE_TRANSACTION_SAVEPOINT, "PGE_TRANSACTION_SAVEPOINT", "savepoint" },
-    { 0, NULL, NULL }
-  };
-
-  if (g_once_init_enter (&type_id))
-    g_once_init_leave (&type_id, g_flags_register_static (g_intern_static_string ("PgeTransactionFlags"),
-                                                          values));
-  return type_id;
-}
 
 /* --------------------------------------------------------------- shared */
 
@@ -650,38 +627,12 @@ tx_rollback_borrowed (PgeTransaction *tx)
   pge_dispatch_lease_submit (tx->shared->lease, job, FALSE);
 }
 
-static void
-tx_future_cancelled (GCancellable *cancellable, gpointer future)
-{
-  pge_future_cancel (future);
-}
-
-/* pge_future_wait(), except that cancelling @cancellable (nullable)
- * cancels @future: a queued job never runs, a running one is cancelled. */
-static PgeResult *
-tx_wait_cancellable (PgeFuture *future, GCancellable *cancellable, GError **error)
-{
-  PgeResult *result;
-  gulong id = 0;
-
-  if (cancellable != NULL)
-    id = g_cancellable_connect (cancellable, G_CALLBACK (tx_future_cancelled),
-                                pge_future_ref (future), (GDestroyNotify) pge_future_unref);
-  result = pge_future_wait (future, error);
-  /* Not inside the handler (this thread is blocked in the wait until the
-   * future resolves), so this cannot wait for itself. */
-  if (cancellable != NULL)
-    g_cancellable_disconnect (cancellable, id);
-  return result;
-}
-
 /* The lease for a new outermost transaction: the calling thread's
  * current session's (@borrowed), or a new one, pinned. */
 static PgeLease *
-tx_take_lease (PgeEngine *engine, gboolean in_session, GCancellable *cancellable,
-               gboolean *borrowed, GError **error)
+tx_take_lease (PgeEngine *engine, gboolean *borrowed, GError **error)
 {
-  g_autoptr(PgeSession) session = in_session ? pge_session_dup_current (engine) : NULL;
+  g_autoptr(PgeSession) session = pge_session_dup_current (engine);
   PgeLease *lease = session != NULL ? pge_session_get_lease (session) : NULL;
   g_autoptr(PgeJob) pin = NULL;
   g_autoptr(PgeResult) result = NULL;
@@ -696,7 +647,7 @@ tx_take_lease (PgeEngine *engine, gboolean in_session, GCancellable *cancellable
   slot = pge_dispatch_submit (pge_engine_get_primary (engine), pin, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, pin);
-  result = tx_wait_cancellable (pin->future, cancellable, &local);
+  result = pge_future_wait (pin->future, &local);
   if (local != NULL)
     {
       pge_dispatch_lease_end (lease, TRUE);
@@ -707,14 +658,8 @@ tx_take_lease (PgeEngine *engine, gboolean in_session, GCancellable *cancellable
   return lease;
 }
 
-/* @make_current: FALSE only for pge_transaction_begin_detached(), which
- * never runs in the thread's session either. */
 static PgeTransaction *
-tx_begin_outer (PgeEngine           *engine,
-                PgeTransactionFlags  flags,
-                GCancellable        *cancellable,
-                gboolean             make_current,
-                GError             **error)
+tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
 {
   g_autoptr(PgeLease) lease = NULL;
   g_autofree char *sql = NULL;
@@ -726,7 +671,7 @@ tx_begin_outer (PgeEngine           *engine,
   GError *local = NULL;
   gboolean borrowed;
 
-  lease = tx_take_lease (engine, make_current, cancellable, &borrowed, error);
+  lease = tx_take_lease (engine, &borrowed, error);
   if (lease == NULL)
     return NULL;
   sql = tx_begin_sql (flags);
@@ -734,7 +679,7 @@ tx_begin_outer (PgeEngine           *engine,
   slot = pge_dispatch_lease_submit (lease, job, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  result = tx_wait_cancellable (job->future, cancellable, &local);
+  result = pge_future_wait (job->future, &local);
   if (local != NULL)
     {
       if (!borrowed)
@@ -745,8 +690,7 @@ tx_begin_outer (PgeEngine           *engine,
   shared = tx_shared_new (lease, borrowed);
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
-  if (make_current)
-    pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_current (engine), tx);
   return tx;
 }
 
@@ -847,6 +791,8 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
  *   flags, %PGE_ERROR_CLOSED once the engine is closed,
  *   %PGE_ERROR_TIMEOUT when no worker became free in time
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
@@ -866,7 +812,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
   if (current != NULL && !pge_transaction_is_open (current))
     g_clear_pointer (&current, pge_transaction_unref);
   if (current == NULL)
-    return tx_begin_outer (engine, flags, NULL, TRUE, error);
+    return tx_begin_outer (engine, flags, error);
   if (flags & PGE_TRANSACTION_NO_NESTING)
     {
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
@@ -879,28 +825,6 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
   return g_steal_pointer (&current);
 }
 
-/* For async.c (pge_engine_transaction_async()): always a new outermost
- * transaction, which is never made the current transaction of any thread
- * (a main loop interleaves unrelated work, which must not be routed into
- * it). Nesting flags are ignored. Blocks like pge_engine_transaction();
- * cancelling @cancellable stops the wait for a worker, or the BEGIN, with
- * PGE_ERROR_CANCELLED. */
-PgeTransaction *
-pge_transaction_begin_detached (PgeEngine           *engine,
-                                PgeTransactionFlags  flags,
-                                GCancellable        *cancellable,
-                                GError             **error)
-{
-  g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!tx_check_flags (flags, error) ||
-      !pge_engine_check_open (engine, error) ||
-      !pge_engine_check_may_block (engine, "pge_engine_transaction_async()", error))
-    return NULL;
-  return tx_begin_outer (engine, flags, cancellable, FALSE, error);
-}
-
 /**
  * pge_engine_get_current_transaction:
  * @engine: a #PgeEngine
@@ -911,6 +835,8 @@ pge_transaction_begin_detached (PgeEngine           *engine,
  *
  * Returns: (transfer none) (nullable): the transaction, or %NULL if none;
  *   valid as long as the caller holds a reference to it
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_get_current_transaction (PgeEngine *engine)
@@ -939,6 +865,8 @@ pge_engine_get_current_transaction (PgeEngine *engine)
  * Never blocks; thread-safe.
  *
  * Returns: %TRUE if the calling thread has a current transaction on @engine
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_transaction_exists (PgeEngine *engine)
@@ -957,6 +885,8 @@ pge_engine_transaction_exists (PgeEngine *engine)
  * Thread-safe.
  *
  * Returns: (transfer full): @tx
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_transaction_ref (PgeTransaction *tx)
@@ -973,11 +903,14 @@ static void
 tx_finalize (PgeTransaction *tx)
 {
   gboolean was_open;
+  gboolean ended;
 
   /* No live child: each holds a reference on its parent. */
   g_autoptr(GError) unusable = NULL;
 
   g_mutex_lock (&tx->shared->lock);
+  /* An outermost transaction that ended let its lease go then. */
+  ended = tx->state != TX_OPEN;
   was_open = tx_is_open_locked (tx);
   /* A savepoint someone else released is not there to roll back to:
    * trying would abort the enclosing transaction. */
@@ -992,9 +925,9 @@ tx_finalize (PgeTransaction *tx)
   pge_current_remove (pge_engine_get_current (tx->engine), tx);
   if (tx->parent == NULL && was_open && tx->shared->borrowed)
     tx_rollback_borrowed (tx);
-  else if (tx->parent == NULL)
+  else if (tx->parent == NULL && !ended)
     tx_release_lease (tx);
-  else if (was_open)
+  else if (tx->parent != NULL && was_open)
     tx_enqueue_rollback_inner (tx);
 
   g_clear_pointer (&tx->parent, pge_transaction_unref);
@@ -1014,6 +947,8 @@ tx_finalize (PgeTransaction *tx)
  * the worker is back in the pool, except on one of the engine's own
  * worker threads), an inner one queues `ROLLBACK TO` and `RELEASE` of its
  * savepoint. Thread-safe.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_unref (PgeTransaction *tx)
@@ -1030,6 +965,8 @@ pge_transaction_unref (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer none): the engine @tx runs on
+ *
+ * Since: 1.0
  */
 PgeEngine *
 pge_transaction_get_engine (PgeTransaction *tx)
@@ -1046,6 +983,8 @@ pge_transaction_get_engine (PgeTransaction *tx)
  *
  * Returns: (transfer none) (nullable): the transaction a savepoint-nested
  *   @tx was made in, or %NULL for an outermost transaction
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_transaction_get_parent (PgeTransaction *tx)
@@ -1071,6 +1010,8 @@ pge_transaction_get_parent (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.0
  */
 PgeFuture *
 pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
@@ -1099,6 +1040,8 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *params, GError **error)
@@ -1131,6 +1074,8 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
  * refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_exec_sync (PgeTransaction *tx, const char *script, GError **error)
@@ -1293,36 +1238,37 @@ tx_enqueue_rollback_inner (PgeTransaction *tx)
 }
 
 /* After an end: the ended members leave the current stacks, and an
- * outermost transaction lets its connection go. */
+ * outermost transaction lets its connection go. Blocking (the sync calls)
+ * it waits for the worker to be back in the pool, and may roll back on
+ * this thread; from a main loop (@async) it only releases the lease: the
+ * worker rolls back what is open and returns to the pool on its own. */
 static void
-tx_forget (PgeTransaction *tx, GPtrArray *ended)
+tx_forget (PgeTransaction *tx, GPtrArray *ended, gboolean async)
 {
   for (guint i = 0; i < ended->len; i++)
     pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
-  if (tx->parent == NULL)
+  if (tx->parent == NULL && async)
+    pge_lease_release (tx->shared->lease, FALSE);
+  else if (tx->parent == NULL)
     tx_release_lease (tx);
 }
 
-static gboolean
-tx_end (PgeTransaction *tx, gboolean commit, GError **error)
+/* First half of an end: checks that @tx can end and marks it ENDING.
+ * Returns the COMMIT/ROLLBACK job to queue, or NULL with @error set (an
+ * unusable transaction is then ended as BROKEN). Never blocks for long. */
+static PgeJob *
+tx_end_begin (PgeTransaction *tx, gboolean commit, gboolean async, GError **error)
 {
-  g_autoptr(PgeJob) job = NULL;
-  g_autoptr(PgeResult) result = NULL;
   g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_transaction_unref);
   TxShared *shared = tx->shared;
   GError *local = NULL;
-  gboolean committed;
-
-  if (!pge_engine_check_may_block (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
-                          error))
-    return FALSE;
 
   g_mutex_lock (&shared->lock);
   if (!tx_is_open_locked (tx))
     {
       g_propagate_error (error, tx_state_error_locked (tx));
       g_mutex_unlock (&shared->lock);
-      return FALSE;
+      return NULL;
     }
   local = tx_unusable_locked (tx);
   if (local != NULL)
@@ -1334,23 +1280,29 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
       tx_end_tree_locked (tx, TX_BROKEN, ended);
       tx_unlink_from_parent_locked (tx);
       g_mutex_unlock (&shared->lock);
-      tx_forget (tx, ended);
+      tx_forget (tx, ended, async);
       g_propagate_error (error, local);
-      return FALSE;
+      return NULL;
     }
   tx->state = TX_ENDING;
   tx_wait_submissions_locked (shared);
   g_mutex_unlock (&shared->lock);
 
   if (tx->parent == NULL)
-    job = commit ? pge_job_new_call (commit_outer_run, end_call_new (tx), end_call_free)
-                 : pge_job_new_query ("ROLLBACK", NULL);
-  else
-    job = pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
-                            end_call_free);
-  result = tx_run_sync (tx, job, FALSE, TX_BY_ENGINE, &local);
+    return commit ? pge_job_new_call (commit_outer_run, end_call_new (tx), end_call_free)
+                  : pge_job_new_query ("ROLLBACK", NULL);
+  return pge_job_new_call (commit ? commit_inner_run : rollback_inner_run, end_call_new (tx),
+                           end_call_free);
+}
 
-  committed = commit && local == NULL;
+/* Second half: records the outcome of the end job (@local, consumed). */
+static gboolean
+tx_end_complete (PgeTransaction *tx, gboolean commit, gboolean async, GError *local, GError **error)
+{
+  g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_transaction_unref);
+  TxShared *shared = tx->shared;
+  gboolean committed = commit && local == NULL;
+
   /* A lost connection or a closed engine leaves nothing open on the
    * server: the rollback the caller asked for has happened. */
   if (!commit && local != NULL &&
@@ -1367,7 +1319,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
     }
   g_mutex_unlock (&shared->lock);
 
-  tx_forget (tx, ended);
+  tx_forget (tx, ended, async);
 
   if (local != NULL)
     {
@@ -1375,6 +1327,23 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+tx_end (PgeTransaction *tx, gboolean commit, GError **error)
+{
+  g_autoptr(PgeJob) job = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  GError *local = NULL;
+
+  if (!pge_engine_check_may_block (tx->engine, commit ? "pge_transaction_commit()" : "pge_transaction_rollback()",
+                          error))
+    return FALSE;
+  job = tx_end_begin (tx, commit, FALSE, error);
+  if (job == NULL)
+    return FALSE;
+  result = tx_run_sync (tx, job, FALSE, TX_BY_ENGINE, &local);
+  return tx_end_complete (tx, commit, FALSE, local, error);
 }
 
 /**
@@ -1397,6 +1366,8 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * one of the engine's own worker threads.
  *
  * Returns: %TRUE if @tx is committed
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_commit (PgeTransaction *tx, GError **error)
@@ -1422,6 +1393,8 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * the engine's own worker threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback (PgeTransaction *tx, GError **error)
@@ -1439,6 +1412,8 @@ pge_transaction_rollback (PgeTransaction *tx, GError **error)
  * committed. Never blocks; thread-safe.
  *
  * Returns: %TRUE once @tx has been committed
+ *
+ * Since: 1.0
  */
 static gboolean
 tx_state_is (PgeTransaction *tx, TxState state)
@@ -1467,6 +1442,8 @@ pge_transaction_is_committed (PgeTransaction *tx)
  * parent ended without committing. Never blocks; thread-safe.
  *
  * Returns: %TRUE once @tx has been rolled back
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_is_rolled_back (PgeTransaction *tx)
@@ -1487,6 +1464,8 @@ pge_transaction_is_rolled_back (PgeTransaction *tx)
  * Never blocks; thread-safe.
  *
  * Returns: the next id, starting at 1
+ *
+ * Since: 1.0
  */
 guint
 pge_transaction_get_savepoint_id (PgeTransaction *tx)
@@ -1516,6 +1495,8 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
  * threads.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GError **error)
@@ -1569,6 +1550,8 @@ retry_backoff (guint attempt)
  * @engine's own worker threads.
  *
  * Returns: %TRUE if the block committed (or, nested by default, succeeded)
+ *
+ * Since: 1.0
  */
 gboolean
 pge_engine_run_transaction (PgeEngine          *engine,
@@ -1643,32 +1626,71 @@ pge_engine_run_transaction (PgeEngine          *engine,
 
 /* ----------------------------------------------------------- transactions */
 
+/* An asynchronous begin is two jobs, each completing in the caller's
+ * context: the PIN job (a queued lease request: no thread waits for the
+ * worker), then BEGIN on the pinned worker. */
+typedef struct {
+  PgeEngine *engine;   /* owned */
+  PgeLease  *lease;    /* owned */
+  char      *sql;      /* BEGIN ... */
+} BeginCall;
+
 static void
-transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+begin_call_free (gpointer data)
 {
-  PgeEngine *engine = task_data;
-  PgeTransactionFlags flags = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "pge-flags"));
-  GError *error = NULL;
+  BeginCall *call = data;
+
+  /* Idempotent; a lease handed to a transaction is released by it. */
+  if (call->lease != NULL)
+    pge_lease_release (call->lease, FALSE);
+  g_clear_pointer (&call->lease, pge_lease_unref);
+  pge_engine_unref (call->engine);
+  g_free (call->sql);
+  g_free (call);
+}
+
+static void
+begin_async_begun (GTask *task, PgeResult *result, GError *error)
+{
+  BeginCall *call = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  TxShared *shared;
   PgeTransaction *tx;
 
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  tx = pge_transaction_begin_detached (engine, flags, cancellable, &error);
-  if (tx == NULL)
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
     {
+      g_prefix_error (&error, "cannot begin a transaction: ");
       g_task_return_error (task, pge_async_translate_cancel (error, cancellable));
       return;
     }
-  /* Nobody will see this transaction: roll it back here, off the main
-   * loop (its last unref would block wherever it happens). */
-  if (g_cancellable_is_cancelled (cancellable))
+  /* Nobody will see it: begin_call_free() lets the worker roll it back. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  shared = tx_shared_new (call->lease, FALSE);
+  g_clear_pointer (&call->lease, pge_lease_unref);
+  tx = tx_alloc (call->engine, NULL, shared);
+  tx_shared_unref (shared);
+  g_task_return_pointer (task, tx, (GDestroyNotify) pge_transaction_unref);
+}
+
+static void
+begin_async_pinned (GTask *task, PgeResult *result, GError *error)
+{
+  BeginCall *call = g_task_get_task_data (task);
+  g_autoptr(PgeJob) job = NULL;
+
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
     {
-      pge_transaction_rollback (tx, NULL);
-      pge_transaction_unref (tx);
-      g_task_return_error_if_cancelled (task);
+      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
       return;
     }
-  g_task_return_pointer (task, tx, (GDestroyNotify) pge_transaction_unref);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  job = pge_job_new_query (call->sql, NULL);
+  pge_dispatch_lease_submit (call->lease, job, FALSE);
+  pge_async_then (task, job->future, begin_async_begun);
 }
 
 /**
@@ -1680,10 +1702,14 @@ transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCan
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * Begins a new outermost transaction without blocking: a worker is pinned
- * and `BEGIN` sent from a thread of GLib's pool, and @callback runs in
- * the thread-default #GMainContext of the calling thread at the time of
- * this call, where pge_engine_transaction_finish() gets the transaction.
+ * Begins a new outermost transaction without blocking and without any
+ * helper thread: a request for a worker is queued like any job (it waits
+ * its turn, at most the acquire timeout), and once a worker is pinned
+ * `BEGIN` is queued on it; @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, with
+ * @engine as its source object, where pge_engine_transaction_finish()
+ * gets the transaction. Many such calls on a busy engine hold no thread
+ * each: they are served in order as workers come free.
  *
  * Unlike pge_engine_transaction(), the transaction is never made the
  * current transaction of any thread, and never nests into one: a main
@@ -1696,6 +1722,8 @@ transaction_begin_thread (GTask *task, gpointer source, gpointer task_data, GCan
  * transaction rolls it back and blocks until the worker is free.
  *
  * Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_engine_transaction_async (PgeEngine          *engine,
@@ -1704,16 +1732,31 @@ pge_engine_transaction_async (PgeEngine          *engine,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
+  g_autoptr(PgeJob) pin = NULL;
+  GError *error = NULL;
+  BeginCall *call;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_transaction_async, "pge_engine_transaction_async",
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  task = pge_async_task_new (engine, pge_engine_transaction_async, "pge_engine_transaction_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
-  g_task_set_task_data (task, pge_engine_ref (engine), (GDestroyNotify) pge_engine_unref);
-  g_object_set_data (G_OBJECT (task), "pge-flags", GUINT_TO_POINTER (flags));
-  g_task_run_in_thread (task, transaction_begin_thread);
+  if (!tx_check_flags (flags & ~(PGE_TRANSACTION_NO_NESTING | PGE_TRANSACTION_SAVEPOINT), &error) ||
+      !pge_engine_check_open (engine, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  call = g_new0 (BeginCall, 1);
+  call->engine = pge_engine_ref (engine);
+  call->lease = pge_lease_new (pge_engine_get_primary (engine));
+  call->sql = tx_begin_sql (flags);
+  g_task_set_task_data (task, call, begin_call_free);
+  pin = pge_lease_new_pin_job (call->lease);
+  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
+  pge_async_then (task, pin->future, begin_async_pinned);
   g_object_unref (task);
 }
 
@@ -1730,12 +1773,14 @@ pge_engine_transaction_async (PgeEngine          *engine,
  *
  * Returns: (transfer full) (nullable): the open transaction, or %NULL
  *   with @error set
+ *
+ * Since: 1.0
  */
 PgeTransaction *
 pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_transaction_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_transaction_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -1756,6 +1801,8 @@ pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError *
  * this; @callback runs in the thread-default #GMainContext of the calling
  * thread at the time of this call, where pge_transaction_query_finish()
  * gets the result. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_query_async (PgeTransaction     *tx,
@@ -1769,7 +1816,7 @@ pge_transaction_query_async (PgeTransaction     *tx,
   GTask *task;
 
   g_return_if_fail (tx != NULL);
-  task = pge_async_task_new (pge_transaction_query_async, "pge_transaction_query_async",
+  task = pge_async_task_new (tx->engine, pge_transaction_query_async, "pge_transaction_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
@@ -1789,34 +1836,30 @@ pge_transaction_query_async (PgeTransaction     *tx,
  * Never blocks.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 PgeResult *
 pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_query_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
-transaction_end_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+transaction_end_done (GTask *task, PgeResult *result, GError *error)
 {
-  PgeTransaction *tx = task_data;
+  PgeTransaction *tx = g_task_get_task_data (task);
   gboolean commit = g_task_get_source_tag (task) == pge_transaction_commit_async;
-  GError *error = NULL;
-  gboolean ok;
+  GError *local = NULL;
 
-  /* Cancelled before it started: nothing was sent, @tx is still open. */
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  /* Once sent, COMMIT or ROLLBACK is not cancelled: the outcome is
-   * reported as it is, so that the caller knows what was kept. */
-  ok = commit ? pge_transaction_commit (tx, &error) : pge_transaction_rollback (tx, &error);
-  if (ok)
+  g_clear_pointer (&result, pge_result_unref);
+  if (tx_end_complete (tx, commit, TRUE, error, &local))
     g_task_return_boolean (task, TRUE);
   else
-    g_task_return_error (task, error);
+    g_task_return_error (task, local);
 }
 
 static void
@@ -1827,12 +1870,25 @@ transaction_end_async (PgeTransaction     *tx,
                        GAsyncReadyCallback callback,
                        gpointer            user_data)
 {
-  GTask *task = pge_async_task_new (source_tag, name, cancellable, callback, user_data);
+  GTask *task = pge_async_task_new (tx->engine, source_tag, name, cancellable, callback, user_data);
+  g_autoptr(PgeJob) job = NULL;
+  GError *error = NULL;
 
+  /* Cancelled before it started: nothing was sent, @tx is still open. */
   if (task == NULL)
     return;
   g_task_set_task_data (task, pge_transaction_ref (tx), (GDestroyNotify) pge_transaction_unref);
-  g_task_run_in_thread (task, transaction_end_thread);
+  job = tx_end_begin (tx, source_tag == pge_transaction_commit_async, TRUE, &error);
+  if (job == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  tx_enqueue (tx, job, FALSE, TX_BY_ENGINE, NULL);
+  /* Once queued, COMMIT or ROLLBACK is not cancelled: the outcome is
+   * reported as it is, so that the caller knows what was kept. */
+  pge_async_then_full (task, job->future, transaction_end_done, FALSE);
   g_object_unref (task);
 }
 
@@ -1845,10 +1901,14 @@ transaction_end_async (PgeTransaction     *tx,
  * @user_data: data for @callback
  *
  * pge_transaction_commit() without blocking: the `COMMIT` (or, for an
- * inner transaction, `RELEASE SAVEPOINT`) is sent and waited for from a
- * thread of GLib's pool, and @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call, where
- * pge_transaction_commit_finish() gets the outcome. Never blocks.
+ * inner transaction, `RELEASE SAVEPOINT`) is queued on the transaction's
+ * worker, and @callback runs in the thread-default #GMainContext of the
+ * calling thread at the time of this call, with the engine as its source
+ * object, where pge_transaction_commit_finish() gets the outcome. The
+ * worker then returns to the pool on its own (the callback may run just
+ * before it is back). No thread waits meanwhile. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_commit_async (PgeTransaction     *tx,
@@ -1874,12 +1934,14 @@ pge_transaction_commit_async (PgeTransaction     *tx,
  * blocks.
  *
  * Returns: %TRUE if the transaction was committed
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_commit_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_commit_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1893,10 +1955,13 @@ pge_transaction_commit_finish (PgeTransaction *tx, GAsyncResult *result, GError 
  * @user_data: data for @callback
  *
  * pge_transaction_rollback() without blocking: the `ROLLBACK` (or, for an
- * inner transaction, `ROLLBACK TO SAVEPOINT`) is sent and waited for from
- * a thread of GLib's pool, and @callback runs in the thread-default
- * #GMainContext of the calling thread at the time of this call, where
- * pge_transaction_rollback_finish() gets the outcome. Never blocks.
+ * inner transaction, `ROLLBACK TO SAVEPOINT`) is queued on the
+ * transaction's worker, and @callback runs in the thread-default
+ * #GMainContext of the calling thread at the time of this call, with the
+ * engine as its source object, where pge_transaction_rollback_finish()
+ * gets the outcome. No thread waits meanwhile. Never blocks.
+ *
+ * Since: 1.0
  */
 void
 pge_transaction_rollback_async (PgeTransaction     *tx,
@@ -1920,12 +1985,14 @@ pge_transaction_rollback_async (PgeTransaction     *tx,
  * before it started. Never blocks.
  *
  * Returns: %TRUE if the transaction was rolled back
+ *
+ * Since: 1.0
  */
 gboolean
 pge_transaction_rollback_finish (PgeTransaction *tx, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (tx != NULL, FALSE);
-  g_return_val_if_fail (pge_async_task_check (result, pge_transaction_rollback_async), FALSE);
+  g_return_val_if_fail (pge_async_task_check (result, tx->engine, pge_transaction_rollback_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -128,6 +128,8 @@ cell_value (PgeResult *result, guint row, guint column)
  * the server's text form). Never blocks; thread-safe.
  *
  * Returns: (transfer full): a new #GVariantType, such as `(mims)`
+ *
+ * Since: 1.0
  */
 GVariantType *
 pge_result_get_row_variant_type (PgeResult *result)
@@ -186,6 +188,8 @@ row_vardict (PgeResult *result, guint row)
  *
  * Returns: (transfer full) (nullable): a new, non-floating #GVariant, or
  *   %NULL (with a critical) when @row is out of range
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_result_row_to_variant (PgeResult *result, guint row)
@@ -208,6 +212,8 @@ pge_result_row_to_variant (PgeResult *result, guint row)
  *
  * Returns: (transfer full) (nullable): a new, non-floating #GVariant, or
  *   %NULL (with a critical) when @row is out of range
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_result_row_to_vardict (PgeResult *result, guint row)
@@ -225,6 +231,8 @@ pge_result_row_to_vardict (PgeResult *result, guint row)
  * `a(mims)` ...); an empty array for no rows. Never blocks; thread-safe.
  *
  * Returns: (transfer full): a new, non-floating #GVariant
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_result_to_variant (PgeResult *result)
@@ -252,6 +260,8 @@ pge_result_to_variant (PgeResult *result)
  * (type `aa{sv}`). Never blocks; thread-safe.
  *
  * Returns: (transfer full): a new, non-floating #GVariant
+ *
+ * Since: 1.0
  */
 GVariant *
 pge_result_to_vardicts (PgeResult *result)

@@ -27,5 +27,6 @@
 #include <pgengine/pge-stats.h>
 #include <pgengine/pge-row.h>
 #include <pgengine/pge-list-model.h>
+#include <pgengine/pge-enum-types.h>
 
 #undef PGE_INSIDE_PGENGINE_H

@@ -103,7 +103,7 @@ Test (engine, n_workers_is_the_configured_count)
   cr_assert_eq (pge_engine_get_n_workers (engine), 3);
 }
 
-Test (engine, ref_keeps_it_open_and_the_type_is_boxed)
+Test (engine, ref_keeps_it_open_and_the_type_is_a_gobject)
 {
   PgeEngine *ref = pge_engine_ref (test_engine);
   g_autoptr(PgeResult) result = NULL;
@@ -112,7 +112,8 @@ Test (engine, ref_keeps_it_open_and_the_type_is_boxed)
   pge_engine_unref (ref);
   result = pge_engine_query_sync (test_engine, "SELECT 1", NULL, NULL);
   cr_assert_not_null (result);
-  cr_assert (G_TYPE_IS_BOXED (pge_engine_get_type ()));
+  cr_assert (G_TYPE_IS_OBJECT (pge_engine_get_type ()));
+  cr_assert (G_IS_INITABLE (test_engine));
 }
 
 /* ------------------------------------------------------------- queries */

@@ -1,7 +1,10 @@
-/* test-types.c — every public type is a registered GType whose boxed
- * copy/free are its ref/unref, so bindings and g_autoptr agree.
+/* test-types.c — every public type is a registered GType: PgeEngine a
+ * GObject, the others boxed types whose copy/free are their ref/unref, so
+ * bindings and g_autoptr agree.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "config.h"
+
 #include "fixture.h"
 
 TestSuite (types, .init = pge_test_engine_up, .fini = pge_test_engine_down);
@@ -18,7 +21,6 @@ Test (types, every_type_is_registered_under_its_name)
     { PGE_TYPE_PARAMS, "PgeParams" },
     { PGE_TYPE_RESULT, "PgeResult" },
     { PGE_TYPE_FUTURE, "PgeFuture" },
-    { PGE_TYPE_ENGINE, "PgeEngine" },
     { PGE_TYPE_TRANSACTION, "PgeTransaction" },
     { PGE_TYPE_SAVEPOINT, "PgeSavepoint" },
     { PGE_TYPE_BATCH, "PgeBatch" },
@@ -30,6 +32,11 @@ Test (types, every_type_is_registered_under_its_name)
       cr_assert (G_TYPE_IS_BOXED (cases[i].type), "%s is not boxed", cases[i].name);
       cr_assert_str_eq (g_type_name (cases[i].type), cases[i].name);
     }
+  cr_assert (G_TYPE_IS_OBJECT (PGE_TYPE_ENGINE));
+  cr_assert (G_TYPE_IS_FINAL (PGE_TYPE_ENGINE));
+  cr_assert (g_type_is_a (PGE_TYPE_ENGINE, G_TYPE_INITABLE));
+  cr_assert (g_type_is_a (PGE_TYPE_ENGINE, G_TYPE_ASYNC_INITABLE));
+  cr_assert_str_eq (g_type_name (PGE_TYPE_ENGINE), "PgeEngine");
   cr_assert (G_TYPE_IS_ENUM (PGE_TYPE_ERROR));
   cr_assert (G_TYPE_IS_FLAGS (PGE_TYPE_TRANSACTION_FLAGS));
 }
@@ -106,4 +113,21 @@ Test (types, ref_of_null_returns_null)
   cr_assert_null (pge_result_ref (NULL));
   cr_assert_null (pge_params_ref (NULL));
   cr_assert_null (pge_config_ref (NULL));
+}
+
+/* pge-version.h is made by configure from configure.ac's version. */
+Test (types, version_macros_match_the_package_version)
+{
+  g_autofree char *version = g_strdup_printf ("%d.%d.%d", PGE_MAJOR_VERSION, PGE_MINOR_VERSION,
+                                              PGE_MICRO_VERSION);
+
+  cr_assert_str_eq (version, PGE_VERSION_S);
+  cr_assert_str_eq (PGE_VERSION_S, PACKAGE_VERSION);
+  cr_assert (PGE_CHECK_VERSION (1, 0, 0));
+  cr_assert (PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION, PGE_MICRO_VERSION));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION, PGE_MICRO_VERSION + 1));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION, PGE_MINOR_VERSION + 1, 0));
+  cr_assert (!PGE_CHECK_VERSION (PGE_MAJOR_VERSION + 1, 0, 0));
+  cr_assert (PGE_CHECK_VERSION (0, 99, 99));
+  cr_assert_geq (PGE_VERSION_HEX, PGE_VERSION_1_0);
 }

@@ -11,29 +11,29 @@ G_BEGIN_DECLS
 
 #define PGE_TYPE_CONFIG (pge_config_get_type ())
 
-PGE_AVAILABLE GType      pge_config_get_type              (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeConfig *pge_config_new                   (const char *conninfo) G_GNUC_WARN_UNUSED_RESULT;
-PGE_AVAILABLE PgeConfig *pge_config_ref                   (PgeConfig *config);
-PGE_AVAILABLE void       pge_config_unref                 (PgeConfig *config);
-PGE_AVAILABLE void       pge_config_set_workers           (PgeConfig *config, guint n_workers);
-PGE_AVAILABLE void       pge_config_set_acquire_timeout   (PgeConfig *config, guint timeout_ms);
-PGE_AVAILABLE void       pge_config_set_statement_timeout (PgeConfig *config, guint timeout_ms);
-PGE_AVAILABLE void       pge_config_set_max_queue         (PgeConfig *config, guint max_jobs);
-PGE_AVAILABLE void       pge_config_set_log_queries       (PgeConfig *config, gboolean enabled);
-PGE_AVAILABLE void       pge_config_set_log_responses     (PgeConfig *config, gboolean enabled);
-PGE_AVAILABLE void       pge_config_add_extension         (PgeConfig *config, const char *name);
-PGE_AVAILABLE void       pge_config_add_node              (PgeConfig  *config,
+PGE_AVAILABLE_IN_1_0 GType      pge_config_get_type              (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeConfig *pge_config_new                   (const char *conninfo) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE_IN_1_0 PgeConfig *pge_config_ref                   (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 void       pge_config_unref                 (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_workers           (PgeConfig *config, guint n_workers);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_acquire_timeout   (PgeConfig *config, guint timeout_ms);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_statement_timeout (PgeConfig *config, guint timeout_ms);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_max_queue         (PgeConfig *config, guint max_jobs);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_log_queries       (PgeConfig *config, gboolean enabled);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_log_responses     (PgeConfig *config, gboolean enabled);
+PGE_AVAILABLE_IN_1_0 void       pge_config_add_extension         (PgeConfig *config, const char *name);
+PGE_AVAILABLE_IN_1_0 void       pge_config_add_node              (PgeConfig  *config,
                                                            const char *name,
                                                            const char *conninfo,
                                                            guint       n_workers);
-PGE_AVAILABLE guint      pge_config_get_workers           (PgeConfig *config);
-PGE_AVAILABLE guint      pge_config_get_acquire_timeout   (PgeConfig *config);
-PGE_AVAILABLE guint      pge_config_get_statement_timeout (PgeConfig *config);
-PGE_AVAILABLE guint      pge_config_get_max_queue         (PgeConfig *config);
-PGE_AVAILABLE void       pge_config_set_pipeline_depth    (PgeConfig *config, guint depth);
-PGE_AVAILABLE guint      pge_config_get_pipeline_depth    (PgeConfig *config);
-PGE_AVAILABLE void       pge_config_set_statement_cache   (PgeConfig *config, guint max_statements);
-PGE_AVAILABLE guint      pge_config_get_statement_cache   (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_workers           (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_acquire_timeout   (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_statement_timeout (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_max_queue         (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_pipeline_depth    (PgeConfig *config, guint depth);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_pipeline_depth    (PgeConfig *config);
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_statement_cache   (PgeConfig *config, guint max_statements);
+PGE_AVAILABLE_IN_1_0 guint      pge_config_get_statement_cache   (PgeConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeConfig, pge_config_unref)
 

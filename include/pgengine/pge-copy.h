@@ -27,6 +27,8 @@ G_BEGIN_DECLS
  *
  * Returns: the number of bytes put in @buffer (1 to @size), 0 at the end
  *   of the data, or -1 to stop the COPY (with @error set, preferably)
+ *
+ * Since: 1.0
  */
 typedef gssize (*PgeCopyFromFunc) (char     *buffer,
                                    gsize     size,
@@ -49,85 +51,87 @@ typedef gssize (*PgeCopyFromFunc) (char     *buffer,
  *
  * Returns: %TRUE to go on; %FALSE to stop the COPY (with @error set,
  *   preferably)
+ *
+ * Since: 1.0
  */
 typedef gboolean (*PgeCopyToFunc) (const char *data,
                                    gsize       length,
                                    gpointer    user_data,
                                    GError    **error);
 
-PGE_AVAILABLE PgeFuture *pge_engine_copy_from_stream        (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_copy_from_stream        (PgeEngine       *engine,
                                                              const char      *sql,
                                                              GInputStream    *stream,
                                                              GCancellable    *cancellable);
-PGE_AVAILABLE PgeResult *pge_engine_copy_from_stream_sync   (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_copy_from_stream_sync   (PgeEngine       *engine,
                                                              const char      *sql,
                                                              GInputStream    *stream,
                                                              GCancellable    *cancellable,
                                                              GError         **error);
-PGE_AVAILABLE PgeFuture *pge_engine_copy_from_callback      (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_copy_from_callback      (PgeEngine       *engine,
                                                              const char      *sql,
                                                              PgeCopyFromFunc  func,
                                                              gpointer         user_data,
                                                              GDestroyNotify   notify);
-PGE_AVAILABLE PgeResult *pge_engine_copy_from_callback_sync (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_copy_from_callback_sync (PgeEngine       *engine,
                                                              const char      *sql,
                                                              PgeCopyFromFunc  func,
                                                              gpointer         user_data,
                                                              GError         **error);
-PGE_AVAILABLE PgeFuture *pge_engine_copy_to_stream          (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_copy_to_stream          (PgeEngine       *engine,
                                                              const char      *sql,
                                                              GOutputStream   *stream,
                                                              GCancellable    *cancellable);
-PGE_AVAILABLE PgeResult *pge_engine_copy_to_stream_sync     (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_copy_to_stream_sync     (PgeEngine       *engine,
                                                              const char      *sql,
                                                              GOutputStream   *stream,
                                                              GCancellable    *cancellable,
                                                              GError         **error);
-PGE_AVAILABLE PgeFuture *pge_engine_copy_to_callback        (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_copy_to_callback        (PgeEngine       *engine,
                                                              const char      *sql,
                                                              PgeCopyToFunc    func,
                                                              gpointer         user_data,
                                                              GDestroyNotify   notify);
-PGE_AVAILABLE PgeResult *pge_engine_copy_to_callback_sync   (PgeEngine       *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_copy_to_callback_sync   (PgeEngine       *engine,
                                                              const char      *sql,
                                                              PgeCopyToFunc    func,
                                                              gpointer         user_data,
                                                              GError         **error);
 
-PGE_AVAILABLE PgeFuture *pge_transaction_copy_from_stream        (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_transaction_copy_from_stream        (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   GInputStream    *stream,
                                                                   GCancellable    *cancellable);
-PGE_AVAILABLE PgeResult *pge_transaction_copy_from_stream_sync   (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_transaction_copy_from_stream_sync   (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   GInputStream    *stream,
                                                                   GCancellable    *cancellable,
                                                                   GError         **error);
-PGE_AVAILABLE PgeFuture *pge_transaction_copy_from_callback      (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_transaction_copy_from_callback      (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   PgeCopyFromFunc  func,
                                                                   gpointer         user_data,
                                                                   GDestroyNotify   notify);
-PGE_AVAILABLE PgeResult *pge_transaction_copy_from_callback_sync (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_transaction_copy_from_callback_sync (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   PgeCopyFromFunc  func,
                                                                   gpointer         user_data,
                                                                   GError         **error);
-PGE_AVAILABLE PgeFuture *pge_transaction_copy_to_stream          (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_transaction_copy_to_stream          (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   GOutputStream   *stream,
                                                                   GCancellable    *cancellable);
-PGE_AVAILABLE PgeResult *pge_transaction_copy_to_stream_sync     (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_transaction_copy_to_stream_sync     (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   GOutputStream   *stream,
                                                                   GCancellable    *cancellable,
                                                                   GError         **error);
-PGE_AVAILABLE PgeFuture *pge_transaction_copy_to_callback        (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_transaction_copy_to_callback        (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   PgeCopyToFunc    func,
                                                                   gpointer         user_data,
                                                                   GDestroyNotify   notify);
-PGE_AVAILABLE PgeResult *pge_transaction_copy_to_callback_sync   (PgeTransaction  *tx,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_transaction_copy_to_callback_sync   (PgeTransaction  *tx,
                                                                   const char      *sql,
                                                                   PgeCopyToFunc    func,
                                                                   gpointer         user_data,

@@ -10,6 +10,8 @@
 G_BEGIN_DECLS
 
 #define PGE_TYPE_ENGINE (pge_engine_get_type ())
+PGE_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (PgeEngine, pge_engine, PGE, ENGINE, GObject)
 
 /**
  * PgeStats:
@@ -22,6 +24,8 @@ G_BEGIN_DECLS
  * @n_reconnects: connections re-established after a loss
  *
  * A snapshot of an engine's counters, filled by pge_engine_get_stats().
+ *
+ * Since: 1.0
  */
 typedef struct {
   guint   n_workers;
@@ -43,47 +47,46 @@ typedef struct {
  *
  * Returns: (transfer full) (nullable): a result that becomes the future's
  *   result, or %NULL (with @error set on failure)
+ *
+ * Since: 1.0
  */
 typedef PGresult *(*PgeWorkerFunc) (PGconn *conn, gpointer user_data, GError **error);
 
-PGE_AVAILABLE GType      pge_engine_get_type            (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeEngine *pge_engine_new                 (PgeConfig *config, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-PGE_AVAILABLE PgeEngine *pge_engine_ref                 (PgeEngine *engine);
-PGE_AVAILABLE void       pge_engine_unref               (PgeEngine *engine);
-PGE_AVAILABLE void       pge_engine_close               (PgeEngine *engine);
-PGE_AVAILABLE gboolean   pge_engine_is_closed           (PgeEngine *engine);
-PGE_AVAILABLE int        pge_engine_get_server_version  (PgeEngine *engine);
-PGE_AVAILABLE guint      pge_engine_get_n_workers       (PgeEngine *engine);
-PGE_AVAILABLE void       pge_engine_get_stats           (PgeEngine *engine, PgeStats *stats);
+PGE_AVAILABLE_IN_1_0 PgeEngine *pge_engine_new                 (PgeConfig *config, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+PGE_AVAILABLE_IN_1_0 PgeEngine *pge_engine_ref                 (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 void       pge_engine_unref               (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 void       pge_engine_close               (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 gboolean   pge_engine_is_closed           (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 int        pge_engine_get_server_version  (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 guint      pge_engine_get_n_workers       (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 void       pge_engine_get_stats           (PgeEngine *engine, PgeStats *stats);
 
-PGE_AVAILABLE PgeFuture *pge_engine_query               (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_query               (PgeEngine  *engine,
                                                          const char *sql,
                                                          PgeParams  *params);
-PGE_AVAILABLE PgeResult *pge_engine_query_sync          (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_query_sync          (PgeEngine  *engine,
                                                          const char *sql,
                                                          PgeParams  *params,
                                                          GError    **error);
-PGE_AVAILABLE void       pge_engine_query_async         (PgeEngine          *engine,
+PGE_AVAILABLE_IN_1_0 void       pge_engine_query_async         (PgeEngine          *engine,
                                                          const char         *sql,
                                                          PgeParams          *params,
                                                          GCancellable       *cancellable,
                                                          GAsyncReadyCallback callback,
                                                          gpointer            user_data);
-PGE_AVAILABLE PgeResult *pge_engine_query_finish        (PgeEngine    *engine,
+PGE_AVAILABLE_IN_1_0 PgeResult *pge_engine_query_finish        (PgeEngine    *engine,
                                                          GAsyncResult *result,
                                                          GError      **error);
-PGE_AVAILABLE PgeFuture *pge_engine_query_on_node       (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_query_on_node       (PgeEngine  *engine,
                                                          const char *node,
                                                          const char *sql,
                                                          PgeParams  *params);
-PGE_AVAILABLE gboolean   pge_engine_exec_sync           (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 gboolean   pge_engine_exec_sync           (PgeEngine  *engine,
                                                          const char *script,
                                                          GError    **error);
-PGE_AVAILABLE PgeFuture *pge_engine_run_in_worker       (PgeEngine     *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_run_in_worker       (PgeEngine     *engine,
                                                          PgeWorkerFunc  func,
                                                          gpointer       user_data,
                                                          GDestroyNotify notify);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeEngine, pge_engine_unref)
 
 G_END_DECLS

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
  *
  * The error domain of every error pgengine reports itself. Errors from a
  * #GCancellable passed to an `_async` call use %G_IO_ERROR instead.
+ *
+ * Since: 1.0
  */
 #define PGE_ERROR (pge_error_quark ())
 
@@ -40,6 +42,8 @@ G_BEGIN_DECLS
  * %PGE_ERROR_CANCELLED, and errors that end the session,
  * %PGE_ERROR_CONNECTION); pge_error_get_sqlstate() gives its SQLSTATE and
  * pge_error_get_class() its class among the common ones.
+ *
+ * Since: 1.0
  */
 typedef enum {
   PGE_ERROR_FAILED,
@@ -90,14 +94,10 @@ typedef enum {
   PGE_ERROR_CLASS_UNDEFINED_COLUMN
 } PgeErrorClass;
 
-PGE_AVAILABLE GQuark      pge_error_quark        (void);
-PGE_AVAILABLE const char *pge_error_get_sqlstate (const GError *error);
-PGE_AVAILABLE GType       pge_error_get_type     (void) G_GNUC_CONST;
-PGE_AVAILABLE gboolean    pge_error_is_server_error (const GError *error);
-PGE_AVAILABLE PgeErrorClass pge_error_get_class  (const GError *error);
-PGE_AVAILABLE GType       pge_error_class_get_type (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 GQuark      pge_error_quark        (void);
+PGE_AVAILABLE_IN_1_0 const char *pge_error_get_sqlstate (const GError *error);
+PGE_AVAILABLE_IN_1_0 gboolean    pge_error_is_server_error (const GError *error);
+PGE_AVAILABLE_IN_1_0 PgeErrorClass pge_error_get_class  (const GError *error);
 
-#define PGE_TYPE_ERROR (pge_error_get_type ())
-#define PGE_TYPE_ERROR_CLASS (pge_error_class_get_type ())
 
 G_END_DECLS

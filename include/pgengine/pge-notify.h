@@ -23,6 +23,8 @@ G_BEGIN_DECLS
  *
  * Called on the #GMainContext given to pge_engine_listen(), once per
  * notification, in the order the server sent them.
+ *
+ * Since: 1.0
  */
 typedef void (*PgeNotifyFunc) (const char *channel,
                                const char *payload,
@@ -30,17 +32,17 @@ typedef void (*PgeNotifyFunc) (const char *channel,
                                gboolean    missed,
                                gpointer    user_data);
 
-PGE_AVAILABLE guint    pge_engine_listen      (PgeEngine     *engine,
+PGE_AVAILABLE_IN_1_0 guint    pge_engine_listen      (PgeEngine     *engine,
                                                const char    *channel,
                                                GMainContext  *context,
                                                PgeNotifyFunc  callback,
                                                gpointer       user_data,
                                                GDestroyNotify destroy,
                                                GError       **error);
-PGE_AVAILABLE gboolean pge_engine_unlisten    (PgeEngine     *engine,
+PGE_AVAILABLE_IN_1_0 gboolean pge_engine_unlisten    (PgeEngine     *engine,
                                                guint          listener_id,
                                                GError       **error);
-PGE_AVAILABLE gboolean pge_engine_notify_sync (PgeEngine     *engine,
+PGE_AVAILABLE_IN_1_0 gboolean pge_engine_notify_sync (PgeEngine     *engine,
                                                const char    *channel,
                                                const char    *payload,
                                                GError       **error);

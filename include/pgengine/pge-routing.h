@@ -16,6 +16,8 @@ G_BEGIN_DECLS
  *   fewest jobs running and queued
  *
  * How pge_engine_query_read() picks among the usable replicas.
+ *
+ * Since: 1.0
  */
 typedef enum {
   PGE_READ_ROUND_ROBIN,
@@ -45,6 +47,8 @@ typedef enum {
  *   reached, or "" before any (truncated to 255 bytes)
  *
  * One node's routing state, filled by pge_engine_get_node_stats().
+ *
+ * Since: 1.0
  */
 typedef struct {
   gboolean    down;
@@ -59,29 +63,29 @@ typedef struct {
   char        server[256];
 } PgeNodeStats;
 
-PGE_AVAILABLE void       pge_config_add_replica            (PgeConfig  *config,
+PGE_AVAILABLE_IN_1_0 void       pge_config_add_replica            (PgeConfig  *config,
                                                             const char *name,
                                                             const char *conninfo,
                                                             guint       n_workers);
-PGE_AVAILABLE void       pge_config_set_read_policy        (PgeConfig    *config,
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_read_policy        (PgeConfig    *config,
                                                             PgeReadPolicy policy);
-PGE_AVAILABLE void       pge_config_set_max_replica_lag    (PgeConfig *config,
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_max_replica_lag    (PgeConfig *config,
                                                             guint64    max_bytes,
                                                             guint      max_ms);
-PGE_AVAILABLE void       pge_config_set_replica_check_interval (PgeConfig *config,
+PGE_AVAILABLE_IN_1_0 void       pge_config_set_replica_check_interval (PgeConfig *config,
                                                                 guint      interval_ms);
 
-PGE_AVAILABLE PgeFuture *pge_engine_query_read             (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_query_read             (PgeEngine  *engine,
                                                             const char *sql,
                                                             PgeParams  *params);
-PGE_AVAILABLE PgeFuture *pge_engine_query_read_after       (PgeEngine  *engine,
+PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_query_read_after       (PgeEngine  *engine,
                                                             guint64     lsn,
                                                             guint       timeout_ms,
                                                             const char *sql,
                                                             PgeParams  *params);
-PGE_AVAILABLE guint64    pge_engine_get_write_lsn_sync     (PgeEngine *engine,
+PGE_AVAILABLE_IN_1_0 guint64    pge_engine_get_write_lsn_sync     (PgeEngine *engine,
                                                             GError   **error);
-PGE_AVAILABLE gboolean   pge_engine_get_node_stats         (PgeEngine    *engine,
+PGE_AVAILABLE_IN_1_0 gboolean   pge_engine_get_node_stats         (PgeEngine    *engine,
                                                             const char   *node,
                                                             PgeNodeStats *stats,
                                                             GError      **error);

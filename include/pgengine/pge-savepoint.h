@@ -11,13 +11,13 @@ G_BEGIN_DECLS
 
 #define PGE_TYPE_SAVEPOINT (pge_savepoint_get_type ())
 
-PGE_AVAILABLE GType           pge_savepoint_get_type        (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeSavepoint   *pge_savepoint_ref             (PgeSavepoint *savepoint);
-PGE_AVAILABLE void            pge_savepoint_unref           (PgeSavepoint *savepoint);
-PGE_AVAILABLE const char     *pge_savepoint_get_name        (PgeSavepoint *savepoint);
-PGE_AVAILABLE PgeTransaction *pge_savepoint_get_transaction (PgeSavepoint *savepoint);
-PGE_AVAILABLE gboolean        pge_savepoint_rollback_to     (PgeSavepoint *savepoint, GError **error);
-PGE_AVAILABLE gboolean        pge_savepoint_release         (PgeSavepoint *savepoint, GError **error);
+PGE_AVAILABLE_IN_1_0 GType           pge_savepoint_get_type        (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeSavepoint   *pge_savepoint_ref             (PgeSavepoint *savepoint);
+PGE_AVAILABLE_IN_1_0 void            pge_savepoint_unref           (PgeSavepoint *savepoint);
+PGE_AVAILABLE_IN_1_0 const char     *pge_savepoint_get_name        (PgeSavepoint *savepoint);
+PGE_AVAILABLE_IN_1_0 PgeTransaction *pge_savepoint_get_transaction (PgeSavepoint *savepoint);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_savepoint_rollback_to     (PgeSavepoint *savepoint, GError **error);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_savepoint_release         (PgeSavepoint *savepoint, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeSavepoint, pge_savepoint_unref)
 

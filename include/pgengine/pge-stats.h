@@ -12,9 +12,9 @@ G_BEGIN_DECLS
 
 #define PGE_TYPE_STATS (pge_stats_get_type ())
 
-PGE_AVAILABLE GType     pge_stats_get_type (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeStats *pge_stats_copy     (const PgeStats *stats);
-PGE_AVAILABLE void      pge_stats_free     (PgeStats *stats);
+PGE_AVAILABLE_IN_1_0 GType     pge_stats_get_type (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeStats *pge_stats_copy     (const PgeStats *stats);
+PGE_AVAILABLE_IN_1_0 void      pge_stats_free     (PgeStats *stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeStats, pge_stats_free)
 

@@ -10,7 +10,6 @@
 G_BEGIN_DECLS
 
 #define PGE_TYPE_TRANSACTION       (pge_transaction_get_type ())
-#define PGE_TYPE_TRANSACTION_FLAGS (pge_transaction_flags_get_type ())
 
 /**
  * PgeTransactionFlags:
@@ -23,6 +22,8 @@ G_BEGIN_DECLS
  * @PGE_TRANSACTION_SAVEPOINT: nested: a savepoint-backed inner transaction
  *
  * Options of pge_engine_transaction().
+ *
+ * Since: 1.0
  */
 typedef enum {
   PGE_TRANSACTION_DEFAULT         = 0,
@@ -44,46 +45,47 @@ typedef enum {
  * with @tx as its current transaction.
  *
  * Returns: %TRUE to commit, %FALSE (with @error set) to roll back
+ *
+ * Since: 1.0
  */
 typedef gboolean (*PgeTransactionFunc) (PgeTransaction *tx, gpointer user_data, GError **error);
 
-PGE_AVAILABLE GType           pge_transaction_get_type           (void) G_GNUC_CONST;
-PGE_AVAILABLE GType           pge_transaction_flags_get_type     (void) G_GNUC_CONST;
-PGE_AVAILABLE PgeTransaction *pge_engine_transaction             (PgeEngine           *engine,
+PGE_AVAILABLE_IN_1_0 GType           pge_transaction_get_type           (void) G_GNUC_CONST;
+PGE_AVAILABLE_IN_1_0 PgeTransaction *pge_engine_transaction             (PgeEngine           *engine,
                                                                   PgeTransactionFlags  flags,
                                                                   GError             **error);
-PGE_AVAILABLE PgeTransaction *pge_engine_get_current_transaction (PgeEngine *engine);
-PGE_AVAILABLE gboolean        pge_engine_transaction_exists      (PgeEngine *engine);
-PGE_AVAILABLE gboolean        pge_engine_run_transaction         (PgeEngine           *engine,
+PGE_AVAILABLE_IN_1_0 PgeTransaction *pge_engine_get_current_transaction (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_engine_transaction_exists      (PgeEngine *engine);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_engine_run_transaction         (PgeEngine           *engine,
                                                                   PgeTransactionFlags  flags,
                                                                   guint                max_retries,
                                                                   PgeTransactionFunc   func,
                                                                   gpointer             user_data,
                                                                   GError             **error);
 
-PGE_AVAILABLE PgeTransaction *pge_transaction_ref              (PgeTransaction *tx);
-PGE_AVAILABLE void            pge_transaction_unref            (PgeTransaction *tx);
-PGE_AVAILABLE PgeEngine      *pge_transaction_get_engine       (PgeTransaction *tx);
-PGE_AVAILABLE PgeTransaction *pge_transaction_get_parent       (PgeTransaction *tx);
-PGE_AVAILABLE PgeFuture      *pge_transaction_query            (PgeTransaction *tx,
+PGE_AVAILABLE_IN_1_0 PgeTransaction *pge_transaction_ref              (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 void            pge_transaction_unref            (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 PgeEngine      *pge_transaction_get_engine       (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 PgeTransaction *pge_transaction_get_parent       (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 PgeFuture      *pge_transaction_query            (PgeTransaction *tx,
                                                                 const char     *sql,
                                                                 PgeParams      *params);
-PGE_AVAILABLE PgeResult      *pge_transaction_query_sync       (PgeTransaction *tx,
+PGE_AVAILABLE_IN_1_0 PgeResult      *pge_transaction_query_sync       (PgeTransaction *tx,
                                                                 const char     *sql,
                                                                 PgeParams      *params,
                                                                 GError        **error);
-PGE_AVAILABLE gboolean        pge_transaction_exec_sync        (PgeTransaction *tx,
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_exec_sync        (PgeTransaction *tx,
                                                                 const char     *script,
                                                                 GError        **error);
-PGE_AVAILABLE gboolean        pge_transaction_commit           (PgeTransaction *tx, GError **error);
-PGE_AVAILABLE gboolean        pge_transaction_rollback         (PgeTransaction *tx, GError **error);
-PGE_AVAILABLE gboolean        pge_transaction_is_committed     (PgeTransaction *tx);
-PGE_AVAILABLE gboolean        pge_transaction_is_rolled_back   (PgeTransaction *tx);
-PGE_AVAILABLE guint           pge_transaction_get_savepoint_id (PgeTransaction *tx);
-PGE_AVAILABLE PgeSavepoint   *pge_transaction_savepoint        (PgeTransaction *tx,
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_commit           (PgeTransaction *tx, GError **error);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_rollback         (PgeTransaction *tx, GError **error);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_is_committed     (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_is_rolled_back   (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 guint           pge_transaction_get_savepoint_id (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_0 PgeSavepoint   *pge_transaction_savepoint        (PgeTransaction *tx,
                                                                 const char     *name,
                                                                 GError        **error);
-PGE_AVAILABLE gboolean        pge_transaction_rollback_to      (PgeTransaction *tx,
+PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_rollback_to      (PgeTransaction *tx,
                                                                 const char     *savepoint_name,
                                                                 GError        **error);
 

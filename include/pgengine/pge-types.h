@@ -12,11 +12,9 @@
 
 G_BEGIN_DECLS
 
-/* Every public symbol carries this so that the library can be built with
- * -fvisibility=hidden and still export exactly the `pge_` API. */
-#ifndef PGE_AVAILABLE
-#define PGE_AVAILABLE __attribute__ ((visibility ("default")))
-#endif
+/* PGE_AVAILABLE_IN_1_0 (and its older name PGE_AVAILABLE), which every
+ * public declaration carries. */
+#include <pgengine/pge-version.h>
 
 typedef struct _PgeConfig      PgeConfig;
 typedef struct _PgeResult      PgeResult;
@@ -38,6 +36,8 @@ typedef struct _PgeAtomic      PgeAtomic;
  * A PostgreSQL `interval`, field for field as the server stores it, so it
  * round-trips exactly; "1 year 2 mons -3 days 04:05:06.5" is
  * `{ 14, -3, 14706500000 }`. The fields may have different signs.
+ *
+ * Since: 1.0
  */
 typedef struct {
   gint32 months;

@@ -190,28 +190,45 @@ pge_engine_session (PgeEngine *engine, GError **error)
   return session_begin (engine, TRUE, error);
 }
 
+/* An asynchronous session is one PIN job (a queued lease request, no
+ * thread waits for the worker) completing in the caller's context. */
+typedef struct {
+  PgeEngine *engine;   /* owned */
+  PgeLease  *lease;    /* owned until handed to the session */
+} SessionCall;
+
 static void
-session_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+session_call_free (gpointer data)
 {
-  PgeEngine *engine = task_data;
-  GError *error = NULL;
+  SessionCall *call = data;
+
+  /* Pinned but never handed over (cancelled, failed): the worker resets
+   * the connection and returns it to the pool. */
+  if (call->lease != NULL)
+    pge_lease_release (call->lease, FALSE);
+  g_clear_pointer (&call->lease, pge_lease_unref);
+  pge_engine_unref (call->engine);
+  g_free (call);
+}
+
+static void
+session_async_pinned (GTask *task, PgeResult *result, GError *error)
+{
+  SessionCall *call = g_task_get_task_data (task);
   PgeSession *session;
 
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    {
+      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+      return;
+    }
   if (g_task_return_error_if_cancelled (task))
     return;
-  session = session_begin (engine, FALSE, &error);
-  if (session == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* Nobody will see it: end it here, off the main loop. */
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      pge_session_unref (session);
-      g_task_return_error_if_cancelled (task);
-      return;
-    }
+  session = g_new0 (PgeSession, 1);
+  session->ref = 1;
+  session->engine = pge_engine_ref (call->engine);
+  session->lease = g_steal_pointer (&call->lease);
   g_task_return_pointer (task, session, (GDestroyNotify) pge_session_unref);
 }
 
@@ -223,8 +240,9 @@ session_begin_thread (GTask *task, gpointer source, gpointer task_data, GCancell
  * @callback: (scope async) (closure user_data): called with the outcome
  * @user_data: data for @callback
  *
- * Takes a session without blocking: the wait for a connection happens on
- * a thread of GLib's pool, and @callback runs in the thread-default
+ * Takes a session without blocking and without any helper thread: a
+ * request for a connection is queued like any job (it waits its turn, at
+ * most the acquire timeout), and @callback runs in the thread-default
  * #GMainContext of the calling thread at the time of this call, where
  * pge_engine_session_finish() gets the session.
  *
@@ -241,15 +259,30 @@ pge_engine_session_async (PgeEngine          *engine,
                           GAsyncReadyCallback callback,
                           gpointer            user_data)
 {
+  g_autoptr(PgeJob) pin = NULL;
+  GError *error = NULL;
+  SessionCall *call;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
-  task = pge_async_task_new (pge_engine_session_async, "pge_engine_session_async",
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  task = pge_async_task_new (engine, pge_engine_session_async, "pge_engine_session_async",
                              cancellable, callback, user_data);
   if (task == NULL)
     return;
-  g_task_set_task_data (task, pge_engine_ref (engine), (GDestroyNotify) pge_engine_unref);
-  g_task_run_in_thread (task, session_begin_thread);
+  if (!pge_engine_check_open (engine, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  call = g_new0 (SessionCall, 1);
+  call->engine = pge_engine_ref (engine);
+  call->lease = pge_lease_new (pge_engine_get_primary (engine));
+  call->lease->reset = TRUE;
+  g_task_set_task_data (task, call, session_call_free);
+  pin = pge_lease_new_pin_job (call->lease);
+  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
+  pge_async_then (task, pin->future, session_async_pinned);
   g_object_unref (task);
 }
 
@@ -272,7 +305,7 @@ PgeSession *
 pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (engine != NULL, NULL);
-  g_return_val_if_fail (pge_async_task_check (result, pge_engine_session_async), NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_session_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -23,7 +23,15 @@ replica_down (void)
   pge_test_engine_down ();
 }
 
-TestSuite (replica, .init = pge_test_engine_up, .fini = replica_down);
+/* Two tests make a standby of their own (pg_basebackup): the long guard. */
+static void
+replica_up (void)
+{
+  pge_test_engine_up ();
+  pge_test_guard_long ();
+}
+
+TestSuite (replica, .init = replica_up, .fini = replica_down);
 
 static char *
 own_standby (void)

@@ -4,8 +4,9 @@
 #   1. `git archive HEAD` into a clean directory (nothing uncommitted, no
 #      build tree leaks in), 2. dpkg-buildpackage -us -uc -b, 3. lintian
 #      (any error, warning or info tag that is not overridden fails),
-#   4. apt-get install ./*.deb (as root), 5.-7. the autopkgtest scripts of
-#      debian/tests (consumer, gir, tools) against the installed packages.
+#   4. apt-get install ./*.deb (as root), 5. make installcheck in the
+#      package's build tree, 6.-8. the autopkgtest scripts of debian/tests
+#      (consumer, gir, tools) against the installed packages.
 # Ends with "N passed, N failed" over those steps; exit 0 only if all pass.
 #
 #   tools/build-debs.sh                   as above; output in $PGE_DEBS_DIR (default _debs)
@@ -58,6 +59,9 @@ grep -E '^[EWI]: ' "$out/lintian.log" | head -20
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 install_debs() { cd "$out" && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall ./*.deb; }
 step "apt-get install ./*.deb" "$out/install.log" install_debs
+# make installcheck in the package's build tree (configured for /usr):
+# tests/installcheck.c against what apt-get just installed.
+step "make installcheck (installed packages, prefix /usr)" "$out/installcheck.log" make -C "$src" installcheck
 # The autopkgtest scripts, run from the source tree as autopkgtest would.
 for t in consumer gir tools; do
   mkdir -p "$out/autopkgtest-$t"

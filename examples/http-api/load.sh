@@ -21,7 +21,7 @@ server=${PGE_HTTP_API:-$here/pge-http-api}
 [ -x "$server" ] || server=$(command -v pge-http-api) || { echo "load.sh: no pge-http-api"; exit 2; }
 command -v wrk >/dev/null || { echo "load.sh: wrk is not installed (apt-get install wrk)"; exit 2; }
 
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$conninfo" "$@"; }
+sql() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 "$conninfo" "$@"; }
 sql -c 'DROP TABLE IF EXISTS transfers, bands' || exit 2
 cat "$here"/../migrate/sql/001_bands.sql "$here"/../migrate/sql/002_balances.sql | sql -f - || exit 2
 sql -c "INSERT INTO bands (name, balance) SELECT 'seed ' || g, 1000 FROM generate_series(1, 100) g" || exit 2

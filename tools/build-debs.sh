@@ -39,7 +39,7 @@ src=$out/pgengine-$version
 git -C "$top" archive --format=tar --prefix="pgengine-$version/" HEAD | tar -x -C "$out" || {
   echo "FAIL: git archive"; echo "0 passed, 1 failed"; exit 1; }
 
-build() { cd "$src" && dpkg-buildpackage -us -uc -b -j"$(nproc)"; }
+build() ( cd "$src" && dpkg-buildpackage -us -uc -b -j"$(nproc)" )
 step "dpkg-buildpackage -us -uc -b" "$out/build.log" build
 changes=$(ls "$out"/pgengine_*.changes 2>/dev/null | head -1)
 [ -n "$changes" ] || finish
@@ -57,7 +57,7 @@ step "lintian (errors, warnings and infos fail unless overridden)" "$out/lintian
   lintian --fail-on error,warning,info --display-info "$changes"
 grep -E '^[EWI]: ' "$out/lintian.log" | head -20
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-install_debs() { cd "$out" && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall ./*.deb; }
+install_debs() ( cd "$out" && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall ./*.deb )
 step "apt-get install ./*.deb" "$out/install.log" install_debs
 # make installcheck in the package's build tree (configured for /usr):
 # tests/installcheck.c against what apt-get just installed.

@@ -67,6 +67,6 @@ for t in consumer gir tools; do
   mkdir -p "$out/autopkgtest-$t"
   step "debian/tests/$t (installed packages)" "$out/autopkgtest-$t.log" \
     env -C "$src" AUTOPKGTEST_TMP="$out/autopkgtest-$t" "debian/tests/$t"
-  tail -1 "$out/autopkgtest-$t.log" | sed 's/^/  /'
+  grep -E ': ok|passed' "$out/autopkgtest-$t.log" | tail -1 | sed 's/^/  /'
 done
 finish

@@ -10,7 +10,9 @@ libpq-dev libglib2.0-dev libcriterion-dev postgresql postgresql-contrib
 pgbouncer
 valgrind
 gobject-introspection libgirepository1.0-dev python3-gi gi-docgen
-libgtk-4-dev xvfb xauth"
+libgtk-4-dev xvfb xauth
+libmicrohttpd-dev libjson-glib-dev wrk
+debhelper lintian fakeroot dpkg-dev"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 

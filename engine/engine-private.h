@@ -27,4 +27,11 @@ G_GNUC_INTERNAL gboolean        pge_engine_check_may_block  (PgeEngine  *engine,
                                                              const char *what,
                                                              GError    **error);
 
+G_GNUC_INTERNAL void          pge_engine_emit_notification (PgeEngine  *engine,
+                                                            const char *channel,
+                                                            const char *payload,
+                                                            gint        sender_pid,
+                                                            gboolean    missed);
+G_GNUC_INTERNAL GMainContext *pge_engine_get_main_context  (PgeEngine  *engine);
+
 G_END_DECLS

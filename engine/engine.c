@@ -93,6 +93,7 @@ enum {
 enum {
   SIGNAL_CONNECTION_LOST,
   SIGNAL_CONNECTION_RESTORED,
+  SIGNAL_NOTIFICATION,
   N_SIGNALS
 };
 
@@ -430,6 +431,48 @@ pge_engine_class_init (PgeEngineClass *klass)
   signals[SIGNAL_CONNECTION_RESTORED] =
     g_signal_new ("connection-restored", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * PgeEngine::notification:
+   * @engine: the engine
+   * @channel: the channel, as given to pge_engine_listen_signal()
+   * @payload: (nullable): the payload (`""` when NOTIFY had none); %NULL
+   *   when @missed
+   * @sender_pid: the PID of the server process that sent it; 0 when @missed
+   * @missed: %TRUE when this carries no notification but says that the
+   *   listening connection was lost and is back: notifications sent
+   *   meanwhile were not received (the server does not keep them)
+   *
+   * A notification on a channel that pge_engine_listen_signal() listens
+   * on, emitted in the engine's main context in the order the server sent
+   * them. The signal detail is the channel, so
+   * `g_signal_connect (engine, "notification::orders", ...)` sees only
+   * that channel's.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_NOTIFICATION] =
+    g_signal_new ("notification", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT,
+                  G_TYPE_BOOLEAN);
+}
+
+/* For notify.c, in the engine's main context. */
+void
+pge_engine_emit_notification (PgeEngine  *engine,
+                              const char *channel,
+                              const char *payload,
+                              gint        sender_pid,
+                              gboolean    missed)
+{
+  g_signal_emit (engine, signals[SIGNAL_NOTIFICATION], g_quark_from_string (channel), channel,
+                 payload, sender_pid, missed);
+}
+
+/* Borrowed: the thread-default context of the thread that created it. */
+GMainContext *
+pge_engine_get_main_context (PgeEngine *engine)
+{
+  return engine->link->context;
 }
 
 /* ---------------------------------------------------------------- init */

@@ -105,6 +105,54 @@ pge_engine_listen (PgeEngine     *engine,
   return pge_notifier_add (notifier, channel, context, callback, user_data, destroy, error);
 }
 
+static void
+listen_signal_emit (const char *channel, const char *payload, gint sender_pid, gboolean missed,
+                    gpointer data)
+{
+  g_autoptr(PgeEngine) engine = g_weak_ref_get (data);
+
+  if (engine != NULL)
+    pge_engine_emit_notification (engine, channel, payload, sender_pid, missed);
+}
+
+static void
+listen_signal_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+/**
+ * pge_engine_listen_signal:
+ * @engine: a #PgeEngine
+ * @channel: the channel name, any text: it is quoted as an identifier
+ * @error: return location for a #GError
+ *
+ * Listens on @channel like pge_engine_listen(), delivering each
+ * notification as the #PgeEngine::notification signal (detailed by the
+ * channel) in the engine's main context — the thread-default
+ * #GMainContext of the thread that created @engine. The listener holds
+ * no reference on @engine. Blocks until `LISTEN` is in effect, like
+ * pge_engine_listen(). Thread-safe.
+ *
+ * Returns: the listener id for pge_engine_unlisten(), or 0 with @error
+ *   set (as for pge_engine_listen())
+ *
+ * Since: 1.0
+ */
+guint
+pge_engine_listen_signal (PgeEngine *engine, const char *channel, GError **error)
+{
+  GWeakRef *ref;
+
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, engine);
+  return pge_engine_listen (engine, channel, pge_engine_get_main_context (engine), listen_signal_emit,
+                            ref, listen_signal_free, error);
+}
+
 /**
  * pge_engine_unlisten:
  * @engine: a #PgeEngine

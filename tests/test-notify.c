@@ -554,3 +554,83 @@ Test (notify, main_loop_view_refreshes_on_notify)
   cr_assert (pge_engine_unlisten (test_engine, id, &error));
   g_main_loop_unref (view.loop);
 }
+
+/* ------------------------------------------------------------- signal */
+
+static void
+on_signal (PgeEngine *engine, const char *channel, const char *payload, gint pid, gboolean missed,
+           gpointer data)
+{
+  on_notify (channel, payload, pid, missed, data);
+}
+
+/* pge_engine_listen_signal(): each notification is the "notification"
+ * signal in the engine's main context, detailed by its channel; unlisten
+ * stops it; the listener does not keep the engine alive. */
+Test (notify, listen_signal_emits_the_detailed_notification_signal)
+{
+  g_autofree char *a = channel_name ("sig_a");
+  g_autofree char *b = channel_name ("sig_b");
+  g_autofree char *detail = g_strdup_printf ("notification::%s", a);
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  g_autoptr(GError) error = NULL;
+  Seen *only_a = seen_new ();
+  Seen *all = seen_new ();
+  guint id_a, id_b;
+
+  g_signal_connect (engine, detail, G_CALLBACK (on_signal), only_a);
+  g_signal_connect (engine, "notification", G_CALLBACK (on_signal), all);
+  id_a = pge_engine_listen_signal (engine, a, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  id_b = pge_engine_listen_signal (engine, b, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert (id_a != 0 && id_b != 0 && id_a != id_b);
+
+  notify_ok (engine, a, "one");
+  notify_ok (engine, b, "two");
+  notify_ok (engine, a, "three");
+  seen_wait (all, NULL, 3);
+  seen_wait (only_a, NULL, 2);
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 0), "one");
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 1), "two");
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 2), "three");
+  cr_assert_str_eq (g_ptr_array_index (only_a->payloads, 1), "three");
+  cr_assert_eq (all->thread, g_thread_self (), "emitted in the engine's main context");
+  cr_assert_gt (all->pid, 0);
+
+  cr_assert (pge_engine_unlisten (engine, id_a, &error), "%s", error ? error->message : "");
+  notify_ok (engine, a, "gone");
+  notify_ok (engine, b, "four");
+  seen_wait (all, NULL, 4);
+  run_for (NULL, 200);
+  cr_assert_eq (seen_count (all), 4, "an unlistened channel still emitted");
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 3), "four");
+  cr_assert_eq (seen_count (only_a), 2);
+
+  /* Dropped with a listener still on: the engine goes (the weak
+   * reference), and closing takes the listener down. */
+  g_signal_handlers_disconnect_by_data (engine, only_a);
+  g_signal_handlers_disconnect_by_data (engine, all);
+  g_clear_object (&engine);
+  seen_free (only_a);
+  seen_free (all);
+}
+
+Test (notify, listen_signal_bad_input_is_an_error)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *long_name = g_strnfill (64, 'x');
+
+  cr_assert_eq (pge_engine_listen_signal (test_engine, NULL, &error), 0);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cr_assert_eq (pge_engine_listen_signal (test_engine, "", &error), 0);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cr_assert_eq (pge_engine_listen_signal (test_engine, long_name, &error), 0);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  pge_engine_close (test_engine);
+  cr_assert_eq (pge_engine_listen_signal (test_engine, "after_close", &error), 0);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CLOSED);
+}

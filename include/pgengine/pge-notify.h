@@ -39,6 +39,9 @@ PGE_AVAILABLE_IN_1_0 guint    pge_engine_listen      (PgeEngine     *engine,
                                                gpointer       user_data,
                                                GDestroyNotify destroy,
                                                GError       **error);
+PGE_AVAILABLE_IN_1_0 guint    pge_engine_listen_signal (PgeEngine  *engine,
+                                                 const char *channel,
+                                                 GError    **error);
 PGE_AVAILABLE_IN_1_0 gboolean pge_engine_unlisten    (PgeEngine     *engine,
                                                guint          listener_id,
                                                GError       **error);

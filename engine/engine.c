@@ -648,11 +648,7 @@ init_async_pool_done (GTask *task, PgeResult *result, GError *error)
 
   if (error != NULL && engine_is_replica (engine, state->next_pool - 1))
     g_clear_error (&error);   /* it starts marked down (pool.c) */
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    init_async_failed (task, error);
-  else
-    init_async_next (task);
+  init_async_step_done (task, result, error);
 }
 
 static void

@@ -502,6 +502,41 @@ column_named (PgeResult *result, const char *name, guint *column, GError **error
   return TRUE;
 }
 
+/* The _by_name twins of the strict getters: the column called @name,
+ * then the getter (their doc comments are above each use). */
+#define READ_BY_NAME(type, what)                                                         \
+  type                                                                                   \
+  pge_result_read_##what##_by_name (PgeResult *result, guint row, const char *name,     \
+                                    GError **error)                                      \
+  {                                                                                      \
+    guint column = 0;                                                                    \
+                                                                                         \
+    g_return_val_if_fail (result != NULL, NULL);                                         \
+    g_return_val_if_fail (error == NULL || *error == NULL, NULL);                        \
+    if (!column_named (result, name, &column, error))                                    \
+      return NULL;                                                                       \
+    return pge_result_read_##what (result, row, column, error);                          \
+  }
+
+#define READ_BY_NAME_VALUE(type, what)                                                   \
+  gboolean                                                                               \
+  pge_result_read_##what##_by_name (PgeResult *result, guint row, const char *name,     \
+                                    type *value, GError **error)                         \
+  {                                                                                      \
+    guint column = 0;                                                                    \
+                                                                                         \
+    g_return_val_if_fail (result != NULL, FALSE);                                        \
+    g_return_val_if_fail (value != NULL, FALSE);                                         \
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                       \
+    if (!column_named (result, name, &column, error))                                    \
+      {                                                                                  \
+        *value = (type) { 0 };                                                           \
+        return FALSE;                                                                    \
+      }                                                                                  \
+    return pge_result_read_##what (result, row, column, value, error);                   \
+  }
+
+
 /**
  * pge_result_read_text:
  * @result: a #PgeResult
@@ -1399,17 +1434,7 @@ pge_result_read_bytes_array (PgeResult *result, guint row, guint column, GError 
  *
  * Since: 1.0
  */
-const char *
-pge_result_read_text_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_text (result, row, column, error);
-}
+READ_BY_NAME (const char *, text)
 
 /**
  * pge_result_read_bytes_by_name:
@@ -1428,17 +1453,7 @@ pge_result_read_text_by_name (PgeResult *result, guint row, const char *name, GE
  *
  * Since: 1.0
  */
-GBytes *
-pge_result_read_bytes_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_bytes (result, row, column, error);
-}
+READ_BY_NAME (GBytes *, bytes)
 
 /**
  * pge_result_read_int16_by_name:
@@ -1457,21 +1472,7 @@ pge_result_read_bytes_by_name (PgeResult *result, guint row, const char *name, G
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_int16_by_name (PgeResult *result, guint row, const char *name, gint16 *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (gint16) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_int16 (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (gint16, int16)
 
 /**
  * pge_result_read_int32_by_name:
@@ -1490,21 +1491,7 @@ pge_result_read_int16_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_int32_by_name (PgeResult *result, guint row, const char *name, gint32 *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (gint32) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_int32 (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (gint32, int32)
 
 /**
  * pge_result_read_int64_by_name:
@@ -1523,21 +1510,7 @@ pge_result_read_int32_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_int64_by_name (PgeResult *result, guint row, const char *name, gint64 *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (gint64) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_int64 (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (gint64, int64)
 
 /**
  * pge_result_read_float_by_name:
@@ -1556,21 +1529,7 @@ pge_result_read_int64_by_name (PgeResult *result, guint row, const char *name, g
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_float_by_name (PgeResult *result, guint row, const char *name, float *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (float) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_float (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (float, float)
 
 /**
  * pge_result_read_double_by_name:
@@ -1589,21 +1548,7 @@ pge_result_read_float_by_name (PgeResult *result, guint row, const char *name, f
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_double_by_name (PgeResult *result, guint row, const char *name, double *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (double) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_double (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (double, double)
 
 /**
  * pge_result_read_numeric_by_name:
@@ -1622,17 +1567,7 @@ pge_result_read_double_by_name (PgeResult *result, guint row, const char *name, 
  *
  * Since: 1.0
  */
-const char *
-pge_result_read_numeric_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_numeric (result, row, column, error);
-}
+READ_BY_NAME (const char *, numeric)
 
 /**
  * pge_result_read_boolean_by_name:
@@ -1651,21 +1586,7 @@ pge_result_read_numeric_by_name (PgeResult *result, guint row, const char *name,
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_boolean_by_name (PgeResult *result, guint row, const char *name, gboolean *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (gboolean) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_boolean (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (gboolean, boolean)
 
 /**
  * pge_result_read_date_by_name:
@@ -1684,17 +1605,7 @@ pge_result_read_boolean_by_name (PgeResult *result, guint row, const char *name,
  *
  * Since: 1.0
  */
-GDateTime *
-pge_result_read_date_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_date (result, row, column, error);
-}
+READ_BY_NAME (GDateTime *, date)
 
 /**
  * pge_result_read_timestamp_by_name:
@@ -1713,17 +1624,7 @@ pge_result_read_date_by_name (PgeResult *result, guint row, const char *name, GE
  *
  * Since: 1.0
  */
-GDateTime *
-pge_result_read_timestamp_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_timestamp (result, row, column, error);
-}
+READ_BY_NAME (GDateTime *, timestamp)
 
 /**
  * pge_result_read_timestamptz_by_name:
@@ -1742,17 +1643,7 @@ pge_result_read_timestamp_by_name (PgeResult *result, guint row, const char *nam
  *
  * Since: 1.0
  */
-GDateTime *
-pge_result_read_timestamptz_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_timestamptz (result, row, column, error);
-}
+READ_BY_NAME (GDateTime *, timestamptz)
 
 /**
  * pge_result_read_interval_by_name:
@@ -1771,21 +1662,7 @@ pge_result_read_timestamptz_by_name (PgeResult *result, guint row, const char *n
  *
  * Since: 1.0
  */
-gboolean
-pge_result_read_interval_by_name (PgeResult *result, guint row, const char *name, PgeInterval *value, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (value != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!column_named (result, name, &column, error))
-    {
-      *value = (PgeInterval) { 0 };
-      return FALSE;
-    }
-  return pge_result_read_interval (result, row, column, value, error);
-}
+READ_BY_NAME_VALUE (PgeInterval, interval)
 
 /**
  * pge_result_read_uuid_by_name:
@@ -1804,17 +1681,7 @@ pge_result_read_interval_by_name (PgeResult *result, guint row, const char *name
  *
  * Since: 1.0
  */
-const char *
-pge_result_read_uuid_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_uuid (result, row, column, error);
-}
+READ_BY_NAME (const char *, uuid)
 
 /**
  * pge_result_read_json_by_name:
@@ -1833,17 +1700,7 @@ pge_result_read_uuid_by_name (PgeResult *result, guint row, const char *name, GE
  *
  * Since: 1.0
  */
-const char *
-pge_result_read_json_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_json (result, row, column, error);
-}
+READ_BY_NAME (const char *, json)
 
 /**
  * pge_result_read_text_array_by_name:
@@ -1862,17 +1719,7 @@ pge_result_read_json_by_name (PgeResult *result, guint row, const char *name, GE
  *
  * Since: 1.0
  */
-GPtrArray *
-pge_result_read_text_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_text_array (result, row, column, error);
-}
+READ_BY_NAME (GPtrArray *, text_array)
 
 /**
  * pge_result_read_int32_array_by_name:
@@ -1891,17 +1738,7 @@ pge_result_read_text_array_by_name (PgeResult *result, guint row, const char *na
  *
  * Since: 1.0
  */
-GArray *
-pge_result_read_int32_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_int32_array (result, row, column, error);
-}
+READ_BY_NAME (GArray *, int32_array)
 
 /**
  * pge_result_read_int64_array_by_name:
@@ -1920,17 +1757,7 @@ pge_result_read_int32_array_by_name (PgeResult *result, guint row, const char *n
  *
  * Since: 1.0
  */
-GArray *
-pge_result_read_int64_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_int64_array (result, row, column, error);
-}
+READ_BY_NAME (GArray *, int64_array)
 
 /**
  * pge_result_read_double_array_by_name:
@@ -1949,17 +1776,7 @@ pge_result_read_int64_array_by_name (PgeResult *result, guint row, const char *n
  *
  * Since: 1.0
  */
-GArray *
-pge_result_read_double_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_double_array (result, row, column, error);
-}
+READ_BY_NAME (GArray *, double_array)
 
 /**
  * pge_result_read_boolean_array_by_name:
@@ -1978,17 +1795,7 @@ pge_result_read_double_array_by_name (PgeResult *result, guint row, const char *
  *
  * Since: 1.0
  */
-GArray *
-pge_result_read_boolean_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_boolean_array (result, row, column, error);
-}
+READ_BY_NAME (GArray *, boolean_array)
 
 /**
  * pge_result_read_datetime_array_by_name:
@@ -2007,17 +1814,7 @@ pge_result_read_boolean_array_by_name (PgeResult *result, guint row, const char 
  *
  * Since: 1.0
  */
-GPtrArray *
-pge_result_read_datetime_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_datetime_array (result, row, column, error);
-}
+READ_BY_NAME (GPtrArray *, datetime_array)
 
 /**
  * pge_result_read_bytes_array_by_name:
@@ -2036,14 +1833,4 @@ pge_result_read_datetime_array_by_name (PgeResult *result, guint row, const char
  *
  * Since: 1.0
  */
-GPtrArray *
-pge_result_read_bytes_array_by_name (PgeResult *result, guint row, const char *name, GError **error)
-{
-  guint column = 0;
-
-  g_return_val_if_fail (result != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (!column_named (result, name, &column, error))
-    return NULL;
-  return pge_result_read_bytes_array (result, row, column, error);
-}
+READ_BY_NAME (GPtrArray *, bytes_array)

@@ -77,11 +77,13 @@ node_stats (PgeEngine *engine, const char *node, PgeNodeStats *stats)
              error ? error->message : "");
 }
 
-/* Waits (at most 10 s) until the replica checker reports @node usable or not. */
+/* Waits (at most 60 s: the suite's other tests write WAL on the same
+ * cluster, a COPY of 1M rows among them) until the replica checker reports
+ * @node usable or not. */
 static void
 wait_usable (PgeEngine *engine, const char *node, gboolean usable)
 {
-  gint64 give_up = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  gint64 give_up = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
   PgeNodeStats stats;
 
   for (;;)
@@ -376,6 +378,8 @@ Test (replica, stopped_standby_fails_fast_and_comes_back)
 /* A standby of this test's own whose replay is paused: beyond the lag
  * limit it gets no reads; a read-after waits for replay, or goes to the
  * primary after its timeout, and sees the commit either way. */
+#define LAG_LIMIT (32 * 1024 * 1024)
+
 Test (replica, lag_limit_and_read_your_writes)
 {
   g_autofree char *standby = NULL;
@@ -391,7 +395,9 @@ Test (replica, lag_limit_and_read_your_writes)
   conninfo = g_strdup_printf ("%s options='-c search_path=%s'", standby, pge_test_schema ());
   pge_test_wait_replayed (conninfo);
   config = config_with_replicas (1, conninfo);
-  pge_config_set_max_replica_lag (config, 64 * 1024, 0);
+  /* Far above what the other tests' WAL puts between primary and standby,
+   * far below what the paused replay falls behind by below. */
+  pge_config_set_max_replica_lag (config, LAG_LIMIT, 0);
   engine = replica_engine (config);
   wait_usable (engine, "r1", TRUE);
 
@@ -427,7 +433,7 @@ Test (replica, lag_limit_and_read_your_writes)
   }
 
   /* Beyond the byte limit: no reads for it until replay resumes. */
-  cr_assert (pge_engine_exec_sync (engine, "INSERT INTO t SELECT generate_series(1, 20000)", &error));
+  cr_assert (pge_engine_exec_sync (engine, "INSERT INTO t SELECT generate_series(1, 1500000)", &error));
   wait_usable (engine, "r1", FALSE);
   {
     g_autoptr(PgeResult) result = wait_ok (pge_engine_query_read (engine, "SELECT pg_is_in_recovery()", NULL));
@@ -435,7 +441,7 @@ Test (replica, lag_limit_and_read_your_writes)
 
     cr_assert_str_eq (pge_result_get_value (result, 0, 0), "f", "a read went to a lagging replica");
     node_stats (engine, "r1", &stats);
-    cr_assert_gt (stats.lag_bytes, 64 * 1024);
+    cr_assert_gt (stats.lag_bytes, LAG_LIMIT);
   }
   {
     PGconn *pg = PQconnectdb (standby);

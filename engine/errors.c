@@ -66,25 +66,32 @@ sqlstate_is_valid (const char *s)
   return TRUE;
 }
 
-/* The XXXXX of a message ending in " [SQLSTATE XXXXX]", or NULL. */
-static const char *
-sqlstate_from_message (const char *message)
+/* Whether @message ends in " [SQLSTATE XXXXX]"; the XXXXX into @code. */
+static gboolean
+sqlstate_in_message (const char *message, char code[6])
 {
   gsize len = message != NULL ? strlen (message) : 0;
   const char *suffix;
-  char code[6];
 
   if (len < SQLSTATE_SUFFIX_LEN)
-    return NULL;
+    return FALSE;
   suffix = message + len - SQLSTATE_SUFFIX_LEN;
   if (strncmp (suffix, SQLSTATE_SUFFIX_PREFIX, sizeof SQLSTATE_SUFFIX_PREFIX - 1) != 0 ||
       message[len - 1] != ']')
-    return NULL;
+    return FALSE;
   memcpy (code, suffix + sizeof SQLSTATE_SUFFIX_PREFIX - 1, 5);
   code[5] = '\0';
-  if (!sqlstate_is_valid (code))
-    return NULL;
-  return g_intern_string (code);
+  return sqlstate_is_valid (code);
+}
+
+/* Interned, so it outlives the error (only pge_error_get_sqlstate(), on a
+ * binding's copy, needs that: making an error never interns). */
+static const char *
+sqlstate_from_message (const char *message)
+{
+  char code[6];
+
+  return sqlstate_in_message (message, code) ? g_intern_string (code) : NULL;
 }
 
 /**
@@ -230,7 +237,7 @@ pge_error_new_sqlstate (gint code, const char *sqlstate, const char *format, ...
 {
   va_list args;
   GError *error;
-  const char *in_message;
+  char in_message[6];
 
   va_start (args, format);
   error = g_error_new_valist (PGE_ERROR, code, format, args);
@@ -240,8 +247,7 @@ pge_error_new_sqlstate (gint code, const char *sqlstate, const char *format, ...
   memcpy (pge_error_get_private (error)->sqlstate, sqlstate, 6);
   if (!sqlstate_is_valid (sqlstate))
     return error;   /* not from a server: nothing a reader could parse back */
-  in_message = sqlstate_from_message (error->message);
-  if (in_message == NULL || strcmp (in_message, sqlstate) != 0)
+  if (!sqlstate_in_message (error->message, in_message) || strcmp (in_message, sqlstate) != 0)
     {
       char *message = g_strdup_printf ("%s" SQLSTATE_SUFFIX_PREFIX "%s]", error->message, sqlstate);
 

@@ -307,9 +307,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:batch:
    *
    * The batch whose rows the model lists.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_BATCH] =
     g_param_spec_boxed ("batch", NULL, NULL, PGE_TYPE_BATCH,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -317,9 +317,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:item-type:
    *
    * Always #PgeRow.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_ITEM_TYPE] =
     g_param_spec_gtype ("item-type", NULL, NULL, G_TYPE_OBJECT,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -327,9 +327,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:n-items:
    *
    * The number of rows loaded so far.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_N_ITEMS] =
     g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -337,9 +337,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:loading:
    *
    * Whether a chunk is being fetched.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_LOADING] =
     g_param_spec_boolean ("loading", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -347,9 +347,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    * PgeBatchModel:complete:
    *
    * Whether every row of the batch is loaded.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_COMPLETE] =
     g_param_spec_boolean ("complete", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -358,9 +358,9 @@ pge_batch_model_class_init (PgeBatchModelClass *klass)
    *
    * The error of the fetch that failed, or %NULL. Once set, nothing more
    * is fetched.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_ERROR] =
     g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);

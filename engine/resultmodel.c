@@ -141,9 +141,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:result:
    *
    * The result whose rows the model lists.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_RESULT] =
     g_param_spec_boxed ("result", NULL, NULL, PGE_TYPE_RESULT,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -151,9 +151,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:item-type:
    *
    * Always #PgeRow.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_ITEM_TYPE] =
     g_param_spec_gtype ("item-type", NULL, NULL, G_TYPE_OBJECT,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -161,9 +161,9 @@ pge_result_model_class_init (PgeResultModelClass *klass)
    * PgeResultModel:n-items:
    *
    * The number of rows.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_N_ITEMS] =
     g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);

@@ -100,9 +100,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:result:
    *
    * The result the row belongs to.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_RESULT] =
     g_param_spec_boxed ("result", NULL, NULL, PGE_TYPE_RESULT,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -110,9 +110,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:index:
    *
    * The row's index in #PgeRow:result, from 0.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_INDEX] =
     g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -120,9 +120,9 @@ pge_row_class_init (PgeRowClass *klass)
    * PgeRow:n-columns:
    *
    * The number of columns.
- *
- * Since: 1.0
- */
+   *
+   * Since: 1.0
+   */
   properties[PROP_N_COLUMNS] =
     g_param_spec_uint ("n-columns", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);

@@ -540,6 +540,18 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
+/* When a job submitted now stops waiting for a connection (0: never).
+ * Set on a job taken at once too: its connection may turn out dead, and
+ * pge_pool_requeue() then queues it with this deadline (0 would read as
+ * long expired to the janitor). */
+static gint64
+acquire_deadline (PgePool *pool)
+{
+  if (pool->acquire_timeout_ms == 0)
+    return 0;
+  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
+}
+
 static gboolean
 can_take_locked (PgePool *pool, PgeJob *job)
 {
@@ -556,6 +568,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
   if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
+      job->deadline = acquire_deadline (pool);
       taken = take_locked (pool->idle_slots.head->data, job);
     }
   g_mutex_unlock (&pool->queue_lock);
@@ -571,7 +584,10 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   if (take && can_take_locked (pool, job))
-    taken = take_locked (pool->idle_slots.head->data, job);
+    {
+      job->deadline = acquire_deadline (pool);
+      taken = take_locked (pool->idle_slots.head->data, job);
+    }
   else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
@@ -1059,7 +1075,13 @@ pge_pool_unpin (PgeSlot *slot)
   pge_lease_unref (lease);
 }
 
-/* For a worker that reconnects: sleeps until @until (monotonic µs) or
+/* How often a worker sleeping between reconnect attempts looks whether
+ * jobs wait: submission wakes only idle slots, and a job must not wait
+ * out a backoff of seconds once the server is back. */
+#define RECONNECT_POLL_US (25 * G_TIME_SPAN_MILLISECOND)
+
+/* For a worker that reconnects: sleeps until @until (monotonic µs), until
+ * jobs wait in the pool queue (looked at every RECONNECT_POLL_US), or
  * until the pool closes. Returns FALSE if the pool is closing. */
 gboolean
 pge_pool_sleep (PgeSlot *slot, gint64 until)
@@ -1069,10 +1091,28 @@ pge_pool_sleep (PgeSlot *slot, gint64 until)
 
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing && g_get_monotonic_time () < until)
-    g_cond_wait_until (&slot->wake, &pool->queue_lock, until);
+    {
+      gint64 next = MIN (until, g_get_monotonic_time () + RECONNECT_POLL_US);
+
+      g_cond_wait_until (&slot->wake, &pool->queue_lock, next);
+      if (pool->queue.length > 0)
+        break;
+    }
   open = !pool->closing;
   g_mutex_unlock (&pool->queue_lock);
   return open;
+}
+
+/* Whether jobs wait in the pool queue for a connection. */
+gboolean
+pge_pool_has_waiting (PgePool *pool)
+{
+  gboolean waiting;
+
+  g_mutex_lock (&pool->queue_lock);
+  waiting = pool->queue.length > 0;
+  g_mutex_unlock (&pool->queue_lock);
+  return waiting;
 }
 
 void
@@ -1106,6 +1146,8 @@ pge_pool_close (PgePool *pool)
 
       if (slot->lease != NULL)
         steal_queue_locked (&slot->lease->jobs, &stolen);
+      /* A worker stuck in a connection attempt gives up now. */
+      pge_connection_interrupt (slot->conn);
       g_cond_signal (&slot->wake);
     }
   g_cond_signal (&pool->janitor_cond);

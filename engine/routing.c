@@ -176,10 +176,12 @@ quiet_notice (void *arg, const char *message)
 }
 
 static PGconn *
-check_connect (const char *conninfo)
+check_connect (const char *conninfo, const char *node)
 {
-  const char *keywords[] = { "dbname", "connect_timeout", "application_name", NULL };
-  const char *values[] = { conninfo, CHECK_CONNECT_TIMEOUT, "pgengine-replica-check", NULL };
+  /* Named after its node; an application_name in the conninfo wins. */
+  g_autofree char *name = g_strdup_printf ("pgengine lag-check %s", node);
+  const char *keywords[] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
+  const char *values[] = { conninfo, CHECK_CONNECT_TIMEOUT, name, NULL };
   PGconn *conn = PQconnectdbParams (keywords, values, 1);
 
   if (PQstatus (conn) != CONNECTION_OK)
@@ -223,7 +225,7 @@ check_primary (PgeRouter *router)
     {
       if (g_get_monotonic_time () < router->primary_retry_at)
         return 0;
-      router->primary_conn = check_connect (router->primary_conninfo);
+      router->primary_conn = check_connect (router->primary_conninfo, router->primary->name);
       if (router->primary_conn == NULL)
         {
           router->primary_retry_at = g_get_monotonic_time () + CHECK_BACKOFF_MAX_MS * 1000;
@@ -261,7 +263,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
   gint64 lag_bytes = -1;
 
   if (replica->conn == NULL && now >= replica->retry_at)
-    replica->conn = check_connect (replica->conninfo);
+    replica->conn = check_connect (replica->conninfo, replica->pool->name);
   if (replica->conn != NULL)
     res = check_query (&replica->conn, replica_sql);
   answered = res != NULL;

@@ -273,7 +273,13 @@ typedef enum {
   CONNECT_DONE,         /* libpq said OK or FAILED */
   CONNECT_TIMED_OUT,    /* connect_timeout, or the caller's deadline */
   CONNECT_INTERRUPTED,  /* pge_connection_interrupt() */
+  CONNECT_SYN_LOST,     /* no TCP handshake within HANDSHAKE_RETRY_US */
 } ConnectEnd;
+
+/* A TCP handshake not done by then starts over. The kernel retries a lost
+ * SYN after 1, 3, 7 s: once a partition heals, a worker would wait for
+ * the next of those instead of connecting at once. */
+#define HANDSHAKE_RETRY_US (500 * G_TIME_SPAN_MILLISECOND)
 
 static gboolean
 connect_interrupted (PgeConnection *conn)
@@ -296,6 +302,7 @@ connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   gint64 timeout = connect_timeout_us (pg);
   gint64 deadline = 0;
+  gint64 since = 0;
   int socket = -1;
 
   while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED)
@@ -315,12 +322,18 @@ connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
           /* A new attempt (the next address or host): its own timeout. */
           socket = pfd[0].fd;
           deadline = timeout > 0 ? now + timeout : 0;
+          since = now;
         }
+      if (PQstatus (pg) == CONNECTION_STARTED && now - since >= HANDSHAKE_RETRY_US &&
+          (deadline == 0 || now < deadline))
+        return CONNECT_SYN_LOST;
       end = deadline;
       if (limit != 0 && (end == 0 || limit < end))
         end = limit;
       if (end != 0 && now >= end)
         return CONNECT_TIMED_OUT;
+      if (PQstatus (pg) == CONNECTION_STARTED && (end == 0 || since + HANDSHAKE_RETRY_US < end))
+        end = since + HANDSHAKE_RETRY_US;
       ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, end != 0 ? (int) ((end - now + 999) / 1000) : -1);
       if (ready < 0 && errno != EINTR)
         return CONNECT_DONE;
@@ -366,13 +379,29 @@ static PGconn *
 connect_quietly (PgeConnection *conn, gint64 limit, GError **error)
 {
   g_autofree char *app_name = g_strdup_printf ("pgengine %s", conn->label);
-  PGconn *pg = pge_connection_start_params (conn->conninfo, app_name);
-  ConnectEnd end = CONNECT_DONE;
+  PGconn *pg = NULL;
+  ConnectEnd end = CONNECT_SYN_LOST;
+  gint64 overall = 0;
 
-  if (pg != NULL && PQstatus (pg) != CONNECTION_BAD)
+  /* After a handshake started over, connect_timeout counts from the
+   * first start. */
+  while (end == CONNECT_SYN_LOST)
     {
-      PQsetNoticeReceiver (pg, notice_receiver, conn);
-      end = connect_poll (conn, pg, limit);
+      g_clear_pointer (&pg, PQfinish);
+      pg = pge_connection_start_params (conn->conninfo, app_name);
+      end = CONNECT_DONE;
+      if (pg != NULL && PQstatus (pg) != CONNECTION_BAD)
+        {
+          gint64 timeout = connect_timeout_us (pg);
+          gint64 until = limit;
+
+          if (overall == 0 && timeout > 0)
+            overall = g_get_monotonic_time () + timeout;
+          else if (overall != 0 && (until == 0 || overall < until))
+            until = overall;
+          PQsetNoticeReceiver (pg, notice_receiver, conn);
+          end = connect_poll (conn, pg, until);
+        }
     }
   if (pg != NULL && end == CONNECT_DONE && PQstatus (pg) == CONNECTION_OK)
     return pg;

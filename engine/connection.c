@@ -11,8 +11,8 @@
  * holder" or touches the PGconn, the statement cache and the lists of
  * statements to deallocate. Other threads only cancel: `cancel_lock`
  * guards the cancel handle, the token of what runs now and
- * `cancel_sent`; `cancel_pending` and `cancel_all` are atomic so the
- * holder's wait loop reads them without the lock, and a byte on the
+ * `cancel_sent`; `cancel_pending`, `cancel_all` and `interrupted` are
+ * atomic so the holder's wait loops read them without the lock, and a byte on the
  * `wake` pipe gets it out of poll() to look. Requests go out from a
  * thread of their own (cancel.c), so nobody waits for the server while
  * holding a lock. Lock order: a pool's queue_lock, then cancel_lock;
@@ -23,8 +23,17 @@
  * the wait for each result also ends on the client, GRACE_US after the
  * timeout: the socket is shut down, so the connection is never reused
  * (the pool replaces it), and the statement fails with PGE_ERROR_TIMEOUT.
- * TCP keepalives are on by default (KEEPALIVES below; the user's conninfo
- * overrides them), so an idle connection to a dead peer is noticed.
+ * TCP keepalives and a TCP user timeout are on by default (the PGE_*
+ * defaults in connection-private.h; the user's conninfo overrides them),
+ * so a connection on a dead link is dropped within about 15 s, in flight
+ * or idle, without bounding a long query.
+ *
+ * Connecting: never a blocking PQconnectdb(). The handshake is polled
+ * here, on the socket and the wake pipe, ending at connect_timeout, at
+ * the deadline of the job that waits for it (its acquire timeout), or at
+ * once when close interrupts it (`interrupted`, sticky). A TCP handshake
+ * not done in HANDSHAKE_RETRY_US starts over, so a healed link is used at
+ * once. The fallback application_name is "pgengine " plus the label.
  *
  * The statement cache (on by default): a plain data query is prepared
  * once per connection under a name derived from its text (statements.c),

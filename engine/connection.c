@@ -32,8 +32,11 @@
  * here, on the socket and the wake pipe, ending at connect_timeout, at
  * the deadline of the job that waits for it (its acquire timeout), or at
  * once when close interrupts it (`interrupted`, sticky). A TCP handshake
- * not done in HANDSHAKE_RETRY_US starts over, so a healed link is used at
- * once. The fallback application_name is "pgengine " plus the label.
+ * not done in handshake_retry_us() (0.5 s, or a 20th of a longer
+ * connect_timeout) fails that address, so libpq goes on to the next host,
+ * and after the last one the attempt starts over: a black-holed host of a
+ * multi-host string is skipped, and a healed link is used at once. The
+ * fallback application_name is "pgengine " plus the label.
  *
  * The statement cache (on by default): a plain data query is prepared
  * once per connection under a name derived from its text (statements.c),
@@ -282,13 +285,24 @@ typedef enum {
   CONNECT_DONE,         /* libpq said OK or FAILED */
   CONNECT_TIMED_OUT,    /* connect_timeout, or the caller's deadline */
   CONNECT_INTERRUPTED,  /* pge_connection_interrupt() */
-  CONNECT_SYN_LOST,     /* no TCP handshake within HANDSHAKE_RETRY_US */
+  CONNECT_SYN_LOST,     /* no TCP handshake within handshake_retry_us(), on
+                         * the last address and host */
 } ConnectEnd;
 
-/* A TCP handshake not done by then starts over. The kernel retries a lost
- * SYN after 1, 3, 7 s: once a partition heals, a worker would wait for
- * the next of those instead of connecting at once. */
+/* A TCP handshake not done by then fails that address, and after the last
+ * one the attempt starts over. The kernel retries a lost SYN after 1, 3,
+ * 7 s: once a partition heals, a worker would wait for the next of those
+ * instead of connecting at once; and libpq would give a black-holed host
+ * its whole connect_timeout before trying the next. */
 #define HANDSHAKE_RETRY_US (500 * G_TIME_SPAN_MILLISECOND)
+
+/* HANDSHAKE_RETRY_US, or a 20th of a longer connect_timeout: a server
+ * further away than that round trip needs its connect_timeout raised. */
+static gint64
+handshake_retry_us (gint64 connect_timeout)
+{
+  return MAX (HANDSHAKE_RETRY_US, connect_timeout / 20);
+}
 
 static gboolean
 connect_interrupted (PgeConnection *conn)
@@ -310,8 +324,10 @@ connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
 {
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   gint64 timeout = connect_timeout_us (pg);
+  gint64 retry = handshake_retry_us (timeout);
   gint64 deadline = 0;
   gint64 since = 0;
+  gboolean lost = FALSE;
   int socket = -1;
 
   while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED)
@@ -333,16 +349,28 @@ connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
           deadline = timeout > 0 ? now + timeout : 0;
           since = now;
         }
-      if (PQstatus (pg) == CONNECTION_STARTED && now - since >= HANDSHAKE_RETRY_US &&
+      if (PQstatus (pg) == CONNECTION_STARTED && now - since >= retry &&
           (deadline == 0 || now < deadline))
-        return CONNECT_SYN_LOST;
+        {
+          /* Fail this address as a refusal would (a connecting socket
+           * shut down reports ECONNRESET): libpq goes on to the next
+           * address or host, so a black-holed host of a multi-host string
+           * is skipped; after the last one the caller starts over. */
+          shutdown (pfd[0].fd, SHUT_RDWR);
+          state = PQconnectPoll (pg);
+          lost = TRUE;
+          /* The next socket may reuse the number: it is new all the same. */
+          socket = -1;
+          continue;
+        }
+      lost = FALSE;
       end = deadline;
       if (limit != 0 && (end == 0 || limit < end))
         end = limit;
       if (end != 0 && now >= end)
         return CONNECT_TIMED_OUT;
-      if (PQstatus (pg) == CONNECTION_STARTED && (end == 0 || since + HANDSHAKE_RETRY_US < end))
-        end = since + HANDSHAKE_RETRY_US;
+      if (PQstatus (pg) == CONNECTION_STARTED && (end == 0 || since + retry < end))
+        end = since + retry;
       ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, end != 0 ? (int) ((end - now + 999) / 1000) : -1);
       if (ready < 0 && errno != EINTR)
         return CONNECT_DONE;
@@ -351,7 +379,7 @@ connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
       if (pfd[0].revents != 0)
         state = PQconnectPoll (pg);
     }
-  return CONNECT_DONE;
+  return state == PGRES_POLLING_FAILED && lost ? CONNECT_SYN_LOST : CONNECT_DONE;
 }
 
 /* The error of a failed attempt. libpq writes its "connection to server

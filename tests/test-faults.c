@@ -759,6 +759,14 @@ wait_accepting (const char *conninfo)
   return 0;
 }
 
+static void
+halt_fast (Private *private)
+{
+  g_autofree char *out = pge_test_cluster_tool ("halt", private->dir, "fast", NULL);
+
+  cr_assert_not_null (out, "the server did not stop");
+}
+
 typedef struct {
   char  *dir;
   gulong delay_us;
@@ -800,7 +808,7 @@ Test (faults, stopped_server_blocking_calls_wait_and_writes_resume_at_once,
   /* Every worker has a connection, all of them about to die. */
   assert_every_worker_answers (engine, 4);
 
-  cr_assert_not_null (pge_test_cluster_tool ("halt", cluster.dir, "fast", NULL));
+  halt_fast (&cluster);
   restart.dir = cluster.dir;
   restart.delay_us = 2 * G_USEC_PER_SEC;
   starter = g_thread_new ("start-later", start_later, &restart);
@@ -819,7 +827,7 @@ Test (faults, stopped_server_blocking_calls_wait_and_writes_resume_at_once,
   writer.engine = engine;
   thread = g_thread_new ("writer", writer_main, &writer);
   g_usleep (200 * 1000);
-  cr_assert_not_null (pge_test_cluster_tool ("halt", cluster.dir, "fast", NULL));
+  halt_fast (&cluster);
   g_usleep (3500 * 1000);
   __atomic_store_n (&writer.since, g_get_monotonic_time (), __ATOMIC_RELEASE);
   restart.delay_us = 0;

@@ -107,12 +107,16 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 gboolean
 pge_dispatch_connect_until (PgeSlot *slot, gint64 deadline, GError **error)
 {
+  GError *local = NULL;
   gboolean ok;
 
   /* Replacing a connection it had: that one is lost (reported once). */
   if (pge_connection_get_generation (slot->conn) > 0)
     pge_pool_note_lost (slot);
-  ok = pge_connection_connect_until (slot->conn, deadline, error);
+  ok = pge_connection_connect_until (slot->conn, deadline, &local);
+  pge_pool_note_connect_error (slot->pool, local);
+  if (local != NULL)
+    g_propagate_error (error, local);
 
   if (ok && pge_connection_get_generation (slot->conn) > 1)
     pge_pool_count_reconnect (slot->pool);

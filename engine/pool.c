@@ -133,6 +133,7 @@ pge_pool_unref (PgePool *pool)
   /* Threads hold no reference: the engine joins them before its last unref. */
   g_ptr_array_unref (pool->slots);
   g_clear_error (&pool->start_error);
+  g_clear_pointer (&pool->connect_failure, g_free);
   g_clear_pointer (&pool->started, pge_future_unref);
   if (pool->link_notify != NULL)
     pool->link_notify (pool->link_data);
@@ -183,10 +184,26 @@ pge_pool_is_sibling_thread (PgePool *pool)
 
 /* ------------------------------------------------------------- janitor */
 
+/* @failure: why the pool's last connect failed, if none succeeded since. */
+static GError *
+expired_error (PgePool *pool, const char *failure)
+{
+  if (failure != NULL)
+    return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                        "no worker of node \"%s\" became free within %u ms; the last "
+                        "connection attempt failed: %s", pool->name, pool->acquire_timeout_ms,
+                        failure);
+  return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                      "no worker of node \"%s\" became free within %u ms "
+                      "(all busy or pinned, or the server is unreachable)",
+                      pool->name, pool->acquire_timeout_ms);
+}
+
 static gpointer
 janitor_main (gpointer data)
 {
   PgePool *pool = data;
+  char *failure = NULL;
 
   g_private_set (&current_janitor, pool);
   g_mutex_lock (&pool->queue_lock);
@@ -209,12 +226,10 @@ janitor_main (gpointer data)
       g_queue_unlink (&pool->queue, &job->link);
       job->state = PGE_JOB_DONE;
       job->queue = NULL;
+      failure = g_strdup (pool->connect_failure);
       g_mutex_unlock (&pool->queue_lock);
-      pge_job_finish (job, NULL,
-                      g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
-                                   "no worker of node \"%s\" became free within %u ms "
-                                   "(all busy or pinned, or the server is unreachable)",
-                                   pool->name, pool->acquire_timeout_ms));
+      pge_job_finish (job, NULL, expired_error (pool, failure));
+      g_clear_pointer (&failure, g_free);
       pge_job_unref (job);
       g_mutex_lock (&pool->queue_lock);
     }
@@ -393,6 +408,16 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
   g_mutex_unlock (&pool->queue_lock);
   link_report (pool, change);
   fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
+}
+
+void
+pge_pool_note_connect_error (PgePool *pool, const GError *error)
+{
+  g_mutex_lock (&pool->queue_lock);
+  g_clear_pointer (&pool->connect_failure, g_free);
+  if (error != NULL)
+    pool->connect_failure = g_strdup (error->message);
+  g_mutex_unlock (&pool->queue_lock);
 }
 
 void

@@ -600,6 +600,8 @@ assert_times_out (const char *what, gint64 start, GError *error, guint acquire_m
       g_autofree char *within = g_strdup_printf ("within %u ms", acquire_ms);
 
       cr_assert (strstr (error->message, within) != NULL, "%s: %s", what, error->message);
+      /* And why: the connection attempt that timed out. */
+      cr_assert (strstr (error->message, "timeout expired") != NULL, "%s: %s", what, error->message);
     }
 }
 

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "dispatch-private.h"
+#include "connection-private.h"
 #include "routing-private.h"
 
 #define PENDING_POLL_MS 10
@@ -178,10 +179,16 @@ quiet_notice (void *arg, const char *message)
 static PGconn *
 check_connect (const char *conninfo, const char *node)
 {
-  /* Named after its node; an application_name in the conninfo wins. */
+  /* Named after its node; an application_name in the conninfo wins. The
+   * workers' dead-link defaults (connection-private.h) come first, so the
+   * conninfo wins there too: a check on a cut link ends in about 15 s. */
   g_autofree char *name = g_strdup_printf ("pgengine lag-check %s", node);
-  const char *keywords[] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
-  const char *values[] = { conninfo, CHECK_CONNECT_TIMEOUT, name, NULL };
+  const char *keywords[] = { "keepalives", "keepalives_idle", "keepalives_interval",
+                             "keepalives_count", "tcp_user_timeout", "dbname", "connect_timeout",
+                             "fallback_application_name", NULL };
+  const char *values[] = { "1", PGE_KEEPALIVES_IDLE_S, PGE_KEEPALIVES_INTERVAL_S,
+                           PGE_KEEPALIVES_COUNT, PGE_TCP_USER_TIMEOUT_MS, conninfo,
+                           CHECK_CONNECT_TIMEOUT, name, NULL };
   PGconn *conn = PQconnectdbParams (keywords, values, 1);
 
   if (PQstatus (conn) != CONNECTION_OK)

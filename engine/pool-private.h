@@ -177,7 +177,7 @@ G_GNUC_INTERNAL void      pge_pool_note_connect_error (PgePool *pool, const GErr
 G_GNUC_INTERNAL void      pge_pool_report_start  (PgeSlot *slot, const GError *error);
 G_GNUC_INTERNAL void      pge_pool_slot_exited   (PgeSlot *slot);
 G_GNUC_INTERNAL gboolean  pge_pool_sleep         (PgeSlot *slot, gint64 until);
-G_GNUC_INTERNAL gboolean  pge_pool_has_waiting   (PgePool *pool);
+G_GNUC_INTERNAL gboolean  pge_pool_is_starved    (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_enter_thread  (PgeSlot *slot);
 G_GNUC_INTERNAL PgeSlot  *pge_pool_get_current_slot (void);
 G_GNUC_INTERNAL void      pge_pool_count_reconnect (PgePool *pool);

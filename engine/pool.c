@@ -1105,8 +1105,17 @@ pge_pool_unpin (PgeSlot *slot)
  * out a backoff of seconds once the server is back. */
 #define RECONNECT_POLL_US (25 * G_TIME_SPAN_MILLISECOND)
 
+/* Jobs wait and no connection of the pool is up to serve them (an outage,
+ * not a busy pool: then a refused connect, "too many clients", is not
+ * worth hammering). */
+static gboolean
+starved_locked (PgePool *pool)
+{
+  return pool->queue.length > 0 && !any_connected_locked (pool);
+}
+
 /* For a worker that reconnects: sleeps until @until (monotonic µs), until
- * jobs wait in the pool queue (looked at every RECONNECT_POLL_US), or
+ * jobs wait with no connection up (looked at every RECONNECT_POLL_US), or
  * until the pool closes. Returns FALSE if the pool is closing. */
 gboolean
 pge_pool_sleep (PgeSlot *slot, gint64 until)
@@ -1120,7 +1129,7 @@ pge_pool_sleep (PgeSlot *slot, gint64 until)
       gint64 next = MIN (until, g_get_monotonic_time () + RECONNECT_POLL_US);
 
       g_cond_wait_until (&slot->wake, &pool->queue_lock, next);
-      if (pool->queue.length > 0)
+      if (starved_locked (pool))
         break;
     }
   open = !pool->closing;
@@ -1128,16 +1137,16 @@ pge_pool_sleep (PgeSlot *slot, gint64 until)
   return open;
 }
 
-/* Whether jobs wait in the pool queue for a connection. */
+/* Whether jobs wait for a connection while none of the pool is up. */
 gboolean
-pge_pool_has_waiting (PgePool *pool)
+pge_pool_is_starved (PgePool *pool)
 {
-  gboolean waiting;
+  gboolean starved;
 
   g_mutex_lock (&pool->queue_lock);
-  waiting = pool->queue.length > 0;
+  starved = starved_locked (pool);
   g_mutex_unlock (&pool->queue_lock);
-  return waiting;
+  return starved;
 }
 
 void

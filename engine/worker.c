@@ -6,8 +6,9 @@
  * there is nothing, or while a blocking caller holds the slot), run it
  * through dispatch.c, reconnect with jittered backoff when the
  * connection is broken (not taking jobs meanwhile, so queued jobs wait
- * out the acquire timeout; while jobs wait, attempts come every
- * BACKOFF_WAITING_MS), and exit when the pool closes. Which thread
+ * out the acquire timeout; while jobs wait and no connection of the node
+ * is up, attempts come every BACKOFF_WAITING_MS), and exit when the pool
+ * closes. Which thread
  * owns what is written at the top of pool.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -18,14 +19,15 @@
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
-/* The pause between attempts while jobs wait for a connection: writes
- * resume within tens of ms of the server taking connections (a failover,
- * a restart), however long it was away. A refused connect costs little. */
+/* The pause between attempts while jobs wait and no connection of the
+ * node is up: writes resume within tens of ms of the server taking
+ * connections (a failover, a restart), however long it was away. A
+ * refused connect costs little. */
 #define BACKOFF_WAITING_MS 30
 
 /* Retries until connected (TRUE) or the pool closes (FALSE). The backoff
- * grows only while nobody waits; pge_pool_sleep() cuts a long one short
- * when jobs arrive. */
+ * is short while the node is starved (jobs wait, no connection is up),
+ * and pge_pool_sleep() cuts a long one short when it becomes so. */
 static gboolean
 worker_reconnect (PgeSlot *slot)
 {
@@ -39,7 +41,7 @@ worker_reconnect (PgeSlot *slot)
 
       if (pge_dispatch_connect (slot, &error))
         return TRUE;
-      pause_ms = pge_pool_has_waiting (slot->pool) ? BACKOFF_WAITING_MS : backoff_ms;
+      pause_ms = pge_pool_is_starved (slot->pool) ? BACKOFF_WAITING_MS : backoff_ms;
       g_debug ("%s: %s; retrying in %u ms", pge_connection_get_label (slot->conn),
                error->message, pause_ms);
       /* Jitter, so that workers do not hammer a recovering server in step. */

@@ -810,7 +810,8 @@ pge_engine_unref (PgeEngine *engine)
  * @engine: a #PgeEngine
  *
  * Stops the engine. Idempotent. New work fails with %PGE_ERROR_CLOSED;
- * queued jobs resolve with %PGE_ERROR_CLOSED without running; running jobs
+ * queued jobs resolve with %PGE_ERROR_CLOSED without running; connection
+ * attempts in progress give up at once; running jobs
  * end (queries still running 5 s later are cancelled, so close never hangs
  * on a long statement); open transactions and batches are rolled back;
  * every thread is joined. Blocks until then, except on one of the

@@ -40,7 +40,8 @@
  *   timeout. The queue is FIFO with one timeout per pool, so the head
  *   always holds the nearest deadline.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
- *   lease queues) with PGE_ERROR_CLOSED, lets running jobs end (after a
+ *   lease queues) with PGE_ERROR_CLOSED, interrupts connection attempts
+ *   (connection.c), lets running jobs end (after a
  *   grace period their queries are cancelled), pinned slots roll back,
  *   and all threads are joined. Direct holders are callers' threads: close
  *   waits for them to give their slot back like for any running job.

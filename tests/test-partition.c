@@ -294,7 +294,8 @@ Test (partition, a_cut_link_bounds_every_call_and_loses_no_acknowledged_write, .
       !g_file_test ("/sbin/ip", G_FILE_TEST_IS_EXECUTABLE) &&
       !g_file_test ("/usr/bin/ip", G_FILE_TEST_IS_EXECUTABLE))
     cr_skip_test ("partition: no `ip` command (iproute2)");
-  ns_name = g_strdup_printf ("pgep%d", (int) (getpid () % 1000000));
+  /* tools/pge-netns sweeps what a killed test left, by this name. */
+  ns_name = g_strdup_printf ("pgep%d", (int) getpid ());
   ns_dir = g_strdup_printf ("%s/pge-partition-%d-%u", g_get_tmp_dir (), (int) getpid (), g_random_int ());
   conninfo = netns_tool ("up", ns_name, n, ns_dir, &err);
   if (conninfo == NULL && err != NULL && strstr (err, "pge-cluster") == NULL)

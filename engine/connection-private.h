@@ -8,6 +8,19 @@
 
 G_BEGIN_DECLS
 
+/* The engine's connection defaults (a value in the user's conninfo wins;
+ * RELIABILITY.md and the README say why these). A dead link under a
+ * statement in flight is dropped by the kernel after tcp_user_timeout of
+ * unacknowledged data; one under an idle connection, or under a
+ * statement waiting for its result, after keepalives_idle plus one
+ * unanswered probe (the user timeout then ends it): about 15 s either
+ * way. */
+#define PGE_CONNECT_TIMEOUT_S      "10"
+#define PGE_KEEPALIVES_IDLE_S      "10"
+#define PGE_KEEPALIVES_INTERVAL_S  "5"
+#define PGE_KEEPALIVES_COUNT       "3"
+#define PGE_TCP_USER_TIMEOUT_MS    "15000"
+
 /* One query of a pipeline: what to send, and what came back. */
 typedef struct {
   const char *sql;
@@ -34,8 +47,18 @@ G_GNUC_INTERNAL PGconn        *pge_connection_get_pgconn (PgeConnection *conn);
 G_GNUC_INTERNAL guint64        pge_connection_get_generation (PgeConnection *conn);
 G_GNUC_INTERNAL int            pge_connection_get_server_version (PgeConnection *conn);
 
+/* Any thread: PQconnectStartParams() of @conninfo over the defaults
+ * above, with @application_name as the fallback_application_name. */
+G_GNUC_INTERNAL PGconn        *pge_connection_start_params (const char *conninfo,
+                                                            const char *application_name);
+/* Any thread (close): connecting gives up, now and from now on. */
+G_GNUC_INTERNAL void           pge_connection_interrupt  (PgeConnection *conn);
+
 /* For the holder only. */
 G_GNUC_INTERNAL gboolean       pge_connection_connect    (PgeConnection *conn, GError **error);
+G_GNUC_INTERNAL gboolean       pge_connection_connect_until (PgeConnection *conn,
+                                                             gint64         deadline,
+                                                             GError       **error);
 G_GNUC_INTERNAL void           pge_connection_disconnect (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_ok      (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_preflight  (PgeConnection *conn);

@@ -11,8 +11,8 @@
  * holder" or touches the PGconn, the statement cache and the lists of
  * statements to deallocate. Other threads only cancel: `cancel_lock`
  * guards the cancel handle, the token of what runs now and
- * `cancel_sent`; `cancel_pending` and `cancel_all` are atomic so the
- * holder's wait loop reads them without the lock, and a byte on the
+ * `cancel_sent`; `cancel_pending`, `cancel_all` and `interrupted` are
+ * atomic so the holder's wait loops read them without the lock, and a byte on the
  * `wake` pipe gets it out of poll() to look. Requests go out from a
  * thread of their own (cancel.c), so nobody waits for the server while
  * holding a lock. Lock order: a pool's queue_lock, then cancel_lock;
@@ -23,8 +23,20 @@
  * the wait for each result also ends on the client, GRACE_US after the
  * timeout: the socket is shut down, so the connection is never reused
  * (the pool replaces it), and the statement fails with PGE_ERROR_TIMEOUT.
- * TCP keepalives are on by default (KEEPALIVES below; the user's conninfo
- * overrides them), so an idle connection to a dead peer is noticed.
+ * TCP keepalives and a TCP user timeout are on by default (the PGE_*
+ * defaults in connection-private.h; the user's conninfo overrides them),
+ * so a connection on a dead link is dropped within about 15 s, in flight
+ * or idle, without bounding a long query.
+ *
+ * Connecting: never a blocking PQconnectdb(). The handshake is polled
+ * here, on the socket and the wake pipe, ending at connect_timeout, at
+ * the deadline of the job that waits for it (its acquire timeout), or at
+ * once when close interrupts it (`interrupted`, sticky). A TCP handshake
+ * not done in handshake_retry_us() (0.5 s, or a 20th of a longer
+ * connect_timeout) fails that address, so libpq goes on to the next host,
+ * and after the last one the attempt starts over: a black-holed host of a
+ * multi-host string is skipped, and a healed link is used at once. The
+ * fallback application_name is "pgengine " plus the label.
  *
  * The statement cache (on by default): a plain data query is prepared
  * once per connection under a name derived from its text (statements.c),
@@ -101,6 +113,7 @@ struct _PgeConnection {
   gint           cancel_pending;  /* atomic: what runs now is to be cancelled */
   gint           cancel_all;      /* atomic, sticky: cancel whatever runs */
   gint64         cancel_all_at;   /* atomic: when cancel_all was set */
+  gint           interrupted;     /* atomic, sticky: connecting gives up (close) */
 };
 
 PgeConnection *
@@ -250,75 +263,202 @@ connect_timeout_us (PGconn *pg)
   return timeout <= 0 ? 0 : MAX (timeout, 2) * G_USEC_PER_SEC;
 }
 
-/* PQconnectdbParams(), except that the notice receiver is in place from
- * the start: libpq's default one prints to the application's stderr, and
- * a backend terminated while the connection is being made sends a FATAL
- * notice. Like libpq, the timeout applies to each host tried in turn. */
-static PGconn *
-connect_quietly (PgeConnection *conn, const char *const *keywords, const char *const *values)
+/* Any thread: starts a connection (PQconnectStartParams()) to @conninfo
+ * with the engine's defaults (see the top), which the conninfo overrides:
+ * libpq keeps the last value of a repeated keyword, and
+ * `fallback_application_name` yields to an `application_name`. */
+PGconn *
+pge_connection_start_params (const char *conninfo, const char *application_name)
 {
-  PGconn *pg = PQconnectStartParams (keywords, values, 1);
-  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
-  gint64 timeout, deadline;
-  int socket = -1;
-
-  if (pg == NULL || PQstatus (pg) == CONNECTION_BAD)
-    return pg;
-  PQsetNoticeReceiver (pg, notice_receiver, conn);
-  timeout = connect_timeout_us (pg);
-  deadline = 0;
-  while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED)
-    {
-      struct pollfd pfd = { PQsocket (pg), state == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
-      gint64 now = g_get_monotonic_time ();
-      int ready;
-
-      if (pfd.fd != socket)
-        {
-          /* A new attempt (the next host): its own timeout. */
-          socket = pfd.fd;
-          deadline = timeout > 0 ? now + timeout : 0;
-        }
-      if (deadline != 0 && now >= deadline)
-        {
-          /* Let libpq give up on this host and try the next, if any. */
-          state = PQconnectPoll (pg);
-          if (PQsocket (pg) == socket && state != PGRES_POLLING_OK)
-            break;
-          continue;
-        }
-      ready = poll (&pfd, 1, deadline != 0 ? (int) ((deadline - now + 999) / 1000) : -1);
-      if (ready < 0 && errno != EINTR)
-        break;
-      if (ready != 0)
-        state = PQconnectPoll (pg);
-    }
-  return pg;
-}
-
-/* For the holder: (re)connects. Forgets every prepared statement. */
-gboolean
-pge_connection_connect (PgeConnection *conn, GError **error)
-{
-  /* Defaults first, so a value in the user's conninfo wins: libpq keeps
-   * the last value of a repeated keyword. Keepalives: an idle peer that
-   * died is noticed within about a minute instead of TCP's hours. */
   const char *keywords[] = { "connect_timeout", "fallback_application_name", "keepalives",
                              "keepalives_idle", "keepalives_interval", "keepalives_count",
-                             "dbname", NULL };
-  const char *values[] = { "10", "pgengine", "1", "30", "10", "3", conn->conninfo, NULL };
+                             "tcp_user_timeout", "dbname", NULL };
+  const char *values[] = { PGE_CONNECT_TIMEOUT_S, application_name, "1",
+                           PGE_KEEPALIVES_IDLE_S, PGE_KEEPALIVES_INTERVAL_S,
+                           PGE_KEEPALIVES_COUNT, PGE_TCP_USER_TIMEOUT_MS, conninfo, NULL };
+
+  return PQconnectStartParams (keywords, values, 1);
+}
+
+/* Why a connection attempt stopped before libpq finished it. */
+typedef enum {
+  CONNECT_DONE,         /* libpq said OK or FAILED */
+  CONNECT_TIMED_OUT,    /* connect_timeout, or the caller's deadline */
+  CONNECT_INTERRUPTED,  /* pge_connection_interrupt() */
+  CONNECT_SYN_LOST,     /* no TCP handshake within handshake_retry_us(), on
+                         * the last address and host */
+} ConnectEnd;
+
+/* A TCP handshake not done by then fails that address, and after the last
+ * one the attempt starts over. The kernel retries a lost SYN after 1, 3,
+ * 7 s: once a partition heals, a worker would wait for the next of those
+ * instead of connecting at once; and libpq would give a black-holed host
+ * its whole connect_timeout before trying the next. */
+#define HANDSHAKE_RETRY_US (500 * G_TIME_SPAN_MILLISECOND)
+
+/* HANDSHAKE_RETRY_US, or a 20th of a longer connect_timeout: a server
+ * further away than that round trip needs its connect_timeout raised. */
+static gint64
+handshake_retry_us (gint64 connect_timeout)
+{
+  return MAX (HANDSHAKE_RETRY_US, connect_timeout / 20);
+}
+
+static gboolean
+connect_interrupted (PgeConnection *conn)
+{
+  return g_atomic_int_get (&conn->interrupted) || g_atomic_int_get (&conn->cancel_all);
+}
+
+static void drain_wake (PgeConnection *conn);
+static void wake_holder (PgeConnection *conn);
+
+/* Polls @pg's handshake to its end, without ever blocking in libpq: the
+ * wait is poll() on its socket and the wake pipe, so that close can
+ * interrupt it, ending at connect_timeout per address tried (libpq's
+ * rule) or at @limit (monotonic µs, 0: none), whichever comes first.
+ * libpq 15 cannot be told to go on to the next host from outside, so a
+ * timeout ends the attempt. */
+static ConnectEnd
+connect_poll (PgeConnection *conn, PGconn *pg, gint64 limit)
+{
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  gint64 timeout = connect_timeout_us (pg);
+  gint64 retry = handshake_retry_us (timeout);
+  gint64 deadline = 0;
+  gint64 since = 0;
+  gboolean lost = FALSE;
+  int socket = -1;
+
+  while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED)
+    {
+      struct pollfd pfd[2] = {
+        { PQsocket (pg), state == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 },
+        { conn->wake[0], POLLIN, 0 },
+      };
+      gint64 now = g_get_monotonic_time ();
+      gint64 end;
+      int ready;
+
+      if (connect_interrupted (conn))
+        return CONNECT_INTERRUPTED;
+      if (pfd[0].fd != socket)
+        {
+          /* A new attempt (the next address or host): its own timeout. */
+          socket = pfd[0].fd;
+          deadline = timeout > 0 ? now + timeout : 0;
+          since = now;
+        }
+      if (PQstatus (pg) == CONNECTION_STARTED && now - since >= retry &&
+          (deadline == 0 || now < deadline))
+        {
+          /* Fail this address as a refusal would (a connecting socket
+           * shut down reports ECONNRESET): libpq goes on to the next
+           * address or host, so a black-holed host of a multi-host string
+           * is skipped; after the last one the caller starts over. */
+          shutdown (pfd[0].fd, SHUT_RDWR);
+          state = PQconnectPoll (pg);
+          lost = TRUE;
+          /* The next socket may reuse the number: it is new all the same. */
+          socket = -1;
+          continue;
+        }
+      lost = FALSE;
+      end = deadline;
+      if (limit != 0 && (end == 0 || limit < end))
+        end = limit;
+      if (end != 0 && now >= end)
+        return CONNECT_TIMED_OUT;
+      if (PQstatus (pg) == CONNECTION_STARTED && (end == 0 || since + retry < end))
+        end = since + retry;
+      ready = poll (pfd, conn->wake[0] >= 0 ? 2 : 1, end != 0 ? (int) ((end - now + 999) / 1000) : -1);
+      if (ready < 0 && errno != EINTR)
+        return CONNECT_DONE;
+      if (pfd[1].revents & POLLIN)
+        drain_wake (conn);
+      if (pfd[0].revents != 0)
+        state = PQconnectPoll (pg);
+    }
+  return state == PGRES_POLLING_FAILED && lost ? CONNECT_SYN_LOST : CONNECT_DONE;
+}
+
+/* The error of a failed attempt. libpq writes its "connection to server
+ * at ... failed:" line only when it gives up itself: for a timeout of
+ * ours, say which server and why, as libpq does ("timeout expired"). */
+static GError *
+connect_error (PgeConnection *conn, PGconn *pg, ConnectEnd end)
+{
+  g_autofree char *what = g_strdup_printf ("cannot connect (%s)", conn->label);
+  const char *host = pg != NULL ? PQhost (pg) : NULL;
+  const char *port = pg != NULL ? PQport (pg) : NULL;
+  g_autofree char *server = NULL;
+
+  if (end == CONNECT_DONE)
+    return pge_error_new_from_conn (pg, PGE_ERROR_CONNECTION, what);
+  if (host != NULL && *host == '/')
+    server = g_strdup_printf ("connection to server on socket \"%s/.s.PGSQL.%s\" failed",
+                              host, port != NULL ? port : "");
+  else
+    server = g_strdup_printf ("connection to server at \"%s\", port %s failed",
+                              host != NULL ? host : "", port != NULL ? port : "");
+  if (end == CONNECT_INTERRUPTED)
+    return g_error_new (PGE_ERROR, PGE_ERROR_CONNECTION, "%s: %s: interrupted: the engine is closing",
+                        what, server);
+  return g_error_new (PGE_ERROR, PGE_ERROR_CONNECTION, "%s: %s: timeout expired", what, server);
+}
+
+/* PQconnectdbParams(), except that the notice receiver is in place from
+ * the start (libpq's default one prints to the application's stderr, and
+ * a backend terminated while the connection is being made sends a FATAL
+ * notice), and that the wait is bounded and interruptible
+ * (connect_poll()). NULL with @error set when it failed. */
+static PGconn *
+connect_quietly (PgeConnection *conn, gint64 limit, GError **error)
+{
+  g_autofree char *app_name = g_strdup_printf ("pgengine %s", conn->label);
+  PGconn *pg = NULL;
+  ConnectEnd end = CONNECT_SYN_LOST;
+  gint64 overall = 0;
+
+  /* After a handshake started over, connect_timeout counts from the
+   * first start. */
+  while (end == CONNECT_SYN_LOST)
+    {
+      g_clear_pointer (&pg, PQfinish);
+      pg = pge_connection_start_params (conn->conninfo, app_name);
+      end = CONNECT_DONE;
+      if (pg != NULL && PQstatus (pg) != CONNECTION_BAD)
+        {
+          gint64 timeout = connect_timeout_us (pg);
+          gint64 until = limit;
+
+          if (overall == 0 && timeout > 0)
+            overall = g_get_monotonic_time () + timeout;
+          else if (overall != 0 && (until == 0 || overall < until))
+            until = overall;
+          PQsetNoticeReceiver (pg, notice_receiver, conn);
+          end = connect_poll (conn, pg, until);
+        }
+    }
+  if (pg != NULL && end == CONNECT_DONE && PQstatus (pg) == CONNECTION_OK)
+    return pg;
+  g_propagate_error (error, connect_error (conn, pg, end));
+  g_clear_pointer (&pg, PQfinish);
+  return NULL;
+}
+
+/* For the holder: (re)connects, giving up at @deadline (monotonic µs; 0:
+ * only connect_timeout bounds it) or when interrupted. Forgets every
+ * prepared statement. */
+gboolean
+pge_connection_connect_until (PgeConnection *conn, gint64 deadline, GError **error)
+{
   PGconn *pg;
 
   pge_connection_disconnect (conn);
-  pg = connect_quietly (conn, keywords, values);
-  if (PQstatus (pg) != CONNECTION_OK)
-    {
-      g_autofree char *what = g_strdup_printf ("cannot connect (%s)", conn->label);
-
-      g_propagate_error (error, pge_error_new_from_conn (pg, PGE_ERROR_CONNECTION, what));
-      PQfinish (pg);
-      return FALSE;
-    }
+  pg = connect_quietly (conn, deadline, error);
+  if (pg == NULL)
+    return FALSE;
   if (!connection_setup (conn, pg, error))
     {
       PQfinish (pg);
@@ -335,6 +475,24 @@ pge_connection_connect (PgeConnection *conn, GError **error)
   g_ptr_array_set_size (conn->stale, 0);
   set_cancel_handle (conn, pge_cancel_handle_new (pg, conn->label));
   return TRUE;
+}
+
+/* For the holder: (re)connects. Forgets every prepared statement. */
+gboolean
+pge_connection_connect (PgeConnection *conn, GError **error)
+{
+  return pge_connection_connect_until (conn, 0, error);
+}
+
+/* Any thread, for close: a connection attempt in progress, or any later
+ * one, gives up at once. */
+void
+pge_connection_interrupt (PgeConnection *conn)
+{
+  g_atomic_int_set (&conn->interrupted, TRUE);
+  g_mutex_lock (&conn->cancel_lock);
+  wake_holder (conn);
+  g_mutex_unlock (&conn->cancel_lock);
 }
 
 gboolean
@@ -1176,12 +1334,24 @@ copy_cancel_running (PgeConnection *conn)
   g_mutex_unlock (&conn->cancel_lock);
 }
 
+/* Whether a COPY that began at @start ran past the statement timeout.
+ * The server's timer fires too, but it is not heard while this side
+ * sends: libpq reads nothing during PQputCopyData(). */
+static gboolean
+copy_timed_out (PgeConnection *conn, gint64 start)
+{
+  return conn->statement_timeout_ms > 0 &&
+         g_get_monotonic_time () >= start + (gint64) conn->statement_timeout_ms * 1000;
+}
+
 /* Sends what @read supplies, one chunk at a time, then ends the COPY:
  * with a failure message when this side failed, so that the server rolls
- * the COPY back and the connection goes back to idle. Returns this
- * side's error, or NULL. */
+ * the COPY back and the connection goes back to idle. Stops at the
+ * statement timeout (counted from @start), however steadily the input
+ * flows: the call then ends no later than the timeout plus one call of
+ * @read and a round trip. Returns this side's error, or NULL. */
 static GError *
-copy_in (PgeConnection *conn, PgeCopyFromFunc read, gpointer data)
+copy_in (PgeConnection *conn, PgeCopyFromFunc read, gpointer data, gint64 start)
 {
   g_autofree char *buffer = g_malloc (COPY_CHUNK);
   GError *error = NULL;
@@ -1194,6 +1364,13 @@ copy_in (PgeConnection *conn, PgeCopyFromFunc read, gpointer data)
       if (cancel_wanted (conn))
         {
           error = copy_cancelled ();
+          break;
+        }
+      if (copy_timed_out (conn, start))
+        {
+          error = g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                               "the COPY ran past the statement timeout (%u ms); it was "
+                               "stopped and rolled back", conn->statement_timeout_ms);
           break;
         }
       n = read (buffer, COPY_CHUNK, data, &error);
@@ -1260,7 +1437,7 @@ keep_first (GError **first, GError *error)
 /* One result of a COPY statement. FALSE: stop reading results. */
 static gboolean
 copy_step (PgeConnection *conn, PGresult *res, PgeCopyFromFunc read, PgeCopyToFunc write,
-           gpointer data, gboolean *transferred, GError **client, GError **server)
+           gpointer data, gint64 start, gboolean *transferred, GError **client, GError **server)
 {
   switch (PQresultStatus (res))
     {
@@ -1271,7 +1448,7 @@ copy_step (PgeConnection *conn, PGresult *res, PgeCopyFromFunc read, PgeCopyToFu
           keep_first (client, copy_refused ("COPY FROM STDIN", "pge_engine_copy_from"));
         }
       else
-        keep_first (client, copy_in (conn, read, data));
+        keep_first (client, copy_in (conn, read, data, start));
       *transferred = TRUE;
       return PQstatus (conn->pg) == CONNECTION_OK && !conn->timed_out;
     case PGRES_COPY_OUT:
@@ -1334,7 +1511,7 @@ pge_connection_copy (PgeConnection *conn, const char *sql, PgeCopyFromFunc read,
             last = res;
             continue;
           }
-        more = copy_step (conn, res, read, write, data, &transferred, &client, &server);
+        more = copy_step (conn, res, read, write, data, start, &transferred, &client, &server);
         PQclear (res);
         if (!more)
           break;

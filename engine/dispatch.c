@@ -101,21 +101,33 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 
 /* ------------------------------------------------------------- running */
 
-/* For the holder: (re)connects @slot's connection, counting reconnects. */
+/* For the holder: (re)connects @slot's connection, counting reconnects;
+ * gives up at @deadline (0: only connect_timeout bounds it), so that a
+ * job held while its connection is replaced keeps its acquire timeout. */
 gboolean
-pge_dispatch_connect (PgeSlot *slot, GError **error)
+pge_dispatch_connect_until (PgeSlot *slot, gint64 deadline, GError **error)
 {
+  GError *local = NULL;
   gboolean ok;
 
   /* Replacing a connection it had: that one is lost (reported once). */
   if (pge_connection_get_generation (slot->conn) > 0)
     pge_pool_note_lost (slot);
-  ok = pge_connection_connect (slot->conn, error);
+  ok = pge_connection_connect_until (slot->conn, deadline, &local);
+  pge_pool_note_connect_error (slot->pool, local);
+  if (local != NULL)
+    g_propagate_error (error, local);
 
   if (ok && pge_connection_get_generation (slot->conn) > 1)
     pge_pool_count_reconnect (slot->pool);
   pge_pool_set_connected (slot, ok);
   return ok;
+}
+
+gboolean
+pge_dispatch_connect (PgeSlot *slot, GError **error)
+{
+  return pge_dispatch_connect_until (slot, 0, error);
 }
 
 /* After a job outside a lease, or an unpin: the connection goes back
@@ -150,7 +162,8 @@ check_connection (PgeSlot *slot, PgeJob *job, GError **error)
                              "the connection of this transaction was lost; "
                              "the server rolled the transaction back");
     }
-  else if (!pge_connection_preflight (slot->conn) && !pge_dispatch_connect (slot, &reconnect_error))
+  else if (!pge_connection_preflight (slot->conn) &&
+           !pge_dispatch_connect_until (slot, job->deadline, &reconnect_error))
     {
       g_debug ("%s: %s", pge_connection_get_label (slot->conn), reconnect_error->message);
       return FALSE;
@@ -267,7 +280,7 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   gboolean cancel_sent;
 
   pge_connection_settle_cancel (conn);
-  if (!pge_connection_preflight (conn) && !pge_dispatch_connect (slot, NULL))
+  if (!pge_connection_preflight (conn) && !pge_dispatch_connect_until (slot, jobs[0]->deadline, NULL))
     {
       pge_pool_job_done (slot, jobs[0]);
       pge_pool_requeue (slot, jobs, n_jobs);

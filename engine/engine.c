@@ -748,7 +748,10 @@ pge_engine_async_initable_iface_init (GAsyncInitableIface *iface)
  * Starts the workers of every node and connects each, in parallel; then
  * creates the configured extensions. Blocks until all are connected or one
  * has failed: then fails fast with %PGE_ERROR_CONNECTION and the server's
- * message (never the password), leaving nothing running. A bad setting
+ * message (never the password), leaving nothing running. A server that
+ * does not answer holds it at most `connect_timeout` (10 s unless the
+ * connection string says otherwise), then the error says "timeout
+ * expired". A bad setting
  * (0 workers, a malformed connection string, a repeated node name) is
  * %PGE_ERROR_INVALID_ARGUMENT. May be called from any thread.
  *
@@ -807,7 +810,8 @@ pge_engine_unref (PgeEngine *engine)
  * @engine: a #PgeEngine
  *
  * Stops the engine. Idempotent. New work fails with %PGE_ERROR_CLOSED;
- * queued jobs resolve with %PGE_ERROR_CLOSED without running; running jobs
+ * queued jobs resolve with %PGE_ERROR_CLOSED without running; connection
+ * attempts in progress give up at once; running jobs
  * end (queries still running 5 s later are cancelled, so close never hangs
  * on a long statement); open transactions and batches are rolled back;
  * every thread is joined. Blocks until then, except on one of the

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connection-private.h"
 #include "errors-private.h"
 #include "notifier-private.h"
 
@@ -238,13 +239,10 @@ notifier_poll (PgeNotifier *notifier, int fd, short events, int timeout_ms)
 static PGconn *
 notifier_connect (PgeNotifier *notifier, GError **error)
 {
-  const char *keywords[] = { "connect_timeout", "fallback_application_name", "keepalives",
-                             "keepalives_idle", "keepalives_interval", "keepalives_count",
-                             "dbname", NULL };
-  const char *values[] = { "10", "pgengine", "1", "30", "10", "3", notifier->conninfo, NULL };
   gint64 deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-  PGconn *pg = PQconnectStartParams (keywords, values, 1);
+  /* The workers' defaults (connection.c), and a name of its own. */
+  PGconn *pg = pge_connection_start_params (notifier->conninfo, "pgengine listen");
 
   if (pg != NULL)
     PQsetNoticeProcessor (pg, notifier_quiet_notices, NULL);

@@ -95,6 +95,8 @@ struct _PgePool {
   guint        reconnect_max_ms; /* workers' backoff cap; fixed */
   gboolean     down;
   char        *server;           /* "host:port" of the last connect */
+  char        *connect_failure;  /* why the last connect failed; NULL once
+                                  * one succeeded (for the janitor's word) */
 
   /* Atomic. */
   PgeCounters  counters;
@@ -169,9 +171,13 @@ G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, 
 G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_unpin         (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_set_connected (PgeSlot *slot, gboolean connected);
+/* Remembers why a connect of the pool failed (@error), or that one
+ * succeeded (NULL): an expired job's message says it. */
+G_GNUC_INTERNAL void      pge_pool_note_connect_error (PgePool *pool, const GError *error);
 G_GNUC_INTERNAL void      pge_pool_report_start  (PgeSlot *slot, const GError *error);
 G_GNUC_INTERNAL void      pge_pool_slot_exited   (PgeSlot *slot);
 G_GNUC_INTERNAL gboolean  pge_pool_sleep         (PgeSlot *slot, gint64 until);
+G_GNUC_INTERNAL gboolean  pge_pool_is_starved    (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_enter_thread  (PgeSlot *slot);
 G_GNUC_INTERNAL PgeSlot  *pge_pool_get_current_slot (void);
 G_GNUC_INTERNAL void      pge_pool_count_reconnect (PgePool *pool);

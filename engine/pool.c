@@ -40,7 +40,8 @@
  *   timeout. The queue is FIFO with one timeout per pool, so the head
  *   always holds the nearest deadline.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
- *   lease queues) with PGE_ERROR_CLOSED, lets running jobs end (after a
+ *   lease queues) with PGE_ERROR_CLOSED, interrupts connection attempts
+ *   (connection.c), lets running jobs end (after a
  *   grace period their queries are cancelled), pinned slots roll back,
  *   and all threads are joined. Direct holders are callers' threads: close
  *   waits for them to give their slot back like for any running job.
@@ -133,6 +134,7 @@ pge_pool_unref (PgePool *pool)
   /* Threads hold no reference: the engine joins them before its last unref. */
   g_ptr_array_unref (pool->slots);
   g_clear_error (&pool->start_error);
+  g_clear_pointer (&pool->connect_failure, g_free);
   g_clear_pointer (&pool->started, pge_future_unref);
   if (pool->link_notify != NULL)
     pool->link_notify (pool->link_data);
@@ -183,10 +185,26 @@ pge_pool_is_sibling_thread (PgePool *pool)
 
 /* ------------------------------------------------------------- janitor */
 
+/* @failure: why the pool's last connect failed, if none succeeded since. */
+static GError *
+expired_error (PgePool *pool, const char *failure)
+{
+  if (failure != NULL)
+    return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                        "no worker of node \"%s\" became free within %u ms; the last "
+                        "connection attempt failed: %s", pool->name, pool->acquire_timeout_ms,
+                        failure);
+  return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
+                      "no worker of node \"%s\" became free within %u ms "
+                      "(all busy or pinned, or the server is unreachable)",
+                      pool->name, pool->acquire_timeout_ms);
+}
+
 static gpointer
 janitor_main (gpointer data)
 {
   PgePool *pool = data;
+  char *failure = NULL;
 
   g_private_set (&current_janitor, pool);
   g_mutex_lock (&pool->queue_lock);
@@ -209,12 +227,10 @@ janitor_main (gpointer data)
       g_queue_unlink (&pool->queue, &job->link);
       job->state = PGE_JOB_DONE;
       job->queue = NULL;
+      failure = g_strdup (pool->connect_failure);
       g_mutex_unlock (&pool->queue_lock);
-      pge_job_finish (job, NULL,
-                      g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
-                                   "no worker of node \"%s\" became free within %u ms "
-                                   "(all busy or pinned, or the server is unreachable)",
-                                   pool->name, pool->acquire_timeout_ms));
+      pge_job_finish (job, NULL, expired_error (pool, failure));
+      g_clear_pointer (&failure, g_free);
       pge_job_unref (job);
       g_mutex_lock (&pool->queue_lock);
     }
@@ -396,6 +412,16 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
 }
 
 void
+pge_pool_note_connect_error (PgePool *pool, const GError *error)
+{
+  g_mutex_lock (&pool->queue_lock);
+  g_clear_pointer (&pool->connect_failure, g_free);
+  if (error != NULL)
+    pool->connect_failure = g_strdup (error->message);
+  g_mutex_unlock (&pool->queue_lock);
+}
+
+void
 pge_pool_mark_down (PgePool *pool)
 {
   GQueue failed = G_QUEUE_INIT;
@@ -540,6 +566,18 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
+/* When a job submitted now stops waiting for a connection (0: never).
+ * Set on a job taken at once too: its connection may turn out dead, and
+ * pge_pool_requeue() then queues it with this deadline (0 would read as
+ * long expired to the janitor). */
+static gint64
+acquire_deadline (PgePool *pool)
+{
+  if (pool->acquire_timeout_ms == 0)
+    return 0;
+  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
+}
+
 static gboolean
 can_take_locked (PgePool *pool, PgeJob *job)
 {
@@ -556,6 +594,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
   if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
+      job->deadline = acquire_deadline (pool);
       taken = take_locked (pool->idle_slots.head->data, job);
     }
   g_mutex_unlock (&pool->queue_lock);
@@ -571,7 +610,10 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   if (take && can_take_locked (pool, job))
-    taken = take_locked (pool->idle_slots.head->data, job);
+    {
+      job->deadline = acquire_deadline (pool);
+      taken = take_locked (pool->idle_slots.head->data, job);
+    }
   else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
@@ -1059,7 +1101,22 @@ pge_pool_unpin (PgeSlot *slot)
   pge_lease_unref (lease);
 }
 
-/* For a worker that reconnects: sleeps until @until (monotonic µs) or
+/* How often a worker sleeping between reconnect attempts looks whether
+ * jobs wait: submission wakes only idle slots, and a job must not wait
+ * out a backoff of seconds once the server is back. */
+#define RECONNECT_POLL_US (25 * G_TIME_SPAN_MILLISECOND)
+
+/* Jobs wait and no connection of the pool is up to serve them (an outage,
+ * not a busy pool: then a refused connect, "too many clients", is not
+ * worth hammering). */
+static gboolean
+starved_locked (PgePool *pool)
+{
+  return pool->queue.length > 0 && !any_connected_locked (pool);
+}
+
+/* For a worker that reconnects: sleeps until @until (monotonic µs), until
+ * jobs wait with no connection up (looked at every RECONNECT_POLL_US), or
  * until the pool closes. Returns FALSE if the pool is closing. */
 gboolean
 pge_pool_sleep (PgeSlot *slot, gint64 until)
@@ -1069,10 +1126,28 @@ pge_pool_sleep (PgeSlot *slot, gint64 until)
 
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing && g_get_monotonic_time () < until)
-    g_cond_wait_until (&slot->wake, &pool->queue_lock, until);
+    {
+      gint64 next = MIN (until, g_get_monotonic_time () + RECONNECT_POLL_US);
+
+      g_cond_wait_until (&slot->wake, &pool->queue_lock, next);
+      if (starved_locked (pool))
+        break;
+    }
   open = !pool->closing;
   g_mutex_unlock (&pool->queue_lock);
   return open;
+}
+
+/* Whether jobs wait for a connection while none of the pool is up. */
+gboolean
+pge_pool_is_starved (PgePool *pool)
+{
+  gboolean starved;
+
+  g_mutex_lock (&pool->queue_lock);
+  starved = starved_locked (pool);
+  g_mutex_unlock (&pool->queue_lock);
+  return starved;
 }
 
 void
@@ -1106,6 +1181,8 @@ pge_pool_close (PgePool *pool)
 
       if (slot->lease != NULL)
         steal_queue_locked (&slot->lease->jobs, &stolen);
+      /* A worker stuck in a connection attempt gives up now. */
+      pge_connection_interrupt (slot->conn);
       g_cond_signal (&slot->wake);
     }
   g_cond_signal (&pool->janitor_cond);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "dispatch-private.h"
+#include "connection-private.h"
 #include "routing-private.h"
 
 #define PENDING_POLL_MS 10
@@ -176,10 +177,18 @@ quiet_notice (void *arg, const char *message)
 }
 
 static PGconn *
-check_connect (const char *conninfo)
+check_connect (const char *conninfo, const char *node)
 {
-  const char *keywords[] = { "dbname", "connect_timeout", "application_name", NULL };
-  const char *values[] = { conninfo, CHECK_CONNECT_TIMEOUT, "pgengine-replica-check", NULL };
+  /* Named after its node; an application_name in the conninfo wins. The
+   * workers' dead-link defaults (connection-private.h) come first, so the
+   * conninfo wins there too: a check on a cut link ends in about 15 s. */
+  g_autofree char *name = g_strdup_printf ("pgengine lag-check %s", node);
+  const char *keywords[] = { "keepalives", "keepalives_idle", "keepalives_interval",
+                             "keepalives_count", "tcp_user_timeout", "dbname", "connect_timeout",
+                             "fallback_application_name", NULL };
+  const char *values[] = { "1", PGE_KEEPALIVES_IDLE_S, PGE_KEEPALIVES_INTERVAL_S,
+                           PGE_KEEPALIVES_COUNT, PGE_TCP_USER_TIMEOUT_MS, conninfo,
+                           CHECK_CONNECT_TIMEOUT, name, NULL };
   PGconn *conn = PQconnectdbParams (keywords, values, 1);
 
   if (PQstatus (conn) != CONNECTION_OK)
@@ -223,7 +232,7 @@ check_primary (PgeRouter *router)
     {
       if (g_get_monotonic_time () < router->primary_retry_at)
         return 0;
-      router->primary_conn = check_connect (router->primary_conninfo);
+      router->primary_conn = check_connect (router->primary_conninfo, router->primary->name);
       if (router->primary_conn == NULL)
         {
           router->primary_retry_at = g_get_monotonic_time () + CHECK_BACKOFF_MAX_MS * 1000;
@@ -261,7 +270,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
   gint64 lag_bytes = -1;
 
   if (replica->conn == NULL && now >= replica->retry_at)
-    replica->conn = check_connect (replica->conninfo);
+    replica->conn = check_connect (replica->conninfo, replica->pool->name);
   if (replica->conn != NULL)
     res = check_query (&replica->conn, replica_sql);
   answered = res != NULL;

@@ -429,7 +429,8 @@ gboolean
 pge_session_is_ended (PgeSession *session)
 {
   g_return_val_if_fail (session != NULL, TRUE);
-  return g_atomic_int_get (&session->ended);
+  /* Close unpins every lease without going through the session. */
+  return g_atomic_int_get (&session->ended) || pge_engine_is_closed (session->engine);
 }
 
 /**

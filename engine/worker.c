@@ -6,7 +6,9 @@
  * there is nothing, or while a blocking caller holds the slot), run it
  * through dispatch.c, reconnect with jittered backoff when the
  * connection is broken (not taking jobs meanwhile, so queued jobs wait
- * out the acquire timeout), and exit when the pool closes. Which thread
+ * out the acquire timeout; while jobs wait and no connection of the node
+ * is up, attempts come every BACKOFF_WAITING_MS), and exit when the pool
+ * closes. Which thread
  * owns what is written at the top of pool.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -17,8 +19,15 @@
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
+/* The pause between attempts while jobs wait and no connection of the
+ * node is up: writes resume within tens of ms of the server taking
+ * connections (a failover, a restart), however long it was away. A
+ * refused connect costs little. */
+#define BACKOFF_WAITING_MS 30
 
-/* Retries until connected (TRUE) or the pool closes (FALSE). */
+/* Retries until connected (TRUE) or the pool closes (FALSE). The backoff
+ * is short while the node is starved (jobs wait, no connection is up),
+ * and pge_pool_sleep() cuts a long one short when it becomes so. */
 static gboolean
 worker_reconnect (PgeSlot *slot)
 {
@@ -27,15 +36,17 @@ worker_reconnect (PgeSlot *slot)
   for (;;)
     {
       g_autoptr(GError) error = NULL;
+      guint pause_ms;
       gint64 until;
 
       if (pge_dispatch_connect (slot, &error))
         return TRUE;
+      pause_ms = pge_pool_is_starved (slot->pool) ? BACKOFF_WAITING_MS : backoff_ms;
       g_debug ("%s: %s; retrying in %u ms", pge_connection_get_label (slot->conn),
-               error->message, backoff_ms);
+               error->message, pause_ms);
       /* Jitter, so that workers do not hammer a recovering server in step. */
       until = g_get_monotonic_time () +
-              (gint64) (backoff_ms + g_random_int_range (0, backoff_ms / 2 + 1)) * 1000;
+              (gint64) (pause_ms + g_random_int_range (0, pause_ms / 2 + 1)) * 1000;
       if (!pge_pool_sleep (slot, until))
         return FALSE;
       backoff_ms = MIN (backoff_ms * 2, slot->pool->reconnect_max_ms);

@@ -469,3 +469,20 @@ Test (session, async_session_is_not_current_but_holds_its_connection)
   g_clear_error (&wait.error);
   g_main_loop_unref (wait.loop);
 }
+
+/* The engine closed under a session ends it: the doc says so. */
+Test (session, is_ended_once_the_engine_closed)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeSession) session = pge_engine_session (engine, &error);
+  g_autoptr(PgeResult) result = NULL;
+
+  cr_assert_not_null (session, "%s", error ? error->message : "");
+  cr_assert_not (pge_session_is_ended (session));
+  pge_engine_close (engine);
+  cr_assert (pge_session_is_ended (session), "the session is not ended after pge_engine_close()");
+  result = pge_session_query_sync (session, "SELECT 1", NULL, &error);
+  cr_assert_null (result);
+  cr_assert_not_null (error);
+}

@@ -8,8 +8,8 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config autoconf-archive
 libpq-dev libglib2.0-dev libcriterion-dev postgresql postgresql-contrib
 pgbouncer
-patroni etcd-server python3-etcd
 valgrind
+patroni etcd-server python3-etcd
 gobject-introspection libgirepository1.0-dev python3-gi gi-docgen
 libgtk-4-dev xvfb xauth
 libmicrohttpd-dev libjson-glib-dev wrk

@@ -9,7 +9,6 @@ PACKAGES="build-essential autoconf automake libtool pkg-config autoconf-archive
 libpq-dev libglib2.0-dev libcriterion-dev postgresql postgresql-contrib
 pgbouncer
 valgrind
-patroni etcd-server python3-etcd
 gobject-introspection libgirepository1.0-dev python3-gi gi-docgen
 libgtk-4-dev xvfb xauth
 libmicrohttpd-dev libjson-glib-dev wrk
@@ -25,3 +24,8 @@ APT_WAIT="-o DPkg::Lock::Timeout=600"
 $SUDO apt-get $APT_WAIT update -q
 # shellcheck disable=SC2086
 $SUDO apt-get $APT_WAIT install -y -q --no-install-recommends $PACKAGES
+# Optional: the Patroni failover test (pge-stress --patroni) skips, saying
+# why, where these cannot be installed.
+# shellcheck disable=SC2086
+$SUDO apt-get $APT_WAIT install -y -q --no-install-recommends patroni etcd-server python3-etcd ||
+  echo "install-deps: patroni, etcd-server or python3-etcd not installable: the Patroni test will skip" >&2

@@ -509,6 +509,13 @@ pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, 
  * cannot be reached does not fail pge_engine_new(): it starts marked
  * down. Name rules as for pge_config_add_node(). Thread-safe.
  *
+ * Unless @conninfo names one, the node's connections use
+ * `target_session_attrs=prefer-standby`: with several hosts (the members
+ * of an HA cluster) they go to a standby when there is one. A replica
+ * whose server is promoted (a failover) gets no reads, and the node
+ * looks for a standby among its hosts again (see the README, "Running
+ * under Patroni").
+ *
  * Since: 1.0
  */
 void

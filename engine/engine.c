@@ -480,7 +480,14 @@ pge_engine_get_main_context (PgeEngine *engine)
 static void
 engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
 {
-  PgePool *pool = pge_pool_new (node, engine->settings);
+  PgeNodeSettings copy = *node;
+  g_autofree char *conninfo = NULL;
+  PgePool *pool;
+
+  /* A replica node's workers prefer a standby among its hosts (routing.c). */
+  if (node->replica)
+    copy.conninfo = conninfo = pge_router_replica_conninfo (node->conninfo);
+  pool = pge_pool_new (&copy, engine->settings);
 
   pool->owner = engine;
   pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);

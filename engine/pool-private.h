@@ -185,6 +185,9 @@ G_GNUC_INTERNAL void      pge_pool_count_reconnect (PgePool *pool);
  * check that cannot connect). */
 G_GNUC_INTERNAL void      pge_pool_mark_down     (PgePool *pool);
 G_GNUC_INTERNAL gboolean  pge_pool_is_down       (PgePool *pool);
+/* Every connection reconnects before its next job (idle ones at once):
+ * routing.c, when a replica node's conninfo now leads elsewhere. */
+G_GNUC_INTERNAL void      pge_pool_reconnect_all (PgePool *pool);
 /* Running plus queued jobs, for the least-busy read policy. */
 G_GNUC_INTERNAL guint     pge_pool_get_load      (PgePool *pool);
 /* Fills the down/refused/switch fields of @stats (pge-routing.h). */

@@ -432,6 +432,32 @@ pge_pool_mark_down (PgePool *pool)
   fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
 }
 
+/* Routing (a replica node after a failover): every connection of @pool
+ * reconnects before its next job, since its conninfo may lead to another
+ * server now. An idle one does so at once, a busy or pinned one once its
+ * job or lease is over. The slots stay counted as connected meanwhile:
+ * no loss is reported and the node is not marked down. */
+void
+pge_pool_reconnect_all (PgePool *pool)
+{
+  g_mutex_lock (&pool->queue_lock);
+  for (guint i = 0; i < pool->slots->len; i++)
+    {
+      PgeSlot *slot = pool->slots->pdata[i];
+
+      if (slot->broken || !slot->connected)
+        continue;
+      slot->broken = TRUE;
+      if (slot->idle)
+        {
+          slot->idle = FALSE;
+          g_queue_unlink (&pool->idle_slots, &slot->idle_link);
+        }
+      g_cond_signal (&slot->wake);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+}
+
 gboolean
 pge_pool_is_down (PgePool *pool)
 {

@@ -31,4 +31,10 @@ G_GNUC_INTERNAL gboolean   pge_router_get_replica_stats (PgeRouter    *router,
                                                          PgePool      *pool,
                                                          PgeNodeStats *stats);
 
+/* @conninfo (keywords or URI) of a replica node with
+ * target_session_attrs=prefer-standby added unless it names one: with
+ * several hosts (the members of an HA cluster), connections go to a
+ * standby when there is one. Its workers and the checker both use it. */
+G_GNUC_INTERNAL char      *pge_router_replica_conninfo (const char *conninfo);
+
 G_END_DECLS

@@ -16,6 +16,17 @@
  * never per query. A replica it cannot reach is marked down in its pool
  * (pool.c: calls aimed at it then fail at once) and retried with backoff.
  *
+ * Failover (an HA manager such as Patroni promoted the standby): a
+ * replica node's server that is no longer in recovery gets no reads —
+ * its replay position stands still, and reads belong on the primary
+ * node. Its conninfo defaults to target_session_attrs=prefer-standby
+ * (pge_router_replica_conninfo()), so the checker reconnects now and
+ * then to look for a standby among its hosts; once it is on a standby
+ * other than the server the node's workers last connected to, they
+ * reconnect too (pge_pool_reconnect_all()). A read-your-writes read
+ * waits only while some replica is in recovery and answering: one that
+ * can never catch up sends it to the primary at once.
+ *
  * Threads: `lock` guards each replica's checked state, `pending` and
  * `closing`; the checker's connections and backoff belong to the checker
  * thread alone. Jobs are submitted outside `lock` (a refused job resolves
@@ -36,6 +47,11 @@
 #define CHECK_BACKOFF_MIN_MS 100
 #define CHECK_BACKOFF_MAX_MS 800
 #define CHECK_CONNECT_TIMEOUT "2"
+/* How often the checker of a replica node whose server is a primary
+ * reconnects to look for a standby among the node's hosts. */
+#define PROMOTED_RECHECK_MS 500
+/* The least time between two moves of a replica node's workers. */
+#define MOVE_WORKERS_MIN_MS 2000
 
 typedef struct {
   PgePool *pool;             /* borrowed */
@@ -44,8 +60,10 @@ typedef struct {
   PGconn  *conn;
   gint64   retry_at;
   guint    backoff_ms;
+  gint64   moved_at;         /* the workers were last told to reconnect */
   /* Guarded by router->lock. */
   gboolean answered;         /* the last check got an answer */
+  gboolean promoted;         /* ... from a server not in recovery */
   guint64  replay_lsn;
   gint64   lag_bytes;        /* -1: unknown */
   gint64   lag_ms;           /* -1: unknown */
@@ -104,7 +122,7 @@ pge_router_new (const PgeSettings *settings, GPtrArray *pools)
         continue;
       replica = g_new0 (Replica, 1);
       replica->pool = pools->pdata[i + 1];
-      replica->conninfo = g_strdup (node->conninfo);
+      replica->conninfo = pge_router_replica_conninfo (node->conninfo);
       replica->lag_bytes = -1;
       replica->lag_ms = -1;
       g_ptr_array_add (router->replicas, replica);
@@ -246,6 +264,14 @@ check_primary (PgeRouter *router)
     return 0;
   lsn = (guint64) cell_int64 (res, 0, 0);
   PQclear (res);
+  if (lsn == 0)
+    {
+      /* Demoted (a switchover): a multi-host conninfo with
+       * target_session_attrs=read-write finds the new primary on the
+       * next connect. */
+      g_clear_pointer (&router->primary_conn, PQfinish);
+      router->primary_retry_at = g_get_monotonic_time () + PROMOTED_RECHECK_MS * 1000;
+    }
   return lsn;
 }
 
@@ -257,7 +283,33 @@ static const char replica_sql[] =
   "CASE WHEN pg_last_wal_receive_lsn() IS NULL "
   "       OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
   "     ELSE (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::int8 "
-  "END";
+  "END, pg_is_in_recovery()";
+
+/* "host:port" of @conn, as pool.c notes the server its workers reached. */
+static char *
+server_of (PGconn *conn)
+{
+  return g_strdup_printf ("%s:%s", PQhost (conn) ? PQhost (conn) : "", PQport (conn) ? PQport (conn) : "");
+}
+
+/* The checker is on a standby of the node: when the node's workers last
+ * connected to another server (the one that was promoted since), they
+ * reconnect, and their conninfo leads them to a standby too. */
+static void
+follow_standby (Replica *replica, gint64 now)
+{
+  g_autofree char *server = server_of (replica->conn);
+  PgeNodeStats stats = { 0 };
+
+  pge_pool_get_node_stats (replica->pool, &stats);
+  if (stats.server[0] == '\0' || g_strcmp0 (stats.server, server) == 0 ||
+      now - replica->moved_at < MOVE_WORKERS_MIN_MS * 1000)
+    return;
+  replica->moved_at = now;
+  g_debug ("replica node %s: its workers are on %s, a standby is on %s: they reconnect",
+           replica->pool->name, stats.server, server);
+  pge_pool_reconnect_all (replica->pool);
+}
 
 static void
 check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
@@ -268,6 +320,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
   guint64 replay = 0;
   gint64 lag_ms = -1;
   gint64 lag_bytes = -1;
+  gboolean promoted = FALSE;
 
   if (replica->conn == NULL && now >= replica->retry_at)
     replica->conn = check_connect (replica->conninfo, replica->pool->name);
@@ -279,9 +332,18 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
       replica->backoff_ms = 0;
       replay = (guint64) cell_int64 (res, 0, 0);
       lag_ms = cell_int64 (res, 1, 0);
+      promoted = g_strcmp0 (PQgetvalue (res, 0, 2), "f") == 0;
       if (primary_lsn != 0 && replay != 0)
         lag_bytes = primary_lsn > replay ? (gint64) (primary_lsn - replay) : 0;
       PQclear (res);
+      if (promoted)
+        {
+          /* Look again, later, for a standby among the node's hosts. */
+          g_clear_pointer (&replica->conn, PQfinish);
+          replica->retry_at = now + (gint64) MAX (PROMOTED_RECHECK_MS, router->interval_ms) * 1000;
+        }
+      else
+        follow_standby (replica, now);
     }
   else if (now >= replica->retry_at)
     {
@@ -295,6 +357,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
   replica->answered = answered;
   if (answered)
     {
+      replica->promoted = promoted;
       replica->replay_lsn = replay;
       replica->lag_bytes = lag_bytes;
       replica->lag_ms = lag_ms;
@@ -305,7 +368,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
 static gboolean
 usable_locked (PgeRouter *router, Replica *replica)
 {
-  if (!replica->answered || pge_pool_is_down (replica->pool))
+  if (!replica->answered || replica->promoted || pge_pool_is_down (replica->pool))
     return FALSE;
   if (router->max_lag_bytes > 0 && replica->lag_bytes >= 0 &&
       (guint64) replica->lag_bytes > router->max_lag_bytes)
@@ -313,6 +376,23 @@ usable_locked (PgeRouter *router, Replica *replica)
   if (router->max_lag_ms > 0 && replica->lag_ms >= 0 && replica->lag_ms > (gint64) router->max_lag_ms)
     return FALSE;
   return TRUE;
+}
+
+/* Whether a read that waits for replay may still get it from a replica:
+ * one answers from a server in recovery. A promoted one's replay stands
+ * still for good, a down one cannot serve it: the read goes to the
+ * primary now rather than at its timeout. */
+static gboolean
+may_catch_up_locked (PgeRouter *router)
+{
+  for (guint i = 0; i < router->replicas->len; i++)
+    {
+      Replica *replica = router->replicas->pdata[i];
+
+      if (replica->answered && !replica->promoted && !pge_pool_is_down (replica->pool))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 /* A usable replica that has replayed @lsn, by the policy; NULL if none. */
@@ -358,6 +438,7 @@ take_ready_locked (PgeRouter *router, GPtrArray *ready)
 {
   gint64 now = g_get_monotonic_time ();
   GList *link = router->pending.head;
+  gboolean hopeless = !may_catch_up_locked (router);
 
   while (link != NULL)
     {
@@ -365,7 +446,7 @@ take_ready_locked (PgeRouter *router, GPtrArray *ready)
       Pending *pending = link->data;
       Replica *replica = pick_locked (router, pending->lsn);
 
-      if (replica != NULL || now >= pending->deadline)
+      if (replica != NULL || hopeless || now >= pending->deadline)
         {
           g_ptr_array_add (ready, pending->job);
           g_ptr_array_add (ready, replica);
@@ -436,7 +517,7 @@ pge_router_submit_read (PgeRouter *router, PgeJob *job, guint64 lsn, guint timeo
   if (!closing && router->replicas->len > 0)
     {
       replica = pick_locked (router, lsn);
-      if (replica == NULL && lsn > 0 && timeout_ms > 0)
+      if (replica == NULL && lsn > 0 && timeout_ms > 0 && may_catch_up_locked (router))
         {
           Pending *pending = g_new0 (Pending, 1);
 
@@ -474,4 +555,48 @@ pge_router_get_replica_stats (PgeRouter *router, PgePool *pool, PgeNodeStats *st
       return TRUE;
     }
   return FALSE;
+}
+
+/* ------------------------------------------------------------ conninfo */
+
+/* Appends key='value' to @out, quoted as libpq reads it. */
+static void
+append_pair (GString *out, const char *key, const char *value)
+{
+  if (out->len > 0)
+    g_string_append_c (out, ' ');
+  g_string_append_printf (out, "%s='", key);
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == '\'' || *p == '\\')
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '\'');
+}
+
+char *
+pge_router_replica_conninfo (const char *conninfo)
+{
+  PQconninfoOption *options = PQconninfoParse (conninfo, NULL);
+  GString *out;
+  gboolean has_attrs = FALSE;
+
+  /* Unparsable: left as it is, for the connect to report why. */
+  if (options == NULL)
+    return g_strdup (conninfo);
+  for (PQconninfoOption *o = options; o->keyword != NULL; o++)
+    has_attrs = has_attrs || (o->val != NULL && g_str_equal (o->keyword, "target_session_attrs"));
+  if (has_attrs)
+    {
+      PQconninfoFree (options);
+      return g_strdup (conninfo);
+    }
+  out = g_string_new (NULL);
+  append_pair (out, "target_session_attrs", "prefer-standby");
+  for (PQconninfoOption *o = options; o->keyword != NULL; o++)
+    if (o->val != NULL)
+      append_pair (out, o->keyword, o->val);
+  PQconninfoFree (options);
+  return g_string_free (out, FALSE);
 }

@@ -35,6 +35,7 @@
 
 #include "chaos.h"
 #include "failover.h"
+#include "patroni.h"
 
 static const char *conninfo;
 static gint failures;   /* atomic, within one scenario */
@@ -399,6 +400,12 @@ main (int argc, char **argv)
         seconds = (guint) g_ascii_strtoull (argv[next++], NULL, 10);
       conninfo = argc > next ? argv[next] : g_getenv ("PGE_TEST_CONNINFO");
       return pge_stress_chaos (conninfo ? conninfo : "", seconds);
+    }
+  if (argc > 1 && strcmp (argv[1], "--patroni") == 0)
+    {
+      g_autofree char *tool = g_build_filename (PGE_TEST_SRCDIR, "tools", "pge-patroni", NULL);
+
+      return pge_patroni_run (tool, g_get_tmp_dir ());
     }
   if (argc > 1 && strcmp (argv[1], "--failover") == 0)
     return stress_failover (argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 3);

@@ -11,15 +11,19 @@
 
 #include "fixture.h"
 
-/* A standby a test made for itself, stopped even when the test fails. */
+/* Standbys a test made for itself, stopped even when the test fails. */
 static char *own_standby_dir = NULL;
+static char *own_standby2_dir = NULL;
 
 static void
 replica_down (void)
 {
   if (own_standby_dir != NULL)
     g_free (pge_test_cluster_tool ("stop", own_standby_dir, NULL, NULL));
+  if (own_standby2_dir != NULL)
+    g_free (pge_test_cluster_tool ("stop", own_standby2_dir, NULL, NULL));
   g_clear_pointer (&own_standby_dir, g_free);
+  g_clear_pointer (&own_standby2_dir, g_free);
   pge_test_engine_down ();
 }
 
@@ -34,17 +38,29 @@ replica_up (void)
 TestSuite (replica, .init = replica_up, .fini = replica_down);
 
 static char *
-own_standby (void)
+make_standby (char **dir)
 {
   char *conninfo;
 
   if (g_getenv ("PGE_TEST_CLUSTER_DIR") == NULL)
     cr_skip_test ("PGE_TEST_CONNINFO names an outside server: no cluster to make a standby of");
-  own_standby_dir = g_strdup_printf ("%s/pge-standby-%d-%u", g_get_tmp_dir (), (int) getpid (),
-                                     g_random_int ());
-  conninfo = pge_test_cluster_tool ("standby", own_standby_dir, g_getenv ("PGE_TEST_CLUSTER_DIR"), "async");
+  *dir = g_strdup_printf ("%s/pge-standby-%d-%u", g_get_tmp_dir (), (int) getpid (), g_random_int ());
+  conninfo = pge_test_cluster_tool ("standby", *dir, g_getenv ("PGE_TEST_CLUSTER_DIR"), "async");
+  if (conninfo == NULL)
+    {
+      /* pg_basebackup can lose a WAL segment to a checkpoint that another
+       * test's base backup asked for at the same moment: once more. */
+      g_free (pge_test_cluster_tool ("stop", *dir, NULL, NULL));
+      conninfo = pge_test_cluster_tool ("standby", *dir, g_getenv ("PGE_TEST_CLUSTER_DIR"), "async");
+    }
   cr_assert_not_null (conninfo, "could not start a standby");
   return conninfo;
+}
+
+static char *
+own_standby (void)
+{
+  return make_standby (&own_standby_dir);
 }
 
 static PgeEngine *
@@ -452,4 +468,143 @@ Test (replica, lag_limit_and_read_your_writes)
     PQfinish (pg);
   }
   wait_usable (engine, "r1", TRUE);
+}
+
+/* The port in a "... port=N ..." conninfo of tools/pge-cluster. */
+static char *
+port_of (const char *conninfo)
+{
+  const char *p = strstr (conninfo, "port=");
+
+  cr_assert_not_null (p);
+  return g_strndup (p + 5, strspn (p + 5, "0123456789"));
+}
+
+/* Runs @sql on @node, returns its first row's @column. */
+static char *
+value_on_node (PgeEngine *engine, const char *node, const char *sql, int column)
+{
+  g_autoptr(PgeResult) result = wait_ok (pge_engine_query_on_node (engine, node, sql, NULL));
+
+  return g_strdup (pge_result_get_value (result, 0, column));
+}
+
+/* Item 5 of issue 18: an HA manager promotes the standby a replica node
+ * is on. That node gets no more reads (its replay stands still; a
+ * read-your-writes read no longer waits out its timeout for it), and a
+ * node whose conninfo lists another standby moves its checker and its
+ * workers there. r1 lists S1 then S2; r2 is S1 alone. */
+Test (replica, promoted_standby_gets_no_reads_and_the_node_finds_another)
+{
+  g_autofree char *s1 = NULL;
+  g_autofree char *s2 = NULL;
+  g_autofree char *p1 = NULL;
+  g_autofree char *p2 = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *multi = NULL;
+  g_autofree char *single = NULL;
+  g_autofree char *port = NULL;
+  g_autoptr(PgeConfig) config = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start, took, give_up;
+  guint64 lsn;
+
+  pge_test_guard_long ();
+  cr_assert (pge_engine_exec_sync (test_engine, "CREATE TABLE t (v int)", &error));
+  s1 = make_standby (&own_standby_dir);
+  s2 = make_standby (&own_standby2_dir);
+  p1 = port_of (s1);
+  p2 = port_of (s2);
+  user = g_strdup (strstr (s1, "user=") + 5);
+  *strchr (user, ' ') = '\0';
+  /* No target_session_attrs: the engine adds prefer-standby for replicas. */
+  multi = g_strdup_printf ("host=127.0.0.1,127.0.0.1 port=%s,%s user=%s dbname=postgres "
+                           "options='-c search_path=%s'", p1, p2, user, pge_test_schema ());
+  single = g_strdup_printf ("%s options='-c search_path=%s'", s1, pge_test_schema ());
+  pge_test_wait_replayed (single);
+  config = pge_test_config (2);
+  pge_config_add_replica (config, "r1", multi, 2);
+  pge_config_add_replica (config, "r2", single, 2);
+  pge_config_set_replica_check_interval (config, 50);
+  engine = replica_engine (config);
+  wait_usable (engine, "r1", TRUE);
+  wait_usable (engine, "r2", TRUE);
+  port = value_on_node (engine, "r1", "SELECT inet_server_port()", 0);
+  cr_assert_str_eq (port, p1, "r1 should be on its first host, a standby");
+
+  g_free (pge_test_cluster_tool ("promote", own_standby_dir, NULL, NULL));
+
+  /* The promoted server is a primary of its own now: r2 is not usable. */
+  wait_usable (engine, "r2", FALSE);
+
+  /* A read that must see a commit made after the promotion: only the real
+   * primary and S2 have it. It must not wait out its 10 s for S1. */
+  cr_assert (pge_engine_exec_sync (engine, "INSERT INTO t VALUES (1)", &error));
+  lsn = pge_engine_get_write_lsn_sync (engine, &error);
+  cr_assert_gt (lsn, 0, "%s", error ? error->message : "");
+  start = g_get_monotonic_time ();
+  {
+    g_autoptr(PgeResult) result = wait_ok (pge_engine_query_read_after (engine, lsn, 10000,
+                                                                         "SELECT count(*), inet_server_port() FROM t", NULL));
+
+    took = g_get_monotonic_time () - start;
+    cr_log_info ("read-after a promotion: %.1f ms, on port %s", took / 1000.0, pge_result_get_value (result, 0, 1));
+    cr_assert_str_eq (pge_result_get_value (result, 0, 0), "1", "the read missed the commit");
+    cr_assert_str_neq (pge_result_get_value (result, 0, 1), p1, "a read ran on the promoted server");
+  }
+  cr_assert_lt (took, 5 * G_TIME_SPAN_SECOND, "the read-after waited %" G_GINT64_FORMAT " ms for a promoted replica",
+                took / 1000);
+
+  /* r1's workers follow its checker to S2. */
+  give_up = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  for (;;)
+    {
+      g_autofree char *now_on = value_on_node (engine, "r1", "SELECT inet_server_port()", 0);
+
+      if (g_str_equal (now_on, p2))
+        break;
+      cr_assert (g_get_monotonic_time () < give_up, "r1's workers stayed on %s, not the standby %s", now_on, p2);
+      g_usleep (50 * 1000);
+    }
+  wait_usable (engine, "r1", TRUE);
+  /* Plain reads: never on the promoted server, and r1 serves them. */
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(PgeResult) result = wait_ok (pge_engine_query_read (engine, "SELECT count(*), inet_server_port() FROM t", NULL));
+
+      cr_assert_str_neq (pge_result_get_value (result, 0, 1), p1, "a read ran on the promoted server");
+    }
+  {
+    PgeNodeStats stats;
+
+    node_stats (engine, "r2", &stats);
+    cr_assert_not (stats.usable, "the promoted r2 was reported usable");
+    node_stats (engine, "r1", &stats);
+    cr_assert_geq (stats.n_reads, 1, "the standby S2 got no reads");
+  }
+}
+
+/* A replica conninfo that names target_session_attrs keeps it: the
+ * engine adds prefer-standby only when none is given. Here "standby" on
+ * the primary's conninfo: the node cannot connect, and is down. */
+Test (replica, own_target_session_attrs_wins)
+{
+  g_autofree char *conninfo = g_strdup_printf ("%s target_session_attrs=standby", pge_test_schema_conninfo ());
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  PgeNodeStats stats;
+
+  pge_config_add_replica (config, "not-a-standby", conninfo, 1);
+  engine = replica_engine (config);
+  node_stats (engine, "not-a-standby", &stats);
+  cr_assert (stats.down, "a replica node connected to a primary despite target_session_attrs=standby");
+  cr_assert_not (stats.usable);
+  {
+    g_autoptr(PgeFuture) future = pge_engine_query_on_node (engine, "not-a-standby", "SELECT 1", NULL);
+
+    cr_assert_null (pge_future_wait (future, &error));
+    pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  }
 }

@@ -45,6 +45,17 @@ if [ "${PGE_STRESS_FAILOVER:-0}" = 1 ]; then
   grep -qE '^[0-9]+ passed, [0-9]+ failed$' failover.out || echo "0 passed, 1 failed"
   exit "$status"
 fi
+# PGE_STRESS_PATRONI=1: only `pge-stress --patroni` (tests/patroni.c):
+# two failovers of a Patroni cluster of its own (tools/pge-patroni), one
+# test each plus one for the rows at the end; "0 passed, 0 failed" with
+# the reason where Patroni is not installed.
+if [ "${PGE_STRESS_PATRONI:-0}" = 1 ]; then
+  status=0
+  G_SLICE=always-malloc ./tests/pge-stress --patroni >patroni.out 2>&1 || status=$?
+  cat patroni.out
+  grep -qE '^[0-9]+ passed, [0-9]+ failed$' patroni.out || echo "0 passed, 1 failed"
+  exit "$status"
+fi
 status=0
 make check >check.out 2>&1 || status=$?
 # The server-restart test would hit every other test's connections: it

@@ -1360,3 +1360,14 @@ pge_connection_copy (PgeConnection *conn, const char *sql, PgeCopyFromFunc read,
     g_propagate_error (error, client);
   return result;
 }
+
+/* ------------------------------------------------------------- metrics */
+
+/* Any thread: the cache lives as long as the connection object and only
+ * its counters are read (relaxed). */
+void
+pge_connection_add_cache_counts (PgeConnection *conn, guint64 *hits, guint64 *misses)
+{
+  if (conn->statements != NULL)
+    pge_statements_add_counts (conn->statements, hits, misses);
+}

@@ -9,7 +9,8 @@
  * a run is the same on both paths and lives here once: the pre-flight
  * check and reconnect of an idle connection, the check that a lease job
  * still has the connection its transaction began on, observers, stats,
- * rolling back what a job left open, putting back a job that never ran.
+ * rolling back what a job left open, putting back a job that never ran,
+ * and the metrics counted per job and per connect (metrics.c).
  *
  * Submission installs the future's hooks (future.c): cancel marks the
  * job and lets the pool unqueue it or cancel its query; run-here lets a
@@ -101,16 +102,39 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 
 /* ------------------------------------------------------------- running */
 
+/* Metrics, for the holder: a call's wait for a connection ends when its
+ * job starts (a lease's later statements waited for their transaction,
+ * not for a connection). Returns the time, for note_end(). */
+static gint64
+note_start (PgeSlot *slot, PgeJob *job)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (job->lease == NULL || job->kind == PGE_JOB_PIN)
+    pge_metrics_cells_time (&slot->metrics, PGE_TIMER_ACQUIRE, now - job->created_us);
+  return now;
+}
+
+static void
+note_end (PgeSlot *slot, PgeJob *job, gint64 start_us)
+{
+  if (job->kind != PGE_JOB_PIN)
+    pge_metrics_cells_time (&slot->metrics, PGE_TIMER_RUN, g_get_monotonic_time () - start_us);
+}
+
 /* For the holder: (re)connects @slot's connection, counting reconnects. */
 gboolean
 pge_dispatch_connect (PgeSlot *slot, GError **error)
 {
+  gint64 start = g_get_monotonic_time ();
   gboolean ok;
 
   /* Replacing a connection it had: that one is lost (reported once). */
   if (pge_connection_get_generation (slot->conn) > 0)
     pge_pool_note_lost (slot);
   ok = pge_connection_connect (slot->conn, error);
+  pge_metrics_cells_time (&slot->metrics, PGE_TIMER_CONNECT, g_get_monotonic_time () - start);
+  pge_metrics_cells_count (ok ? &slot->metrics.n_connects : &slot->metrics.n_connect_errors, 1);
 
   if (ok && pge_connection_get_generation (slot->conn) > 1)
     pge_pool_count_reconnect (slot->pool);
@@ -186,6 +210,7 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
 {
   PgeResult *result = NULL;
   GError *error = NULL;
+  gint64 start;
 
   if (!check_connection (slot, job, &error))
     {
@@ -194,10 +219,12 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
       pge_pool_mark_broken (slot);
       return FALSE;
     }
+  start = note_start (slot, job);
   if (error == NULL)
     result = run_kind (slot, job, &error);
   if (job->observe != NULL)
     job->observe (job, slot->conn, result, error, job->observe_data);
+  note_end (slot, job, start);
   /* Before the job resolves: cancels no longer reach it. */
   if (direct)
     pge_connection_set_running (slot->conn, NULL, FALSE);
@@ -282,14 +309,18 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
     }
   if (pge_connection_pipeline_send (conn, items, n_jobs))
     {
-      gint64 since = g_get_monotonic_time ();
+      gint64 sent = g_get_monotonic_time (), since = sent;
 
       for (guint i = 0; i < n_jobs; i++)
         {
           if (!items[i].sent)
             continue;
           pge_pool_advance (slot, jobs[i]);
+          note_start (slot, jobs[i]);
           pge_connection_pipeline_read (conn, &items[i], since);
+          /* Each query ran, for its caller, from the send to its answer. */
+          note_end (slot, jobs[i], sent);
+          pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
           since = g_get_monotonic_time ();
         }
       pge_connection_pipeline_end (conn);

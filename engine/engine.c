@@ -915,6 +915,12 @@ pge_engine_get_node (PgeEngine *engine, const char *name)
   return g_hash_table_lookup (engine->nodes, name);
 }
 
+GPtrArray *
+pge_engine_get_pools (PgeEngine *engine)
+{
+  return engine->pools;
+}
+
 /* Borrowed; NULL until the engine has started. */
 PgeRouter *
 pge_engine_get_router (PgeEngine *engine)

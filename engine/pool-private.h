@@ -5,6 +5,7 @@
 #include "config-private.h"
 #include "connection-private.h"
 #include "job-private.h"
+#include "metrics-private.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,8 @@ struct _PgeSlot {
   gboolean       exited;
   gboolean       ever_up;    /* connected once: a later loss is reported */
   gboolean       lost;       /* reported lost, not yet restored */
+
+  PgeMetricsCells metrics;   /* written by the holder only (metrics.c) */
 };
 
 /* Told when a connection of the pool is lost or comes back (see
@@ -95,6 +98,7 @@ struct _PgePool {
   guint        reconnect_max_ms; /* workers' backoff cap; fixed */
   gboolean     down;
   char        *server;           /* "host:port" of the last connect */
+  PgeMetricsFigures metrics_base; /* subtracted from snapshots (metrics.c) */
 
   /* Atomic. */
   PgeCounters  counters;

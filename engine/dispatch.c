@@ -152,6 +152,38 @@ settle (PgeSlot *slot)
     pge_pool_mark_broken (slot);
 }
 
+/* A lease job's connection is gone. A session (a lease that is reset)
+ * speaks of a transaction only when one was open. */
+static void
+set_lease_lost (PgeLease *lease, GError **error)
+{
+  const char *message = "the connection of this transaction was lost; "
+                        "the server rolled the transaction back";
+
+  if (lease->reset && lease->in_transaction)
+    message = "the connection of this session was lost; the server rolled back the "
+              "transaction that was open in it, and the session's state (temporary "
+              "tables, settings, locks) is gone";
+  else if (lease->reset)
+    message = "the connection of this session was lost; the session's state "
+              "(temporary tables, settings, locks) is gone";
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION, message);
+}
+
+/* For the holder, after a lease job: whether it left a transaction block
+ * open (kept as it was when the connection cannot tell any more). */
+static void
+note_lease_state (PgeLease *lease, PgeConnection *conn)
+{
+  PGconn *pg = pge_connection_get_pgconn (conn);
+  PGTransactionStatusType status = pg != NULL ? PQtransactionStatus (pg) : PQTRANS_UNKNOWN;
+
+  if (status == PQTRANS_IDLE)
+    lease->in_transaction = FALSE;
+  else if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+    lease->in_transaction = TRUE;
+}
+
 /* Whether @job may run on the slot's connection; sets @error if it must
  * fail instead. FALSE with no error: the connection is dead and could not
  * be replaced, so the job goes back to the queue. */
@@ -170,9 +202,7 @@ check_connection (PgeSlot *slot, PgeJob *job, GError **error)
       if (poison != NULL)
         g_propagate_error (error, poison);
       else if (!pge_lease_owns (job->lease, slot->conn) || !pge_connection_preflight (slot->conn))
-        g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION,
-                             "the connection of this transaction was lost; "
-                             "the server rolled the transaction back");
+        set_lease_lost (job->lease, error);
     }
   else if (!pge_connection_preflight (slot->conn) && !pge_dispatch_connect (slot, &reconnect_error))
     {
@@ -225,6 +255,8 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
   if (job->observe != NULL)
     job->observe (job, slot->conn, result, error, job->observe_data);
   note_end (slot, job, start);
+  if (job->lease != NULL)
+    note_lease_state (job->lease, slot->conn);
   /* Before the job resolves: cancels no longer reach it. */
   if (direct)
     pge_connection_set_running (slot->conn, NULL, FALSE);

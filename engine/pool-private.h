@@ -60,6 +60,8 @@ struct _PgeLease {
                             * whose connection is reset (DISCARD ALL)
                             * when unpinned */
   GError    *poison;       /* set: its jobs fail with it instead of running */
+  gboolean   in_transaction; /* the holder's: a transaction block was open
+                              * after the lease's last job (dispatch.c) */
   GCond      unpinned_cond;
 };
 

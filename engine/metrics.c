@@ -592,11 +592,13 @@ format_timer (GString *out, PgeMetrics **nodes, guint n_nodes, PgeTimer timer)
 char *
 pge_engine_format_metrics (PgeEngine *engine)
 {
-  GString *out = g_string_sized_new (8192);
-  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_metrics_unref);
+  g_autoptr(GPtrArray) nodes = NULL;
+  GString *out;
   GPtrArray *pools;
 
   g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
+  out = g_string_sized_new (8192);
+  nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_metrics_unref);
   pools = pge_engine_get_pools (engine);
   for (guint i = 0; i < pools->len; i++)
     {

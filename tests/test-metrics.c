@@ -232,6 +232,36 @@ Test (metrics, unknown_node_is_invalid_argument)
   cr_assert (strstr (error->message, "nowhere") != NULL);
 }
 
+static void
+count_critical (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+/* Programmer errors (a bad enum value, a bucket out of range, a quantile
+ * outside [0, 1], NULL) are preconditions: a critical and a neutral
+ * answer, never a crash or a read out of bounds. */
+Test (metrics, bad_arguments_are_preconditions)
+{
+  g_autoptr(PgeMetrics) metrics = metrics_of (test_engine, NULL);
+  guint n_criticals = 0;
+
+  g_log_set_handler ("pgengine", G_LOG_LEVEL_CRITICAL, count_critical, &n_criticals);
+  cr_assert_eq (pge_metrics_get_counter (metrics, (PgeCounter) 99), 0);
+  cr_assert_eq (pge_metrics_get_timer_count (metrics, (PgeTimer) 3), 0);
+  cr_assert_eq (pge_metrics_get_timer_sum_us (metrics, (PgeTimer) -1), 0);
+  cr_assert_eq (pge_metrics_get_timer_bucket (metrics, PGE_TIMER_RUN, pge_metrics_get_n_buckets ()), 0);
+  cr_assert_eq (pge_metrics_get_bucket_bound_us (pge_metrics_get_n_buckets ()), -1);
+  cr_assert_eq (pge_metrics_get_timer_percentile_us (metrics, PGE_TIMER_RUN, 1.5), -1);
+  cr_assert_eq (pge_metrics_get_timer_percentile_us (metrics, PGE_TIMER_RUN, -0.1), -1);
+  cr_assert_null (pge_metrics_get_node (NULL));
+  cr_assert_null (pge_engine_get_metrics (NULL, NULL, NULL));
+  cr_assert_null (pge_engine_format_metrics (NULL));
+  pge_engine_reset_metrics (NULL);
+  cr_assert_eq (n_criticals, 11);
+  pge_metrics_unref (NULL);  /* fine, like g_free (NULL) */
+}
+
 Test (metrics, bucket_bounds_grow_and_end_unbounded)
 {
   guint n = pge_metrics_get_n_buckets ();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pgengine.h"
+#include "job-private.h"
 
 G_BEGIN_DECLS
 
@@ -41,5 +42,9 @@ G_GNUC_INTERNAL void pge_metrics_cells_time  (PgeMetricsCells *cells,
                                               PgeTimer         timer,
                                               gint64           duration_us);
 G_GNUC_INTERNAL void pge_metrics_cells_count (guint64 *cell, guint64 n);
+
+/* Under the pool's queue_lock, for whoever takes @slot out of its pool's
+ * slot list for good: keeps its counts in the pool's figures. */
+G_GNUC_INTERNAL void pge_metrics_retire_slot_locked (PgePool *pool, PgeSlot *slot);
 
 G_END_DECLS

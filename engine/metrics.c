@@ -7,8 +7,10 @@
  * a time, the holder of the slot (pool.c's rule for everything about a
  * connection), so a count is a relaxed load and store — no locked
  * instruction, no shared cache line between slots. A snapshot loads every
- * cell relaxed and sums the slots; the gauges (workers, busy, queued) are
- * read under the pool's queue_lock, once per node.
+ * cell relaxed and sums the slots, under the pool's queue_lock (which
+ * guards the slot list and the gauges: workers, busy, queued). A slot
+ * taken out of a pool for good leaves its counts in the pool's
+ * `metrics_retired` (pge_metrics_retire_slot_locked()).
  *
  * Reset keeps the cells (their writers are on other threads) and records
  * the current sums as the pool's baseline instead, under queue_lock;
@@ -95,27 +97,44 @@ add_timer (PgeTimerCells *sum, const PgeTimerCells *cells)
     sum->buckets[b] += load (&cells->buckets[b]);
 }
 
-/* The cumulative figures of @pool since it started. Gauges are left 0. */
+static void add_figures (PgeMetricsFigures *sum, const PgeMetricsFigures *figures);
+
+/* Adds what @slot counted to @out. */
 static void
-read_cumulative (PgePool *pool, PgeMetricsFigures *out)
+add_slot (PgeMetricsFigures *out, PgeSlot *slot)
 {
   guint64 *c = out->counters;
 
-  *out = (PgeMetricsFigures) { { 0 } };
-  c[PGE_COUNTER_COMPLETED] = load (&pool->counters.n_completed);
-  c[PGE_COUNTER_FAILED] = load (&pool->counters.n_failed);
-  for (guint i = 0; i < pool->slots->len; i++)
-    {
-      PgeSlot *slot = pool->slots->pdata[i];
+  for (guint t = 0; t < G_N_ELEMENTS (out->timers); t++)
+    add_timer (&out->timers[t], &slot->metrics.timers[t]);
+  c[PGE_COUNTER_CONNECTS] += load (&slot->metrics.n_connects);
+  c[PGE_COUNTER_CONNECT_ERRORS] += load (&slot->metrics.n_connect_errors);
+  c[PGE_COUNTER_PIPELINED] += load (&slot->metrics.n_pipelined);
+  pge_connection_add_cache_counts (slot->conn, &c[PGE_COUNTER_CACHE_HITS], &c[PGE_COUNTER_CACHE_MISSES]);
+}
 
-      for (guint t = 0; t < G_N_ELEMENTS (out->timers); t++)
-        add_timer (&out->timers[t], &slot->metrics.timers[t]);
-      c[PGE_COUNTER_CONNECTS] += load (&slot->metrics.n_connects);
-      c[PGE_COUNTER_CONNECT_ERRORS] += load (&slot->metrics.n_connect_errors);
-      c[PGE_COUNTER_PIPELINED] += load (&slot->metrics.n_pipelined);
-      pge_connection_add_cache_counts (slot->conn, &c[PGE_COUNTER_CACHE_HITS],
-                                       &c[PGE_COUNTER_CACHE_MISSES]);
-    }
+/* Under queue_lock (which guards the slot list of a pool that grows and
+ * shrinks): the cumulative figures of @pool since it started, retired
+ * slots included. Gauges are left 0. */
+static void
+read_cumulative_locked (PgePool *pool, PgeMetricsFigures *out)
+{
+  *out = pool->metrics_retired;
+  out->counters[PGE_COUNTER_COMPLETED] = load (&pool->counters.n_completed);
+  out->counters[PGE_COUNTER_FAILED] = load (&pool->counters.n_failed);
+  for (guint i = 0; i < pool->slots->len; i++)
+    add_slot (out, pool->slots->pdata[i]);
+}
+
+/* Under queue_lock, for the code that takes @slot out of pool->slots for
+ * good (a pool that shrinks): its counts stay in the pool's. */
+void
+pge_metrics_retire_slot_locked (PgePool *pool, PgeSlot *slot)
+{
+  PgeMetricsFigures figures = { { 0 } };
+
+  add_slot (&figures, slot);
+  add_figures (&pool->metrics_retired, &figures);
 }
 
 static guint64
@@ -142,8 +161,8 @@ subtract (PgeMetricsFigures *figures, const PgeMetricsFigures *base)
 static void
 read_pool (PgePool *pool, PgeMetricsFigures *out)
 {
-  read_cumulative (pool, out);
   g_mutex_lock (&pool->queue_lock);
+  read_cumulative_locked (pool, out);
   subtract (out, &pool->metrics_base);
   out->counters[PGE_COUNTER_WORKERS] = pool->slots->len;
   out->counters[PGE_COUNTER_BUSY] = pool->n_busy;
@@ -248,11 +267,9 @@ pge_engine_reset_metrics (PgeEngine *engine)
   for (guint i = 0; i < pools->len; i++)
     {
       PgePool *pool = pools->pdata[i];
-      PgeMetricsFigures now;
 
-      read_cumulative (pool, &now);
       g_mutex_lock (&pool->queue_lock);
-      pool->metrics_base = now;
+      read_cumulative_locked (pool, &pool->metrics_base);
       g_mutex_unlock (&pool->queue_lock);
     }
 }

@@ -100,7 +100,8 @@ struct _PgePool {
   guint        reconnect_max_ms; /* workers' backoff cap; fixed */
   gboolean     down;
   char        *server;           /* "host:port" of the last connect */
-  PgeMetricsFigures metrics_base; /* subtracted from snapshots (metrics.c) */
+  PgeMetricsFigures metrics_base;    /* subtracted from snapshots (metrics.c) */
+  PgeMetricsFigures metrics_retired; /* what slots taken out had counted */
 
   /* Atomic. */
   PgeCounters  counters;

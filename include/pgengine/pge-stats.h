@@ -22,7 +22,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeStats, pge_stats_free)
  * PgeTimer:
  * @PGE_TIMER_ACQUIRE: how long a call waited for a connection: from the
  *   call to the moment its statement (or its transaction's `BEGIN`, its
- *   session's pin) started on one
+ *   session's pin) started on one. A call that never got one (acquire
+ *   timeout, cancelled while queued) is not timed: it counts as failed
  * @PGE_TIMER_RUN: how long a job ran on its connection
  * @PGE_TIMER_CONNECT: how long a connection attempt took, failed or not
  *
@@ -43,8 +44,11 @@ typedef enum {
  * @PGE_COUNTER_QUEUED: calls waiting for a connection, now
  * @PGE_COUNTER_COMPLETED: jobs finished without error
  * @PGE_COUNTER_FAILED: jobs finished with an error
- * @PGE_COUNTER_CONNECTS: connection attempts that succeeded
- * @PGE_COUNTER_CONNECT_ERRORS: connection attempts that failed
+ * @PGE_COUNTER_CONNECTS: connection attempts of the workers that
+ *   succeeded (the LISTEN connection and the replica checker's are not
+ *   counted)
+ * @PGE_COUNTER_CONNECT_ERRORS: connection attempts of the workers that
+ *   failed
  * @PGE_COUNTER_PIPELINED: statements sent in a pipeline with others
  *   (auto-pipelining)
  * @PGE_COUNTER_CACHE_HITS: statements run from the statement cache

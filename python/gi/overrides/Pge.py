@@ -318,13 +318,21 @@ _ARRAY_OIDS = frozenset((1000, 1001, 1005, 1007, 1016, 1028, 1021, 1022, 1231, 1
                          2951, 199, 3807, 1187, 1182, 1115, 1185))
 
 
-def _native_row(result, index):
+def _column_types(result):
+    return [result.get_column_type(i) for i in range(result.get_n_columns())]
+
+
+def _native_row(result, index, types=None):
+    """Row `index` as a tuple of native values; `types` (the column type
+    OIDs) saves looking them up again for each row."""
     values = result.row_to_variant(index).unpack()
     out = None
+    if types is None:
+        types = _column_types(result)
     for column, value in enumerate(values):
         if value is None:
             continue
-        oid = result.get_column_type(column)
+        oid = types[column]
         if oid == _BYTEA_OID:
             value = bytes(value)
         elif oid in _READERS:
@@ -350,7 +358,8 @@ class Result(Pge.Result):
     def __getitem__(self, index):
         n = self.get_n_rows()
         if isinstance(index, slice):
-            return [self.row(i) for i in range(*index.indices(n))]
+            types = _column_types(self)
+            return [_native_row(self, i, types) for i in range(*index.indices(n))]
         if not isinstance(index, int):
             raise TypeError("result indices must be integers or slices")
         if index < 0:
@@ -360,8 +369,9 @@ class Result(Pge.Result):
         return _native_row(self, index)
 
     def __iter__(self):
+        types = _column_types(self)
         for i in range(self.get_n_rows()):
-            yield _native_row(self, i)
+            yield _native_row(self, i, types)
 
     @property
     def columns(self):

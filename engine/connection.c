@@ -1291,19 +1291,26 @@ pge_connection_pipeline_end (PgeConnection *conn)
 #define COPY_CHUNK (64 * 1024)
 
 /* The server's error, with its CONTEXT line ("COPY t, line 4711, column
- * x: ..."), which says where in the data it stopped. */
+ * x: ..."), which says where in the data it stopped. The SQLSTATE tag
+ * comes once, at the end, after the context: "...: \"abc\"; context: COPY
+ * t, line 4711, column id: \"abc\" [SQLSTATE 22P02]". */
 static GError *
 copy_server_error (PgeConnection *conn, const PGresult *res)
 {
   GError *error = pge_connection_error_from_result (conn, res);
   g_autofree char *context = g_strdup (PQresultErrorField (res, PG_DIAG_CONTEXT));
+  const char *sqlstate = pge_error_get_sqlstate (error);
+  g_autofree char *tag = g_strdup_printf (" [SQLSTATE %s]", sqlstate ? sqlstate : "");
+  gsize length = strlen (error->message);
   GError *full;
 
   if (context == NULL)
     return error;
   g_strdelimit (g_strchomp (context), "\n", ' ');
-  full = pge_error_new_sqlstate (error->code, pge_error_get_sqlstate (error), "%s; context: %s",
-                                 error->message, context);
+  if (sqlstate != NULL && g_str_has_suffix (error->message, tag))
+    length -= strlen (tag);
+  full = pge_error_new_sqlstate (error->code, sqlstate, "%.*s; context: %s",
+                                 (int) length, error->message, context);
   g_error_free (error);
   return full;
 }
@@ -1536,4 +1543,15 @@ pge_connection_copy (PgeConnection *conn, const char *sql, PgeCopyFromFunc read,
   if (client != NULL)
     g_propagate_error (error, client);
   return result;
+}
+
+/* ------------------------------------------------------------- metrics */
+
+/* Any thread: the cache lives as long as the connection object and only
+ * its counters are read (relaxed). */
+void
+pge_connection_add_cache_counts (PgeConnection *conn, guint64 *hits, guint64 *misses)
+{
+  if (conn->statements != NULL)
+    pge_statements_add_counts (conn->statements, hits, misses);
 }

@@ -277,9 +277,9 @@ to_callback (const char *sql, PgeCopyToFunc func, gpointer user_data, GDestroyNo
  * The future's result has the number of rows loaded as
  * pge_result_get_rows_affected() (the `COPY n` command tag). A server
  * error (a malformed row) is a %PGE_ERROR_QUERY with its SQLSTATE and the
- * server's context line in the message (`... context: COPY t, line 4711,
- * column x: "abc"`); an error reading @stream is that error as @stream
- * reported it; pge_future_cancel() fails the COPY with
+ * server's context line in the message (`...; context: COPY t, line
+ * 4711, column x: "abc" [SQLSTATE 22P02]`: the tag once, at the end); an
+ * error reading @stream is that error as @stream reported it; pge_future_cancel() fails the COPY with
  * %PGE_ERROR_CANCELLED (it takes effect between two reads: only
  * @cancellable interrupts a read blocked on @stream); a
  * `statement_timeout` fails it with %PGE_ERROR_TIMEOUT.

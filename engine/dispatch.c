@@ -9,7 +9,8 @@
  * a run is the same on both paths and lives here once: the pre-flight
  * check and reconnect of an idle connection, the check that a lease job
  * still has the connection its transaction began on, observers, stats,
- * rolling back what a job left open, putting back a job that never ran.
+ * rolling back what a job left open, putting back a job that never ran,
+ * and the metrics counted per job and per connect (metrics.c).
  *
  * Submission installs the future's hooks (future.c): cancel marks the
  * job and lets the pool unqueue it or cancel its query; run-here lets a
@@ -101,6 +102,26 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 
 /* ------------------------------------------------------------- running */
 
+/* Metrics, for the holder: a call's wait for a connection ends when its
+ * job starts (a lease's later statements waited for their transaction,
+ * not for a connection). Returns the time, for note_end(). */
+static gint64
+note_start (PgeSlot *slot, PgeJob *job)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (job->lease == NULL || job->kind == PGE_JOB_PIN)
+    pge_metrics_cells_time (&slot->metrics, PGE_TIMER_ACQUIRE, now - job->created_us);
+  return now;
+}
+
+static void
+note_end (PgeSlot *slot, PgeJob *job, gint64 start_us)
+{
+  if (job->kind != PGE_JOB_PIN)
+    pge_metrics_cells_time (&slot->metrics, PGE_TIMER_RUN, g_get_monotonic_time () - start_us);
+}
+
 /* For the holder: (re)connects @slot's connection, counting reconnects;
  * gives up at @deadline (0: only connect_timeout bounds it), so that a
  * job held while its connection is replaced keeps its acquire timeout. */
@@ -108,12 +129,15 @@ gboolean
 pge_dispatch_connect_until (PgeSlot *slot, gint64 deadline, GError **error)
 {
   GError *local = NULL;
+  gint64 start = g_get_monotonic_time ();
   gboolean ok;
 
   /* Replacing a connection it had: that one is lost (reported once). */
   if (pge_connection_get_generation (slot->conn) > 0)
     pge_pool_note_lost (slot);
   ok = pge_connection_connect_until (slot->conn, deadline, &local);
+  pge_metrics_cells_time (&slot->metrics, PGE_TIMER_CONNECT, g_get_monotonic_time () - start);
+  pge_metrics_cells_count (ok ? &slot->metrics.n_connects : &slot->metrics.n_connect_errors, 1);
   pge_pool_note_connect_error (slot->pool, local);
   if (local != NULL)
     g_propagate_error (error, local);
@@ -140,6 +164,38 @@ settle (PgeSlot *slot)
     pge_pool_mark_broken (slot);
 }
 
+/* A lease job's connection is gone. A session (a lease that is reset)
+ * speaks of a transaction only when one was open. */
+static void
+set_lease_lost (PgeLease *lease, GError **error)
+{
+  const char *message = "the connection of this transaction was lost; "
+                        "the server rolled the transaction back";
+
+  if (lease->reset && lease->in_transaction)
+    message = "the connection of this session was lost; the server rolled back the "
+              "transaction that was open in it, and the session's state (temporary "
+              "tables, settings, locks) is gone";
+  else if (lease->reset)
+    message = "the connection of this session was lost; the session's state "
+              "(temporary tables, settings, locks) is gone";
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION, message);
+}
+
+/* For the holder, after a lease job: whether it left a transaction block
+ * open (kept as it was when the connection cannot tell any more). */
+static void
+note_lease_state (PgeLease *lease, PgeConnection *conn)
+{
+  PGconn *pg = pge_connection_get_pgconn (conn);
+  PGTransactionStatusType status = pg != NULL ? PQtransactionStatus (pg) : PQTRANS_UNKNOWN;
+
+  if (status == PQTRANS_IDLE)
+    lease->in_transaction = FALSE;
+  else if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+    lease->in_transaction = TRUE;
+}
+
 /* Whether @job may run on the slot's connection; sets @error if it must
  * fail instead. FALSE with no error: the connection is dead and could not
  * be replaced, so the job goes back to the queue. */
@@ -158,9 +214,7 @@ check_connection (PgeSlot *slot, PgeJob *job, GError **error)
       if (poison != NULL)
         g_propagate_error (error, poison);
       else if (!pge_lease_owns (job->lease, slot->conn) || !pge_connection_preflight (slot->conn))
-        g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION,
-                             "the connection of this transaction was lost; "
-                             "the server rolled the transaction back");
+        set_lease_lost (job->lease, error);
     }
   else if (!pge_connection_preflight (slot->conn) &&
            !pge_dispatch_connect_until (slot, job->deadline, &reconnect_error))
@@ -199,6 +253,7 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
 {
   PgeResult *result = NULL;
   GError *error = NULL;
+  gint64 start;
 
   if (!check_connection (slot, job, &error))
     {
@@ -207,10 +262,14 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
       pge_pool_mark_broken (slot);
       return FALSE;
     }
+  start = note_start (slot, job);
   if (error == NULL)
     result = run_kind (slot, job, &error);
   if (job->observe != NULL)
     job->observe (job, slot->conn, result, error, job->observe_data);
+  note_end (slot, job, start);
+  if (job->lease != NULL)
+    note_lease_state (job->lease, slot->conn);
   /* Before the job resolves: cancels no longer reach it. */
   if (direct)
     pge_connection_set_running (slot->conn, NULL, FALSE);
@@ -295,14 +354,18 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
     }
   if (pge_connection_pipeline_send (conn, items, n_jobs))
     {
-      gint64 since = g_get_monotonic_time ();
+      gint64 sent = g_get_monotonic_time (), since = sent;
 
       for (guint i = 0; i < n_jobs; i++)
         {
           if (!items[i].sent)
             continue;
           pge_pool_advance (slot, jobs[i]);
+          note_start (slot, jobs[i]);
           pge_connection_pipeline_read (conn, &items[i], since);
+          /* Each query ran, for its caller, from the send to its answer. */
+          note_end (slot, jobs[i], sent);
+          pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
           since = g_get_monotonic_time ();
         }
       pge_connection_pipeline_end (conn);

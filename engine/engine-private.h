@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 G_GNUC_INTERNAL PgePool        *pge_engine_get_primary   (PgeEngine *engine);
 G_GNUC_INTERNAL PgePool        *pge_engine_get_node      (PgeEngine *engine, const char *name);
 G_GNUC_INTERNAL PgeRouter      *pge_engine_get_router    (PgeEngine *engine);
+/* Every node's pool, [0] the primary; fixed after init. Transfer none. */
+G_GNUC_INTERNAL GPtrArray      *pge_engine_get_pools     (PgeEngine *engine);
 G_GNUC_INTERNAL gboolean        pge_engine_check_open    (PgeEngine *engine, GError **error);
 
 /* The engine's registry of per-thread current transactions; transfer none. */

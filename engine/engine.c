@@ -443,8 +443,8 @@ pge_engine_class_init (PgeEngineClass *klass)
    *   meanwhile were not received (the server does not keep them)
    *
    * A notification on a channel that pge_engine_listen_signal() listens
-   * on, emitted in the engine's main context; a channel's come in the
-   * order the server sent them (two channels' may interleave). The signal detail is the channel, so
+   * on, emitted in the engine's main context, in the order the server
+   * sent them, across channels too. The signal detail is the channel, so
    * `g_signal_connect (engine, "notification::orders", ...)` sees only
    * that channel's.
    *
@@ -924,6 +924,12 @@ PgePool *
 pge_engine_get_node (PgeEngine *engine, const char *name)
 {
   return g_hash_table_lookup (engine->nodes, name);
+}
+
+GPtrArray *
+pge_engine_get_pools (PgeEngine *engine)
+{
+  return engine->pools;
 }
 
 /* Borrowed; NULL until the engine has started. */

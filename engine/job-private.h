@@ -59,6 +59,7 @@ struct _PgeJob {
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */
   PgeFuture      *future;     /* owned; resolved exactly once */
+  gint64          created_us; /* monotonic: acquire time starts here (metrics) */
   PgeJobObserver  observe;    /* nullable */
   gpointer        observe_data;
   GDestroyNotify  observe_notify;

@@ -29,6 +29,7 @@ job_new (PgeJobKind kind)
   job->state = PGE_JOB_NEW;
   job->link.data = job;
   job->future = pge_future_new ();
+  job->created_us = g_get_monotonic_time ();
   return job;
 }
 

@@ -6,9 +6,12 @@
  * the server's set of LISTENed channels equal to the listeners' channels
  * (LISTEN / UNLISTEN of quoted identifiers, PQescapeIdentifier), reads
  * notifications as they come and hands each one to every listener of its
- * channel. A listener owns a queue of notifications and at most one idle
- * source on its GMainContext that drains the queue in order: the server's
- * order is the order of the callbacks.
+ * channel. The listeners on one GMainContext share a mailbox: one queue
+ * of notifications and at most one idle source on that context that
+ * drains it in order, so the server's order is the order of the
+ * callbacks on a context, across channels too (a queue per listener
+ * would run one channel's queue, then another's: a0 a2 b1 b3 for
+ * a0 b1 a2 b3).
  *
  * Lost connection: the thread reconnects, with a backoff growing from
  * BACKOFF_MIN_MS to BACKOFF_MAX_MS (with jitter), issues every LISTEN
@@ -21,17 +24,20 @@
  * returns is delivered. `requested` counts requests, `applied` the last
  * one the thread served, with `apply_error` the outcome of that round.
  *
- * Threads: `lock` guards `listeners`, `next_id`, `requested`, `applied`,
- * `apply_error`, `stopping` and each listener's `missed_pending`; the
- * thread alone touches `pg` and `listening`. Each listener's `lock`
- * guards its queue and `scheduled`; `stopped` is atomic. Lock order:
- * the notifier's lock, then a listener's. No lock is held while a
- * callback runs, nor while talking to the server.
+ * Threads: `lock` guards `listeners`, `mailboxes`, `next_id`,
+ * `requested`, `applied`, `apply_error`, `stopping`, each listener's
+ * `missed_pending` and each mailbox's `n_listeners`; the thread alone
+ * touches `pg` and `listening`. Each mailbox's `lock` guards its queue
+ * and `scheduled`; a listener's `stopped` is atomic. Lock order: the
+ * notifier's lock, then a mailbox's. No lock is held while a callback
+ * runs, nor while talking to the server.
  *
  * Lifetime: the engine holds a reference and calls
  * pge_notifier_shutdown() at close; the thread is joined there. A
- * listener is referenced by the notifier's table and by its pending idle
- * source; the last reference runs its destroy notify.
+ * listener is referenced by the notifier's table and by each of its
+ * queued notes; the last reference runs its destroy notify. A mailbox is
+ * referenced by the notifier's table while a listener of its context is
+ * there, by its listeners and by its pending idle source.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -52,26 +58,34 @@
 #define BACKOFF_MAX_MS 2000
 #define CONNECT_TIMEOUT_MS 10000
 
+/* The notifications bound for one GMainContext, whatever their channel. */
 typedef struct {
-  char    *payload;    /* NULL for a missed call */
-  gint     pid;
-} Note;
+  gatomicrefcount ref;
+  GMainContext  *context;      /* owned, immutable */
+  guint          n_listeners;  /* guarded by the notifier's lock */
+
+  GMutex         lock;         /* guards queue and scheduled */
+  GQueue         queue;        /* of Note*, in the server's order */
+  gboolean       scheduled;    /* an idle source will drain the queue */
+} Mailbox;
 
 typedef struct {
   gatomicrefcount ref;
   guint          id;
   char          *channel;      /* immutable */
-  GMainContext  *context;      /* owned, immutable */
+  Mailbox       *mailbox;      /* owned, immutable: its context's */
   PgeNotifyFunc  callback;
   gpointer       user_data;
   GDestroyNotify destroy;
   gint           stopped;      /* atomic */
   gboolean       missed_pending;  /* guarded by the notifier's lock */
-
-  GMutex         lock;         /* guards queue and scheduled */
-  GQueue         queue;        /* of Note* */
-  gboolean       scheduled;    /* an idle source will drain the queue */
 } Listener;
+
+typedef struct {
+  Listener *listener;  /* owned */
+  char     *payload;   /* NULL for a missed call */
+  gint      pid;
+} Note;
 
 struct _PgeNotifier {
   gatomicrefcount ref;
@@ -81,6 +95,7 @@ struct _PgeNotifier {
   GMutex       lock;
   GCond        applied_cond;
   GHashTable  *listeners;     /* id -> Listener* (owned ref) */
+  GHashTable  *mailboxes;     /* GMainContext* -> Mailbox* (owned ref) */
   guint        next_id;
   guint64      requested;
   guint64      applied;
@@ -97,14 +112,41 @@ struct _PgeNotifier {
   GHashTable  *listening;     /* channel -> NULL: what the server has */
 };
 
-/* ------------------------------------------------------------ listeners */
+/* ------------------------------------------------------------ mailboxes */
+
+static Mailbox *
+mailbox_new (GMainContext *context)
+{
+  Mailbox *mailbox = g_new0 (Mailbox, 1);
+
+  g_atomic_ref_count_init (&mailbox->ref);
+  mailbox->context = g_main_context_ref (context);
+  g_mutex_init (&mailbox->lock);
+  g_queue_init (&mailbox->queue);
+  return mailbox;
+}
+
+static Mailbox *
+mailbox_ref (Mailbox *mailbox)
+{
+  g_atomic_ref_count_inc (&mailbox->ref);
+  return mailbox;
+}
+
+static void note_free (Note *note);
 
 static void
-note_free (Note *note)
+mailbox_unref (Mailbox *mailbox)
 {
-  g_free (note->payload);
-  g_free (note);
+  if (!g_atomic_ref_count_dec (&mailbox->ref))
+    return;
+  g_queue_clear_full (&mailbox->queue, (GDestroyNotify) note_free);
+  g_mutex_clear (&mailbox->lock);
+  g_main_context_unref (mailbox->context);
+  g_free (mailbox);
 }
+
+/* ------------------------------------------------------------ listeners */
 
 static Listener *
 listener_ref (Listener *listener)
@@ -120,31 +162,39 @@ listener_unref (Listener *listener)
     return;
   if (listener->destroy != NULL)
     listener->destroy (listener->user_data);
-  g_queue_clear_full (&listener->queue, (GDestroyNotify) note_free);
-  g_mutex_clear (&listener->lock);
-  g_main_context_unref (listener->context);
+  g_clear_pointer (&listener->mailbox, mailbox_unref);
   g_free (listener->channel);
   g_free (listener);
 }
 
-/* On the listener's context: calls back for every queued note, in order,
- * unless the listener was stopped meanwhile. */
-static gboolean
-listener_dispatch (gpointer data)
+static void
+note_free (Note *note)
 {
-  Listener *listener = data;
+  listener_unref (note->listener);
+  g_free (note->payload);
+  g_free (note);
+}
+
+/* On the mailbox's context: calls back for every queued note, in order,
+ * skipping those of listeners stopped meanwhile. */
+static gboolean
+mailbox_dispatch (gpointer data)
+{
+  Mailbox *mailbox = data;
 
   for (;;)
     {
       Note *note;
+      Listener *listener;
 
-      g_mutex_lock (&listener->lock);
-      note = g_queue_pop_head (&listener->queue);
+      g_mutex_lock (&mailbox->lock);
+      note = g_queue_pop_head (&mailbox->queue);
       if (note == NULL)
-        listener->scheduled = FALSE;
-      g_mutex_unlock (&listener->lock);
+        mailbox->scheduled = FALSE;
+      g_mutex_unlock (&mailbox->lock);
       if (note == NULL)
         break;
+      listener = note->listener;
       if (!g_atomic_int_get (&listener->stopped))
         listener->callback (listener->channel, note->payload, note->pid,
                             note->payload == NULL, listener->user_data);
@@ -153,31 +203,57 @@ listener_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Any thread: queues a note (taking @payload) and makes sure an idle
- * source on the listener's context will drain the queue. */
+/* Any thread: queues a note for @listener (taking @payload) in its
+ * context's mailbox and makes sure an idle source there will drain it. */
 static void
 listener_post (Listener *listener, char *payload, gint pid)
 {
+  Mailbox *mailbox = listener->mailbox;
   Note *note = g_new0 (Note, 1);
   gboolean schedule;
 
+  note->listener = listener_ref (listener);
   note->payload = payload;
   note->pid = pid;
-  g_mutex_lock (&listener->lock);
-  g_queue_push_tail (&listener->queue, note);
-  schedule = !listener->scheduled;
-  listener->scheduled = TRUE;
-  g_mutex_unlock (&listener->lock);
+  g_mutex_lock (&mailbox->lock);
+  g_queue_push_tail (&mailbox->queue, note);
+  schedule = !mailbox->scheduled;
+  mailbox->scheduled = TRUE;
+  g_mutex_unlock (&mailbox->lock);
   if (schedule)
     {
       g_autoptr(GSource) source = g_idle_source_new ();
 
       g_source_set_priority (source, G_PRIORITY_DEFAULT);
       g_source_set_static_name (source, "[pgengine] notification");
-      g_source_set_callback (source, listener_dispatch, listener_ref (listener),
-                             (GDestroyNotify) listener_unref);
-      g_source_attach (source, listener->context);
+      g_source_set_callback (source, mailbox_dispatch, mailbox_ref (mailbox),
+                             (GDestroyNotify) mailbox_unref);
+      g_source_attach (source, mailbox->context);
     }
+}
+
+/* Under the notifier's lock: the mailbox of @context, shared by its
+ * listeners; transfer full. */
+static Mailbox *
+mailbox_attach_locked (PgeNotifier *notifier, GMainContext *context)
+{
+  Mailbox *mailbox = g_hash_table_lookup (notifier->mailboxes, context);
+
+  if (mailbox == NULL)
+    {
+      mailbox = mailbox_new (context);
+      g_hash_table_insert (notifier->mailboxes, mailbox->context, mailbox);
+    }
+  mailbox->n_listeners++;
+  return mailbox_ref (mailbox);
+}
+
+/* Under the notifier's lock: @listener left the table. */
+static void
+mailbox_detach_locked (PgeNotifier *notifier, Listener *listener)
+{
+  if (--listener->mailbox->n_listeners == 0)
+    g_hash_table_remove (notifier->mailboxes, listener->mailbox->context);
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -489,6 +565,7 @@ pge_notifier_new (const char *conninfo, guint timeout_ms)
   g_mutex_init (&notifier->shutdown_lock);
   g_cond_init (&notifier->applied_cond);
   notifier->listeners = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) listener_unref);
+  notifier->mailboxes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) mailbox_unref);
   notifier->listening = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!g_unix_open_pipe (notifier->wake, FD_CLOEXEC, NULL))
     g_error ("notifier: cannot create a pipe: %s", g_strerror (errno));
@@ -517,6 +594,7 @@ pge_notifier_shutdown (PgeNotifier *notifier)
       notifier->stopping = TRUE;
       listeners = g_steal_pointer (&notifier->listeners);
       notifier->listeners = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) listener_unref);
+      g_hash_table_remove_all (notifier->mailboxes);
       g_mutex_unlock (&notifier->lock);
       notifier_wake (notifier);
       g_thread_join (g_steal_pointer (&notifier->thread));
@@ -541,6 +619,7 @@ pge_notifier_unref (PgeNotifier *notifier)
     return;
   pge_notifier_shutdown (notifier);
   g_hash_table_unref (notifier->listeners);
+  g_hash_table_unref (notifier->mailboxes);
   g_hash_table_unref (notifier->listening);
   g_clear_error (&notifier->apply_error);
   close (notifier->wake[0]);
@@ -576,6 +655,7 @@ pge_notifier_add (PgeNotifier   *notifier,
                   GError       **error)
 {
   Listener *listener = g_new0 (Listener, 1);
+  g_autoptr(GMainContext) own_context = NULL;
   gint64 deadline = g_get_monotonic_time () + notifier->timeout_ms * G_TIME_SPAN_MILLISECOND;
   GError *local;
   guint64 round;
@@ -583,12 +663,11 @@ pge_notifier_add (PgeNotifier   *notifier,
 
   g_atomic_ref_count_init (&listener->ref);
   listener->channel = g_strdup (channel);
-  listener->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  if (context == NULL)
+    context = own_context = g_main_context_ref_thread_default ();
   listener->callback = callback;
   listener->user_data = user_data;
   listener->destroy = destroy;
-  g_mutex_init (&listener->lock);
-  g_queue_init (&listener->queue);
 
   g_mutex_lock (&notifier->lock);
   if (notifier->stopping)
@@ -599,6 +678,7 @@ pge_notifier_add (PgeNotifier   *notifier,
       return 0;
     }
   id = listener->id = ++notifier->next_id;
+  listener->mailbox = mailbox_attach_locked (notifier, context);
   g_hash_table_insert (notifier->listeners, GUINT_TO_POINTER (id), listener);
   round = ++notifier->requested;
   notifier_wake (notifier);
@@ -622,6 +702,7 @@ pge_notifier_remove (PgeNotifier *notifier, guint id)
     {
       g_atomic_int_set (&listener->stopped, TRUE);
       g_hash_table_steal (notifier->listeners, GUINT_TO_POINTER (id));
+      mailbox_detach_locked (notifier, listener);
       notifier->requested++;
     }
   g_mutex_unlock (&notifier->lock);

@@ -5,6 +5,7 @@
 #include "config-private.h"
 #include "connection-private.h"
 #include "job-private.h"
+#include "metrics-private.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,8 @@ struct _PgeSlot {
   gboolean       exited;
   gboolean       ever_up;    /* connected once: a later loss is reported */
   gboolean       lost;       /* reported lost, not yet restored */
+
+  PgeMetricsCells metrics;   /* written by the holder only (metrics.c) */
 };
 
 /* Told when a connection of the pool is lost or comes back (see
@@ -57,6 +60,8 @@ struct _PgeLease {
                             * whose connection is reset (DISCARD ALL)
                             * when unpinned */
   GError    *poison;       /* set: its jobs fail with it instead of running */
+  gboolean   in_transaction; /* the holder's: a transaction block was open
+                              * after the lease's last job (dispatch.c) */
   GCond      unpinned_cond;
 };
 
@@ -97,6 +102,8 @@ struct _PgePool {
   char        *server;           /* "host:port" of the last connect */
   char        *connect_failure;  /* why the last connect failed; NULL once
                                   * one succeeded (for the janitor's word) */
+  PgeMetricsFigures metrics_base;    /* subtracted from snapshots (metrics.c) */
+  PgeMetricsFigures metrics_retired; /* what slots taken out had counted */
 
   /* Atomic. */
   PgeCounters  counters;

@@ -1125,7 +1125,10 @@ element_is_null (PgeResult *result, guint row, guint column, guint index, GError
  * undone. Multi-dimensional arrays are an error. Never blocks;
  * thread-safe.
  *
- * Returns: (transfer full) (element-type utf8) (nullable): the elements;
+ * The array owns its elements: g_ptr_array_unref() frees them too (a
+ * binding copies them, hence `transfer container`).
+ *
+ * Returns: (transfer container) (element-type utf8) (nullable): the elements;
  *   %NULL with %PGE_ERROR_NULL_VALUE when the array itself is NULL,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
@@ -1334,7 +1337,10 @@ pge_result_read_boolean_array (PgeResult *result, guint row, guint column, GErro
  * pge_result_read_timestamptz() reads it; an SQL NULL element is a %NULL
  * pointer. Never blocks; thread-safe.
  *
- * Returns: (transfer full) (element-type GDateTime) (nullable): the
+ * The array owns its elements: g_ptr_array_unref() frees them too (a
+ * binding copies them, hence `transfer container`).
+ *
+ * Returns: (transfer container) (element-type GDateTime) (nullable): the
  *   values; %NULL with %PGE_ERROR_NULL_VALUE when the array is NULL,
  *   %PGE_ERROR_CONVERSION for another type, an element a #GDateTime
  *   cannot hold or a multi-dimensional array, %PGE_ERROR_INVALID_ARGUMENT
@@ -1383,7 +1389,10 @@ pge_result_read_datetime_array (PgeResult *result, guint row, guint column, GErr
  * A one-dimensional `bytea[]`; an SQL NULL element is a %NULL pointer.
  * Never blocks; thread-safe.
  *
- * Returns: (transfer full) (element-type GBytes) (nullable): the values;
+ * The array owns its elements: g_ptr_array_unref() frees them too (a
+ * binding copies them, hence `transfer container`).
+ *
+ * Returns: (transfer container) (element-type GBytes) (nullable): the values;
  *   %NULL with %PGE_ERROR_NULL_VALUE when the array is NULL,
  *   %PGE_ERROR_CONVERSION for another type or a multi-dimensional array,
  *   %PGE_ERROR_INVALID_ARGUMENT for a cell out of range
@@ -1713,7 +1722,7 @@ READ_BY_NAME (const char *, json)
  * pge_result_read_text_array() of the column called @name. Never blocks;
  * thread-safe.
  *
- * Returns: (transfer full) (element-type utf8) (nullable): as
+ * Returns: (transfer container) (element-type utf8) (nullable): as
  *   pge_result_read_text_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
  *
@@ -1808,7 +1817,7 @@ READ_BY_NAME (GArray *, boolean_array)
  * pge_result_read_datetime_array() of the column called @name. Never blocks;
  * thread-safe.
  *
- * Returns: (transfer full) (element-type GDateTime) (nullable): as
+ * Returns: (transfer container) (element-type GDateTime) (nullable): as
  *   pge_result_read_datetime_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
  *
@@ -1827,7 +1836,7 @@ READ_BY_NAME (GPtrArray *, datetime_array)
  * pge_result_read_bytes_array() of the column called @name. Never blocks;
  * thread-safe.
  *
- * Returns: (transfer full) (element-type GBytes) (nullable): as
+ * Returns: (transfer container) (element-type GBytes) (nullable): as
  *   pge_result_read_bytes_array(); also %NULL with %PGE_ERROR_INVALID_ARGUMENT when no
  *   column has that name
  *

@@ -32,6 +32,9 @@ G_GNUC_INTERNAL void           pge_statements_remove   (PgeStatements         *s
 G_GNUC_INTERNAL void           pge_statements_note_time (PgeStatements         *statements,
                                                          const PgeStatementKey *key,
                                                          gint64                 duration_us);
+G_GNUC_INTERNAL void           pge_statements_add_counts (PgeStatements *statements,
+                                                          guint64       *hits,
+                                                          guint64       *misses);
 G_GNUC_INTERNAL gboolean       pge_statements_is_fast  (PgeStatements         *statements,
                                                         const PgeStatementKey *key);
 

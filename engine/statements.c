@@ -15,7 +15,9 @@
  * its run time, so the scheduler pipelines only statements known to be
  * fast (pool.c).
  *
- * Owned by whoever holds the connection (pool.c): no lock.
+ * Owned by whoever holds the connection (pool.c): no lock. The hit and
+ * miss counters are the exception: metrics snapshots read them from any
+ * thread, relaxed, while the holder alone writes them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -40,7 +42,16 @@ struct _PgeStatements {
   GHashTable *entries;   /* PgeStatementKey* (inside Entry) -> Entry*, owned */
   GQueue      lru;
   guint       max;
+  /* Written by the holder only, read by metrics snapshots: relaxed. */
+  guint64     n_hits;
+  guint64     n_misses;
 };
+
+static void
+count (guint64 *cell)
+{
+  __atomic_store_n (cell, __atomic_load_n (cell, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
 
 static guint
 key_hash (gconstpointer data)
@@ -135,6 +146,7 @@ pge_statements_lookup (PgeStatements *statements, const PgeStatementKey *key,
 
   if (entry == NULL)
     return FALSE;
+  count (&statements->n_hits);
   g_queue_unlink (&statements->lru, &entry->lru_link);
   g_queue_push_head_link (&statements->lru, &entry->lru_link);
   memcpy (name, entry->name, PGE_STATEMENT_NAME_SIZE);
@@ -170,6 +182,7 @@ pge_statements_insert (PgeStatements *statements, const PgeStatementKey *key)
 
   if (g_hash_table_contains (statements->entries, key) || statements->max == 0)
     return NULL;
+  count (&statements->n_misses);
   evicted = pge_statements_make_room (statements);
   entry = g_new0 (Entry, 1);
   entry->key.n = key->n;
@@ -213,4 +226,14 @@ pge_statements_is_fast (PgeStatements *statements, const PgeStatementKey *key)
   Entry *entry = g_hash_table_lookup (statements->entries, key);
 
   return entry != NULL && entry->avg_us >= 0 && entry->avg_us < FAST_US;
+}
+
+/* For metrics snapshots, from any thread: adds the hits (lookups that
+ * found their statement) and misses (statements prepared into the cache)
+ * so far. */
+void
+pge_statements_add_counts (PgeStatements *statements, guint64 *hits, guint64 *misses)
+{
+  *hits += __atomic_load_n (&statements->n_hits, __ATOMIC_RELAXED);
+  *misses += __atomic_load_n (&statements->n_misses, __ATOMIC_RELAXED);
 }

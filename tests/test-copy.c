@@ -244,6 +244,10 @@ Test (copy, malformed_row_4711_names_its_line_and_loads_nothing)
   cr_assert_str_eq (pge_error_get_sqlstate (error), "22P02");
   cr_assert (strstr (error->message, "COPY t, line 4711, column id: \"abc\"") != NULL, "%s",
              error->message);
+  /* The whole message, as the README shows it: the tag once, at the end. */
+  cr_assert_str_eq (error->message,
+                    "invalid input syntax for type integer: \"abc\"; "
+                    "context: COPY t, line 4711, column id: \"abc\" [SQLSTATE 22P02]");
   cr_assert_eq (count_rows (engine, "t"), 0);
   assert_usable (engine);
 }

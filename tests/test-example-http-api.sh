@@ -4,9 +4,11 @@
 # one request at a time (Python's urllib): a band is created, a name
 # taken twice is 409, a transfer moves money, one beyond the balance is
 # declined through the savepoint (and moves nothing), bad JSON, a bad
-# amount, an unknown band, path and method give 400/404/405. Then
-# examples/http-api/load.sh: wrk for $PGE_HTTP_API_SECONDS (default 10) s;
-# no request may fail and the balances must add up.
+# amount, an unknown band, path and method give 400/404/405; /metrics is
+# Prometheus text that counted those requests' jobs. Then
+# examples/http-api/load.sh: wrk for $PGE_HTTP_API_SECONDS (default 10) s
+# while /metrics is scraped twice a second; no request may fail, the
+# balances must add up and the scrapes pass check-metrics.py.
 # Exit 0 pass, 1 fail, 77 skipped (no binary, wrk, psql or python3).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -95,6 +97,21 @@ for what, method, path, body, code in [
         ("DELETE /bands", "DELETE", "/bands", None, 405)]:
     s, b = call(method, path, body)
     check("%s: %d" % (what, code), s == code and "error" in b)
+s, b = call("POST", "/metrics", {})
+check("POST /metrics: 405", s == 405 and "error" in b)
+with urllib.request.urlopen(url + "/metrics", timeout=30) as r:
+    ctype, text = r.headers["Content-Type"], r.read().decode()
+metrics = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+check("GET /metrics: Prometheus text 0.0.4", r.status == 200 and ctype.startswith("text/plain; version=0.0.4"))
+acquired = (metrics.get('pge_acquire_seconds_bucket{node="primary",le="+Inf"}'),
+            metrics.get('pge_acquire_seconds_count{node="primary"}'))
+check("/metrics: acquire histogram, +Inf bucket = count (%s, %s)" % acquired,
+      metrics.get('pge_acquire_seconds_bucket{node="primary",le="+Inf"}') ==
+      metrics.get('pge_acquire_seconds_count{node="primary"}') and
+      int(metrics.get('pge_acquire_seconds_count{node="primary"}', 0)) >= 8)
+check("/metrics: the failed jobs of the bad requests are counted",
+      int(metrics.get('pge_jobs_failed_total{node="primary"}', 0)) >= 2)
+check("/metrics: the service's counters", int(metrics.get("pge_http_requests_total", 0)) >= 20)
 sys.exit(1 if failures else 0)
 PY
 api=$?

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 
 import gi
 
@@ -138,13 +139,15 @@ def results_are_sequences_of_native_values(ctx):
         "FROM generate_series(1, 3) g")
     assert len(result) == 3
     assert result.columns == ["n", "f", "even", "s", "b", "z", "num", "small"], result.columns
-    assert result[0] == (1, 1.5, False, "r1", b"\x00\xff", None, "12.50", 7), result[0]
+    assert result[0] == (1, 1.5, False, "r1", b"\x00\xff", None, decimal.Decimal("12.50"), 7), \
+        result[0]
     assert result[-1][0] == 3
     assert [row[0] for row in result] == [1, 2, 3]
-    assert [type(v) for v in result[1]] == [int, float, bool, str, bytes, type(None), str, int]
+    assert [type(v) for v in result[1]] == [int, float, bool, str, bytes, type(None), decimal.Decimal,
+                                            int]
     assert result[1:] == [result[1], result[2]]
     assert result.row_dict(1) == {"n": 2, "f": 3.0, "even": True, "s": "r2", "b": b"\x00\xff",
-                                  "z": None, "num": "12.50", "small": 7}
+                                  "z": None, "num": decimal.Decimal("12.50"), "small": 7}
     assert result.dicts()[2]["s"] == "r3"
     try:
         result[3]
@@ -161,7 +164,8 @@ def params_from_python_sequences(ctx):
         "SELECT $1::int + 1, $2::text, $3::float8 * 2, $4::bool, $5::bytea, $6::int IS NULL, "
         "$7::numeric, $8::date", (41, "txt", 1.25, True, b"\x01\x02", None,
                                   decimal.Decimal("1.10"), datetime.date(2024, 2, 29)))
-    assert result[0] == (42, "txt", 2.5, True, b"\x01\x02", True, "1.10", "2024-02-29"), result[0]
+    assert result[0] == (42, "txt", 2.5, True, b"\x01\x02", True, decimal.Decimal("1.10"),
+                         datetime.date(2024, 2, 29)), result[0]
     assert ctx.engine.query_sync("SELECT $1::int8 * 2", [2 ** 40])[0] == (2 ** 41,)
     assert ctx.engine.query_sync("SELECT 5")[0] == (5,), "params may be left out"
     try:
@@ -182,6 +186,143 @@ def params_from_python_sequences(ctx):
     batch = ctx.engine.batch("SELECT g FROM generate_series(1, $1::int) g", [25], 10)
     assert [row[0] for row in batch] == list(range(1, 26))
     batch.close()
+
+
+UTC = datetime.timezone.utc
+
+
+@test
+def native_values_from_the_server(ctx):
+    row = ctx.engine.query_sync(
+        "SELECT 12.50::numeric, 'NaN'::numeric, '2024-02-29'::date, "
+        "'2024-01-02 03:04:05.000007'::timestamp, "
+        "'2024-01-02 03:04:05.000007+05:30'::timestamptz, "
+        "'1 year 2 mons -3 days 04:05:06.5'::interval, "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, "
+        "'{\"a\": [1, null]}'::jsonb, '[1, \"x\"]'::json, "
+        "ARRAY[1, NULL, 3], ARRAY['x', NULL, 'y\"z,'], ARRAY[1.5, NULL]::numeric[], "
+        "ARRAY['2024-01-01'::date, NULL], ARRAY['\\x01'::bytea, NULL], "
+        "ARRAY['1 day'::interval, '-00:00:01.5'], ARRAY[true, false], "
+        "ARRAY['2024-01-02 03:04:05+00'::timestamptz], ARRAY['{\"k\": 1}'::jsonb], "
+        "ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid], ARRAY[1.5, 'Infinity']::float8[], "
+        "ARRAY[[1, 2], [3, 4]], NULL::numeric, NULL::int[], NULL::date")[0]
+    want = (decimal.Decimal("12.50"), "NaN", datetime.date(2024, 2, 29),
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 7),
+            datetime.datetime(2024, 1, 1, 21, 34, 5, 7, tzinfo=UTC),
+            # 1 year = 365 days, 2 months = 60 days (a timedelta has no months)
+            datetime.timedelta(days=365 + 60 - 3, hours=4, minutes=5, seconds=6.5),
+            uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            {"a": [1, None]}, [1, "x"],
+            [1, None, 3], ["x", None, 'y"z,'], [decimal.Decimal("1.5"), None],
+            [datetime.date(2024, 1, 1), None], [b"\x01", None],
+            [datetime.timedelta(days=1), -datetime.timedelta(seconds=1.5)], [True, False],
+            [datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)], [{"k": 1}],
+            [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")], [1.5, float("inf")],
+            "{{1,2},{3,4}}", None, None, None)
+    assert len(row) == len(want)
+    for i, (got, expected) in enumerate(zip(row, want)):
+        if i == 1:
+            assert got.is_nan(), got
+        else:
+            assert got == expected and type(got) == type(expected), \
+                "column %d: %r, want %r" % (i + 1, got, expected)
+    assert row[4].utcoffset() == datetime.timedelta(0), "timestamptz is aware"
+    assert row[3].tzinfo is None, "timestamp is naive"
+    # The session's TimeZone gives the offset; the instant is the same.
+    with ctx.engine.transaction() as tx:
+        tx.query_sync("SET LOCAL TimeZone = 'Asia/Kolkata'")
+        there = tx.query_sync("SELECT '2024-01-02 03:04:05.000007+05:30'::timestamptz")[0][0]
+    assert there == row[4] and there.utcoffset() == datetime.timedelta(hours=5, minutes=30), there
+    # Months: 30 days each; 12 of them a year of 365.
+    months = ctx.engine.query_sync("SELECT '1 mon'::interval, '12 mons'::interval, "
+                                   "'-13 mons'::interval")[0]
+    assert months == (datetime.timedelta(days=30), datetime.timedelta(days=365),
+                      datetime.timedelta(days=-395)), months
+    # The strict readers underneath: no guess for what has no Python value.
+    e = expect_error(lambda: ctx.engine.query_sync("SELECT 'infinity'::date")[0],
+                     Pge.error_quark(), Pge.Error.CONVERSION)
+    assert "infinity" in e.message, e.message
+    # The list models' rows are native too.
+    model = Pge.ResultModel.new(ctx.engine.query_sync("SELECT 2.5::numeric AS n, '2024-03-01'::date AS d"))
+    assert model.get_item(0)["d"] == datetime.date(2024, 3, 1)
+    assert model.get_item(0).values() == (decimal.Decimal("2.5"), datetime.date(2024, 3, 1))
+
+
+@test
+def native_values_round_trip_as_their_own_types(ctx):
+    tz = datetime.timezone(datetime.timedelta(hours=-3, minutes=-30))
+    values = [
+        (decimal.Decimal("-12345678901234567890.000000000001"), "numeric"),
+        (2 ** 70, "numeric"),
+        (datetime.date(2024, 2, 29), "date"),
+        (datetime.datetime(2024, 1, 2, 3, 4, 5, 999999), "timestamp without time zone"),
+        (datetime.datetime(1, 1, 1), "timestamp without time zone"),
+        (datetime.datetime(2024, 1, 2, 3, 4, 5, 7, tzinfo=tz), "timestamp with time zone"),
+        (datetime.timedelta(days=-2, seconds=3, microseconds=7), "interval"),
+        (uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "uuid"),
+        ({"a": [1, None, "x"], "b": {"c": 1.5}}, "jsonb"),
+        (Pge.Json([1, "x"]), "jsonb"),
+        ([1, None, 3], "bigint[]"),
+        ([1, 2.5, None], "double precision[]"),
+        (["a", None, 'b"c,{}\\'], "text[]"),
+        ([True, None], "boolean[]"),
+        ([decimal.Decimal("1.10")], "numeric[]"),
+        ([datetime.date(2024, 1, 1), None], "date[]"),
+        ([datetime.datetime(2024, 1, 2, 3, 4, 5, 6)], "timestamp without time zone[]"),
+        ([datetime.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=tz)], "timestamp with time zone[]"),
+        ([datetime.timedelta(hours=-1, microseconds=1)], "interval[]"),
+        ([uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")], "uuid[]"),
+        ([b"\x00\x01", None], "bytea[]"),
+        ([{"k": 1}], "jsonb[]"),
+        (b"\x00\xff", "bytea"),
+    ]
+    sql = "SELECT " + ", ".join("$%d, pg_typeof($%d)::text" % (i + 1, i + 1) for i in range(len(values)))
+    row = ctx.engine.query_sync(sql, [v for v, _ in values])[0]
+    for i, (value, type_name) in enumerate(values):
+        got, got_type = row[2 * i], row[2 * i + 1]
+        want = value.value if isinstance(value, Pge.Json) else value
+        assert got_type == type_name, "%r went as %s, want %s" % (value, got_type, type_name)
+        assert got == want, "%r came back as %r" % (want, got)
+    # An empty list: the placeholder's type decides.
+    assert ctx.engine.query_sync("SELECT $1::int[]", [[]])[0] == ([],)
+    for bad in ([[1, 2], [3, 4]], [1, "x"], [object()],
+                [datetime.datetime(2024, 1, 1), datetime.datetime(2024, 1, 1, tzinfo=UTC)]):
+        try:
+            ctx.engine.query_sync("SELECT $1", [bad])
+            raise AssertionError("no TypeError for %r" % (bad,))
+        except TypeError:
+            pass
+
+
+@test
+def array_readers_give_lists_without_double_frees(ctx):
+    result = ctx.engine.query_sync(
+        "SELECT ARRAY['a', NULL], ARRAY['2024-01-01'::date, NULL], ARRAY['\\x01'::bytea, NULL]")
+    for _ in range(50):
+        texts = result.read_text_array(0, 0)
+        dates = result.read_datetime_array(0, 1)
+        blobs = result.read_bytes_array(0, 2)
+    import gc
+    gc.collect()
+    assert texts == ["a", None]
+    assert dates[0].get_year() == 2024 and dates[1] is None
+    assert blobs[0].get_data() == b"\x01" and blobs[1] is None
+
+
+@test
+def metrics_from_python(ctx):
+    ctx.engine.reset_metrics()
+    ctx.engine.query_sync("SELECT 1")
+    metrics = ctx.engine.get_metrics(None)
+    assert metrics.get_node() is None
+    assert metrics.get_counter(Pge.Counter.COMPLETED) == 1
+    assert metrics.get_timer_count(Pge.Timer.RUN) == 1
+    assert metrics.get_timer_percentile_us(Pge.Timer.RUN, 0.5) >= 0
+    assert ctx.engine.get_metrics("primary").get_node() == "primary"
+    expect_error(lambda: ctx.engine.get_metrics("nowhere"), Pge.error_quark(),
+                 Pge.Error.INVALID_ARGUMENT)
+    text = ctx.engine.format_metrics()
+    assert 'pge_jobs_completed_total{node="primary"} 1\n' in text, text
 
 
 @test

@@ -189,6 +189,42 @@ Test (notify, many_notifications_arrive_in_the_server_order)
   seen_free (seen);
 }
 
+/* Two channels, one context: the callbacks follow the server's order
+ * across channels (a0 b1 a2 b3, not a0 a2 b1 b3), both when they were
+ * sent one by one and when they came in one batch (a transaction's,
+ * delivered at its commit). */
+Test (notify, channels_on_one_context_interleave_in_the_server_order)
+{
+  g_autofree char *a = channel_name ("order_a");
+  g_autofree char *b = channel_name ("order_b");
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GString) script = g_string_new ("BEGIN;");
+  g_autoptr(GError) error = NULL;
+  Seen *seen = seen_new ();
+
+  listen_ok (test_engine, a, context, seen);
+  listen_ok (test_engine, b, context, seen);
+  for (int i = 0; i < 40; i++)
+    g_string_append_printf (script, " NOTIFY %s, '%d';", i % 2 == 0 ? a : b, i);
+  g_string_append (script, " COMMIT;");
+  cr_assert (pge_engine_exec_sync (test_engine, script->str, &error), "%s", error ? error->message : "");
+  for (int i = 40; i < 60; i++)
+    {
+      g_autofree char *payload = g_strdup_printf ("%d", i);
+
+      notify_ok (test_engine, i % 2 == 0 ? a : b, payload);
+    }
+  seen_wait (seen, context, 60);
+  for (int i = 0; i < 60; i++)
+    {
+      g_autofree char *want = g_strdup_printf ("%d", i);
+
+      cr_assert_str_eq (seen->payloads->pdata[i], want, "call %d", i);
+    }
+  pge_engine_close (test_engine);
+  seen_free (seen);
+}
+
 Test (notify, payload_with_quotes_and_unicode_arrives_intact)
 {
   g_autofree char *channel = channel_name ("payload");
@@ -591,10 +627,12 @@ Test (notify, listen_signal_emits_the_detailed_notification_signal)
   notify_ok (engine, a, "three");
   seen_wait (all, NULL, 3);
   seen_wait (only_a, NULL, 2);
-  /* Each channel's in the server's order; two channels may interleave. */
+  /* In the server's order, across channels too. */
   cr_assert_str_eq (g_ptr_array_index (only_a->payloads, 0), "one");
   cr_assert_str_eq (g_ptr_array_index (only_a->payloads, 1), "three");
-  cr_assert (g_ptr_array_find_with_equal_func (all->payloads, "two", g_str_equal, NULL));
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 0), "one");
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 1), "two");
+  cr_assert_str_eq (g_ptr_array_index (all->payloads, 2), "three");
   cr_assert_eq (all->thread, g_thread_self (), "emitted in the engine's main context");
   cr_assert_gt (all->pid, 0);
 

@@ -10,7 +10,10 @@
 # requests/s, latency p50/p99 and errors. Then checks that no request
 # failed and that the balances add up: the total is still 100000 and each
 # band's balance is 1000 (0 for new bands) plus its transfers in minus out.
-# Exit 0 only if both hold. $PGE_HTTP_API names the server binary
+# Meanwhile it scrapes /metrics twice a second (curl), and once after the
+# load, and check-metrics.py (python3) checks the scrapes and prints the
+# engine's acquire and run time percentiles.
+# Exit 0 only if all of these hold. $PGE_HTTP_API names the server binary
 # (default: pge-http-api next to this script, then on PATH).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +38,21 @@ url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$out")
 [ -n "$url" ] || { echo "load.sh: the server did not start:"; cat "$out"; exit 2; }
 echo "server: $(head -1 "$out")"
 
+scrapes=$(mktemp -d "${TMPDIR:-/tmp}/pge-http-metrics-XXXXXX")
+trap 'kill "$pid" 2>/dev/null; rm -rf "$out" "$scrapes"' EXIT
+scrape() { curl -sf --max-time 10 "$url/metrics" >"$scrapes/$(printf %04d "$1")" || echo "load.sh: scrape $1 failed"; }
+(
+  n=0
+  end=$((SECONDS + seconds))
+  while [ "$SECONDS" -lt "$end" ]; do sleep 0.5; n=$((n + 1)); scrape "$n"; done
+) &
+scraper=$!
 result=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s "$here/load.lua" "$url" 2>&1)
+wait "$scraper"
+scrape 9999
 status=0
 kill -TERM "$pid"; wait "$pid" || { echo "load.sh: the server exited with an error"; status=1; }
-trap 'rm -f "$out"' EXIT
+trap 'rm -rf "$out" "$scrapes"' EXIT
 line=$(grep '^RESULT ' <<<"$result")
 [ -n "$line" ] || { echo "load.sh: wrk gave no result:"; echo "$result"; exit 1; }
 val() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
@@ -47,6 +61,11 @@ echo "requests/s: $(val rps)   latency p50: $(val p50_ms) ms   p99: $(val p99_ms
 echo "$(tail -1 "$out")"
 if [ "$(val errors)" != 0 ]; then
   echo "FAIL: $(val errors) requests failed ($(val non2xx) non-2xx)"; status=1
+fi
+if [ "$(ls "$scrapes" | wc -l)" -lt 3 ]; then
+  echo "FAIL: metrics: only $(ls "$scrapes" | wc -l) scrapes of /metrics"; status=1
+elif command -v python3 >/dev/null; then
+  python3 "$here/check-metrics.py" "$scrapes"/* || status=1
 fi
 
 books=$(sql <<'SQL'

@@ -7,6 +7,8 @@
  *   POST /bands             {"name": "..."}         -> 201 the new band (balance 0)
  *   POST /transfer          {"from": ID, "to": ID, "amount": N}
  *                           -> 200 {"status": "done" | "declined", ...}
+ *   GET  /metrics           the engine's metrics and the service's
+ *                           counters, in Prometheus' text format
  *
  * A transfer is one REPEATABLE READ transaction run by
  * pge_engine_run_transaction, which retries it on a serialization failure
@@ -44,14 +46,15 @@ typedef struct {
 } Service;
 
 typedef struct {
-  guint status;
-  char *body;             /* JSON */
+  guint       status;
+  char       *body;
+  const char *type;       /* the content type; NULL: JSON */
 } Reply;
 
 static Reply
 reply_take (guint status, char *body)
 {
-  return (Reply) { status, body };
+  return (Reply) { status, body, NULL };
 }
 
 /* {"error": message, "sqlstate": ...}: the server's message goes to the
@@ -252,6 +255,32 @@ post_transfer (Service *service, const GString *body)
                                            t.declined ? "declined" : "done", t.transfer_id, t.attempts));
 }
 
+/* GET /metrics: what pge_engine_format_metrics() gives (acquire, run and
+ * connect histograms, connects, queue, pipelining, statement cache, per
+ * node), then the service's own counters. A scrape takes no connection:
+ * it only reads counters, so it answers even when every worker is busy. */
+static Reply
+get_metrics (Service *service)
+{
+  g_autofree char *engine = pge_engine_format_metrics (service->engine);
+  char *text = g_strdup_printf (
+    "%s"
+    "# HELP pge_http_requests_total HTTP requests handled.\n"
+    "# TYPE pge_http_requests_total counter\n"
+    "pge_http_requests_total %d\n"
+    "# HELP pge_http_transfers_total Transfers recorded, by outcome.\n"
+    "# TYPE pge_http_transfers_total counter\n"
+    "pge_http_transfers_total{status=\"done\"} %d\n"
+    "pge_http_transfers_total{status=\"declined\"} %d\n"
+    "# HELP pge_http_serialization_retries_total Transfer transactions run again after SQLSTATE 40001.\n"
+    "# TYPE pge_http_serialization_retries_total counter\n"
+    "pge_http_serialization_retries_total %d\n",
+    engine, g_atomic_int_get (&service->n_requests), g_atomic_int_get (&service->n_transfers_done),
+    g_atomic_int_get (&service->n_transfers_declined), g_atomic_int_get (&service->n_retries));
+
+  return (Reply) { 200, text, "text/plain; version=0.0.4; charset=utf-8" };
+}
+
 static Reply
 route (Service *service, struct MHD_Connection *connection, const char *url, const char *method,
        const GString *body)
@@ -264,7 +293,9 @@ route (Service *service, struct MHD_Connection *connection, const char *url, con
     return post_band (service, body);
   if (strcmp (url, "/transfer") == 0 && post)
     return post_transfer (service, body);
-  if (strcmp (url, "/bands") == 0 || strcmp (url, "/transfer") == 0)
+  if (strcmp (url, "/metrics") == 0 && get)
+    return get_metrics (service);
+  if (strcmp (url, "/bands") == 0 || strcmp (url, "/transfer") == 0 || strcmp (url, "/metrics") == 0)
     return reply_error (405, "method not allowed", NULL);
   return reply_error (404, "no such resource", NULL);
 }
@@ -298,7 +329,7 @@ handle (void *cls, struct MHD_Connection *connection, const char *url, const cha
   g_atomic_int_add (&service->n_requests, 1);
   reply = route (service, connection, url, method, body);
   response = MHD_create_response_from_buffer (strlen (reply.body), reply.body, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header (response, "Content-Type", "application/json");
+  MHD_add_response_header (response, "Content-Type", reply.type ? reply.type : "application/json");
   ret = MHD_queue_response (connection, reply.status, response);
   MHD_destroy_response (response);
   return ret;

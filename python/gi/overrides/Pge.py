@@ -12,13 +12,20 @@
 #       Pge.error_get_sqlstate(e)              # "23505"
 #
 # What it adds:
-# - Params from any Python sequence wherever a PgeParams goes (None, bool,
-#   int, float, str, bytes, and Decimal, date/time, UUID as text the server
-#   reads as the placeholder's type); an existing Pge.Params still works,
-#   and params may be left out.
+# - Params from any Python sequence wherever a PgeParams goes; an existing
+#   Pge.Params still works, and params may be left out.
 # - Results are sequences: len(), indexing (negative too, slices), iteration
-#   over rows as tuples of native values (int, float, bool, str, bytes,
-#   None); columns, dicts(), row(i), row_dict(i).
+#   over rows as tuples of native values; columns, dicts(), row(i),
+#   row_dict(i).
+# - Values both ways, as psycopg maps them (the README has the table):
+#   bool, int2/4/8, float4/8, text, bytea <-> bool, int, float, str, bytes;
+#   numeric <-> Decimal; date <-> datetime.date; timestamp <-> naive and
+#   timestamptz <-> aware datetime.datetime; interval <-> timedelta (a
+#   month read as 30 days, a year as 365); uuid <-> UUID; one-dimensional
+#   arrays <-> list; json/jsonb -> dict, list, ... and dict or Pge.Json(x)
+#   -> jsonb. Results are read with the strict C readers
+#   (pge_result_read_*), so a value is exact or an error (GLib.Error
+#   PGE_ERROR_CONVERSION for an infinite date, say), never a guess.
 # - Rows of the list models (Pge.Row) index by position or column name.
 # - Transactions as context managers. `engine.transaction()` called while
 #   the thread already has a transaction returns that outer transaction by
@@ -32,18 +39,113 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import datetime
 import decimal
+import json
+import math
+import re
 import uuid
 
 from ..module import get_introspection_module
 from ..overrides import override
 
 Pge = get_introspection_module("Pge")
+GLib = get_introspection_module("GLib")
 
 __all__ = []
 
 _NUMERIC_OID = 1700
 _BYTEA_OID = 17
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_UTC = datetime.timezone.utc
+_EPOCH = datetime.datetime(1970, 1, 1)
+_EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+class Json:
+    """Wraps a value to send as `jsonb` (json.dumps): for a list, a str or
+    a number, which would otherwise go as an array or a scalar. A dict
+    goes as jsonb without it."""
+
+    def __init__(self, value, dumps=json.dumps):
+        self.value = value
+        self.dumps = dumps
+
+    def __repr__(self):
+        return "Pge.Json(%r)" % (self.value,)
+
+
+__all__.append("Json")
+
+
+# ------------------------------------------------------------ to the server
+
+def _glib_utc(delta):
+    """A UTC GLib.DateTime `delta` (a timedelta) after the Unix epoch,
+    exact to the microsecond (no float on the way)."""
+    micros = (delta.days * 86400 + delta.seconds) * 10 ** 6 + delta.microseconds
+    seconds, micros = divmod(micros, 10 ** 6)
+    return GLib.DateTime.new_from_unix_utc(seconds).add(micros)
+
+
+def _interval(value):
+    interval = Pge.Interval()
+    interval.months = 0
+    interval.days = value.days
+    interval.microseconds = value.seconds * 10 ** 6 + value.microseconds
+    return interval
+
+
+def _float_text(value):
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+# The array type and the text form of an element, by the Python type of
+# the array's elements (the first that is not None decides).
+_ARRAY_KINDS = [
+    (bool, 1000, lambda v: "t" if v else "f"),
+    (int, 1016, str),  # int8[]; numbers beyond int8 fail on the server
+    (float, 1022, _float_text),
+    (str, 1009, str),
+    ((bytes, bytearray, memoryview), 1001, lambda v: "\\x" + bytes(v).hex()),
+    (decimal.Decimal, 1231, str),
+    (uuid.UUID, 2951, str),
+    (datetime.datetime, None, None),  # 1115 or 1185: see _array_kind()
+    (datetime.date, 1182, lambda v: v.isoformat()),
+    (datetime.timedelta, 1187,
+     lambda v: "%d days %d seconds %d microseconds" % (v.days, v.seconds, v.microseconds)),
+    ((dict, Json), 3807, lambda v: v.dumps(v.value) if isinstance(v, Json) else json.dumps(v)),
+]
+
+
+def _array_kind(values):
+    first = next((v for v in values if v is not None), None)
+    if first is None:
+        return 0, str  # nothing to tell the type: the server infers it
+    if isinstance(first, datetime.datetime):
+        aware = first.tzinfo is not None
+        if any(v is not None and (v.tzinfo is not None) != aware for v in values):
+            raise TypeError("an array mixes naive and aware datetimes")
+        return (1185 if aware else 1115), lambda v: v.isoformat(sep=" ")
+    if isinstance(first, (list, tuple)):
+        raise TypeError("only one-dimensional arrays can be passed")
+    numbers = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                  for v in values)
+    if numbers and any(isinstance(v, float) for v in values):
+        return 1022, lambda v: _float_text(float(v))
+    for kind, oid, text in _ARRAY_KINDS:
+        if isinstance(first, kind):
+            if not all(v is None or isinstance(v, kind) for v in values):
+                raise TypeError("an array's elements must all be of one type")
+            return oid, text
+    raise TypeError("cannot pass a list of %s as an array" % type(first).__name__)
+
+
+def _add_array(params, values):
+    oid, text = _array_kind(values)
+    params.add_array(oid, [None if v is None else text(v) for v in values])
 
 
 def _add_param(params, value):
@@ -55,7 +157,7 @@ def _add_param(params, value):
         if _INT64_MIN <= value <= _INT64_MAX:
             params.add_int64(value)
         else:
-            params.add_typed(_NUMERIC_OID, str(value))
+            params.add_numeric(str(value))
     elif isinstance(value, float):
         params.add_double(value)
     elif isinstance(value, str):
@@ -63,11 +165,26 @@ def _add_param(params, value):
     elif isinstance(value, (bytes, bytearray, memoryview)):
         params.add_bytea(bytes(value))
     elif isinstance(value, decimal.Decimal):
-        params.add_typed(_NUMERIC_OID, str(value))
-    elif isinstance(value, (datetime.date, datetime.time)):
+        params.add_numeric(str(value))
+    elif isinstance(value, datetime.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            params.add_timestamp(_glib_utc(value - _EPOCH))
+        else:
+            params.add_timestamptz(_glib_utc(value - _EPOCH_UTC))
+    elif isinstance(value, datetime.date):
+        params.add_date(GLib.DateTime.new_utc(value.year, value.month, value.day, 0, 0, 0))
+    elif isinstance(value, datetime.time):
         params.add_text(value.isoformat())
+    elif isinstance(value, datetime.timedelta):
+        params.add_interval(_interval(value))
     elif isinstance(value, uuid.UUID):
-        params.add_text(str(value))
+        params.add_uuid(str(value))
+    elif isinstance(value, Json):
+        params.add_jsonb(value.dumps(value.value))
+    elif isinstance(value, dict):
+        params.add_jsonb(json.dumps(value))
+    elif isinstance(value, (list, tuple)):
+        _add_array(params, value)
     else:
         raise TypeError("cannot pass a %s as a query parameter" % type(value).__name__)
 
@@ -89,12 +206,147 @@ def to_params(values):
 __all__.append("to_params")
 
 
-def _native_row(result, index):
+# ---------------------------------------------------------- from the server
+
+def _months_days(months):
+    """A month as 30 days and a year as 365, as psycopg does: an interval's
+    months have no fixed length (timedelta has no months)."""
+    years = int(months / 12)
+    return years * 365 + (months - years * 12) * 30
+
+
+def _timedelta(interval):
+    return datetime.timedelta(days=_months_days(interval.months) + interval.days,
+                              microseconds=interval.microseconds)
+
+
+def _date(value):
+    return datetime.date(value.get_year(), value.get_month(), value.get_day_of_month())
+
+
+def _naive(value):
+    return datetime.datetime(value.get_year(), value.get_month(), value.get_day_of_month(),
+                             value.get_hour(), value.get_minute(), value.get_second(),
+                             value.get_microsecond())
+
+
+def _aware(value):
+    offset = datetime.timedelta(microseconds=value.get_utc_offset())
+    return _naive(value).replace(tzinfo=_UTC if not offset else datetime.timezone(offset))
+
+
+_INTERVAL_TEXT = re.compile(
+    r"^(?:([+-]?\d+) years? ?)?(?:([+-]?\d+) mons? ?)?(?:([+-]?\d+) days? ?)?"
+    r"(?:([+-])?(\d+):(\d+):(\d+)(?:\.(\d{1,6}))?)?$")
+
+
+def _interval_text(text):
+    """An interval in IntervalStyle postgres (an element of interval[])."""
+    m = _INTERVAL_TEXT.match(text)
+    if m is None:
+        raise ValueError("cannot read the interval %r" % text)
+    years, months, days, sign, hours, minutes, seconds, fraction = m.groups()
+    micros = ((int(hours or 0) * 60 + int(minutes or 0)) * 60 + int(seconds or 0)) * 10 ** 6
+    micros += int((fraction or "0").ljust(6, "0"))
+    interval = Pge.Interval()
+    interval.months = int(years or 0) * 12 + int(months or 0)
+    interval.days = int(days or 0)
+    interval.microseconds = -micros if sign == "-" else micros
+    return _timedelta(interval)
+
+
+def _read_interval(result, row, column):
+    _, interval = result.read_interval(row, column)
+    return _timedelta(interval)
+
+
+def _read_boolean(result, row, column):
+    return result.read_boolean(row, column)[1]
+
+
+def _text_array(element):
+    def read(result, row, column):
+        return [None if v is None else element(v) for v in result.read_text_array(row, column)]
+    return read
+
+
+def _datetime_array(element):
+    def read(result, row, column):
+        return [None if v is None else element(v) for v in result.read_datetime_array(row, column)]
+    return read
+
+
+def _read_bytes_array(result, row, column):
+    return [None if v is None else bytes(v.get_data()) for v in result.read_bytes_array(row, column)]
+
+
+# Column type OID -> reader(result, row, column) of a non-NULL cell. Types
+# not here come as the GVariant conversion gives them (bool, int, float,
+# str, bytes), or as the server's text (time, inet, enums ...).
+_READERS = {
+    1700: lambda r, i, c: decimal.Decimal(r.read_numeric(i, c)),
+    1082: lambda r, i, c: _date(r.read_date(i, c)),
+    1114: lambda r, i, c: _naive(r.read_timestamp(i, c)),
+    1184: lambda r, i, c: _aware(r.read_timestamptz(i, c)),
+    1186: _read_interval,
+    2950: lambda r, i, c: uuid.UUID(r.read_uuid(i, c)),
+    114: lambda r, i, c: json.loads(r.read_json(i, c)),
+    3802: lambda r, i, c: json.loads(r.read_json(i, c)),
+    1000: _text_array(lambda v: v == "t"),
+    1001: _read_bytes_array,
+    1005: _text_array(int),
+    1007: _text_array(int),
+    1016: _text_array(int),
+    1028: _text_array(int),
+    1021: _text_array(float),
+    1022: _text_array(float),
+    1231: _text_array(decimal.Decimal),
+    1009: _text_array(str),
+    1014: _text_array(str),
+    1015: _text_array(str),
+    2951: _text_array(uuid.UUID),
+    199: _text_array(json.loads),
+    3807: _text_array(json.loads),
+    1187: _text_array(_interval_text),
+    1182: _datetime_array(_date),
+    1115: _datetime_array(_naive),
+    1185: _datetime_array(_aware),
+}
+
+
+_ARRAY_OIDS = frozenset((1000, 1001, 1005, 1007, 1016, 1028, 1021, 1022, 1231, 1009, 1014, 1015,
+                         2951, 199, 3807, 1187, 1182, 1115, 1185))
+
+
+def _column_types(result):
+    return [result.get_column_type(i) for i in range(result.get_n_columns())]
+
+
+def _native_row(result, index, types=None):
+    """Row `index` as a tuple of native values; `types` (the column type
+    OIDs) saves looking them up again for each row."""
     values = result.row_to_variant(index).unpack()
-    if not any(isinstance(v, list) for v in values):
-        return values
-    return tuple(bytes(v) if result.get_column_type(i) == _BYTEA_OID and v is not None else v
-                 for i, v in enumerate(values))
+    out = None
+    if types is None:
+        types = _column_types(result)
+    for column, value in enumerate(values):
+        if value is None:
+            continue
+        oid = types[column]
+        if oid == _BYTEA_OID:
+            value = bytes(value)
+        elif oid in _READERS:
+            # A multi-dimensional array (or one with explicit bounds)
+            # stays the server's text: the readers read one dimension.
+            if oid in _ARRAY_OIDS and value.startswith(("{{", "[")):
+                continue
+            value = _READERS[oid](result, index, column)
+        else:
+            continue
+        if out is None:
+            out = list(values)
+        out[column] = value
+    return values if out is None else tuple(out)
 
 
 class Result(Pge.Result):
@@ -106,7 +358,8 @@ class Result(Pge.Result):
     def __getitem__(self, index):
         n = self.get_n_rows()
         if isinstance(index, slice):
-            return [self.row(i) for i in range(*index.indices(n))]
+            types = _column_types(self)
+            return [_native_row(self, i, types) for i in range(*index.indices(n))]
         if not isinstance(index, int):
             raise TypeError("result indices must be integers or slices")
         if index < 0:
@@ -116,8 +369,9 @@ class Result(Pge.Result):
         return _native_row(self, index)
 
     def __iter__(self):
+        types = _column_types(self)
         for i in range(self.get_n_rows()):
-            yield _native_row(self, i)
+            yield _native_row(self, i, types)
 
     @property
     def columns(self):

@@ -22,6 +22,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "dispatch-private.h"
 #include "errors-private.h"
 
@@ -251,20 +253,71 @@ is_stray_cancel (PgeJob *job, const PgePipelineItem *item)
          g_strcmp0 (pge_error_get_sqlstate (item->error), "57014") == 0;
 }
 
-/* Several queued queries in one round trip (connection.c sends them, each
- * with its own Sync). A cancel request aimed at one query may land on the
- * next, since the server runs them back to back: a query that failed with
- * query_canceled although nobody cancelled it had no effect, so it goes
- * back to the queue, like one whose prepared statement the server had
- * lost; they then run alone. */
+/* A pipeline window: the queries sent and not read yet, oldest first, in
+ * a ring of PGE_PIPELINE_MAX. */
+typedef struct {
+  PgeSlot        *slot;
+  PgeJob         *jobs[PGE_PIPELINE_MAX];   /* owned refs */
+  PgePipelineItem items[PGE_PIPELINE_MAX];
+  guint           head;
+  guint           n;
+  guint           max;
+  gboolean        cancel_sent;  /* a cancel request went out during it */
+} Window;
+
+/* Sends @job at the window's tail (or marks it skipped: cancelled). */
+static void
+window_push (Window *window, PgeJob *job)
+{
+  guint at = (window->head + window->n++) % window->max;
+  PgePipelineItem *item = &window->items[at];
+
+  memset (item, 0, sizeof *item);
+  window->jobs[at] = job;
+  item->sql = job->sql;
+  item->params = job->params;
+  item->skip = pge_job_is_cancel_requested (job);
+  if (!item->skip)
+    pge_connection_pipeline_send (window->slot->conn, item, 1);
+}
+
+/* Resolves the job whose results were just read (or that was skipped),
+ * or puts it back in the queue: a query that failed with query_canceled
+ * although nobody cancelled it met a cancel request aimed at an earlier
+ * one (the server runs them back to back) and had no effect; so has one
+ * whose prepared statement the server had lost. The window's reference
+ * passes on. */
+static void
+window_finish (Window *window, PgeJob *job, PgePipelineItem *item)
+{
+  if (item->skip)
+    item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
+  else if (item->retry || (window->cancel_sent && is_stray_cancel (job, item)))
+    {
+      g_clear_error (&item->error);
+      g_clear_pointer (&item->result, pge_result_unref);
+      pge_pool_requeue (window->slot, &job, 1);
+      return;
+    }
+  pge_job_finish (job, item->result, item->error);
+  pge_job_unref (job);
+}
+
+/* Queued queries share a round trip: up to the pipeline depth are in
+ * flight at once, each with its own Sync (connection.c), and the window
+ * slides: as soon as one query's results are read, the next queued ones
+ * are sent, so the server always has the next query at hand (a window
+ * that drained before refilling would leave it idle for a round trip per
+ * batch), and each query resolves as soon as its own results are in, not
+ * when the whole batch is. The window closes when the queue holds nothing
+ * that may join it (see pge_pool_next()). Jobs that met a stray cancel or
+ * a lost statement go back to the queue (see window_finish()). */
 static void
 run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   PgeConnection *conn = slot->conn;
-  PgePipelineItem items[PGE_PIPELINE_MAX] = { { 0 } };
-  PgeJob *retry[PGE_PIPELINE_MAX];
-  guint n_retry = 0;
-  gboolean cancel_sent;
+  Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
+  gint64 since;
 
   pge_connection_settle_cancel (conn);
   if (!pge_connection_preflight (conn) && !pge_dispatch_connect (slot, NULL))
@@ -275,44 +328,36 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       return;
     }
   for (guint i = 0; i < n_jobs; i++)
+    window_push (&window, jobs[i]);
+  since = g_get_monotonic_time ();
+  while (window.n > 0)
     {
-      items[i].sql = jobs[i]->sql;
-      items[i].params = jobs[i]->params;
-      items[i].skip = pge_job_is_cancel_requested (jobs[i]);
-    }
-  if (pge_connection_pipeline_send (conn, items, n_jobs))
-    {
-      gint64 since = g_get_monotonic_time ();
+      PgeJob *more[PGE_PIPELINE_MAX];
+      PgeJob *job = window.jobs[window.head];
+      PgePipelineItem item = window.items[window.head];
+      guint n_more;
 
-      for (guint i = 0; i < n_jobs; i++)
+      if (item.sent)
         {
-          if (!items[i].sent)
-            continue;
-          pge_pool_advance (slot, jobs[i]);
-          pge_connection_pipeline_read (conn, &items[i], since);
+          pge_connection_pipeline_read (conn, &item, since);
           since = g_get_monotonic_time ();
         }
-      pge_connection_pipeline_end (conn);
+      window.head = (window.head + 1) % window.max;
+      window.n--;
+      window.cancel_sent |= pge_connection_take_cancel_sent (conn);
+      /* Refill before resolving, so that the server works meanwhile;
+       * from here on, cancels aim at the next query, not at @job. */
+      n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
+                                       pge_connection_is_ok (conn) ? window.max - window.n : 0);
+      for (guint i = 0; i < n_more; i++)
+        window_push (&window, more[i]);
+      window_finish (&window, job, &item);
     }
-  cancel_sent = pge_connection_take_cancel_sent (conn);
-  pge_pool_job_done (slot, jobs[n_jobs - 1]);
-  for (guint i = 0; i < n_jobs; i++)
-    {
-      if (items[i].skip)
-        items[i].error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
-      else if (items[i].retry || (cancel_sent && is_stray_cancel (jobs[i], &items[i])))
-        {
-          g_clear_error (&items[i].error);
-          g_clear_pointer (&items[i].result, pge_result_unref);
-          retry[n_retry++] = jobs[i];
-          continue;
-        }
-      pge_job_finish (jobs[i], items[i].result, items[i].error);
-      pge_job_unref (jobs[i]);
-    }
+  pge_connection_pipeline_end (conn);
+  /* A request that went out after the last read aimed at nothing left. */
+  pge_connection_take_cancel_sent (conn);
+  pge_pool_job_done (slot, NULL);
   settle (slot);
-  if (n_retry > 0)
-    pge_pool_requeue (slot, retry, n_retry);
 }
 
 /* For the worker: runs what pge_pool_next() gave it; takes over the

@@ -164,6 +164,10 @@ G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgeSlot  *slot,
                                                   PgeJob  **jobs,
                                                   guint    *n_jobs);
 G_GNUC_INTERNAL void      pge_pool_advance       (PgeSlot *slot, PgeJob *job);
+G_GNUC_INTERNAL guint     pge_pool_pipeline_step (PgeSlot  *slot,
+                                                  PgeJob   *next,
+                                                  PgeJob  **more,
+                                                  guint     max);
 G_GNUC_INTERNAL void      pge_pool_job_done      (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
 G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);

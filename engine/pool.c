@@ -842,6 +842,32 @@ pipelinable (PgeSlot *slot, PgeJob *job)
   return size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
 }
 
+/* Moves up to @max jobs from the head of the pool queue into @jobs, as
+ * long as each may join @slot's pipeline; the queue's references pass to
+ * the caller. Only when no other slot is idle: pipelining never takes
+ * work from an idle connection, it only shortens a queue that is waiting
+ * anyway. Stops at the first job that may not join, so queued work keeps
+ * its order (FIFO). */
+static guint
+take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
+{
+  PgePool *pool = slot->pool;
+  guint n = 0;
+
+  if (pool->closing || pool->idle_slots.length > 0)
+    return 0;
+  while (n < max && pool->queue.head != NULL && pipelinable (slot, pool->queue.head->data))
+    {
+      PgeJob *more = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
+
+      more->queue = NULL;
+      more->state = PGE_JOB_RUNNING;
+      more->slot = slot;
+      jobs[n++] = more;
+    }
+  return n;
+}
+
 /* The next job for a slot's worker, or NULL to wait. */
 static PgeJob *
 next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
@@ -926,17 +952,8 @@ pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
   jobs[n++] = job;
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
-  else if (pool->idle_slots.length == 0 && pipelinable (slot, job))
-    while (n < pool->pipeline_max && pool->queue.head != NULL &&
-           pipelinable (slot, pool->queue.head->data))
-      {
-        PgeJob *more = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
-
-        more->queue = NULL;
-        more->state = PGE_JOB_RUNNING;
-        more->slot = slot;
-        jobs[n++] = more;
-      }
+  else if (pipelinable (slot, job))
+    n += take_pipelinable_locked (slot, jobs + n, pool->pipeline_max - n);
   pool->n_busy++;
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&expired, PGE_ERROR_CANCELLED, "released before a worker was free");
@@ -956,8 +973,38 @@ pge_pool_advance (PgeSlot *slot, PgeJob *job)
   g_mutex_unlock (&slot->pool->queue_lock);
 }
 
+/* In a pipeline window (dispatch.c), once the results of the job being
+ * read are in: that job is over (cancels no longer reach it), @next (or,
+ * if NULL, the first job taken now) is the one whose results come next,
+ * and up to @max more queued jobs are moved into @more to be sent (see
+ * take_pipelinable_locked()), all under one lock. The caller holds the
+ * slot; the queue's references pass to it. Returns how many were taken. */
+guint
+pge_pool_pipeline_step (PgeSlot *slot, PgeJob *next, PgeJob **more, guint max)
+{
+  PgePool *pool = slot->pool;
+  guint n;
+
+  g_mutex_lock (&pool->queue_lock);
+  if (slot->running != NULL)
+    slot->running->state = PGE_JOB_DONE;
+  n = take_pipelinable_locked (slot, more, max);
+  if (next == NULL && n > 0)
+    next = more[0];
+  if (next != NULL)
+    run_locked (slot, next);
+  else
+    {
+      slot->running = NULL;
+      pge_connection_set_running (slot->conn, NULL, FALSE);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  return n;
+}
+
 /* The slot's jobs have run (they may resolve afterwards); cancels no
- * longer reach them. A worker keeps holding the slot (it asks for the
+ * longer reach them. @job may be NULL when none of them is still
+ * running (a pipeline window that ran dry). A worker keeps holding the slot (it asks for the
  * next job); a direct holder gives it back with pge_pool_release(). */
 void
 pge_pool_job_done (PgeSlot *slot, PgeJob *job)
@@ -968,7 +1015,8 @@ pge_pool_job_done (PgeSlot *slot, PgeJob *job)
   pge_connection_set_running (slot->conn, NULL, FALSE);
   slot->running = NULL;
   pool->n_busy--;
-  job->state = PGE_JOB_DONE;
+  if (job != NULL)
+    job->state = PGE_JOB_DONE;
   g_mutex_unlock (&pool->queue_lock);
 }
 

@@ -75,6 +75,8 @@ struct _PgePool {
   GPtrArray   *slots;            /* of PgeSlot*, fixed after pge_pool_new() */
   GThread     *janitor;
   GCond        janitor_cond;
+  gint64       janitor_until;    /* the end of the janitor's current wait:
+                                  * G_MAXINT64 while the queue is empty */
   GCond        state_cond;       /* connect/exit progress, for start and close */
   gboolean     closing;
   guint        n_connect_attempts_done;  /* first attempts, for start */

@@ -108,6 +108,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->reconnect_max_ms = pool->fail_fast ? RECONNECT_MAX_FAIL_FAST_MS : RECONNECT_MAX_MS;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
+  pool->janitor_until = G_MAXINT64;
   g_cond_init (&pool->state_cond);
   g_queue_init (&pool->queue);
   g_queue_init (&pool->idle_slots);
@@ -195,14 +196,18 @@ janitor_main (gpointer data)
       GList *head = pool->queue.head;
       PgeJob *job;
 
+      /* janitor_until tells submitters whether a new deadline is nearer
+       * than this wait's end, so that only then they wake it. */
       if (head == NULL)
         {
+          pool->janitor_until = G_MAXINT64;
           g_cond_wait (&pool->janitor_cond, &pool->queue_lock);
           continue;
         }
       job = head->data;
       if (g_get_monotonic_time () < job->deadline)
         {
+          pool->janitor_until = job->deadline;
           g_cond_wait_until (&pool->janitor_cond, &pool->queue_lock, job->deadline);
           continue;
         }
@@ -451,6 +456,30 @@ attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
   job->release = job_release;
 }
 
+/* When a job queued now stops waiting for a connection (0: never). Set on
+ * every job a slot may later give back to the queue, taken at once or not,
+ * so that a requeued job keeps a real deadline. */
+static gint64
+acquire_deadline (PgePool *pool)
+{
+  if (pool->acquire_timeout_ms == 0)
+    return 0;
+  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
+}
+
+/* The janitor sleeps until janitor_until: it needs waking only for a
+ * deadline before that (not once per job: a queue that empties and fills
+ * again at every query must not cost a janitor wake-up each time). */
+static void
+wake_janitor_for_locked (PgePool *pool, gint64 deadline)
+{
+  if (pool->janitor != NULL && deadline != 0 && deadline < pool->janitor_until)
+    {
+      pool->janitor_until = deadline;
+      g_cond_signal (&pool->janitor_cond);
+    }
+}
+
 static void
 enqueue_locked (GQueue *queue, PgeJob *job, gint64 deadline)
 {
@@ -510,6 +539,9 @@ take_locked (PgeSlot *slot, PgeJob *job)
   unlink_idle_locked (slot);
   slot->holder = PGE_HOLDER_DIRECT;
   slot->pool->n_busy++;
+  /* A dead connection gives it back to the pool queue (requeue). */
+  if (job->queue == NULL && job->deadline == 0 && (job->lease == NULL || job->kind == PGE_JOB_PIN))
+    job->deadline = acquire_deadline (slot->pool);
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
@@ -585,12 +617,9 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
     code = PGE_ERROR_QUEUE_FULL;
   else
     {
-      gint64 deadline = 0;
+      gint64 deadline = acquire_deadline (pool);
 
-      if (pool->acquire_timeout_ms > 0)
-        deadline = g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
-      if (pool->queue.length == 0 && pool->janitor != NULL)
-        g_cond_signal (&pool->janitor_cond);
+      wake_janitor_for_locked (pool, deadline);
       enqueue_locked (&pool->queue, job, deadline);
       wake_one_idle (pool);
     }
@@ -1055,10 +1084,9 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       jobs[i]->state = PGE_JOB_QUEUED;
       jobs[i]->queue = &pool->queue;
       g_queue_push_head_link (&pool->queue, &jobs[i]->link);
+      wake_janitor_for_locked (pool, jobs[i]->deadline);
       wake_one_idle (pool);
     }
-  if (!closing && pool->janitor != NULL)
-    g_cond_signal (&pool->janitor_cond);
   g_mutex_unlock (&pool->queue_lock);
   if (down)
     __atomic_fetch_add (&pool->n_refused, n_jobs, __ATOMIC_RELAXED);

@@ -36,7 +36,7 @@
  * figure is the median over the rounds, with the range of the rounds' own
  * ratios. By default each mode runs for a fixed time (--seconds, default
  * 1.5); with QUERIES_PER_MODE it runs a fixed count instead. Client CPU
- * and context switches are those of the whole process (all threads: the
+ * and voluntary context switches are those of the whole process (all threads: the
  * callers and the engine's workers), getrusage (RUSAGE_SELF) deltas around
  * the timed part, per query; for pgbench they are the child's
  * (RUSAGE_CHILDREN), connection set-up included.
@@ -129,7 +129,9 @@ parse_uint (const char *what, const char *text, guint max)
 
 /* What getrusage() says of the whole process (who = RUSAGE_SELF) or of
  * its waited-for children (RUSAGE_CHILDREN): user+sys CPU seconds and
- * context switches (voluntary: blocked; involuntary: preempted). */
+ * voluntary context switches (a thread blocked: in poll() for the server,
+ * or on a futex for another thread). Involuntary ones (preempted) are
+ * left out: they count the machine's load, not the client's design. */
 typedef struct {
   double cpu;
   double csw;
@@ -144,7 +146,7 @@ usage_now (int who)
     die ("getrusage", g_strerror (errno));
   return (Usage) {
     usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6,
-    (double) usage.ru_nvcsw + (double) usage.ru_nivcsw,
+    (double) usage.ru_nvcsw,
   };
 }
 
@@ -724,8 +726,9 @@ range (const double *values, guint n, double *lo, double *hi)
 static void
 print_modes (const Mode *modes, guint n_modes, guint n_rounds)
 {
-  printf ("\nmedians over %u rounds (client CPU and context switches: all threads of the client\n"
-          "process, callers and the engine's workers; pgbench: the pgbench process):\n", n_rounds);
+  printf ("\nmedians over %u rounds (client CPU and voluntary context switches (csw): all threads\n"
+          "of the client process, callers and the engine's workers; pgbench: the pgbench process):\n",
+          n_rounds);
   for (guint m = 0; m < n_modes; m++)
     {
       double lo, hi;
@@ -783,6 +786,11 @@ print_table (const Mode *modes, guint n_modes, guint n_rounds)
           warm_text = g_strdup_printf ("%5.2fx | %4.2f-%-4.2f%s", warm, wlo, whi,
                                        warm >= 0.95 ? "  " : " !");
         }
+      else
+        {
+          fresh = g_strdup ("-");
+          warm_text = g_strdup ("     - | -");
+        }
       met = ratio >= shape->min_ratio && (shape->max_cpu_ratio == 0 || cpu_ratio <= shape->max_cpu_ratio);
       if (shape->min_ratio == 0)
         target = g_strdup ("(reference)");
@@ -792,13 +800,13 @@ print_table (const Mode *modes, guint n_modes, guint n_rounds)
         target = g_strdup_printf (">=%.2fx", shape->min_ratio);
       printf ("%-25s | %8.0f | %8.0f | %5.2fx | %5.2f-%-5.2f | %-17s | %4s | %8s | %-20s | %7.1f | %7.1f | %5.2fx | %5.2f | %5.2f\n",
               shape->title, qps, base_qps, ratio, lo, hi, target,
-              shape->min_ratio == 0 ? "-" : met ? "yes" : "NO", fresh ? fresh : "-",
-              warm_text ? warm_text : "-", cpu, base_cpu, cpu_ratio,
+              shape->min_ratio == 0 ? "-" : met ? "yes" : "NO", fresh, warm_text, cpu, base_cpu, cpu_ratio,
               median (mode->csw, n_rounds), median (limit->csw, n_rounds));
     }
   printf ("(ratio = median engine q/s / median limit q/s; per round = lowest and highest of the\n"
           " rounds' own ratios; warm/fresh = median of the rounds' warm-engine / fresh-engine ratios,\n"
-          " target >= 0.95, '!' where missed; CPU and csw per query: the whole client process;\n"
+          " target >= 0.95, '!' where missed; CPU and csw (voluntary context switches) per query:\n"
+          " the whole client process;\n"
           " pgbench is a reference, not a limit: its own client is slow)\n");
 }
 
@@ -907,7 +915,7 @@ run_named_shapes (const char *names)
           sample = run_engine (warm_engine, runs[r].func, runs[r].n_threads);
         }
       printf ("%s: %u queries in %.3f s, %.0f q/s, client CPU %.1f us/query, "
-              "%.2f context switches/query\n", list[n], sample.n_queries, sample.wall,
+              "%.2f voluntary context switches/query\n", list[n], sample.n_queries, sample.wall,
               sample.n_queries / sample.wall, sample.cpu * 1e6 / sample.n_queries,
               sample.csw / sample.n_queries);
     }

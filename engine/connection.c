@@ -1120,6 +1120,14 @@ pge_connection_pipeline_read (PgeConnection *conn, PgePipelineItem *item, gint64
   pge_connection_log (conn, item->sql, since_us, item->result, item->error);
 }
 
+/* For the holder, in a pipeline: whether the next results are already
+ * buffered, so that reading them will not wait for the server. */
+gboolean
+pge_connection_has_result (PgeConnection *conn)
+{
+  return conn->pg != NULL && !PQisBusy (conn->pg);
+}
+
 void
 pge_connection_pipeline_end (PgeConnection *conn)
 {

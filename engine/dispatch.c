@@ -317,6 +317,9 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   PgeConnection *conn = slot->conn;
   Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
+  PgeJob *read_jobs[PGE_PIPELINE_MAX];        /* read, not resolved yet */
+  PgePipelineItem read_items[PGE_PIPELINE_MAX];
+  guint n_read = 0;
   gint64 since;
 
   pge_connection_settle_cancel (conn);
@@ -333,25 +336,33 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   while (window.n > 0)
     {
       PgeJob *more[PGE_PIPELINE_MAX];
-      PgeJob *job = window.jobs[window.head];
-      PgePipelineItem item = window.items[window.head];
       guint n_more;
 
-      if (item.sent)
+      read_jobs[n_read] = window.jobs[window.head];
+      read_items[n_read] = window.items[window.head];
+      if (read_items[n_read].sent)
         {
-          pge_connection_pipeline_read (conn, &item, since);
+          pge_connection_pipeline_read (conn, &read_items[n_read], since);
           since = g_get_monotonic_time ();
         }
+      n_read++;
       window.head = (window.head + 1) % window.max;
       window.n--;
       window.cancel_sent |= pge_connection_take_cancel_sent (conn);
       /* Refill before resolving, so that the server works meanwhile;
-       * from here on, cancels aim at the next query, not at @job. */
+       * from here on, cancels aim at the next query, not at the one read. */
       n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
                                        pge_connection_is_ok (conn) ? window.max - window.n : 0);
       for (guint i = 0; i < n_more; i++)
         window_push (&window, more[i]);
-      window_finish (&window, job, &item);
+      /* Results that arrived together resolve together: a thread waiting
+       * for several of them is woken once, not once per result. Never
+       * later than the next wait for the server. */
+      if (window.n > 0 && window.items[window.head].sent && pge_connection_has_result (conn))
+        continue;
+      for (guint i = 0; i < n_read; i++)
+        window_finish (&window, read_jobs[i], &read_items[i]);
+      n_read = 0;
     }
   pge_connection_pipeline_end (conn);
   /* A request that went out after the last read aimed at nothing left. */

@@ -358,7 +358,8 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       /* Results that arrived together resolve together: a thread waiting
        * for several of them is woken once, not once per result. Never
        * later than the next wait for the server. */
-      if (window.n > 0 && window.items[window.head].sent && pge_connection_has_result (conn))
+      if (n_read < G_N_ELEMENTS (read_jobs) && window.n > 0 && window.items[window.head].sent &&
+          pge_connection_has_result (conn))
         continue;
       for (guint i = 0; i < n_read; i++)
         window_finish (&window, read_jobs[i], &read_items[i]);

@@ -4,7 +4,7 @@
  * with TSan's memory layout: Snaipe/Criterion#274), so CI runs this plain
  * program in the TSan build instead. Each scenario drives the engine from
  * several threads at once and checks every outcome; the whole run is
- * bounded (a few seconds per scenario on two cores).
+ * bounded (a few seconds per scenario on two cores, the mix PGE_STRESS_MIX_SECONDS).
  *
  *   pge-stress [CONNINFO]   (default $PGE_TEST_CONNINFO)
  *

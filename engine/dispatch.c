@@ -15,6 +15,11 @@
  * job and lets the pool unqueue it or cancel its query; run-here lets a
  * waiting thread take a queued job that is first in line.
  *
+ * Pipelines: a worker that took several queued queries runs them as a
+ * sliding window on its connection (run_pipeline()): refilled from the
+ * queue as answers are read, each job resolved as soon as its answer is
+ * in (answers that arrived together, together).
+ *
  * Threads: no state of its own; the holder of a slot is the only thread
  * that runs code here with that slot.
  *

@@ -36,9 +36,20 @@
  *   the job's future. A queued job is unlinked and fails at once; a
  *   running one gets a cancel request through its connection, aimed at
  *   that job only (connection.c), so a late cancel never hits the next.
+ * - Pipelining: a worker that finds the queue non-empty while no other
+ *   slot is idle takes several queued queries at once and keeps taking
+ *   more as it reads their answers (pge_pool_pipeline_step(), a sliding
+ *   window), up to the pipeline depth, stopping at the first queued job
+ *   that may not join (FIFO). Jobs in a window are RUNNING on the slot;
+ *   `slot->running` is the one whose answer is read next (cancels aim at
+ *   it only).
  * - The janitor thread expires jobs that waited longer than the acquire
  *   timeout. The queue is FIFO with one timeout per pool, so the head
- *   always holds the nearest deadline.
+ *   always holds the nearest deadline. It records when its current wait
+ *   ends (`janitor_until`); submitters wake it only for an earlier
+ *   deadline, never merely because the queue filled. Every job gets its
+ *   deadline when it is queued or taken at once, so one a slot gives back
+ *   (pge_pool_requeue()) keeps a real one.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
  *   lease queues) with PGE_ERROR_CLOSED, lets running jobs end (after a
  *   grace period their queries are cancelled), pinned slots roll back,

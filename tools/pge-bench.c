@@ -87,6 +87,7 @@ static guint pgbench_secs = 2;
 static guint run_queries;       /* count-based runs: queries per mode */
 static double run_seconds;      /* time-based runs (when run_queries == 0) */
 static PgeEngine *warm_engine;  /* the engine every warm mode shares */
+static PGconn *monitor;         /* main thread only: finds the server's backends */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -206,6 +207,50 @@ value_of (guint i)
   return (gint32) (1 + i % VALUE_RANGE);
 }
 
+/* User+sys CPU seconds of process @pid from /proc, or -1. */
+static double
+process_cpu_seconds (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after_name = strrchr (text, ')')) == NULL)
+    return -1;
+  /* After "pid (comm)": state is field 3, utime 14, stime 15. */
+  fields = g_strsplit (after_name + 2, " ", 14);
+  if (g_strv_length (fields) < 14)
+    return -1;
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) / sysconf (_SC_CLK_TCK);
+}
+
+/* CPU seconds used so far by every client backend of the server but the
+ * monitor's own (a server on this machine: /proc shows its processes),
+ * or -1. Taken around a timed run whose connections are all open, the
+ * difference is the server's CPU for that run. */
+static double
+server_cpu_seconds (void)
+{
+  PGresult *res;
+  double total = 0;
+
+  if (monitor == NULL)
+    return -1;
+  res = PQexec (monitor, "SELECT pid FROM pg_stat_activity "
+                         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid ()");
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    die ("pg_stat_activity", PQresultErrorMessage (res));
+  for (int r = 0; r < PQntuples (res) && total >= 0; r++)
+    {
+      double cpu = process_cpu_seconds (PQgetvalue (res, r, 0));
+
+      total = cpu < 0 ? -1 : total + cpu;
+    }
+  PQclear (res);
+  return total;
+}
+
 /* ------------------------------------------------------- timed thread runs */
 
 /* One measured run: n queries took wall seconds, cpu seconds and csw
@@ -215,6 +260,7 @@ typedef struct {
   double wall;
   double cpu;
   double csw;
+  double server_cpu;  /* < 0: not measurable (the server is not local) */
 } Sample;
 
 /* What each thread of a run gets. `next` is shared by all threads of the
@@ -252,7 +298,8 @@ run_threads (GThreadFunc func, Worker *workers, guint n_threads)
   gint next = 0, stop = 0;
   Usage before = usage_now (RUSAGE_SELF), after;
   gint64 start = g_get_monotonic_time ();
-  Sample sample = { 0, 0, 0, 0 };
+  Sample sample = { 0, 0, 0, 0, 0 };
+  double server_before = server_cpu_seconds ();
 
   g_assert (n_threads <= MAX_THREADS);
   for (guint t = 0; t < n_threads; t++)
@@ -275,6 +322,7 @@ run_threads (GThreadFunc func, Worker *workers, guint n_threads)
   after = usage_now (RUSAGE_SELF);
   sample.cpu = after.cpu - before.cpu;
   sample.csw = after.csw - before.csw;
+  sample.server_cpu = server_before < 0 ? -1 : server_cpu_seconds () - server_before;
   for (guint t = 0; t < n_threads; t++)
     sample.n_queries += workers[t].done;
   return sample;
@@ -611,7 +659,7 @@ run_pgbench (guint pipeline)
   const char *fixed[] = { pgbench, "-n", "-M", "prepared", "-c", "4", "-j", "4", "-T", secs,
                           "-f", script };
   const char *tps_line, *count_line;
-  Sample sample = { 0, 0, 0, 0 };
+  Sample sample = { 0, 0, 0, 0, -1 };
   Usage before, after;
   double tps;
   int status;
@@ -660,6 +708,7 @@ typedef struct {
   double      qps[MAX_ROUNDS];     /* per round */
   double      cpu_us[MAX_ROUNDS];  /* client CPU µs per query, per round */
   double      csw[MAX_ROUNDS];     /* client context switches per query */
+  double      server_us[MAX_ROUNDS];  /* server CPU µs per query, < 0: unknown */
 } Mode;
 
 /* In the order they run in a round: each limit next to its engine shape,
@@ -695,6 +744,16 @@ record (Mode *mode, guint round, Sample sample)
   mode->qps[round] = sample.n_queries / sample.wall;
   mode->cpu_us[round] = sample.cpu * 1e6 / sample.n_queries;
   mode->csw[round] = sample.csw / sample.n_queries;
+  mode->server_us[round] = sample.server_cpu < 0 ? -1 : sample.server_cpu * 1e6 / sample.n_queries;
+}
+
+/* The median server CPU per query as text, "-" when unknown. */
+static char *
+server_text (const Mode *mode, guint n_rounds)
+{
+  double value = median (mode->server_us, n_rounds);
+
+  return value < 0 ? g_strdup ("-") : g_strdup_printf ("%.1f", value);
 }
 
 static void
@@ -727,16 +786,19 @@ static void
 print_modes (const Mode *modes, guint n_modes, guint n_rounds)
 {
   printf ("\nmedians over %u rounds (client CPU and voluntary context switches (csw): all threads\n"
-          "of the client process, callers and the engine's workers; pgbench: the pgbench process):\n",
+          "of the client process, callers and the engine's workers; pgbench: the pgbench process;\n"
+          "server CPU: the backends serving the mode, from /proc when the server is local):\n",
           n_rounds);
   for (guint m = 0; m < n_modes; m++)
     {
       double lo, hi;
 
+      g_autofree char *server = server_text (&modes[m], n_rounds);
+
       range (modes[m].qps, n_rounds, &lo, &hi);
-      printf ("  %-14s %-50s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/q  csw %5.2f/q\n",
+      printf ("  %-14s %-50s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/q  csw %5.2f/q  server CPU %s us/q\n",
               modes[m].name, modes[m].what, median (modes[m].qps, n_rounds), lo, hi,
-              median (modes[m].cpu_us, n_rounds), median (modes[m].csw, n_rounds));
+              median (modes[m].cpu_us, n_rounds), median (modes[m].csw, n_rounds), server);
     }
 }
 
@@ -885,6 +947,20 @@ print_machine (void)
   PQfinish (conn);
 }
 
+/* The connection that finds the server's backends, if the server runs
+ * on this machine; else NULL (no server CPU figures). */
+static PGconn *
+monitor_connect (void)
+{
+  PGconn *conn = PQconnectdb (conninfo);
+
+  if (PQstatus (conn) != CONNECTION_OK)
+    die ("connect", PQerrorMessage (conn));
+  if (!host_is_local (PQhost (conn)))
+    g_clear_pointer (&conn, PQfinish);
+  return conn;
+}
+
 /* --shape: the named shapes one after another on one engine. */
 static int
 run_named_shapes (const char *names)
@@ -915,9 +991,12 @@ run_named_shapes (const char *names)
           sample = run_engine (warm_engine, runs[r].func, runs[r].n_threads);
         }
       printf ("%s: %u queries in %.3f s, %.0f q/s, client CPU %.1f us/query, "
-              "%.2f voluntary context switches/query\n", list[n], sample.n_queries, sample.wall,
+              "%.2f voluntary context switches/query", list[n], sample.n_queries, sample.wall,
               sample.n_queries / sample.wall, sample.cpu * 1e6 / sample.n_queries,
               sample.csw / sample.n_queries);
+      if (sample.server_cpu >= 0)
+        printf (", server CPU %.1f us/query", sample.server_cpu * 1e6 / sample.n_queries);
+      printf ("\n");
     }
   g_clear_pointer (&warm_engine, pge_engine_unref);
   return 0;
@@ -974,6 +1053,7 @@ main (int argc, char **argv)
     die ("usage", "--seconds, --queries and --rounds take positive numbers (rounds at most 51)");
   run_queries = (guint) n_shape_queries;
   run_seconds = seconds > 0 ? seconds : 1.5;
+  monitor = monitor_connect ();
 
   if (shape != NULL)
     {

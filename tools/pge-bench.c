@@ -207,10 +207,13 @@ value_of (guint i)
   return (gint32) (1 + i % VALUE_RANGE);
 }
 
-/* User+sys CPU seconds of process @pid from /proc, or -1. */
+/* User+sys CPU seconds of process @pid from /proc, or -1; with
+ * PGE_BENCH_SERVER_SYS=1, sys only (kernel time: sockets, scheduling). */
 static double
 process_cpu_seconds (const char *pid)
 {
+  static gint sys_only = -1;
+
   g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
   g_autofree char *text = NULL;
   g_auto(GStrv) fields = NULL;
@@ -222,32 +225,62 @@ process_cpu_seconds (const char *pid)
   fields = g_strsplit (after_name + 2, " ", 14);
   if (g_strv_length (fields) < 14)
     return -1;
-  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) / sysconf (_SC_CLK_TCK);
+  if (sys_only < 0)
+    sys_only = g_strcmp0 (g_getenv ("PGE_BENCH_SERVER_SYS"), "1") == 0;
+  return ((sys_only ? 0 : g_ascii_strtod (fields[11], NULL)) + g_ascii_strtod (fields[12], NULL)) /
+         sysconf (_SC_CLK_TCK);
 }
 
-/* CPU seconds used so far by every client backend of the server but the
+/* CPU seconds used so far by each client backend of the server but the
  * monitor's own (a server on this machine: /proc shows its processes),
- * or -1. Taken around a timed run whose connections are all open, the
- * difference is the server's CPU for that run. */
-static double
-server_cpu_seconds (void)
+ * by pid; NULL if that cannot be known. */
+static GHashTable *
+server_cpu_snapshot (void)
 {
+  GHashTable *cpu_by_pid;
   PGresult *res;
-  double total = 0;
 
   if (monitor == NULL)
-    return -1;
+    return NULL;
   res = PQexec (monitor, "SELECT pid FROM pg_stat_activity "
                          "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid ()");
   if (PQresultStatus (res) != PGRES_TUPLES_OK)
     die ("pg_stat_activity", PQresultErrorMessage (res));
-  for (int r = 0; r < PQntuples (res) && total >= 0; r++)
+  cpu_by_pid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (int r = 0; r < PQntuples (res); r++)
     {
       double cpu = process_cpu_seconds (PQgetvalue (res, r, 0));
 
-      total = cpu < 0 ? -1 : total + cpu;
+      if (cpu >= 0)
+        g_hash_table_insert (cpu_by_pid, g_strdup (PQgetvalue (res, r, 0)), g_memdup2 (&cpu, sizeof cpu));
+      else if (r == 0)
+        g_clear_pointer (&cpu_by_pid, g_hash_table_unref);  /* not a local server */
+      if (cpu_by_pid == NULL)
+        break;
     }
   PQclear (res);
+  return cpu_by_pid;
+}
+
+/* The server's CPU seconds between two snapshots: per backend alive at
+ * both (one whose connection was just closed may still be listed in the
+ * first), plus all of one that started in between; -1 if unknown. */
+static double
+server_cpu_between (GHashTable *before, GHashTable *after)
+{
+  GHashTableIter iter;
+  gpointer pid, cpu;
+  double total = 0;
+
+  if (before == NULL || after == NULL)
+    return -1;
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &pid, &cpu))
+    {
+      double *then = g_hash_table_lookup (before, pid);
+
+      total += *(double *) cpu - (then != NULL ? *then : 0);
+    }
   return total;
 }
 
@@ -299,7 +332,8 @@ run_threads (GThreadFunc func, Worker *workers, guint n_threads)
   Usage before = usage_now (RUSAGE_SELF), after;
   gint64 start = g_get_monotonic_time ();
   Sample sample = { 0, 0, 0, 0, 0 };
-  double server_before = server_cpu_seconds ();
+  g_autoptr(GHashTable) server_before = server_cpu_snapshot ();
+  g_autoptr(GHashTable) server_after = NULL;
 
   g_assert (n_threads <= MAX_THREADS);
   for (guint t = 0; t < n_threads; t++)
@@ -322,7 +356,8 @@ run_threads (GThreadFunc func, Worker *workers, guint n_threads)
   after = usage_now (RUSAGE_SELF);
   sample.cpu = after.cpu - before.cpu;
   sample.csw = after.csw - before.csw;
-  sample.server_cpu = server_before < 0 ? -1 : server_cpu_seconds () - server_before;
+  server_after = server_cpu_snapshot ();
+  sample.server_cpu = server_cpu_between (server_before, server_after);
   for (guint t = 0; t < n_threads; t++)
     sample.n_queries += workers[t].done;
   return sample;
@@ -996,6 +1031,13 @@ run_named_shapes (const char *names)
               sample.csw / sample.n_queries);
       if (sample.server_cpu >= 0)
         printf (", server CPU %.1f us/query", sample.server_cpu * 1e6 / sample.n_queries);
+      if (warm_engine != NULL)
+        {
+          PgeStats stats;
+
+          pge_engine_get_stats (warm_engine, &stats);
+          printf (" (engine: %" G_GUINT64_FORMAT " reconnects so far)", stats.n_reconnects);
+        }
       printf ("\n");
     }
   g_clear_pointer (&warm_engine, pge_engine_unref);

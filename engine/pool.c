@@ -18,7 +18,8 @@
  *   asleep on the slot's own `wake` cond. The list is a stack: the slot
  *   that went idle last is used first, so a lightly loaded engine keeps
  *   reusing one warm connection (and backend) instead of cycling through
- *   all of them. An asynchronous submission
+ *   all of them; a blocking caller takes the slot it used last when that
+ *   one is idle (thread and backend stay paired). An asynchronous submission
  *   wakes exactly one; a blocking one takes the slot itself when nothing
  *   is queued ahead of it (FIFO: queued futures keep their turn), and so
  *   does a thread that waits for a queued job that is first in line
@@ -543,10 +544,36 @@ run_locked (PgeSlot *slot, PgeJob *job)
   pge_connection_set_running (slot->conn, job, pge_job_is_cancel_requested (job));
 }
 
+/* The slot this thread last ran a job on directly, as pool and index (not
+ * a pointer: the pool may be gone by the next call). */
+static __thread gconstpointer last_pool;
+static __thread guint last_index;
+
+/* The idle slot a blocking caller takes: the one it used last if that is
+ * idle, else the one that went idle last. A thread that keeps talking to
+ * the same backend keeps the pair warm (caches, and the scheduler's idea
+ * of who wakes whom); one that hops between backends makes every backend
+ * answer changing threads, which costs the server as much as the client
+ * per query (measured: PERFORMANCE.md). */
+static PgeSlot *
+idle_slot_for_caller_locked (PgePool *pool)
+{
+  if (last_pool == pool && last_index < pool->slots->len)
+    {
+      PgeSlot *slot = pool->slots->pdata[last_index];
+
+      if (slot->idle)
+        return slot;
+    }
+  return pool->idle_slots.head->data;
+}
+
 /* Hands @slot to the calling thread with @job running on it. */
 static PgeSlot *
 take_locked (PgeSlot *slot, PgeJob *job)
 {
+  last_pool = slot->pool;
+  last_index = slot->index;
   unlink_idle_locked (slot);
   slot->holder = PGE_HOLDER_DIRECT;
   slot->pool->n_busy++;
@@ -599,7 +626,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
   if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
-      taken = take_locked (pool->idle_slots.head->data, job);
+      taken = take_locked (idle_slot_for_caller_locked (pool), job);
     }
   g_mutex_unlock (&pool->queue_lock);
   return taken;
@@ -614,7 +641,7 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   if (take && can_take_locked (pool, job))
-    taken = take_locked (pool->idle_slots.head->data, job);
+    taken = take_locked (idle_slot_for_caller_locked (pool), job);
   else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
@@ -737,7 +764,7 @@ pge_pool_take_queued (PgeJob *job)
       PgeSlot *slot = NULL;
 
       if (job->queue == &pool->queue && pool->idle_slots.length > 0)
-        slot = pool->idle_slots.head->data;
+        slot = idle_slot_for_caller_locked (pool);
       else if (job->queue != &pool->queue && lease_slot_free_locked (job->lease))
         slot = job->lease->slot;
       if (slot != NULL)

@@ -39,7 +39,11 @@
  * and voluntary context switches are those of the whole process (all threads: the
  * callers and the engine's workers), getrusage (RUSAGE_SELF) deltas around
  * the timed part, per query; for pgbench they are the child's
- * (RUSAGE_CHILDREN), connection set-up included.
+ * (RUSAGE_CHILDREN), connection set-up included. When the server runs on
+ * this machine, the server's CPU per query is printed too: user+sys time
+ * from /proc of every client backend alive across the timed run
+ * (PGE_BENCH_SERVER_SYS=1: sys only), so a shape that costs the server
+ * more per query, or a warm engine's long-lived backends, show.
  *
  * Then an RSS check on the warm engine: the shapes in turn, 25k queries
  * each, VmRSS read after 100k queries and again after

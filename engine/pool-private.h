@@ -165,7 +165,6 @@ G_GNUC_INTERNAL void      pge_pool_cancel_job (PgeJob *job);
 G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgeSlot  *slot,
                                                   PgeJob  **jobs,
                                                   guint    *n_jobs);
-G_GNUC_INTERNAL void      pge_pool_advance       (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL guint     pge_pool_pipeline_step (PgeSlot  *slot,
                                                   PgeJob   *next,
                                                   PgeJob  **more,

@@ -1028,18 +1028,6 @@ pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
   return PGE_NEXT_RUN;
 }
 
-/* In a pipeline: the results being read now are @job's; the job before it
- * is over, and cancels aim at @job from here on. */
-void
-pge_pool_advance (PgeSlot *slot, PgeJob *job)
-{
-  g_mutex_lock (&slot->pool->queue_lock);
-  if (slot->running != NULL && slot->running != job)
-    slot->running->state = PGE_JOB_DONE;
-  run_locked (slot, job);
-  g_mutex_unlock (&slot->pool->queue_lock);
-}
-
 /* In a pipeline window (dispatch.c), once the results of the job being
  * read are in: that job is over (cancels no longer reach it), @next (or,
  * if NULL, the first job taken now) is the one whose results come next,

@@ -84,6 +84,7 @@ G_GNUC_INTERNAL gboolean       pge_connection_pipeline_send (PgeConnection   *co
 G_GNUC_INTERNAL void           pge_connection_pipeline_read (PgeConnection   *conn,
                                                              PgePipelineItem *item,
                                                              gint64           since_us);
+G_GNUC_INTERNAL gboolean       pge_connection_has_result    (PgeConnection *conn);
 G_GNUC_INTERNAL void           pge_connection_pipeline_end  (PgeConnection *conn);
 
 /* Lower-level pieces, for job functions that drive libpq themselves. */

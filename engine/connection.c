@@ -1234,11 +1234,13 @@ pge_connection_is_fast (PgeConnection *conn, const char *sql, PgeParams *params)
  * each with its own Sync, so each is its own implicit transaction and one
  * failure never touches the others. FALSE if nothing could be sent (the
  * items then carry errors); after TRUE, read each sent item in order with
- * pge_connection_pipeline_read(), then pge_connection_pipeline_end(). */
+ * pge_connection_pipeline_read(), then pge_connection_pipeline_end().
+ * More items may be sent into a pipeline that is still being read (a
+ * sliding window: dispatch.c). */
 gboolean
 pge_connection_pipeline_send (PgeConnection *conn, PgePipelineItem *items, guint n_items)
 {
-  if (!PQenterPipelineMode (conn->pg))
+  if (PQpipelineStatus (conn->pg) == PQ_PIPELINE_OFF && !PQenterPipelineMode (conn->pg))
     {
       for (guint i = 0; i < n_items; i++)
         items[i].error = pge_error_new_from_conn (conn->pg, PGE_ERROR_CONNECTION,
@@ -1274,6 +1276,14 @@ pge_connection_pipeline_read (PgeConnection *conn, PgePipelineItem *item, gint64
   pge_params_view (item->params, &view);
   read_planned (conn, item, &view, since_us, TRUE);
   pge_connection_log (conn, item->sql, since_us, item->result, item->error);
+}
+
+/* For the holder, in a pipeline: whether the next results are already
+ * buffered, so that reading them will not wait for the server. */
+gboolean
+pge_connection_has_result (PgeConnection *conn)
+{
+  return conn->pg != NULL && !PQisBusy (conn->pg);
 }
 
 void

@@ -16,12 +16,19 @@
  * job and lets the pool unqueue it or cancel its query; run-here lets a
  * waiting thread take a queued job that is first in line.
  *
+ * Pipelines: a worker that took several queued queries runs them as a
+ * sliding window on its connection (run_pipeline()): refilled from the
+ * queue as answers are read, each job resolved as soon as its answer is
+ * in (answers that arrived together, together).
+ *
  * Threads: no state of its own; the holder of a slot is the only thread
  * that runs code here with that slot.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "dispatch-private.h"
 #include "errors-private.h"
@@ -323,20 +330,78 @@ is_stray_cancel (PgeJob *job, const PgePipelineItem *item)
          g_strcmp0 (pge_error_get_sqlstate (item->error), "57014") == 0;
 }
 
-/* Several queued queries in one round trip (connection.c sends them, each
- * with its own Sync). A cancel request aimed at one query may land on the
- * next, since the server runs them back to back: a query that failed with
- * query_canceled although nobody cancelled it had no effect, so it goes
- * back to the queue, like one whose prepared statement the server had
- * lost; they then run alone. */
+/* A pipeline window: the queries sent and not read yet, oldest first, in
+ * a ring of PGE_PIPELINE_MAX. */
+typedef struct {
+  PgeSlot        *slot;
+  PgeJob         *jobs[PGE_PIPELINE_MAX];   /* owned refs */
+  PgePipelineItem items[PGE_PIPELINE_MAX];
+  gint64          sent_us[PGE_PIPELINE_MAX];  /* note_start() of each, for metrics */
+  guint           head;
+  guint           n;
+  guint           max;
+  gboolean        cancel_sent;  /* a cancel request went out during it */
+} Window;
+
+/* Sends @job at the window's tail (or marks it skipped: cancelled). */
+static void
+window_push (Window *window, PgeJob *job)
+{
+  guint at = (window->head + window->n++) % window->max;
+  PgePipelineItem *item = &window->items[at];
+
+  memset (item, 0, sizeof *item);
+  window->jobs[at] = job;
+  item->sql = job->sql;
+  item->params = job->params;
+  item->skip = pge_job_is_cancel_requested (job);
+  if (!item->skip)
+    {
+      window->sent_us[at] = note_start (window->slot, job);
+      pge_connection_pipeline_send (window->slot->conn, item, 1);
+    }
+}
+
+/* Resolves the job whose results were just read (or that was skipped),
+ * or puts it back in the queue: a query that failed with query_canceled
+ * although nobody cancelled it met a cancel request aimed at an earlier
+ * one (the server runs them back to back) and had no effect; so has one
+ * whose prepared statement the server had lost. The window's reference
+ * passes on. */
+static void
+window_finish (Window *window, PgeJob *job, PgePipelineItem *item)
+{
+  if (item->skip)
+    item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
+  else if (item->retry || (window->cancel_sent && is_stray_cancel (job, item)))
+    {
+      g_clear_error (&item->error);
+      g_clear_pointer (&item->result, pge_result_unref);
+      pge_pool_requeue (window->slot, &job, 1);
+      return;
+    }
+  pge_job_finish (job, item->result, item->error);
+  pge_job_unref (job);
+}
+
+/* Queued queries share a round trip: up to the pipeline depth are in
+ * flight at once, each with its own Sync (connection.c), and the window
+ * slides: as soon as one query's results are read, the next queued ones
+ * are sent, so the server always has the next query at hand (a window
+ * that drained before refilling would leave it idle for a round trip per
+ * batch), and each query resolves as soon as its own results are in, not
+ * when the whole batch is. The window closes when the queue holds nothing
+ * that may join it (see pge_pool_next()). Jobs that met a stray cancel or
+ * a lost statement go back to the queue (see window_finish()). */
 static void
 run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   PgeConnection *conn = slot->conn;
-  PgePipelineItem items[PGE_PIPELINE_MAX] = { { 0 } };
-  PgeJob *retry[PGE_PIPELINE_MAX];
-  guint n_retry = 0;
-  gboolean cancel_sent;
+  Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
+  PgeJob *read_jobs[PGE_PIPELINE_MAX];        /* read, not resolved yet */
+  PgePipelineItem read_items[PGE_PIPELINE_MAX];
+  guint n_read = 0;
+  gint64 since;
 
   pge_connection_settle_cancel (conn);
   if (!pge_connection_preflight (conn) && !pge_dispatch_connect_until (slot, jobs[0]->deadline, NULL))
@@ -347,48 +412,48 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       return;
     }
   for (guint i = 0; i < n_jobs; i++)
+    window_push (&window, jobs[i]);
+  since = g_get_monotonic_time ();
+  while (window.n > 0)
     {
-      items[i].sql = jobs[i]->sql;
-      items[i].params = jobs[i]->params;
-      items[i].skip = pge_job_is_cancel_requested (jobs[i]);
-    }
-  if (pge_connection_pipeline_send (conn, items, n_jobs))
-    {
-      gint64 sent = g_get_monotonic_time (), since = sent;
+      PgeJob *more[PGE_PIPELINE_MAX];
+      guint n_more;
 
-      for (guint i = 0; i < n_jobs; i++)
+      read_jobs[n_read] = window.jobs[window.head];
+      read_items[n_read] = window.items[window.head];
+      if (read_items[n_read].sent)
         {
-          if (!items[i].sent)
-            continue;
-          pge_pool_advance (slot, jobs[i]);
-          note_start (slot, jobs[i]);
-          pge_connection_pipeline_read (conn, &items[i], since);
-          /* Each query ran, for its caller, from the send to its answer. */
-          note_end (slot, jobs[i], sent);
+          pge_connection_pipeline_read (conn, &read_items[n_read], since);
+          /* Each query ran, for its caller, from its send to its answer. */
+          note_end (slot, read_jobs[n_read], window.sent_us[window.head]);
           pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
           since = g_get_monotonic_time ();
         }
-      pge_connection_pipeline_end (conn);
+      n_read++;
+      window.head = (window.head + 1) % window.max;
+      window.n--;
+      window.cancel_sent |= pge_connection_take_cancel_sent (conn);
+      /* Refill before resolving, so that the server works meanwhile;
+       * from here on, cancels aim at the next query, not at the one read. */
+      n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
+                                       pge_connection_is_ok (conn) ? window.max - window.n : 0);
+      for (guint i = 0; i < n_more; i++)
+        window_push (&window, more[i]);
+      /* Results that arrived together resolve together: a thread waiting
+       * for several of them is woken once, not once per result. Never
+       * later than the next wait for the server. */
+      if (n_read < G_N_ELEMENTS (read_jobs) && window.n > 0 && window.items[window.head].sent &&
+          pge_connection_has_result (conn))
+        continue;
+      for (guint i = 0; i < n_read; i++)
+        window_finish (&window, read_jobs[i], &read_items[i]);
+      n_read = 0;
     }
-  cancel_sent = pge_connection_take_cancel_sent (conn);
-  pge_pool_job_done (slot, jobs[n_jobs - 1]);
-  for (guint i = 0; i < n_jobs; i++)
-    {
-      if (items[i].skip)
-        items[i].error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
-      else if (items[i].retry || (cancel_sent && is_stray_cancel (jobs[i], &items[i])))
-        {
-          g_clear_error (&items[i].error);
-          g_clear_pointer (&items[i].result, pge_result_unref);
-          retry[n_retry++] = jobs[i];
-          continue;
-        }
-      pge_job_finish (jobs[i], items[i].result, items[i].error);
-      pge_job_unref (jobs[i]);
-    }
+  pge_connection_pipeline_end (conn);
+  /* A request that went out after the last read aimed at nothing left. */
+  pge_connection_take_cancel_sent (conn);
+  pge_pool_job_done (slot, NULL);
   settle (slot);
-  if (n_retry > 0)
-    pge_pool_requeue (slot, retry, n_retry);
 }
 
 /* For the worker: runs what pge_pool_next() gave it; takes over the

@@ -183,6 +183,7 @@ pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
 {
   GSList *callbacks;
   gpointer hook_data;
+  gboolean has_waiters;
 
   g_mutex_lock (&future->lock);
   if (future->done)
@@ -192,16 +193,21 @@ pge_future_resolve (PgeFuture *future, PgeResult *result, GError *error)
       g_clear_error (&error);
       return FALSE;
     }
-  future->done = TRUE;
   future->result = result;
   future->error = error;
+  /* Atomic: a waiter about to sleep spins on it without the lock. */
+  g_atomic_int_set (&future->done, TRUE);
   callbacks = g_steal_pointer (&future->callbacks);
   hook_data = g_steal_pointer (&future->hook_data);
-  /* GLib's broadcast is a futex syscall even with nobody waiting; most
-   * futures are waited for after they are done. */
-  if (future->n_waiters > 0)
-    g_cond_broadcast (&future->done_cond);
+  has_waiters = future->n_waiters > 0;
   g_mutex_unlock (&future->lock);
+  /* GLib's broadcast is a futex syscall even with nobody waiting; most
+   * futures are waited for after they are done. After the unlock, so
+   * that a woken waiter does not run straight into the lock still held
+   * here (a second futex sleep and wake per wait); the caller's
+   * reference keeps the future alive. */
+  if (has_waiters)
+    g_cond_broadcast (&future->done_cond);
 
   callbacks = g_slist_reverse (callbacks);
   for (GSList *l = callbacks; l != NULL; l = l->next)
@@ -268,6 +274,59 @@ pge_future_peek_error (PgeFuture *future, const GError **error)
   return failed;
 }
 
+/* How long a thread about to sleep on a future first watches it: a
+ * result that is due within a few microseconds (the next of a pipeline
+ * being read) then costs no futex sleep and wake-up, no two context
+ * switches. Short, because on a small machine the spinning core is one
+ * the server may need. */
+#define WAIT_SPIN_US 20
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
+/* Whether spinning paid off lately on this thread: each spin that saw
+ * the future resolve earns credit, each that had to sleep anyway costs
+ * more; a thread whose waits are long (a blocking caller queued behind
+ * many others) soon stops spinning and only tries again now and then.
+ * Thread-local, like glibc's adaptive mutexes keep their spin count. */
+#define SPIN_CREDIT_MAX 8
+static __thread gint spin_credit = SPIN_CREDIT_MAX;
+
+static void
+spin_until_done (PgeFuture *future)
+{
+  gint64 end = 0;
+
+  if (spin_credit <= 0)
+    {
+      spin_credit++;  /* skip this one, and try again after a few */
+      return;
+    }
+  for (guint i = 1; !g_atomic_int_get (&future->done); i++)
+    {
+      cpu_relax ();
+      if (i % 64 != 0)
+        continue;
+      if (end == 0)
+        end = g_get_monotonic_time () + WAIT_SPIN_US;
+      else if (g_get_monotonic_time () >= end)
+        {
+          spin_credit -= 4;
+          if (spin_credit <= 0)
+            spin_credit = -32;
+          return;
+        }
+    }
+  spin_credit = MIN (spin_credit + 1, SPIN_CREDIT_MAX);
+}
+
 /**
  * pge_future_wait:
  * @future: a #PgeFuture
@@ -312,6 +371,12 @@ pge_future_wait (PgeFuture *future, GError **error)
       hooks->unref (data);
       if (!may_wait)
         return NULL;
+      g_mutex_lock (&future->lock);
+    }
+  if (!future->done)
+    {
+      g_mutex_unlock (&future->lock);
+      spin_until_done (future);
       g_mutex_lock (&future->lock);
     }
   future->n_waiters++;

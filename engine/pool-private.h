@@ -80,6 +80,8 @@ struct _PgePool {
   GPtrArray   *slots;            /* of PgeSlot*, fixed after pge_pool_new() */
   GThread     *janitor;
   GCond        janitor_cond;
+  gint64       janitor_until;    /* the end of the janitor's current wait:
+                                  * G_MAXINT64 while the queue is empty */
   GCond        state_cond;       /* connect/exit progress, for start and close */
   gboolean     closing;
   guint        n_connect_attempts_done;  /* first attempts, for start */
@@ -172,7 +174,10 @@ G_GNUC_INTERNAL void      pge_pool_cancel_job (PgeJob *job);
 G_GNUC_INTERNAL PgeNext   pge_pool_next          (PgeSlot  *slot,
                                                   PgeJob  **jobs,
                                                   guint    *n_jobs);
-G_GNUC_INTERNAL void      pge_pool_advance       (PgeSlot *slot, PgeJob *job);
+G_GNUC_INTERNAL guint     pge_pool_pipeline_step (PgeSlot  *slot,
+                                                  PgeJob   *next,
+                                                  PgeJob  **more,
+                                                  guint     max);
 G_GNUC_INTERNAL void      pge_pool_job_done      (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
 G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);

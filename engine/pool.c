@@ -18,7 +18,8 @@
  *   asleep on the slot's own `wake` cond. The list is a stack: the slot
  *   that went idle last is used first, so a lightly loaded engine keeps
  *   reusing one warm connection (and backend) instead of cycling through
- *   all of them. An asynchronous submission
+ *   all of them; a blocking caller takes the slot it used last when that
+ *   one is idle (thread and backend stay paired). An asynchronous submission
  *   wakes exactly one; a blocking one takes the slot itself when nothing
  *   is queued ahead of it (FIFO: queued futures keep their turn), and so
  *   does a thread that waits for a queued job that is first in line
@@ -36,9 +37,20 @@
  *   the job's future. A queued job is unlinked and fails at once; a
  *   running one gets a cancel request through its connection, aimed at
  *   that job only (connection.c), so a late cancel never hits the next.
+ * - Pipelining: a worker that finds the queue non-empty while no other
+ *   slot is idle takes several queued queries at once and keeps taking
+ *   more as it reads their answers (pge_pool_pipeline_step(), a sliding
+ *   window), up to the pipeline depth, stopping at the first queued job
+ *   that may not join (FIFO). Jobs in a window are RUNNING on the slot;
+ *   `slot->running` is the one whose answer is read next (cancels aim at
+ *   it only).
  * - The janitor thread expires jobs that waited longer than the acquire
  *   timeout. The queue is FIFO with one timeout per pool, so the head
- *   always holds the nearest deadline.
+ *   always holds the nearest deadline. It records when its current wait
+ *   ends (`janitor_until`); submitters wake it only for an earlier
+ *   deadline, never merely because the queue filled. Every job gets its
+ *   deadline when it is queued or taken at once, so one a slot gives back
+ *   (pge_pool_requeue()) keeps a real one.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
  *   lease queues) with PGE_ERROR_CLOSED, interrupts connection attempts
  *   (connection.c), lets running jobs end (after a
@@ -109,6 +121,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->reconnect_max_ms = pool->fail_fast ? RECONNECT_MAX_FAIL_FAST_MS : RECONNECT_MAX_MS;
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
+  pool->janitor_until = G_MAXINT64;
   g_cond_init (&pool->state_cond);
   g_queue_init (&pool->queue);
   g_queue_init (&pool->idle_slots);
@@ -213,14 +226,18 @@ janitor_main (gpointer data)
       GList *head = pool->queue.head;
       PgeJob *job;
 
+      /* janitor_until tells submitters whether a new deadline is nearer
+       * than this wait's end, so that only then they wake it. */
       if (head == NULL)
         {
+          pool->janitor_until = G_MAXINT64;
           g_cond_wait (&pool->janitor_cond, &pool->queue_lock);
           continue;
         }
       job = head->data;
       if (g_get_monotonic_time () < job->deadline)
         {
+          pool->janitor_until = job->deadline;
           g_cond_wait_until (&pool->janitor_cond, &pool->queue_lock, job->deadline);
           continue;
         }
@@ -503,6 +520,30 @@ attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
   job->release = job_release;
 }
 
+/* When a job queued now stops waiting for a connection (0: never). Set on
+ * every job a slot may later give back to the queue, taken at once or not,
+ * so that a requeued job keeps a real deadline. */
+static gint64
+acquire_deadline (PgePool *pool)
+{
+  if (pool->acquire_timeout_ms == 0)
+    return 0;
+  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
+}
+
+/* The janitor sleeps until janitor_until: it needs waking only for a
+ * deadline before that (not once per job: a queue that empties and fills
+ * again at every query must not cost a janitor wake-up each time). */
+static void
+wake_janitor_for_locked (PgePool *pool, gint64 deadline)
+{
+  if (pool->janitor != NULL && deadline != 0 && deadline < pool->janitor_until)
+    {
+      pool->janitor_until = deadline;
+      g_cond_signal (&pool->janitor_cond);
+    }
+}
+
 static void
 enqueue_locked (GQueue *queue, PgeJob *job, gint64 deadline)
 {
@@ -555,13 +596,42 @@ run_locked (PgeSlot *slot, PgeJob *job)
   pge_connection_set_running (slot->conn, job, pge_job_is_cancel_requested (job));
 }
 
+/* The slot this thread last ran a job on directly, as pool and index (not
+ * a pointer: the pool may be gone by the next call). */
+static __thread gconstpointer last_pool;
+static __thread guint last_index;
+
+/* The idle slot a blocking caller takes: the one it used last if that is
+ * idle, else the one that went idle last. A thread that keeps talking to
+ * the same backend keeps the pair warm (caches, and the scheduler's idea
+ * of who wakes whom); one that hops between backends makes every backend
+ * answer changing threads, which costs the server as much as the client
+ * per query (measured: PERFORMANCE.md). */
+static PgeSlot *
+idle_slot_for_caller_locked (PgePool *pool)
+{
+  if (last_pool == pool && last_index < pool->slots->len)
+    {
+      PgeSlot *slot = pool->slots->pdata[last_index];
+
+      if (slot->idle)
+        return slot;
+    }
+  return pool->idle_slots.head->data;
+}
+
 /* Hands @slot to the calling thread with @job running on it. */
 static PgeSlot *
 take_locked (PgeSlot *slot, PgeJob *job)
 {
+  last_pool = slot->pool;
+  last_index = slot->index;
   unlink_idle_locked (slot);
   slot->holder = PGE_HOLDER_DIRECT;
   slot->pool->n_busy++;
+  /* A dead connection gives it back to the pool queue (requeue). */
+  if (job->queue == NULL && job->deadline == 0 && (job->lease == NULL || job->kind == PGE_JOB_PIN))
+    job->deadline = acquire_deadline (slot->pool);
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
@@ -592,18 +662,6 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
-/* When a job submitted now stops waiting for a connection (0: never).
- * Set on a job taken at once too: its connection may turn out dead, and
- * pge_pool_requeue() then queues it with this deadline (0 would read as
- * long expired to the janitor). */
-static gint64
-acquire_deadline (PgePool *pool)
-{
-  if (pool->acquire_timeout_ms == 0)
-    return 0;
-  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
-}
-
 static gboolean
 can_take_locked (PgePool *pool, PgeJob *job)
 {
@@ -620,8 +678,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
   if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
-      job->deadline = acquire_deadline (pool);
-      taken = take_locked (pool->idle_slots.head->data, job);
+      taken = take_locked (idle_slot_for_caller_locked (pool), job);
     }
   g_mutex_unlock (&pool->queue_lock);
   return taken;
@@ -636,10 +693,7 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
   g_mutex_lock (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   if (take && can_take_locked (pool, job))
-    {
-      job->deadline = acquire_deadline (pool);
-      taken = take_locked (pool->idle_slots.head->data, job);
-    }
+    taken = take_locked (idle_slot_for_caller_locked (pool), job);
   else if (pool->closing)
     code = PGE_ERROR_CLOSED;
   else if (pge_job_is_cancel_requested (job))
@@ -653,12 +707,9 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
     code = PGE_ERROR_QUEUE_FULL;
   else
     {
-      gint64 deadline = 0;
+      gint64 deadline = acquire_deadline (pool);
 
-      if (pool->acquire_timeout_ms > 0)
-        deadline = g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
-      if (pool->queue.length == 0 && pool->janitor != NULL)
-        g_cond_signal (&pool->janitor_cond);
+      wake_janitor_for_locked (pool, deadline);
       enqueue_locked (&pool->queue, job, deadline);
       wake_one_idle (pool);
     }
@@ -765,7 +816,7 @@ pge_pool_take_queued (PgeJob *job)
       PgeSlot *slot = NULL;
 
       if (job->queue == &pool->queue && pool->idle_slots.length > 0)
-        slot = pool->idle_slots.head->data;
+        slot = idle_slot_for_caller_locked (pool);
       else if (job->queue != &pool->queue && lease_slot_free_locked (job->lease))
         slot = job->lease->slot;
       if (slot != NULL)
@@ -910,6 +961,32 @@ pipelinable (PgeSlot *slot, PgeJob *job)
   return size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
 }
 
+/* Moves up to @max jobs from the head of the pool queue into @jobs, as
+ * long as each may join @slot's pipeline; the queue's references pass to
+ * the caller. Only when no other slot is idle: pipelining never takes
+ * work from an idle connection, it only shortens a queue that is waiting
+ * anyway. Stops at the first job that may not join, so queued work keeps
+ * its order (FIFO). */
+static guint
+take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
+{
+  PgePool *pool = slot->pool;
+  guint n = 0;
+
+  if (pool->closing || pool->idle_slots.length > 0)
+    return 0;
+  while (n < max && pool->queue.head != NULL && pipelinable (slot, pool->queue.head->data))
+    {
+      PgeJob *more = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
+
+      more->queue = NULL;
+      more->state = PGE_JOB_RUNNING;
+      more->slot = slot;
+      jobs[n++] = more;
+    }
+  return n;
+}
+
 /* The next job for a slot's worker, or NULL to wait. */
 static PgeJob *
 next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
@@ -994,17 +1071,8 @@ pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
   jobs[n++] = job;
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
-  else if (pool->idle_slots.length == 0 && pipelinable (slot, job))
-    while (n < pool->pipeline_max && pool->queue.head != NULL &&
-           pipelinable (slot, pool->queue.head->data))
-      {
-        PgeJob *more = g_queue_pop_head_link (&pool->queue)->data;  /* links are embedded */
-
-        more->queue = NULL;
-        more->state = PGE_JOB_RUNNING;
-        more->slot = slot;
-        jobs[n++] = more;
-      }
+  else if (pipelinable (slot, job))
+    n += take_pipelinable_locked (slot, jobs + n, pool->pipeline_max - n);
   pool->n_busy++;
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&expired, PGE_ERROR_CANCELLED, "released before a worker was free");
@@ -1012,20 +1080,38 @@ pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
   return PGE_NEXT_RUN;
 }
 
-/* In a pipeline: the results being read now are @job's; the job before it
- * is over, and cancels aim at @job from here on. */
-void
-pge_pool_advance (PgeSlot *slot, PgeJob *job)
+/* In a pipeline window (dispatch.c), once the results of the job being
+ * read are in: that job is over (cancels no longer reach it), @next (or,
+ * if NULL, the first job taken now) is the one whose results come next,
+ * and up to @max more queued jobs are moved into @more to be sent (see
+ * take_pipelinable_locked()), all under one lock. The caller holds the
+ * slot; the queue's references pass to it. Returns how many were taken. */
+guint
+pge_pool_pipeline_step (PgeSlot *slot, PgeJob *next, PgeJob **more, guint max)
 {
-  g_mutex_lock (&slot->pool->queue_lock);
-  if (slot->running != NULL && slot->running != job)
+  PgePool *pool = slot->pool;
+  guint n;
+
+  g_mutex_lock (&pool->queue_lock);
+  if (slot->running != NULL)
     slot->running->state = PGE_JOB_DONE;
-  run_locked (slot, job);
-  g_mutex_unlock (&slot->pool->queue_lock);
+  n = take_pipelinable_locked (slot, more, max);
+  if (next == NULL && n > 0)
+    next = more[0];
+  if (next != NULL)
+    run_locked (slot, next);
+  else
+    {
+      slot->running = NULL;
+      pge_connection_set_running (slot->conn, NULL, FALSE);
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  return n;
 }
 
 /* The slot's jobs have run (they may resolve afterwards); cancels no
- * longer reach them. A worker keeps holding the slot (it asks for the
+ * longer reach them. @job may be NULL when none of them is still
+ * running (a pipeline window that ran dry). A worker keeps holding the slot (it asks for the
  * next job); a direct holder gives it back with pge_pool_release(). */
 void
 pge_pool_job_done (PgeSlot *slot, PgeJob *job)
@@ -1036,7 +1122,8 @@ pge_pool_job_done (PgeSlot *slot, PgeJob *job)
   pge_connection_set_running (slot->conn, NULL, FALSE);
   slot->running = NULL;
   pool->n_busy--;
-  job->state = PGE_JOB_DONE;
+  if (job != NULL)
+    job->state = PGE_JOB_DONE;
   g_mutex_unlock (&pool->queue_lock);
 }
 
@@ -1075,10 +1162,9 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       jobs[i]->state = PGE_JOB_QUEUED;
       jobs[i]->queue = &pool->queue;
       g_queue_push_head_link (&pool->queue, &jobs[i]->link);
+      wake_janitor_for_locked (pool, jobs[i]->deadline);
       wake_one_idle (pool);
     }
-  if (!closing && pool->janitor != NULL)
-    g_cond_signal (&pool->janitor_cond);
   g_mutex_unlock (&pool->queue_lock);
   if (down)
     __atomic_fetch_add (&pool->n_refused, n_jobs, __ATOMIC_RELAXED);

@@ -4,12 +4,14 @@
  * with TSan's memory layout: Snaipe/Criterion#274), so CI runs this plain
  * program in the TSan build instead. Each scenario drives the engine from
  * several threads at once and checks every outcome; the whole run is
- * bounded (a few seconds per scenario on two cores).
+ * bounded (a few seconds per scenario on two cores, the mix PGE_STRESS_MIX_SECONDS).
  *
  *   pge-stress [CONNINFO]   (default $PGE_TEST_CONNINFO)
  *
  * Prints one line per scenario and "N passed, N failed"; exits non-zero on
- * any failure.
+ * any failure. The last scenario mixes 16 blocking threads, futures,
+ * transactions and cancels for PGE_STRESS_MIX_SECONDS (default 60) with
+ * every answer checked: what CI runs under ThreadSanitizer.
  *
  *   pge-stress --chaos [SECONDS] [CONNINFO]
  *
@@ -335,6 +337,208 @@ scenario_close (PgeEngine *unused)
   pge_engine_unref (engine);
 }
 
+/* ------------------------------------------------------------------ mix */
+
+/* Everything the engine's fast paths serve, at once, for mix_seconds
+ * (PGE_STRESS_MIX_SECONDS, default 60): 16 threads of blocking queries
+ * on 4 workers (direct path, queue and pipelines), futures in sliding
+ * windows, transactions, and cancels of fast and slow queries. Every
+ * answer is checked: a query's value, or, only for a job that was
+ * cancelled, PGE_ERROR_CANCELLED; a cancel that landed on anyone else's
+ * query would show as a wrong answer there. Committed rows are counted
+ * against the table at the end. */
+
+typedef struct {
+  PgeEngine *engine;
+  gint64     end;        /* monotonic µs */
+  gint       next_id;    /* atomic: transaction thread ids */
+  gint       committed;  /* atomic */
+  gint       answers;    /* atomic: answers checked */
+  gint       cancelled;  /* atomic: cancels that took effect */
+} Mix;
+
+static guint mix_seconds = 60;
+
+static gboolean
+mix_running (Mix *mix)
+{
+  return g_get_monotonic_time () < mix->end;
+}
+
+static PgeParams *
+int_param (gint64 value)
+{
+  PgeParams *params = pge_params_new ();
+
+  pge_params_add_int64 (params, value);
+  return params;
+}
+
+static void
+check_doubled (Mix *mix, const char *what, PgeResult *result, const GError *error, gint64 value)
+{
+  CHECK (result != NULL && pge_result_get_n_rows (result) == 1 &&
+         pge_result_get_int64 (result, 0, 0) == 2 * value,
+         "%s %" G_GINT64_FORMAT ": %s", what, value,
+         error ? error->message : result ? pge_result_get_value (result, 0, 0) : "no result");
+  g_atomic_int_inc (&mix->answers);
+}
+
+static gpointer
+mix_sync_thread (gpointer data)
+{
+  Mix *mix = data;
+
+  while (mix_running (mix))
+    {
+      gint64 value = g_random_int_range (0, 1 << 30);
+      g_autoptr(PgeParams) params = int_param (value);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_engine_query_sync (mix->engine, "SELECT $1::int8 * 2", params, &error);
+
+      check_doubled (mix, "sync", result, error, value);
+    }
+  return NULL;
+}
+
+#define MIX_WINDOW 16
+
+static gpointer
+mix_futures_thread (gpointer data)
+{
+  Mix *mix = data;
+  PgeFuture *window[MIX_WINDOW] = { NULL };
+  gint64 values[MIX_WINDOW];
+
+  for (guint i = 0; mix_running (mix) || window[i % MIX_WINDOW] != NULL; i++)
+    {
+      guint slot = i % MIX_WINDOW;
+
+      if (window[slot] != NULL)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(PgeResult) result = pge_future_wait (window[slot], &error);
+
+          check_doubled (mix, "future", result, error, values[slot]);
+          g_clear_pointer (&window[slot], pge_future_unref);
+        }
+      if (mix_running (mix))
+        {
+          g_autoptr(PgeParams) params = NULL;
+
+          values[slot] = g_random_int_range (0, 1 << 30);
+          params = int_param (values[slot]);
+          window[slot] = pge_engine_query (mix->engine, "SELECT $1::int8 * 2", params);
+        }
+    }
+  return NULL;
+}
+
+static gpointer
+mix_transaction_thread (gpointer data)
+{
+  Mix *mix = data;
+  gint64 id = (gint64) g_atomic_int_add (&mix->next_id, 1) << 32;
+
+  for (guint i = 0; mix_running (mix); i++, id++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeTransaction) tx = pge_engine_transaction (mix->engine, PGE_TRANSACTION_DEFAULT, &error);
+      g_autoptr(PgeParams) params = int_param (id);
+      g_autoptr(PgeResult) inserted = NULL;
+      g_autoptr(PgeResult) seen = NULL;
+
+      CHECK (tx != NULL, "begin: %s", error ? error->message : "");
+      if (tx == NULL)
+        return NULL;
+      inserted = pge_transaction_query_sync (tx, "INSERT INTO stress_mix (id) VALUES ($1)", params, &error);
+      CHECK (inserted != NULL, "insert: %s", error ? error->message : "");
+      g_clear_error (&error);
+      /* Pinned: the row is visible inside, on the same connection. */
+      seen = pge_engine_query_sync (mix->engine, "SELECT count(*) FROM stress_mix WHERE id = $1", params, &error);
+      CHECK (seen != NULL && pge_result_get_int64 (seen, 0, 0) == 1, "own row inside: %s",
+             error ? error->message : "not seen");
+      g_clear_error (&error);
+      g_atomic_int_inc (&mix->answers);
+      if (i % 3 == 0)
+        CHECK (pge_transaction_rollback (tx, &error), "rollback: %s", error ? error->message : "");
+      else if (pge_transaction_commit (tx, &error))
+        g_atomic_int_inc (&mix->committed);
+      else
+        CHECK (FALSE, "commit: %s", error ? error->message : "");
+    }
+  return NULL;
+}
+
+/* Fast queries (pipelined with everyone else's) and slow ones, half of
+ * them cancelled at a random moment: queued, in a pipeline, running, or
+ * already done. */
+static gpointer
+mix_cancel_thread (gpointer data)
+{
+  Mix *mix = data;
+
+  while (mix_running (mix))
+    {
+      gint64 value = g_random_int_range (0, 1 << 30);
+      g_autoptr(PgeParams) params = int_param (value);
+      gboolean slow = g_random_boolean ();
+      g_autoptr(PgeFuture) future = pge_engine_query (
+          mix->engine, slow ? "SELECT $1::int8 * 2 FROM pg_sleep(0.002)" : "SELECT $1::int8 * 2", params);
+      gboolean cancel = g_random_boolean ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = NULL;
+
+      if (cancel)
+        {
+          g_usleep (g_random_int_range (0, 3000));
+          pge_future_cancel (future);
+        }
+      result = pge_future_wait (future, &error);
+      if (cancel && g_error_matches (error, PGE_ERROR, PGE_ERROR_CANCELLED))
+        {
+          g_atomic_int_inc (&mix->cancelled);
+          g_atomic_int_inc (&mix->answers);
+          continue;
+        }
+      check_doubled (mix, cancel ? "cancelled but kept" : "never cancelled", result, error, value);
+    }
+  return NULL;
+}
+
+static void
+scenario_mix (PgeEngine *unused)
+{
+  g_autoptr(PgeEngine) engine = new_engine (4, NULL);
+  Mix mix = { engine, g_get_monotonic_time () + (gint64) mix_seconds * G_USEC_PER_SEC, 1, 0, 0, 0 };
+  struct { GThreadFunc func; guint n; } kinds[] = {
+    { mix_sync_thread, 16 }, { mix_futures_thread, 2 }, { mix_transaction_thread, 2 },
+    { mix_cancel_thread, 2 },
+  };
+  GPtrArray *threads = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) count = NULL;
+
+  CHECK (pge_engine_exec_sync (engine, "DROP TABLE IF EXISTS stress_mix;"
+                               "CREATE TABLE stress_mix (id int8 PRIMARY KEY)", &error),
+         "create: %s", error ? error->message : "");
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    for (guint i = 0; i < kinds[k].n; i++)
+      g_ptr_array_add (threads, g_thread_new ("mix", kinds[k].func, &mix));
+  for (guint i = 0; i < threads->len; i++)
+    g_thread_join (threads->pdata[i]);
+  g_ptr_array_unref (threads);
+  count = pge_engine_query_sync (engine, "SELECT count(*) FROM stress_mix", NULL, &error);
+  CHECK (count != NULL && pge_result_get_int64 (count, 0, 0) == g_atomic_int_get (&mix.committed),
+         "committed %d, rows %s", g_atomic_int_get (&mix.committed),
+         count ? pge_result_get_value (count, 0, 0) : error->message);
+  pge_engine_exec_sync (engine, "DROP TABLE IF EXISTS stress_mix", NULL);
+  printf ("  mix: %d answers checked in %u s, %d transactions committed, %d cancels took effect\n",
+          g_atomic_int_get (&mix.answers), mix_seconds, g_atomic_int_get (&mix.committed),
+          g_atomic_int_get (&mix.cancelled));
+  CHECK (g_atomic_int_get (&mix.answers) > 0, "no answer at all");
+}
+
 /* ----------------------------------------------------------------- main */
 
 typedef struct {
@@ -387,6 +591,7 @@ main (int argc, char **argv)
     { "batches, atomics and futures together", scenario_batches_and_atomics },
     { "backends terminated, engine recovers", scenario_terminate },
     { "close while 3 threads submit", scenario_close },
+    { "16 sync threads, futures, transactions and cancels at once", scenario_mix },
   };
   g_autoptr(PgeEngine) engine = NULL;
   guint passed = 0, failed = 0;
@@ -412,6 +617,8 @@ main (int argc, char **argv)
   conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_TEST_CONNINFO");
   if (conninfo == NULL)
     conninfo = "";
+  if (g_getenv ("PGE_STRESS_MIX_SECONDS") != NULL)
+    mix_seconds = (guint) g_ascii_strtoull (g_getenv ("PGE_STRESS_MIX_SECONDS"), NULL, 10);
   engine = new_engine (4, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (scenarios); i++)
     {

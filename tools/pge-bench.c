@@ -1,51 +1,68 @@
 /* pge-bench — pgengine's throughput and client CPU against raw libpq,
- * measured in the same run.
+ * measured in the same run, each shape against its true limit.
  *
  * Workload: the point query `SELECT $1::int` with one int parameter, the
  * smallest round trip there is, so that what the engine itself costs shows.
  * Every engine runs with the default PgeConfig (pge_config_new (conninfo)
  * and nothing else): what users get, 4 workers. Modes:
  *
- *   raw1     baseline: 1 thread, its own libpq connection, PQprepare once,
+ *   raw1     limit: 1 thread, its own libpq connection, PQprepare once,
  *            then PQexecPrepared per query
- *   raw4     baseline: the same with 4 threads, 4 connections, taking the
+ *   raw4     limit: the same with 4 threads, 4 connections, taking the
  *            next query from one shared atomic counter (no queue at all)
- *   sync1    1 thread calling pge_engine_query_sync()          vs raw1
- *   sync4    4 threads calling pge_engine_query_sync() on one
- *            engine                                            vs raw4
+ *   rawp16   limit: 4 threads, 4 connections in pipeline mode, each a
+ *            sliding window of 16 queries in flight (PQsendQueryPrepared +
+ *            PQsendFlushRequest per new query, PQgetResult per answer)
+ *   rawp4    limit: the same with 4 in flight per connection
+ *   sync1    1 thread calling pge_engine_query_sync()         vs raw1
+ *   sync4    4 threads calling pge_engine_query_sync()        vs raw4
  *   futures  4 threads each keeping 16 futures in flight
  *            (pge_engine_query(), then pge_future_wait() on the
- *            oldest)                                           vs raw4
+ *            oldest)                                          vs rawp16
  *   sync16   16 threads calling pge_engine_query_sync() on the
- *            default 4-worker engine                           vs raw4
- *   pgbench  if pgbench is on PATH: pgbench -n -M prepared -c 4 -j 4 -T S
- *            running the same SELECT, one per transaction, and again with
- *            pipelines of 16 (\startpipeline ... \endpipeline): how fast
- *            PostgreSQL's own client goes on this machine       vs raw4
+ *            default 4-worker engine                          vs rawp4
+ *   pgbench  reference, not a limit (its own client costs 30-90 us of CPU
+ *            per query): pgbench -n -M prepared -c 4 -j 4 -T S running the
+ *            same SELECT, and again with pipelines of 16
  *
- * Every mode runs once per round, in turn, for ROUNDS rounds (interleaved,
- * so that load drift hits all modes alike); each figure is the median over
- * the rounds. Connections and engines are set up and torn down outside the
- * timed part. Client CPU is user+sys of the whole process (all threads:
- * the callers and the engine's workers), getrusage (RUSAGE_SELF) deltas
- * around the timed part, per query; for pgbench it is the child's
- * (RUSAGE_CHILDREN), connection set-up included.
+ * The engine modes run on ONE engine that lives through every mode and
+ * round (warm, as in a long-running server: each shape runs after bursts
+ * of the others); each also runs on a fresh engine made for it alone
+ * (`-fresh` modes, set up outside the timed part), printed beside the warm
+ * figure: a warm engine should be as fast as a fresh one.
  *
- * Then an RSS check: one default engine, 4 sync threads, VmRSS read after
- * 100k queries (or half the total, if less) and again after
+ * Every mode runs once per round, in turn, baseline next to its engine
+ * shape (interleaved, so that load drift hits all modes alike); each
+ * figure is the median over the rounds, with the range of the rounds' own
+ * ratios. By default each mode runs for a fixed time (--seconds, default
+ * 1.5); with QUERIES_PER_MODE it runs a fixed count instead. Client CPU
+ * and voluntary context switches are those of the whole process (all threads: the
+ * callers and the engine's workers), getrusage (RUSAGE_SELF) deltas around
+ * the timed part, per query; for pgbench they are the child's
+ * (RUSAGE_CHILDREN), connection set-up included. When the server runs on
+ * this machine, the server's CPU per query is printed too: user+sys time
+ * from /proc of every client backend alive across the timed run
+ * (PGE_BENCH_SERVER_SYS=1: sys only), so a shape that costs the server
+ * more per query, or a warm engine's long-lived backends, show.
+ *
+ * Then an RSS check on the warm engine: the shapes in turn, 25k queries
+ * each, VmRSS read after 100k queries and again after
  * PGE_BENCH_RSS_QUERIES in total (default 1000000, 200000 with
  * PGE_BENCH_QUICK=1); the two should be within +-10%.
  *
- * The figures are ratios against baselines of the same run on the same
- * machine; on a small machine client and server share the cores, so read
- * ratios, not absolutes.
+ * The load average is printed at the start and the end: client and
+ * server share the cores of a small machine, so read ratios, not
+ * absolutes, and run it on a quiet machine.
  *
- *   pge-bench [CONNINFO] [QUERIES_PER_MODE] [ROUNDS]
- *   pge-bench --shape sync1|sync4|futures|sync16 --queries N [CONNINFO]
+ *   pge-bench [--seconds S] [--rounds R] [CONNINFO] [QUERIES_PER_MODE] [ROUNDS]
+ *   pge-bench --shape NAME[,NAME...] (--queries N | --seconds S) [CONNINFO]
  *
- * The second form runs only that engine shape, N queries, no baseline, no
- * pgbench, no RSS check (tools/pge-costs runs it under callgrind); raw1
- * and raw4 are accepted there too, to measure the baselines alike.
+ * The second form runs only the named shapes, one after the other on one
+ * engine (so `--shape futures,sync16,sync4` shows sync4 on an engine that
+ * has just served the others), each printed with q/s, CPU and context
+ * switches per query; no baseline, no pgbench, no RSS check
+ * (tools/pge-costs runs it under callgrind and strace). Names: sync1,
+ * sync4, futures, sync16, raw1, raw4, rawp16, rawp4.
  * CONNINFO defaults to $PGE_BENCH_CONNINFO, then $PGE_CLUSTER_CONNINFO,
  * then libpq's defaults; PGE_BENCH_PGBENCH_SECS (default 2) is pgbench's -T.
  *
@@ -64,12 +81,17 @@
 #define VALUE_RANGE   1000
 #define WINDOW        16      /* futures in flight per thread */
 #define PIPELINE      16      /* statements per pgbench pipeline */
+#define MAX_DEPTH     16      /* raw pipelined window */
 #define MAX_ROUNDS    51
 #define MAX_THREADS   16
 
 /* Settings: set once in main() before any thread starts, read-only after. */
 static const char *conninfo = "";
 static guint pgbench_secs = 2;
+static guint run_queries;       /* count-based runs: queries per mode */
+static double run_seconds;      /* time-based runs (when run_queries == 0) */
+static PgeEngine *warm_engine;  /* the engine every warm mode shares */
+static PGconn *monitor;         /* main thread only: finds the server's backends */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -110,17 +132,27 @@ parse_uint (const char *what, const char *text, guint max)
   return (guint) parsed;
 }
 
-/* User+sys CPU seconds of the whole process (who = RUSAGE_SELF) or of its
- * waited-for children (RUSAGE_CHILDREN). */
-static double
-cpu_seconds (int who)
+/* What getrusage() says of the whole process (who = RUSAGE_SELF) or of
+ * its waited-for children (RUSAGE_CHILDREN): user+sys CPU seconds and
+ * voluntary context switches (a thread blocked: in poll() for the server,
+ * or on a futex for another thread). Involuntary ones (preempted) are
+ * left out: they count the machine's load, not the client's design. */
+typedef struct {
+  double cpu;
+  double csw;
+} Usage;
+
+static Usage
+usage_now (int who)
 {
   struct rusage usage;
 
   if (getrusage (who, &usage) != 0)
     die ("getrusage", g_strerror (errno));
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec
-         + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  return (Usage) {
+    usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6,
+    (double) usage.ru_nvcsw,
+  };
 }
 
 /* VmRSS of this process in kB. */
@@ -137,6 +169,21 @@ rss_kb (void)
   if (line == NULL)
     die ("/proc/self/status", "no VmRSS line");
   return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+}
+
+/* The first three fields of /proc/loadavg, or "?" where there is none. */
+static char *
+load_average (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return g_strdup ("?");
+  fields = g_strsplit (g_strstrip (text), " ", 4);
+  if (g_strv_length (fields) < 3)
+    return g_strdup ("?");
+  return g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
 }
 
 static int
@@ -164,49 +211,159 @@ value_of (guint i)
   return (gint32) (1 + i % VALUE_RANGE);
 }
 
+/* User+sys CPU seconds of process @pid from /proc, or -1; with
+ * PGE_BENCH_SERVER_SYS=1, sys only (kernel time: sockets, scheduling). */
+static double
+process_cpu_seconds (const char *pid)
+{
+  static gint sys_only = -1;
+
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after_name = strrchr (text, ')')) == NULL)
+    return -1;
+  /* After "pid (comm)": state is field 3, utime 14, stime 15. */
+  fields = g_strsplit (after_name + 2, " ", 14);
+  if (g_strv_length (fields) < 14)
+    return -1;
+  if (sys_only < 0)
+    sys_only = g_strcmp0 (g_getenv ("PGE_BENCH_SERVER_SYS"), "1") == 0;
+  return ((sys_only ? 0 : g_ascii_strtod (fields[11], NULL)) + g_ascii_strtod (fields[12], NULL)) /
+         sysconf (_SC_CLK_TCK);
+}
+
+/* CPU seconds used so far by each client backend of the server but the
+ * monitor's own (a server on this machine: /proc shows its processes),
+ * by pid; NULL if that cannot be known. */
+static GHashTable *
+server_cpu_snapshot (void)
+{
+  GHashTable *cpu_by_pid;
+  PGresult *res;
+
+  if (monitor == NULL)
+    return NULL;
+  res = PQexec (monitor, "SELECT pid FROM pg_stat_activity "
+                         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid ()");
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    die ("pg_stat_activity", PQresultErrorMessage (res));
+  cpu_by_pid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (int r = 0; r < PQntuples (res); r++)
+    {
+      double cpu = process_cpu_seconds (PQgetvalue (res, r, 0));
+
+      if (cpu >= 0)
+        g_hash_table_insert (cpu_by_pid, g_strdup (PQgetvalue (res, r, 0)), g_memdup2 (&cpu, sizeof cpu));
+      else if (r == 0)
+        g_clear_pointer (&cpu_by_pid, g_hash_table_unref);  /* not a local server */
+      if (cpu_by_pid == NULL)
+        break;
+    }
+  PQclear (res);
+  return cpu_by_pid;
+}
+
+/* The server's CPU seconds between two snapshots: per backend alive at
+ * both (one whose connection was just closed may still be listed in the
+ * first), plus all of one that started in between; -1 if unknown. */
+static double
+server_cpu_between (GHashTable *before, GHashTable *after)
+{
+  GHashTableIter iter;
+  gpointer pid, cpu;
+  double total = 0;
+
+  if (before == NULL || after == NULL)
+    return -1;
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &pid, &cpu))
+    {
+      double *then = g_hash_table_lookup (before, pid);
+
+      total += *(double *) cpu - (then != NULL ? *then : 0);
+    }
+  return total;
+}
+
 /* ------------------------------------------------------- timed thread runs */
 
-/* One measured run: n queries took wall seconds and cpu seconds. */
+/* One measured run: n queries took wall seconds, cpu seconds and csw
+ * context switches. */
 typedef struct {
   guint  n_queries;
   double wall;
   double cpu;
+  double csw;
+  double server_cpu;  /* < 0: not measurable (the server is not local) */
 } Sample;
 
-/* What each thread of a run gets. The counter is shared by all threads of
- * the run; each claims the next query number until n_queries are taken. */
+/* What each thread of a run gets. `next` is shared by all threads of the
+ * run; each claims the next query number until `limit` are taken or
+ * `stop` is set, and counts in `done` the queries it saw answered. */
 typedef struct {
   gint      *next;
-  guint      n_queries;
+  guint      limit;
+  gint      *stop;
+  guint      done;
   PgeEngine *engine;   /* engine shapes */
   PGconn    *conn;     /* raw shapes: this thread's own connection */
+  guint      depth;    /* raw pipelined shapes: queries in flight */
 } Worker;
 
-/* The next query number for this thread, or FALSE once all are taken. */
+/* The next query number for this thread, or FALSE once all are taken or
+ * the time is up. */
 static gboolean
 claim (Worker *worker, guint *i)
 {
+  if (g_atomic_int_get (worker->stop))
+    return FALSE;
   *i = (guint) g_atomic_int_add (worker->next, 1);
-  return *i < worker->n_queries;
+  return *i < worker->limit;
 }
 
-/* Starts n threads running func on workers[0..n-1], waits for them all and
- * measures wall and CPU time around exactly that. */
+/* Starts n threads running func on workers[0..n-1] (whose engine, conn
+ * and depth the caller set), lets them run for run_queries queries in all
+ * or run_seconds, waits for them and measures wall time, CPU time and
+ * context switches around exactly that. */
 static Sample
-run_threads (GThreadFunc func, Worker *workers, guint n_threads, guint n_queries)
+run_threads (GThreadFunc func, Worker *workers, guint n_threads)
 {
   GThread *threads[MAX_THREADS];
-  double cpu = cpu_seconds (RUSAGE_SELF);
+  gint next = 0, stop = 0;
+  Usage before = usage_now (RUSAGE_SELF), after;
   gint64 start = g_get_monotonic_time ();
-  Sample sample = { n_queries, 0, 0 };
+  Sample sample = { 0, 0, 0, 0, 0 };
+  g_autoptr(GHashTable) server_before = server_cpu_snapshot ();
+  g_autoptr(GHashTable) server_after = NULL;
 
   g_assert (n_threads <= MAX_THREADS);
   for (guint t = 0; t < n_threads; t++)
+    {
+      workers[t].next = &next;
+      workers[t].stop = &stop;
+      workers[t].limit = run_queries > 0 ? run_queries : G_MAXINT;
+      workers[t].done = 0;
+    }
+  for (guint t = 0; t < n_threads; t++)
     threads[t] = g_thread_new ("pge-bench", func, &workers[t]);
+  if (run_queries == 0)
+    {
+      g_usleep ((gulong) (run_seconds * G_USEC_PER_SEC));
+      g_atomic_int_set (&stop, 1);
+    }
   for (guint t = 0; t < n_threads; t++)
     g_thread_join (threads[t]);
   sample.wall = (g_get_monotonic_time () - start) / 1e6;
-  sample.cpu = cpu_seconds (RUSAGE_SELF) - cpu;
+  after = usage_now (RUSAGE_SELF);
+  sample.cpu = after.cpu - before.cpu;
+  sample.csw = after.csw - before.csw;
+  server_after = server_cpu_snapshot ();
+  sample.server_cpu = server_cpu_between (server_before, server_after);
+  for (guint t = 0; t < n_threads; t++)
+    sample.n_queries += workers[t].done;
   return sample;
 }
 
@@ -228,18 +385,12 @@ raw_connect (void)
 }
 
 static void
-raw_query (PGconn *conn, gint32 value)
+check_raw (const char *what, PGresult *res, gint32 value)
 {
-  char text[16];
-  const char *values[1] = { text };
-  PGresult *res;
-
-  g_snprintf (text, sizeof text, "%d", value);
-  res = PQexecPrepared (conn, STATEMENT, 1, values, NULL, NULL, 0);
   if (PQresultStatus (res) != PGRES_TUPLES_OK)
-    die ("PQexecPrepared", PQresultErrorMessage (res));
+    die (what, PQresultErrorMessage (res));
   if (PQntuples (res) != 1 || atoi (PQgetvalue (res, 0, 0)) != value)
-    die ("PQexecPrepared", "wrong result");
+    die (what, "wrong result");
   PQclear (res);
 }
 
@@ -250,27 +401,110 @@ raw_thread (gpointer data)
   guint i;
 
   while (claim (worker, &i))
-    raw_query (worker->conn, value_of (i));
+    {
+      char text[16];
+      const char *values[1] = { text };
+
+      g_snprintf (text, sizeof text, "%d", value_of (i));
+      check_raw ("PQexecPrepared", PQexecPrepared (worker->conn, STATEMENT, 1, values, NULL, NULL, 0),
+                 value_of (i));
+      worker->done++;
+    }
   return NULL;
 }
 
-static Sample
-run_raw (guint n_threads, guint n_queries)
+/* Sends query i into the pipeline, asking the server to flush its answer
+ * at once (no Sync: the window never drains). */
+static void
+raw_pipeline_send (PGconn *conn, guint i)
 {
-  Worker workers[MAX_THREADS];
-  gint next = 0;
+  char text[16];
+  const char *values[1] = { text };
+
+  g_snprintf (text, sizeof text, "%d", value_of (i));
+  if (!PQsendQueryPrepared (conn, STATEMENT, 1, values, NULL, NULL, 0) || !PQsendFlushRequest (conn))
+    die ("PQsendQueryPrepared", PQerrorMessage (conn));
+}
+
+/* The answer to the oldest query in flight, then the NULL that ends it. */
+static void
+raw_pipeline_read (PGconn *conn, gint32 value)
+{
+  PGresult *res;
+
+  if (PQflush (conn) != 0)
+    die ("PQflush", PQerrorMessage (conn));
+  res = PQgetResult (conn);
+  if (res == NULL)
+    die ("PQgetResult", PQerrorMessage (conn));
+  check_raw ("PQgetResult (pipeline)", res, value);
+  res = PQgetResult (conn);
+  if (res != NULL)
+    die ("PQgetResult (pipeline)", "more than one result for a query");
+}
+
+/* A sliding window of worker->depth queries in flight on one connection
+ * in pipeline mode: what a hand-written pipelined client gets. */
+static gpointer
+raw_pipeline_thread (gpointer data)
+{
+  Worker *worker = data;
+  PGconn *conn = worker->conn;
+  gint32 values[MAX_DEPTH];
+  guint head = 0, n_in_flight = 0, i;
+  gboolean more = TRUE;
+  PGresult *res;
+
+  if (!PQenterPipelineMode (conn))
+    die ("PQenterPipelineMode", PQerrorMessage (conn));
+  for (;;)
+    {
+      while (more && n_in_flight < worker->depth && (more = claim (worker, &i)))
+        {
+          raw_pipeline_send (conn, i);
+          values[(head + n_in_flight++) % worker->depth] = value_of (i);
+        }
+      if (n_in_flight == 0)
+        break;
+      raw_pipeline_read (conn, values[head]);
+      head = (head + 1) % worker->depth;
+      n_in_flight--;
+      worker->done++;
+    }
+  if (!PQpipelineSync (conn) || (res = PQgetResult (conn)) == NULL)
+    die ("PQpipelineSync", PQerrorMessage (conn));
+  if (PQresultStatus (res) != PGRES_PIPELINE_SYNC)
+    die ("PQpipelineSync", "no PGRES_PIPELINE_SYNC");
+  PQclear (res);
+  if (!PQexitPipelineMode (conn))
+    die ("PQexitPipelineMode", PQerrorMessage (conn));
+  return NULL;
+}
+
+/* n_threads threads on connections of their own, depth 0: one query at a
+ * time, else a pipeline window of depth. */
+static Sample
+run_raw (guint n_threads, guint depth)
+{
+  Worker workers[MAX_THREADS] = { { 0 } };
   Sample sample;
 
+  g_assert (depth <= MAX_DEPTH);
   for (guint t = 0; t < n_threads; t++)
-    workers[t] = (Worker) { &next, n_queries, NULL, raw_connect () };
-  sample = run_threads (raw_thread, workers, n_threads, n_queries);
+    {
+      workers[t].conn = raw_connect ();
+      workers[t].depth = depth;
+    }
+  sample = run_threads (depth > 0 ? raw_pipeline_thread : raw_thread, workers, n_threads);
   for (guint t = 0; t < n_threads; t++)
     PQfinish (workers[t].conn);
   return sample;
 }
 
-static Sample run_raw1 (guint n_queries) { return run_raw (1, n_queries); }
-static Sample run_raw4 (guint n_queries) { return run_raw (4, n_queries); }
+static Sample run_raw1 (void) { return run_raw (1, 0); }
+static Sample run_raw4 (void) { return run_raw (4, 0); }
+static Sample run_rawp16 (void) { return run_raw (4, 16); }
+static Sample run_rawp4 (void) { return run_raw (4, 4); }
 
 /* -------------------------------------------------------------- engine */
 
@@ -317,18 +551,20 @@ sync_thread (gpointer data)
       g_autoptr(PgeResult) result = pge_engine_query_sync (worker->engine, QUERY, params, &error);
 
       check_result ("pge_engine_query_sync", result, error, value_of (i));
+      worker->done++;
     }
   return NULL;
 }
 
 static void
-wait_future (PgeFuture **future, gint32 value)
+wait_future (Worker *worker, PgeFuture **future, gint32 value)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeResult) result = pge_future_wait (*future, &error);
 
   check_result ("pge_future_wait", result, error, value);
   g_clear_pointer (future, pge_future_unref);
+  worker->done++;
 }
 
 /* Keeps WINDOW futures in flight: submits until the window is full, then
@@ -347,7 +583,7 @@ futures_thread (gpointer data)
       guint slot = submitted++ % WINDOW;
 
       if (window[slot] != NULL)
-        wait_future (&window[slot], values[slot]), waited++;
+        wait_future (worker, &window[slot], values[slot]), waited++;
       values[slot] = value_of (i);
       params = params_for (values[slot]);
       window[slot] = pge_engine_query (worker->engine, QUERY, params);
@@ -355,27 +591,38 @@ futures_thread (gpointer data)
         die ("pge_engine_query", "returned NULL");
     }
   for (; waited < submitted; waited++)
-    wait_future (&window[waited % WINDOW], values[waited % WINDOW]);
+    wait_future (worker, &window[waited % WINDOW], values[waited % WINDOW]);
   return NULL;
 }
 
-/* n_threads threads run func on one default engine, n_queries in all. */
+/* n_threads threads run func on @engine. */
 static Sample
-run_engine (GThreadFunc func, guint n_threads, guint n_queries)
+run_engine (PgeEngine *engine, GThreadFunc func, guint n_threads)
 {
-  g_autoptr(PgeEngine) engine = default_engine_new ();
-  Worker workers[MAX_THREADS];
-  gint next = 0;
+  Worker workers[MAX_THREADS] = { { 0 } };
 
   for (guint t = 0; t < n_threads; t++)
-    workers[t] = (Worker) { &next, n_queries, engine, NULL };
-  return run_threads (func, workers, n_threads, n_queries);
+    workers[t].engine = engine;
+  return run_threads (func, workers, n_threads);
 }
 
-static Sample run_sync1 (guint n_queries) { return run_engine (sync_thread, 1, n_queries); }
-static Sample run_sync4 (guint n_queries) { return run_engine (sync_thread, 4, n_queries); }
-static Sample run_futures (guint n_queries) { return run_engine (futures_thread, 4, n_queries); }
-static Sample run_sync16 (guint n_queries) { return run_engine (sync_thread, 16, n_queries); }
+/* The same on an engine made for this run alone (outside the timing). */
+static Sample
+run_fresh (GThreadFunc func, guint n_threads)
+{
+  g_autoptr(PgeEngine) engine = default_engine_new ();
+
+  return run_engine (engine, func, n_threads);
+}
+
+static Sample run_sync1 (void) { return run_engine (warm_engine, sync_thread, 1); }
+static Sample run_sync4 (void) { return run_engine (warm_engine, sync_thread, 4); }
+static Sample run_futures (void) { return run_engine (warm_engine, futures_thread, 4); }
+static Sample run_sync16 (void) { return run_engine (warm_engine, sync_thread, 16); }
+static Sample run_sync1_fresh (void) { return run_fresh (sync_thread, 1); }
+static Sample run_sync4_fresh (void) { return run_fresh (sync_thread, 4); }
+static Sample run_futures_fresh (void) { return run_fresh (futures_thread, 4); }
+static Sample run_sync16_fresh (void) { return run_fresh (sync_thread, 16); }
 
 /* ------------------------------------------------------------- pgbench */
 
@@ -451,8 +698,9 @@ run_pgbench (guint pipeline)
   const char *fixed[] = { pgbench, "-n", "-M", "prepared", "-c", "4", "-j", "4", "-T", secs,
                           "-f", script };
   const char *tps_line, *count_line;
-  Sample sample = { 0, 0, 0 };
-  double cpu, tps;
+  Sample sample = { 0, 0, 0, 0, -1 };
+  Usage before, after;
+  double tps;
   int status;
 
   if (pgbench == NULL)
@@ -462,11 +710,13 @@ run_pgbench (guint pipeline)
   pgbench_connection (argv, &envp);
   g_ptr_array_add (argv, NULL);
 
-  cpu = cpu_seconds (RUSAGE_CHILDREN);
+  before = usage_now (RUSAGE_CHILDREN);
   if (!g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
                      &out, &err, &status, &error))
     die_error ("pgbench", error);
-  sample.cpu = cpu_seconds (RUSAGE_CHILDREN) - cpu;
+  after = usage_now (RUSAGE_CHILDREN);
+  sample.cpu = after.cpu - before.cpu;
+  sample.csw = after.csw - before.csw;
   if (unlink (script) != 0)
     die (script, g_strerror (errno));
   if (!g_spawn_check_wait_status (status, &error))
@@ -485,54 +735,77 @@ run_pgbench (guint pipeline)
   return sample;
 }
 
-static Sample run_pgbench1 (guint n_queries) { return run_pgbench (1); }
-static Sample run_pgbench16 (guint n_queries) { return run_pgbench (PIPELINE); }
+static Sample run_pgbench1 (void) { return run_pgbench (1); }
+static Sample run_pgbench16 (void) { return run_pgbench (PIPELINE); }
 
 /* --------------------------------------------------------------- modes */
 
 typedef struct {
   const char *name;
   const char *what;
-  Sample    (*run) (guint n_queries);
+  Sample    (*run) (void);
   double      qps[MAX_ROUNDS];     /* per round */
   double      cpu_us[MAX_ROUNDS];  /* client CPU µs per query, per round */
+  double      csw[MAX_ROUNDS];     /* client context switches per query */
+  double      server_us[MAX_ROUNDS];  /* server CPU µs per query, < 0: unknown */
 } Mode;
 
-enum { RAW1, RAW4, SYNC1, SYNC4, FUTURES, SYNC16, PGBENCH1, PGBENCH16, N_MODES };
+/* In the order they run in a round: each limit next to its engine shape,
+ * the warm engine's shapes right after one another's bursts. */
+enum {
+  RAW1, SYNC1, RAW4, SYNC4, RAWP16, FUTURES, RAWP4, SYNC16,
+  SYNC1_FRESH, SYNC4_FRESH, FUTURES_FRESH, SYNC16_FRESH, PGBENCH1, PGBENCH16, N_MODES
+};
 
-/* A shape of the final table: an engine mode against its baseline. */
+/* A shape of the final table: an engine mode against its limit. */
 typedef struct {
   const char *title;
-  guint       mode, baseline;
+  guint       mode, fresh, limit;
   double      min_ratio;      /* throughput target, 0 = none */
   double      max_cpu_ratio;  /* CPU per query target, 0 = none */
 } Shape;
 
 static const Shape shapes[] = {
-  { "1 thread sync", SYNC1, RAW1, 0.95, 1.2 },
-  { "4 threads sync", SYNC4, RAW4, 0.95, 0 },
-  { "4 threads x 16 futures", FUTURES, RAW4, 3.0, 0 },
-  { "16 sync threads / 4 workers", SYNC16, RAW4, 1.5, 0 },
-  { "pgbench -M prepared -c4 -j4", PGBENCH1, RAW4, 0, 0 },
-  { "pgbench, pipelines of 16", PGBENCH16, RAW4, 0, 0 },
+  { "1 thread sync / raw1", SYNC1, SYNC1_FRESH, RAW1, 0.95, 1.2 },
+  { "4 threads sync / raw4", SYNC4, SYNC4_FRESH, RAW4, 0.95, 0 },
+  { "4x16 futures / rawp16", FUTURES, FUTURES_FRESH, RAWP16, 0.90, 0 },
+  { "16 threads sync / rawp4", SYNC16, SYNC16_FRESH, RAWP4, 0.80, 0 },
+  { "16 threads sync / raw4", SYNC16, SYNC16_FRESH, RAW4, 1.20, 0 },
+  { "pgbench -c4 -j4 / raw4", PGBENCH1, N_MODES, RAW4, 0, 0 },
+  { "pgbench pipelines / raw4", PGBENCH16, N_MODES, RAW4, 0, 0 },
 };
 
 static void
 record (Mode *mode, guint round, Sample sample)
 {
+  if (sample.n_queries == 0 || sample.wall <= 0)
+    die (mode->name, "no query was answered");
   mode->qps[round] = sample.n_queries / sample.wall;
   mode->cpu_us[round] = sample.cpu * 1e6 / sample.n_queries;
+  mode->csw[round] = sample.csw / sample.n_queries;
+  mode->server_us[round] = sample.server_cpu < 0 ? -1 : sample.server_cpu * 1e6 / sample.n_queries;
+}
+
+/* The median server CPU per query as text, "-" when unknown. */
+static char *
+server_text (const Mode *mode, guint n_rounds)
+{
+  double value = median (mode->server_us, n_rounds);
+
+  return value < 0 ? g_strdup ("-") : g_strdup_printf ("%.1f", value);
 }
 
 static void
-run_rounds (Mode *modes, guint n_modes, guint n_queries, guint n_rounds)
+run_rounds (Mode *modes, guint n_modes, guint n_rounds)
 {
   for (guint round = 0; round < n_rounds; round++)
     {
-      printf ("round %u/%u:", round + 1, n_rounds);
+      g_autofree char *load = load_average ();
+
+      printf ("round %u/%u (load %s):", round + 1, n_rounds, load);
       for (guint m = 0; m < n_modes; m++)
         {
-          record (&modes[m], round, modes[m].run (n_queries));
+          record (&modes[m], round, modes[m].run ());
           printf (" %s %.0f", modes[m].name, modes[m].qps[round]);
           fflush (stdout);
         }
@@ -541,90 +814,147 @@ run_rounds (Mode *modes, guint n_modes, guint n_queries, guint n_rounds)
 }
 
 static void
+range (const double *values, guint n, double *lo, double *hi)
+{
+  *lo = G_MAXDOUBLE, *hi = -G_MAXDOUBLE;
+  for (guint r = 0; r < n; r++)
+    *lo = MIN (*lo, values[r]), *hi = MAX (*hi, values[r]);
+}
+
+static void
 print_modes (const Mode *modes, guint n_modes, guint n_rounds)
 {
-  printf ("\nmedians over %u rounds (client CPU = user+sys of all client threads):\n", n_rounds);
+  printf ("\nmedians over %u rounds (client CPU and voluntary context switches (csw): all threads\n"
+          "of the client process, callers and the engine's workers; pgbench: the pgbench process;\n"
+          "server CPU: the backends serving the mode, from /proc when the server is local):\n",
+          n_rounds);
   for (guint m = 0; m < n_modes; m++)
     {
-      double lo = modes[m].qps[0], hi = modes[m].qps[0];
+      double lo, hi;
 
-      for (guint r = 1; r < n_rounds; r++)
-        lo = MIN (lo, modes[m].qps[r]), hi = MAX (hi, modes[m].qps[r]);
-      printf ("  %-9s %-52s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/query\n",
+      g_autofree char *server = server_text (&modes[m], n_rounds);
+
+      range (modes[m].qps, n_rounds, &lo, &hi);
+      printf ("  %-14s %-50s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/q  csw %5.2f/q  server CPU %s us/q\n",
               modes[m].name, modes[m].what, median (modes[m].qps, n_rounds), lo, hi,
-              median (modes[m].cpu_us, n_rounds));
+              median (modes[m].cpu_us, n_rounds), median (modes[m].csw, n_rounds), server);
     }
+}
+
+/* Per-round ratios of mode a to mode b: their median, lowest, highest. */
+static double
+round_ratios (const Mode *a, const Mode *b, guint n_rounds, double *lo, double *hi)
+{
+  double ratios[MAX_ROUNDS];
+
+  for (guint r = 0; r < n_rounds; r++)
+    ratios[r] = a->qps[r] / b->qps[r];
+  range (ratios, n_rounds, lo, hi);
+  return median (ratios, n_rounds);
 }
 
 static void
 print_table (const Mode *modes, guint n_modes, guint n_rounds)
 {
-  printf ("\n%-28s | %10s | %12s | %6s | %-11s | %-19s | %4s | %13s | %8s | %9s\n", "shape",
-          "engine q/s", "baseline q/s", "ratio", "per round", "target", "met", "CPU us/q eng.",
-          "baseline", "CPU ratio");
+  printf ("\n%-25s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %7s | %7s | %6s | %5s | %5s\n",
+          "shape (warm engine)", "q/s", "limit", "ratio", "per round", "target", "met", "fresh",
+          "warm/", "per round", "CPU us/q", "limit", "CPU", "csw/q", "limit");
+  printf ("%-25s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %7s | %7s | %6s | %5s | %5s\n",
+          "", "", "q/s", "", "", "", "", "q/s", "fresh", "", "", "", "ratio", "", "");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
     {
       const Shape *shape = &shapes[s];
-      double qps, base_qps, cpu, base_cpu, ratio, cpu_ratio, lo = G_MAXDOUBLE, hi = 0;
+      const Mode *mode = &modes[shape->mode], *limit = &modes[shape->limit];
+      double qps, base_qps, cpu, base_cpu, ratio, cpu_ratio, lo, hi, warm = 0, wlo = 0, whi = 0;
       g_autofree char *target = NULL;
+      g_autofree char *fresh = NULL;
+      g_autofree char *warm_text = NULL;
       gboolean met;
 
       if (shape->mode >= n_modes)
         continue;
-      qps = median (modes[shape->mode].qps, n_rounds);
-      base_qps = median (modes[shape->baseline].qps, n_rounds);
-      cpu = median (modes[shape->mode].cpu_us, n_rounds);
-      base_cpu = median (modes[shape->baseline].cpu_us, n_rounds);
+      qps = median (mode->qps, n_rounds);
+      base_qps = median (limit->qps, n_rounds);
+      cpu = median (mode->cpu_us, n_rounds);
+      base_cpu = median (limit->cpu_us, n_rounds);
       ratio = qps / base_qps;
       cpu_ratio = cpu / base_cpu;
-      for (guint r = 0; r < n_rounds; r++)
+      round_ratios (mode, limit, n_rounds, &lo, &hi);
+      if (shape->fresh < n_modes)
         {
-          double round_ratio = modes[shape->mode].qps[r] / modes[shape->baseline].qps[r];
-
-          lo = MIN (lo, round_ratio), hi = MAX (hi, round_ratio);
+          warm = round_ratios (mode, &modes[shape->fresh], n_rounds, &wlo, &whi);
+          fresh = g_strdup_printf ("%8.0f", median (modes[shape->fresh].qps, n_rounds));
+          warm_text = g_strdup_printf ("%5.2fx | %4.2f-%-4.2f%s", warm, wlo, whi,
+                                       warm >= 0.95 ? "  " : " !");
+        }
+      else
+        {
+          fresh = g_strdup ("-");
+          warm_text = g_strdup ("     - | -");
         }
       met = ratio >= shape->min_ratio && (shape->max_cpu_ratio == 0 || cpu_ratio <= shape->max_cpu_ratio);
       if (shape->min_ratio == 0)
         target = g_strdup ("(reference)");
       else if (shape->max_cpu_ratio > 0)
-        target = g_strdup_printf (">=%.2fx, CPU <=%.1fx", shape->min_ratio, shape->max_cpu_ratio);
+        target = g_strdup_printf (">=%.2fx,CPU<=%.1fx", shape->min_ratio, shape->max_cpu_ratio);
       else
         target = g_strdup_printf (">=%.2fx", shape->min_ratio);
-      printf ("%-28s | %10.0f | %12.0f | %5.2fx | %5.2f-%-5.2f | %-19s | %4s | %13.1f | %8.1f | %8.2fx\n",
+      printf ("%-25s | %8.0f | %8.0f | %5.2fx | %5.2f-%-5.2f | %-17s | %4s | %8s | %-20s | %7.1f | %7.1f | %5.2fx | %5.2f | %5.2f\n",
               shape->title, qps, base_qps, ratio, lo, hi, target,
-              shape->min_ratio == 0 ? "-" : met ? "yes" : "NO", cpu, base_cpu, cpu_ratio);
+              shape->min_ratio == 0 ? "-" : met ? "yes" : "NO", fresh, warm_text, cpu, base_cpu, cpu_ratio,
+              median (mode->csw, n_rounds), median (limit->csw, n_rounds));
     }
-  printf ("(ratio = engine median q/s / baseline median q/s; per round = the lowest and highest\n"
-          " of the rounds' own ratios; baselines: 1 thread sync vs raw1, the rest vs raw4; pgbench\n"
-          " CPU is the pgbench process's, connection set-up included)\n");
+  printf ("(ratio = median engine q/s / median limit q/s; per round = lowest and highest of the\n"
+          " rounds' own ratios; warm/fresh = median of the rounds' warm-engine / fresh-engine ratios,\n"
+          " target >= 0.95, '!' where missed; CPU and csw (voluntary context switches) per query:\n"
+          " the whole client process;\n"
+          " pgbench is a reference, not a limit: its own client is slow)\n");
 }
 
 /* ------------------------------------------------------------ RSS check */
 
+static Sample
+run_count (PgeEngine *engine, GThreadFunc func, guint n_threads, guint n_queries)
+{
+  guint saved = run_queries;
+  Sample sample;
+
+  run_queries = n_queries;
+  sample = run_engine (engine, func, n_threads);
+  run_queries = saved;
+  return sample;
+}
+
+/* The warm engine serves every shape in turn, 25k queries at a time:
+ * its RSS after 100k queries and after @total. */
 static void
 rss_check (guint total)
 {
-  g_autoptr(PgeEngine) engine = default_engine_new ();
-  guint first = MIN (100000, total / 2);
-  Worker workers[4];
-  gint next = 0;
-  guint64 before, after;
-  Sample a, b;
+  static const struct { GThreadFunc func; guint n_threads; } turns[] = {
+    { sync_thread, 4 }, { futures_thread, 4 }, { sync_thread, 16 }, { sync_thread, 1 },
+  };
+  guint chunk = 25000, first = MIN (100000, total / 2), done = 0, turn = 0;
+  guint64 before = 0, after;
+  gint64 start = g_get_monotonic_time ();
 
-  for (guint t = 0; t < 4; t++)
-    workers[t] = (Worker) { &next, first, engine, NULL };
-  a = run_threads (sync_thread, workers, 4, first);
-  before = rss_kb ();
-  for (guint t = 0; t < 4; t++)
-    workers[t].n_queries = total;
-  g_atomic_int_set (&next, (gint) first);
-  b = run_threads (sync_thread, workers, 4, total - first);
+  while (done < total)
+    {
+      guint n = MIN (chunk, total - done);
+
+      run_count (warm_engine, turns[turn % G_N_ELEMENTS (turns)].func,
+                 turns[turn % G_N_ELEMENTS (turns)].n_threads, n);
+      turn++;
+      done += n;
+      if (before == 0 && done >= first)
+        before = rss_kb ();
+    }
   after = rss_kb ();
-  printf ("\nRSS, one default engine, 4 sync threads: %" G_GUINT64_FORMAT " kB after %u queries, "
-          "%" G_GUINT64_FORMAT " kB after %u: %+.1f%% (target within +-10%%: %s; %.0f and %.0f q/s)\n",
+  printf ("\nRSS of the warm engine, sync4/futures/sync16/sync1 in turn: %" G_GUINT64_FORMAT
+          " kB after %u more queries, %" G_GUINT64_FORMAT " kB after %u: %+.1f%% "
+          "(target within +-10%%: %s; %.0f s)\n",
           before, first, after, total, 100.0 * ((double) after - before) / before,
           ABS ((double) after - before) <= 0.1 * before ? "yes" : "NO",
-          a.n_queries / a.wall, b.n_queries / b.wall);
+          (g_get_monotonic_time () - start) / 1e6);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -640,88 +970,147 @@ static void
 print_machine (void)
 {
   PGconn *conn = PQconnectdb (conninfo);
-  g_autoptr(PgeEngine) engine = default_engine_new ();
+  g_autofree char *load = load_average ();
   int version;
 
   if (PQstatus (conn) != CONNECTION_OK)
     die ("connect", PQerrorMessage (conn));
   version = PQserverVersion (conn);
-  printf ("machine: %u CPUs (nproc); PostgreSQL %d.%d at %s: %s\n"
+  printf ("machine: %u CPUs (nproc), load average %s; PostgreSQL %d.%d at %s: %s\n"
           "workload: %s, one int parameter; engines: default PgeConfig "
           "(pge_config_new (conninfo) only: %u workers)\n",
-          g_get_num_processors (), version / 10000, version % 10000, PQhost (conn),
+          g_get_num_processors (), load, version / 10000, version % 10000, PQhost (conn),
           host_is_local (PQhost (conn)) ? "on this machine, client and server share these cores"
                                         : "maybe another machine",
-          QUERY, pge_engine_get_n_workers (engine));
+          QUERY, pge_engine_get_n_workers (warm_engine));
   PQfinish (conn);
 }
 
-static int
-run_one_shape (const char *name, guint n_queries)
+/* The connection that finds the server's backends, if the server runs
+ * on this machine; else NULL (no server CPU figures). */
+static PGconn *
+monitor_connect (void)
 {
-  static const struct { const char *name; Sample (*run) (guint); } runs[] = {
-    { "sync1", run_sync1 }, { "sync4", run_sync4 }, { "futures", run_futures }, { "sync16", run_sync16 },
-    { "raw1", run_raw1 }, { "raw4", run_raw4 },
+  PGconn *conn = PQconnectdb (conninfo);
+
+  if (PQstatus (conn) != CONNECTION_OK)
+    die ("connect", PQerrorMessage (conn));
+  if (!host_is_local (PQhost (conn)))
+    g_clear_pointer (&conn, PQfinish);
+  return conn;
+}
+
+/* --shape: the named shapes one after another on one engine. */
+static int
+run_named_shapes (const char *names)
+{
+  static const struct { const char *name; GThreadFunc func; guint n_threads, depth; gboolean raw; } runs[] = {
+    { "sync1", sync_thread, 1, 0, FALSE }, { "sync4", sync_thread, 4, 0, FALSE },
+    { "futures", futures_thread, 4, 0, FALSE }, { "sync16", sync_thread, 16, 0, FALSE },
+    { "raw1", NULL, 1, 0, TRUE }, { "raw4", NULL, 4, 0, TRUE },
+    { "rawp16", NULL, 4, 16, TRUE }, { "rawp4", NULL, 4, 4, TRUE },
   };
+  g_auto(GStrv) list = g_strsplit (names, ",", -1);
 
-  for (guint r = 0; r < G_N_ELEMENTS (runs); r++)
-    if (strcmp (name, runs[r].name) == 0)
-      {
-        Sample sample = runs[r].run (n_queries);
+  for (guint n = 0; list[n] != NULL; n++)
+    {
+      Sample sample;
+      guint r;
 
-        printf ("%s: %u queries in %.3f s, %.0f q/s, client CPU %.1f us/query\n", name,
-                n_queries, sample.wall, n_queries / sample.wall, sample.cpu * 1e6 / n_queries);
-        return 0;
-      }
-  die ("--shape", "NAME must be sync1, sync4, futures, sync16 (or raw1, raw4)");
+      for (r = 0; r < G_N_ELEMENTS (runs) && strcmp (list[n], runs[r].name) != 0; r++)
+        ;
+      if (r == G_N_ELEMENTS (runs))
+        die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16 or rawp4");
+      if (runs[r].raw)
+        sample = run_raw (runs[r].n_threads, runs[r].depth);
+      else
+        {
+          if (warm_engine == NULL)
+            warm_engine = default_engine_new ();
+          sample = run_engine (warm_engine, runs[r].func, runs[r].n_threads);
+        }
+      printf ("%s: %u queries in %.3f s, %.0f q/s, client CPU %.1f us/query, "
+              "%.2f voluntary context switches/query", list[n], sample.n_queries, sample.wall,
+              sample.n_queries / sample.wall, sample.cpu * 1e6 / sample.n_queries,
+              sample.csw / sample.n_queries);
+      if (sample.server_cpu >= 0)
+        printf (", server CPU %.1f us/query", sample.server_cpu * 1e6 / sample.n_queries);
+      if (warm_engine != NULL)
+        {
+          PgeStats stats;
+
+          pge_engine_get_stats (warm_engine, &stats);
+          printf (" (engine: %" G_GUINT64_FORMAT " reconnects so far)", stats.n_reconnects);
+        }
+      printf ("\n");
+    }
+  g_clear_pointer (&warm_engine, pge_engine_unref);
+  return 0;
 }
 
 int
 main (int argc, char **argv)
 {
   g_autofree char *shape = NULL;
-  int n_shape_queries = 0;
+  int n_shape_queries = 0, n_rounds_option = 0;
+  double seconds = 0;
   GOptionEntry entries[] = {
-    { "shape", 0, 0, G_OPTION_ARG_STRING, &shape, "Run only this engine shape, no baseline", "NAME" },
-    { "queries", 0, 0, G_OPTION_ARG_INT, &n_shape_queries, "Queries for --shape", "N" },
+    { "shape", 0, 0, G_OPTION_ARG_STRING, &shape, "Run only these shapes (comma-separated) on one engine, no limit", "NAME" },
+    { "queries", 0, 0, G_OPTION_ARG_INT, &n_shape_queries, "Queries per mode (instead of --seconds)", "N" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per mode (default 1.5)", "S" },
+    { "rounds", 0, 0, G_OPTION_ARG_INT, &n_rounds_option, "Rounds (default 5)", "R" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context =
       g_option_context_new ("[CONNINFO] [QUERIES_PER_MODE] [ROUNDS] — pgengine vs raw libpq");
   g_autoptr(GError) error = NULL;
   Mode modes[] = {
-    [RAW1] = { "raw1", "baseline: 1 thread, libpq prepared", run_raw1 },
-    [RAW4] = { "raw4", "baseline: 4 threads, 4 connections, libpq prepared", run_raw4 },
+    [RAW1] = { "raw1", "limit: 1 thread, libpq prepared", run_raw1 },
     [SYNC1] = { "sync1", "1 thread, pge_engine_query_sync", run_sync1 },
+    [RAW4] = { "raw4", "limit: 4 threads, 4 connections, libpq prepared", run_raw4 },
     [SYNC4] = { "sync4", "4 threads, pge_engine_query_sync", run_sync4 },
+    [RAWP16] = { "rawp16", "limit: 4 connections pipelined, 16 in flight each", run_rawp16 },
     [FUTURES] = { "futures", "4 threads x 16 futures in flight", run_futures },
+    [RAWP4] = { "rawp4", "limit: 4 connections pipelined, 4 in flight each", run_rawp4 },
     [SYNC16] = { "sync16", "16 threads, pge_engine_query_sync, 4 workers", run_sync16 },
-    [PGBENCH1] = { "pgbench", "pgbench -n -M prepared -c 4 -j 4", run_pgbench1 },
-    [PGBENCH16] = { "pgbench16", "the same, pipelines of 16 SELECTs", run_pgbench16 },
+    [SYNC1_FRESH] = { "sync1-fresh", "sync1 on a new engine", run_sync1_fresh },
+    [SYNC4_FRESH] = { "sync4-fresh", "sync4 on a new engine", run_sync4_fresh },
+    [FUTURES_FRESH] = { "futures-fresh", "futures on a new engine", run_futures_fresh },
+    [SYNC16_FRESH] = { "sync16-fresh", "sync16 on a new engine", run_sync16_fresh },
+    [PGBENCH1] = { "pgbench", "reference: pgbench -n -M prepared -c 4 -j 4", run_pgbench1 },
+    [PGBENCH16] = { "pgbench16", "reference: the same, pipelines of 16 SELECTs", run_pgbench16 },
   };
-  guint n_modes = N_MODES, n_queries = 15000, n_rounds = 5, rss_queries;
+  guint n_modes = N_MODES, n_rounds = 5, rss_queries;
   g_autofree char *pgbench = g_find_program_in_path ("pgbench");
+  g_autofree char *load = NULL;
   gint64 start = g_get_monotonic_time ();
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     die_error ("usage", error);
   if (argc > 4)
-    die ("usage", "pge-bench [CONNINFO] [QUERIES_PER_MODE] [ROUNDS]");
+    die ("usage", "pge-bench [--seconds S] [--rounds R] [CONNINFO] [QUERIES_PER_MODE] [ROUNDS]");
   conninfo = argc > 1 ? argv[1] : g_getenv ("PGE_BENCH_CONNINFO");
   if (conninfo == NULL)
     conninfo = g_getenv ("PGE_CLUSTER_CONNINFO");
   if (conninfo == NULL)
     conninfo = "";
+  if (seconds < 0 || n_shape_queries < 0 || n_rounds_option < 0 || n_rounds_option > MAX_ROUNDS)
+    die ("usage", "--seconds, --queries and --rounds take positive numbers (rounds at most 51)");
+  run_queries = (guint) n_shape_queries;
+  run_seconds = seconds > 0 ? seconds : 1.5;
+  monitor = monitor_connect ();
 
   if (shape != NULL)
     {
-      if (n_shape_queries <= 0 || argc > 2)
-        die ("usage", "pge-bench --shape NAME --queries N (N > 0) [CONNINFO]");
-      return run_one_shape (shape, (guint) n_shape_queries);
+      if ((n_shape_queries == 0 && seconds == 0) || argc > 2)
+        die ("usage", "pge-bench --shape NAME[,NAME...] (--queries N | --seconds S) [CONNINFO]");
+      return run_named_shapes (shape);
     }
   if (argc > 2)
-    n_queries = parse_uint ("QUERIES_PER_MODE", argv[2], G_MAXINT / 2);
+    run_queries = parse_uint ("QUERIES_PER_MODE", argv[2], G_MAXINT / 2);
+  if (n_rounds_option > 0)
+    n_rounds = (guint) n_rounds_option;
   if (argc > 3)
     n_rounds = parse_uint ("ROUNDS", argv[3], MAX_ROUNDS);
   pgbench_secs = env_uint ("PGE_BENCH_PGBENCH_SECS", 2);
@@ -732,19 +1121,25 @@ main (int argc, char **argv)
   if (pgbench == NULL)
     n_modes = PGBENCH1;
 
+  warm_engine = default_engine_new ();
   print_machine ();
-  printf ("%u queries per mode and round, %u rounds interleaved; ", n_queries, n_rounds);
+  if (run_queries > 0)
+    printf ("%u queries per mode and round", run_queries);
+  else
+    printf ("%.1f s per mode and round", run_seconds);
+  printf (", %u rounds interleaved; one warm engine for every round; ", n_rounds);
   if (pgbench != NULL)
     printf ("pgbench (%s) runs -T %u each round\n\n", pgbench, pgbench_secs);
   else
     printf ("pgbench is not on PATH: no pgbench lines\n\n");
   /* Warm up the server and the client libraries, untimed. */
-  run_raw4 (MIN (n_queries, 5000));
-  run_sync4 (MIN (n_queries, 5000));
-  run_rounds (modes, n_modes, n_queries, n_rounds);
+  run_count (warm_engine, sync_thread, 4, 5000);
+  run_rounds (modes, n_modes, n_rounds);
   print_modes (modes, n_modes, n_rounds);
   rss_check (rss_queries);
   print_table (modes, n_modes, n_rounds);
-  printf ("total run time %.0f s\n", (g_get_monotonic_time () - start) / 1e6);
+  g_clear_pointer (&warm_engine, pge_engine_unref);
+  load = load_average ();
+  printf ("total run time %.0f s; load average at the end %s\n", (g_get_monotonic_time () - start) / 1e6, load);
   return 0;
 }

@@ -97,4 +97,9 @@ G_GNUC_INTERNAL void           pge_connection_cancel_all (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_take_cancel_sent (PgeConnection *conn);
 G_GNUC_INTERNAL void           pge_connection_settle_cancel (PgeConnection *conn);
 
+/* For the holder, around a call with its own statement timeout: the
+ * client-side deadline to use; returns the previous one. */
+G_GNUC_INTERNAL guint          pge_connection_swap_statement_timeout (PgeConnection *conn,
+                                                                      guint          timeout_ms);
+
 G_END_DECLS

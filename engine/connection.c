@@ -63,6 +63,7 @@
 #include "connection-private.h"
 #include "errors-private.h"
 #include "logging-private.h"
+#include "onconnect-private.h"
 #include "params-private.h"
 #include "result-private.h"
 #include "statements-private.h"
@@ -101,6 +102,8 @@ struct _PgeConnection {
   gint           cancel_pending;  /* atomic: what runs now is to be cancelled */
   gint           cancel_all;      /* atomic, sticky: cancel whatever runs */
   gint64         cancel_all_at;   /* atomic: when cancel_all was set */
+
+  PgeConnectHook *on_connect;  /* nullable, owned ref; immutable */
 };
 
 PgeConnection *
@@ -117,6 +120,8 @@ pge_connection_new (const char *label, const char *conninfo, const PgeSettings *
     conn->statements = pge_statements_new (settings->statement_cache);
   conn->evicted = g_ptr_array_new_with_free_func (g_free);
   conn->stale = g_ptr_array_new_with_free_func (g_free);
+  if (settings->on_connect != NULL)
+    conn->on_connect = pge_connect_hook_ref (settings->on_connect);
   g_mutex_init (&conn->cancel_lock);
   if (!g_unix_open_pipe (conn->wake, FD_CLOEXEC, NULL))
     conn->wake[0] = conn->wake[1] = -1;
@@ -141,6 +146,7 @@ pge_connection_free (PgeConnection *conn)
   g_clear_pointer (&conn->statements, pge_statements_free);
   g_ptr_array_unref (conn->evicted);
   g_ptr_array_unref (conn->stale);
+  g_clear_pointer (&conn->on_connect, pge_connect_hook_unref);
   g_mutex_clear (&conn->cancel_lock);
   g_free (conn->label);
   g_free (conn->conninfo);
@@ -319,7 +325,7 @@ pge_connection_connect (PgeConnection *conn, GError **error)
       PQfinish (pg);
       return FALSE;
     }
-  if (!connection_setup (conn, pg, error))
+  if (!connection_setup (conn, pg, error) || !pge_connect_hook_run (conn->on_connect, pg, error))
     {
       PQfinish (pg);
       return FALSE;
@@ -455,6 +461,15 @@ pge_connection_reset_session (PgeConnection *conn)
       res = PQexec (conn->pg, sql);
       ok = PQresultStatus (res) == PGRES_COMMAND_OK;
       PQclear (res);
+    }
+  /* DISCARD ALL undid what the on-connect setup did (SET, SET ROLE). */
+  if (ok && conn->on_connect != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      ok = pge_connect_hook_run (conn->on_connect, conn->pg, &error);
+      if (!ok)
+        g_debug ("%s: on-connect setup after DISCARD ALL: %s", conn->label, error->message);
     }
   if (!ok)
     {
@@ -1359,4 +1374,16 @@ pge_connection_copy (PgeConnection *conn, const char *sql, PgeCopyFromFunc read,
   if (client != NULL)
     g_propagate_error (error, client);
   return result;
+}
+
+/* For the holder, around one call with its own statement timeout
+ * (calloptions.c): the client-side deadline follows the server's timer.
+ * Returns the value it replaces. */
+guint
+pge_connection_swap_statement_timeout (PgeConnection *conn, guint timeout_ms)
+{
+  guint old = conn->statement_timeout_ms;
+
+  conn->statement_timeout_ms = timeout_ms;
+  return old;
 }

@@ -36,6 +36,14 @@ struct _PgeSlot {
   gboolean       exited;
   gboolean       ever_up;    /* connected once: a later loss is reported */
   gboolean       lost;       /* reported lost, not yet restored */
+
+  /* Lifecycle (lifecycle.c); guarded by pool->queue_lock. */
+  gint64         expires_at;   /* monotonic µs, with jitter; 0: never */
+  gint64         idle_since;   /* when it last went into idle_slots */
+  guint          epoch;        /* the pool's recycle epoch when it connected */
+  guint          renew;        /* PgeRenew: what its worker is to do next */
+  gboolean       closed_idle;  /* closed for idleness; reopened on demand */
+  gboolean       renewing;     /* closed on purpose: a reconnect is no loss */
 };
 
 /* Told when a connection of the pool is lost or comes back (see
@@ -102,6 +110,21 @@ struct _PgePool {
   guint64      n_down;
   guint64      n_refused;
   guint64      n_server_switches;
+
+  /* Lifecycle (lifecycle.c). The limits are fixed after pge_pool_new();
+   * the rest is guarded by queue_lock. */
+  gint64       max_lifetime_us;      /* 0: unlimited */
+  gint64       max_idle_us;          /* 0: none */
+  gint64       reconnect_timeout_us; /* 0: never give up */
+  guint        recycle_epoch;        /* +1 per pge_engine_recycle() */
+  gint64       unreachable_since;    /* first failed connect with none up; 0: reachable */
+  gboolean     gave_up;              /* unreachable past reconnect_timeout */
+  PgePoolLinkFunc reach_func;        /* told of give-ups and comebacks, with
+                                      * link_data; set before the workers start */
+  /* Per-call acquire timeouts (calloptions.c); guarded by queue_lock. */
+  GSequence   *deadlines;            /* of PgeJob* (refs) with their own
+                                      * acquire timeout, by deadline */
+  gint64       janitor_until;        /* when the janitor wakes next; 0: when told */
 };
 
 /* What a worker does next; see pge_pool_next(). */

@@ -6,7 +6,8 @@
  * there is nothing, or while a blocking caller holds the slot), run it
  * through dispatch.c, reconnect with jittered backoff when the
  * connection is broken (not taking jobs meanwhile, so queued jobs wait
- * out the acquire timeout), and exit when the pool closes. Which thread
+ * out the acquire timeout), renew a connection past its lifetime or idle
+ * limit (lifecycle.c) between jobs, and exit when the pool closes. Which thread
  * owns what is written at the top of pool.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -14,6 +15,7 @@
 #include "config.h"
 
 #include "dispatch-private.h"
+#include "lifecycle-private.h"
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
@@ -68,7 +70,9 @@ worker_main (gpointer data)
           pge_dispatch_unpin (slot);
           break;
         case PGE_NEXT_RECONNECT:
-          running = worker_reconnect (slot);
+          /* A good connection due for renewal (lifecycle.c), else a
+           * broken one. */
+          running = pge_lifecycle_renew (slot) || worker_reconnect (slot);
           break;
         case PGE_NEXT_EXIT:
         default:

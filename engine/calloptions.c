@@ -275,6 +275,8 @@ by_deadline (gconstpointer a, gconstpointer b, gpointer user_data)
   return (ja->deadline > jb->deadline) - (ja->deadline < jb->deadline);
 }
 
+static void register_own_locked (PgePool *pool, PgeJob *job);
+
 guint
 pge_call_get_acquire_timeout (PgeJob *job, PgePool *pool)
 {
@@ -292,10 +294,8 @@ pge_call_deadline_locked (PgePool *pool, PgeJob *job)
   deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   if (job->own_acquire_timeout)
     {
-      if (pool->deadlines == NULL)
-        pool->deadlines = g_sequence_new ((GDestroyNotify) pge_job_unref);
       job->deadline = deadline;  /* the sort key */
-      g_sequence_insert_sorted (pool->deadlines, pge_job_ref (job), by_deadline, NULL);
+      register_own_locked (pool, job);
     }
   /* A signal nobody waits for is harmless (the janitor may not be
    * running yet, or be busy: then it looks again before it sleeps). */
@@ -319,7 +319,18 @@ is_queued_on (PgePool *pool, PgeJob *job)
   return job->state == PGE_JOB_QUEUED && job->queue == &pool->queue;
 }
 
-/* Jobs with the pool's timeout, in deadline order among themselves. */
+static void
+register_own_locked (PgePool *pool, PgeJob *job)
+{
+  if (pool->deadlines == NULL)
+    pool->deadlines = g_sequence_new ((GDestroyNotify) pge_job_unref);
+  g_sequence_insert_sorted (pool->deadlines, pge_job_ref (job), by_deadline, NULL);
+}
+
+/* Jobs with the pool's timeout, in deadline order among themselves. A
+ * job with no deadline yet was taken at once by a blocking caller, then
+ * put back (its connection was dead, pool.c's requeue): it waits from
+ * now. Such jobs are at the head, where requeue puts them. */
 static gint64
 expire_pool_timeouts_locked (PgePool *pool, gint64 now, GQueue *expired)
 {
@@ -328,10 +339,19 @@ expire_pool_timeouts_locked (PgePool *pool, gint64 now, GQueue *expired)
   while (link != NULL)
     {
       PgeJob *job = link->data;
+      guint timeout_ms = pge_call_get_acquire_timeout (job, pool);
 
       link = link->next;
-      if (job->own_acquire_timeout || job->deadline == 0)
+      if (job->deadline == 0 && timeout_ms > 0)
+        {
+          job->deadline = now + (gint64) timeout_ms * 1000;
+          if (job->own_acquire_timeout)
+            register_own_locked (pool, job);
+        }
+      if (job->own_acquire_timeout)
         continue;
+      if (job->deadline == 0)
+        return 0;   /* the pool has no acquire timeout */
       if (job->deadline > now)
         return job->deadline;
       expire_locked (pool, job, expired);
@@ -364,7 +384,7 @@ expire_own_timeouts_locked (PgePool *pool, gint64 now, GQueue *expired, GQueue *
 gint64
 pge_call_expire_locked (PgePool *pool, gint64 now, GQueue *expired, GQueue *drop)
 {
-  gint64 pool_next = pool->acquire_timeout_ms > 0 ? expire_pool_timeouts_locked (pool, now, expired) : 0;
+  gint64 pool_next = expire_pool_timeouts_locked (pool, now, expired);
   gint64 own_next = expire_own_timeouts_locked (pool, now, expired, drop);
 
   if (pool_next == 0)

@@ -1,0 +1,527 @@
+/* test-lifecycle.c — connection lifetime and idle limits, recycling, and
+ * giving up on an unreachable node (engine/lifecycle.c).
+ *
+ * Backends are told apart by pg_backend_pid() and found in
+ * pg_stat_activity by an application_name of the test's own. Lifetimes
+ * are short (200 ms) so the tests run fast; they wait for changes with a
+ * bound rather than for a fixed time.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+TestSuite (lifecycle, .init = pge_test_engine_up, .fini = pge_test_engine_down);
+
+#define WAIT_US (10 * G_USEC_PER_SEC)
+
+static char *
+unique_name (void)
+{
+  return g_strdup_printf ("pge_life_%d_%u", (int) getpid (), g_random_int ());
+}
+
+static PgeConfig *
+named_config (guint n_workers, const char *app_name)
+{
+  g_autofree char *conninfo = g_strdup_printf ("%s application_name=%s",
+                                               pge_test_schema_conninfo (), app_name);
+  PgeConfig *config = pge_config_new (conninfo);
+
+  pge_config_set_workers (config, n_workers);
+  pge_config_set_acquire_timeout (config, 10000);
+  return config;
+}
+
+static PgeEngine *
+engine_new_ok (PgeConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine = pge_engine_new (config, &error);
+
+  cr_assert_null (error, "pge_engine_new: %s", error ? error->message : "");
+  return engine;
+}
+
+static int
+backend_pid (PgeEngine *engine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = pge_engine_query_sync (engine, "SELECT pg_backend_pid()", NULL, &error);
+
+  cr_assert_null (error, "%s", error ? error->message : "");
+  return (int) pge_result_get_int64 (result, 0, 0);
+}
+
+/* The PIDs of the backends named @app_name, sorted, as "1,2,3" ("" for none). */
+static char *
+backends_of (const char *app_name)
+{
+  g_autofree char *sql = g_strdup_printf (
+    "SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity "
+    "WHERE application_name = '%s'", app_name);
+
+  return pge_test_admin_query (sql);
+}
+
+static gboolean
+pid_is_alive (int pid)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+  g_autofree char *count = pge_test_admin_query (sql);
+
+  return g_strcmp0 (count, "1") == 0;
+}
+
+/* Waits (bounded) until backend @pid is gone. */
+static gboolean
+wait_pid_gone (int pid)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_US;
+
+  while (pid_is_alive (pid))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      g_usleep (20 * 1000);
+    }
+  return TRUE;
+}
+
+static void
+count_signal (PgeEngine *engine, const char *node, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+iterate_default_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* ---------------------------------------------------------------- config */
+
+Test (lifecycle, defaults_are_one_hour_no_idle_limit_and_five_minutes)
+{
+  g_autoptr(PgeConfig) config = pge_config_new (NULL);
+
+  cr_assert_eq (pge_config_get_max_lifetime (config), 3600000);
+  cr_assert_eq (pge_config_get_max_idle (config), 0);
+  cr_assert_eq (pge_config_get_reconnect_timeout (config), 300000);
+  pge_config_set_max_lifetime (config, 1000);
+  pge_config_set_max_idle (config, 2000);
+  pge_config_set_reconnect_timeout (config, 0);
+  cr_assert_eq (pge_config_get_max_lifetime (config), 1000);
+  cr_assert_eq (pge_config_get_max_idle (config), 2000);
+  cr_assert_eq (pge_config_get_reconnect_timeout (config), 0);
+}
+
+Test (lifecycle, too_short_limits_are_invalid_argument)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+
+  pge_config_set_max_lifetime (config, 10);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  pge_config_set_max_lifetime (config, 0);
+  pge_config_set_max_idle (config, 99);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+}
+
+/* -------------------------------------------------------------- lifetime */
+
+Test (lifecycle, connection_past_its_lifetime_is_replaced_without_a_loss)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  guint lost = 0;
+  int first, later;
+  gint64 end = g_get_monotonic_time () + WAIT_US;
+
+  pge_config_set_max_lifetime (config, 200);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "connection-lost", G_CALLBACK (count_signal), &lost);
+  first = backend_pid (engine);
+  do
+    {
+      cr_assert_lt (g_get_monotonic_time (), end, "backend %d was never replaced", first);
+      g_usleep (50 * 1000);
+      later = backend_pid (engine);
+    }
+  while (later == first);
+  cr_assert (wait_pid_gone (first), "the old backend %d was not closed", first);
+  iterate_default_context ();
+  cr_assert_eq (lost, 0, "a planned replacement was reported as connection-lost");
+}
+
+Test (lifecycle, lifetime_never_ends_a_transaction)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeTransaction) tx = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 end;
+  int pid;
+
+  pge_config_set_max_lifetime (config, 200);
+  engine = engine_new_ok (config);
+  tx = pge_engine_transaction (engine, 0, &error);
+  cr_assert_null (error);
+  pid = backend_pid (engine);
+  /* Three lifetimes and more, inside one transaction. */
+  end = g_get_monotonic_time () + 800 * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      cr_assert_eq (backend_pid (engine), pid, "the connection was replaced inside a transaction");
+      g_usleep (50 * 1000);
+    }
+  cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
+  /* Due long ago: replaced once the transaction let it go. */
+  cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the commit", pid);
+  cr_assert_neq (backend_pid (engine), pid);
+}
+
+Test (lifecycle, lifetime_never_ends_a_session)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 end;
+  int pid;
+
+  pge_config_set_max_lifetime (config, 200);
+  engine = engine_new_ok (config);
+  session = pge_engine_session (engine, &error);
+  cr_assert_null (error);
+  pid = backend_pid (engine);
+  end = g_get_monotonic_time () + 800 * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      cr_assert_eq (backend_pid (engine), pid, "the connection was replaced inside a session");
+      g_usleep (50 * 1000);
+    }
+  cr_assert (pge_session_end (session, &error), "%s", error ? error->message : "");
+  cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the session", pid);
+}
+
+Test (lifecycle, lifetimes_are_jittered_so_connections_do_not_expire_together)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (4, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GHashTable) gone_at = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_auto(GStrv) pids = NULL;
+  g_autofree char *list = NULL;
+  gint64 start, end, first_gone = 0, last_gone = 0;
+
+  pge_config_set_max_lifetime (config, 1000);
+  engine = engine_new_ok (config);
+  start = g_get_monotonic_time ();
+  list = backends_of (name);
+  pids = g_strsplit (list, ",", -1);
+  cr_assert_eq (g_strv_length (pids), 4, "backends: %s", list);
+  /* Watch the four first-generation backends go, each at its own time. */
+  end = start + WAIT_US;
+  while (g_hash_table_size (gone_at) < 4)
+    {
+      cr_assert_lt (g_get_monotonic_time (), end);
+      for (guint i = 0; i < 4; i++)
+        {
+          int pid = atoi (pids[i]);
+
+          if (!g_hash_table_contains (gone_at, GINT_TO_POINTER (pid)) && !pid_is_alive (pid))
+            {
+              gint64 now = g_get_monotonic_time ();
+
+              g_hash_table_add (gone_at, GINT_TO_POINTER (pid));
+              first_gone = first_gone == 0 ? now : first_gone;
+              last_gone = now;
+            }
+        }
+      g_usleep (5 * 1000);
+    }
+  /* ±10% of 1 s: four draws spread over tens of milliseconds; all four
+   * within 5 ms of each other would mean no jitter (p < 1e-4). */
+  cr_assert_gt (last_gone - first_gone, 5000, "all four expired within %" G_GINT64_FORMAT " us",
+                last_gone - first_gone);
+  cr_assert_lt (first_gone - start, 5 * G_USEC_PER_SEC);
+}
+
+/* ------------------------------------------------------------------ idle */
+
+Test (lifecycle, idle_connection_is_closed_and_reopened_on_demand)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autofree char *after = NULL;
+  guint lost = 0;
+  int first, second;
+
+  pge_config_set_max_idle (config, 200);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "connection-lost", G_CALLBACK (count_signal), &lost);
+  first = backend_pid (engine);
+  cr_assert (wait_pid_gone (first), "the idle backend %d was never closed", first);
+  after = backends_of (name);
+  cr_assert_str_eq (after, "", "the engine reconnected without being asked: %s", after);
+  second = backend_pid (engine);
+  cr_assert_neq (second, first);
+  iterate_default_context ();
+  cr_assert_eq (lost, 0, "closing an idle connection was reported as connection-lost");
+}
+
+Test (lifecycle, busy_connections_are_not_closed_for_idleness)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  int pid;
+
+  pge_config_set_max_idle (config, 200);
+  engine = engine_new_ok (config);
+  pid = backend_pid (engine);
+  /* Runs for three idle limits: busy is not idle. */
+  result = pge_engine_query_sync (engine, "SELECT pg_backend_pid(), pg_sleep(0.6)", NULL, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (result, 0, 0), pid);
+}
+
+/* --------------------------------------------------------------- recycle */
+
+Test (lifecycle, recycle_replaces_idle_at_once_busy_after_the_job_pinned_after_release)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (3, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeTransaction) tx = NULL;
+  g_autoptr(PgeFuture) busy = NULL;
+  g_autoptr(PgeResult) busy_result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) all = NULL;
+  g_autofree char *list = NULL;
+  int pinned, busy_pid = 0, idle_pid = 0;
+  gint64 end = g_get_monotonic_time () + WAIT_US;
+
+  engine = engine_new_ok (config);
+  list = backends_of (name);
+  all = g_strsplit (list, ",", -1);
+  cr_assert_eq (g_strv_length (all), 3, "backends: %s", list);
+  tx = pge_engine_transaction (engine, 0, &error);
+  cr_assert_null (error);
+  pinned = backend_pid (engine);
+  /* From another thread's point of view (no current transaction there):
+   * a future, run by a worker. */
+  busy = pge_engine_query_on_node (engine, "primary", "SELECT pg_backend_pid(), pg_sleep(1)", NULL);
+  /* Find the busy one: the backend running pg_sleep. */
+  while (busy_pid == 0)
+    {
+      g_autofree char *sql = g_strdup_printf (
+        "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = '%s' "
+        "AND query LIKE '%%pg_sleep(1)%%' AND state = 'active'", name);
+      g_autofree char *pid = pge_test_admin_query (sql);
+
+      busy_pid = atoi (pid);
+      cr_assert_lt (g_get_monotonic_time (), end, "the sleeping query never started");
+    }
+  for (guint i = 0; i < 3; i++)
+    if (atoi (all[i]) != pinned && atoi (all[i]) != busy_pid)
+      idle_pid = atoi (all[i]);
+  cr_assert_neq (idle_pid, 0, "pinned %d busy %d of %s", pinned, busy_pid, list);
+
+  pge_engine_recycle (engine);
+  cr_assert (wait_pid_gone (idle_pid), "the idle backend was not replaced at once");
+  cr_assert (pid_is_alive (busy_pid), "the busy backend was closed under its job");
+  cr_assert_eq (backend_pid (engine), pinned, "the transaction lost its connection");
+
+  busy_result = pge_future_wait (busy, &error);
+  cr_assert_null (error, "the busy job failed: %s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (busy_result, 0, 0), busy_pid);
+  cr_assert (wait_pid_gone (busy_pid), "the busy backend was not replaced after its job");
+  cr_assert (pid_is_alive (pinned), "the pinned backend was closed inside its transaction");
+
+  cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
+  cr_assert (wait_pid_gone (pinned), "the pinned backend was not replaced after its release");
+  g_clear_pointer (&list, g_free);
+  /* Three new ones, all answering. */
+  end = g_get_monotonic_time () + WAIT_US;
+  for (;;)
+    {
+      g_auto(GStrv) now = NULL;
+
+      g_clear_pointer (&list, g_free);
+      list = backends_of (name);
+      now = g_strsplit (list, ",", -1);
+      if (g_strv_length (now) == 3)
+        break;
+      cr_assert_lt (g_get_monotonic_time (), end, "backends after recycle: %s", list);
+      g_usleep (20 * 1000);
+    }
+}
+
+Test (lifecycle, recycle_runs_the_on_connect_setup_again)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  int pid;
+
+  pge_config_set_connect_sql (config, "SET work_mem = '1MB'");
+  engine = engine_new_ok (config);
+  pid = backend_pid (engine);
+  /* What a migration or a rotation would change: here, the script. The
+   * engine keeps its snapshot, so the server-side default moves instead. */
+  cr_assert (pge_engine_exec_sync (engine, "SET work_mem = '2MB'", &error));
+  pge_engine_recycle (engine);
+  cr_assert (wait_pid_gone (pid));
+  result = pge_engine_query_sync (engine, "SELECT current_setting('work_mem')", NULL, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert_str_eq (pge_result_get_value (result, 0, 0), "1MB");
+}
+
+Test (lifecycle, recycle_on_a_closed_engine_does_nothing)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+
+  pge_engine_close (engine);
+  pge_engine_recycle (engine);
+  cr_assert (pge_engine_is_closed (engine));
+}
+
+/* --------------------------------------------------------------- give-up */
+
+typedef struct {
+  gint refuse;   /* atomic: the connect function fails */
+} Door;
+
+static gboolean
+door_connect (PGconn *conn, gpointer data, GError **error)
+{
+  Door *door = data;
+
+  if (!g_atomic_int_get (&door->refuse))
+    return TRUE;
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CONNECTION, "the door is shut");
+  return FALSE;
+}
+
+static void
+wait_count (guint *count, guint n)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_US;
+
+  while (*count < n)
+    {
+      cr_assert_lt (g_get_monotonic_time (), end, "no signal within 10 s");
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5 * 1000);
+    }
+}
+
+Test (lifecycle, unreachable_node_is_given_up_then_welcomed_back)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeFuture) queued = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *kill = g_strdup_printf (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'", name);
+  Door door = { 0 };
+  guint unreachable = 0, reachable = 0;
+  int pid;
+
+  /* The acquire timeout is far longer than the test may take: only the
+   * give-up can fail the calls. */
+  pge_config_set_acquire_timeout (config, 120000);
+  pge_config_set_reconnect_timeout (config, 300);
+  pge_config_set_connect_func (config, door_connect, &door, NULL);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
+  g_signal_connect (engine, "node-reachable", G_CALLBACK (count_signal), &reachable);
+  pid = backend_pid (engine);
+
+  /* Every connection attempt now fails: the worker retries with backoff. */
+  g_atomic_int_set (&door.refuse, TRUE);
+  g_free (pge_test_admin_query (kill));
+  cr_assert (wait_pid_gone (pid));
+  queued = pge_engine_query (engine, "SELECT 1", NULL);
+  wait_count (&unreachable, 1);
+  result = pge_future_wait (queued, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  g_clear_error (&error);
+  /* New calls fail at once, not after the acquire timeout. */
+  result = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  g_clear_error (&error);
+  cr_assert_eq (reachable, 0);
+
+  /* Retries went on in the background. */
+  g_atomic_int_set (&door.refuse, FALSE);
+  wait_count (&reachable, 1);
+  result = pge_engine_query_sync (engine, "SELECT 2", NULL, &error);
+  cr_assert_null (error, "after the comeback: %s", error ? error->message : "");
+  cr_assert_eq (unreachable, 1, "gave up more than once");
+}
+
+Test (lifecycle, no_reconnect_timeout_never_gives_up)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *kill = g_strdup_printf (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'", name);
+  Door door = { 0 };
+  guint unreachable = 0;
+  int pid;
+
+  pge_config_set_acquire_timeout (config, 1500);
+  pge_config_set_reconnect_timeout (config, 0);
+  pge_config_set_connect_func (config, door_connect, &door, NULL);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
+  pid = backend_pid (engine);
+  g_atomic_int_set (&door.refuse, TRUE);
+  g_free (pge_test_admin_query (kill));
+  cr_assert (wait_pid_gone (pid));
+  /* Waits out the acquire timeout, as before 1.2. */
+  result = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
+  iterate_default_context ();
+  cr_assert_eq (unreachable, 0);
+  g_atomic_int_set (&door.refuse, FALSE);
+}
+
+Test (lifecycle, unreachable_replica_is_given_up_with_a_signal)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (1);
+  g_autoptr(PgeEngine) engine = NULL;
+  guint unreachable = 0;
+
+  pge_config_add_replica (config, "gone", "host=127.0.0.1 port=1 connect_timeout=2", 1);
+  pge_config_set_reconnect_timeout (config, 200);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
+  wait_count (&unreachable, 1);
+}

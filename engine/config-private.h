@@ -12,6 +12,7 @@ typedef struct {
   char  *conninfo;
   guint  n_workers;
   gboolean replica;        /* pge_config_add_replica(): in the read set */
+  guint  min_workers;      /* connections kept open; 0: all (a fixed pool) */
 } PgeNodeSettings;
 
 typedef struct {
@@ -52,6 +53,9 @@ typedef struct {
 #define PGE_DEFAULT_RECONNECT_TIMEOUT_MS (5 * 60 * 1000)
 /* Below this, lifetimes would keep the workers reconnecting. */
 #define PGE_MIN_LIFETIME_MS 100
+/* How long a connection above min_workers stays idle before it is closed,
+ * when no max_idle is set. */
+#define PGE_DEFAULT_SHRINK_IDLE_MS 60000
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);

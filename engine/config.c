@@ -719,6 +719,49 @@ pge_config_get_reconnect_timeout (PgeConfig *config)
 }
 
 /**
+ * pge_config_set_min_workers:
+ * @config: a #PgeConfig
+ * @min_workers: connections of the main node kept open, at most the
+ *   worker count (checked by pge_engine_new()); 0 for all of them
+ *
+ * Lets the main node's pool grow and shrink, as pgxpool's MinConns and
+ * MaxConns do: pge_config_set_workers() is the most connections, and
+ * @min_workers are opened at start and kept open. When work queues and
+ * every open connection is busy, another worker opens its connection for
+ * it (that job waits for the connect); a connection above @min_workers
+ * that stays idle for pge_config_set_max_idle() (60 s when that is 0) is
+ * closed again. The worker threads all exist from the start, so growing
+ * costs a connect, never a thread. Default 0: a fixed pool, every
+ * connection opened at start. Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_min_workers (PgeConfig *config, guint min_workers)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, primary.min_workers, min_workers);
+}
+
+/**
+ * pge_config_get_min_workers:
+ * @config: a #PgeConfig
+ *
+ * Returns: the connections of the main node kept open (0: all)
+ *
+ * Since: 1.2
+ */
+guint
+pge_config_get_min_workers (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, primary.min_workers, value);
+  return value;
+}
+
+/**
  * PgeConnectFunc:
  * @conn: the new connection, idle, already set up by the engine
  * @user_data: the data given to pge_config_set_connect_func()
@@ -859,6 +902,7 @@ pge_config_snapshot (PgeConfig *config)
       PgeNodeSettings *node_copy = node_settings_new (node->name, node->conninfo, node->n_workers);
 
       node_copy->replica = node->replica;
+      node_copy->min_workers = node->min_workers;
       g_ptr_array_add (copy->nodes, node_copy);
     }
   copy->extensions = g_ptr_array_new_with_free_func (g_free);
@@ -897,6 +941,13 @@ validate_node (const PgeNodeSettings *node, GError **error)
       g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                    "node \"%s\": worker count must be between 1 and %d, not %u",
                    node->name, PGE_MAX_WORKERS, node->n_workers);
+      return FALSE;
+    }
+  if (node->min_workers > node->n_workers)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "node \"%s\": min_workers (%u) is more than the worker count (%u)",
+                   node->name, node->min_workers, node->n_workers);
       return FALSE;
     }
   /* libpq's parse message can quote a fragment of the string, and that

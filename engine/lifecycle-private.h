@@ -12,7 +12,12 @@ typedef enum {
   PGE_RENEW_CLOSE      /* idle too long: close it; reopened on demand */
 } PgeRenew;
 
-G_GNUC_INTERNAL void     pge_lifecycle_init_pool  (PgePool *pool, const PgeSettings *settings);
+G_GNUC_INTERNAL void     pge_lifecycle_init_pool  (PgePool               *pool,
+                                                   const PgeNodeSettings *node,
+                                                   const PgeSettings     *settings);
+/* For a slot's worker as it starts: TRUE when the slot starts closed
+ * (above min_workers), opened on demand; else it connects. */
+G_GNUC_INTERNAL gboolean pge_lifecycle_start_closed (PgeSlot *slot);
 
 /* Hooks in pool.c, with queue_lock held. */
 /* After a connection attempt of @slot. */

@@ -39,11 +39,30 @@
 #include "lifecycle-private.h"
 
 void
-pge_lifecycle_init_pool (PgePool *pool, const PgeSettings *settings)
+pge_lifecycle_init_pool (PgePool *pool, const PgeNodeSettings *node, const PgeSettings *settings)
 {
   pool->max_lifetime_us = (gint64) settings->max_lifetime_ms * 1000;
   pool->max_idle_us = (gint64) settings->max_idle_ms * 1000;
   pool->reconnect_timeout_us = (gint64) settings->reconnect_timeout_ms * 1000;
+  pool->min_open = node->min_workers < node->n_workers ? node->min_workers : 0;
+  pool->shrink_idle_us = pool->max_idle_us > 0 ? pool->max_idle_us
+                                               : (gint64) PGE_DEFAULT_SHRINK_IDLE_MS * 1000;
+}
+
+/* Slots above min_workers start as if closed for idleness: in the idle
+ * stack, below the open ones, opened by the first job that needs them. */
+gboolean
+pge_lifecycle_start_closed (PgeSlot *slot)
+{
+  PgePool *pool = slot->pool;
+
+  if (pool->min_open == 0 || slot->index < pool->min_open)
+    return FALSE;
+  g_mutex_lock (&pool->queue_lock);
+  slot->closed_idle = TRUE;
+  slot->broken = FALSE;
+  g_mutex_unlock (&pool->queue_lock);
+  return TRUE;
 }
 
 /* The janitor sleeps until janitor_until: wake it if @when is sooner. */
@@ -106,10 +125,10 @@ pge_lifecycle_note_idle_locked (PgeSlot *slot)
       g_queue_push_tail_link (&pool->idle_slots, &slot->idle_link);
       return;
     }
-  if (pool->max_idle_us == 0)
+  if (pool->max_idle_us == 0 && pool->min_open == 0)
     return;
   slot->idle_since = g_get_monotonic_time ();
-  wake_janitor_locked (pool, slot->idle_since + pool->max_idle_us);
+  wake_janitor_locked (pool, slot->idle_since + pool->shrink_idle_us);
 }
 
 static void
@@ -126,10 +145,33 @@ sooner (gint64 a, gint64 b)
   return a == 0 ? b : b == 0 ? a : MIN (a, b);
 }
 
+static guint
+count_open_locked (PgePool *pool)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < pool->slots->len; i++)
+    {
+      PgeSlot *slot = pool->slots->pdata[i];
+
+      n += slot->connected && !slot->closed_idle;
+    }
+  return n;
+}
+
+/* A fixed pool closes idle connections only for max_idle; a growing one
+ * closes those above min_workers (after max_idle, or a default). */
+static gboolean
+may_close_idle_locked (PgePool *pool, guint n_open)
+{
+  return pool->min_open == 0 ? pool->max_idle_us > 0 : n_open > pool->min_open;
+}
+
 gint64
 pge_lifecycle_scan_locked (PgePool *pool, gint64 now)
 {
   gint64 next = 0;
+  guint n_open = count_open_locked (pool);
 
   for (guint i = 0; i < pool->slots->len; i++)
     {
@@ -145,12 +187,13 @@ pge_lifecycle_scan_locked (PgePool *pool, gint64 now)
             next = sooner (next, slot->expires_at);
           continue;
         }
-      idle_end = pool->max_idle_us > 0 ? slot->idle_since + pool->max_idle_us : 0;
+      idle_end = may_close_idle_locked (pool, n_open) ? slot->idle_since + pool->shrink_idle_us : 0;
       if (pge_lifecycle_due_locked (slot))
         hand_to_worker_locked (slot);
       else if (idle_end != 0 && now >= idle_end)
         {
           slot->renew = PGE_RENEW_CLOSE;
+          n_open--;
           hand_to_worker_locked (slot);
         }
       else

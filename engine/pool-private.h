@@ -115,6 +115,8 @@ struct _PgePool {
    * the rest is guarded by queue_lock. */
   gint64       max_lifetime_us;      /* 0: unlimited */
   gint64       max_idle_us;          /* 0: none */
+  guint        min_open;             /* connections kept open; 0: a fixed pool */
+  gint64       shrink_idle_us;       /* idle time that closes one above min_open */
   gint64       reconnect_timeout_us; /* 0: never give up */
   guint        recycle_epoch;        /* +1 per pge_engine_recycle() */
   gint64       unreachable_since;    /* first failed connect with none up; 0: reachable */

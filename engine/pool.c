@@ -111,7 +111,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->pipeline_max = settings->pipeline_depth;
   pool->fail_fast = g_strcmp0 (node->name, PGE_PRIMARY_NODE) != 0;
   pool->reconnect_max_ms = pool->fail_fast ? RECONNECT_MAX_FAIL_FAST_MS : RECONNECT_MAX_MS;
-  pge_lifecycle_init_pool (pool, settings);
+  pge_lifecycle_init_pool (pool, node, settings);
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   g_cond_init (&pool->state_cond);

@@ -52,7 +52,9 @@ worker_main (gpointer data)
   gboolean running = TRUE;
 
   pge_pool_enter_thread (slot);
-  pge_dispatch_connect (slot, &error);
+  /* Above min_workers: opened when work needs it (lifecycle.c). */
+  if (!pge_lifecycle_start_closed (slot))
+    pge_dispatch_connect (slot, &error);
   pge_pool_report_start (slot, error);
   g_clear_error (&error);
 

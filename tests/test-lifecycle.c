@@ -525,3 +525,92 @@ Test (lifecycle, unreachable_replica_is_given_up_with_a_signal)
   g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
   wait_count (&unreachable, 1);
 }
+
+/* ------------------------------------------------------- grow and shrink */
+
+static guint
+count_of (const char *list)
+{
+  g_auto(GStrv) pids = g_strsplit (list, ",", -1);
+
+  return *list == '\0' ? 0 : g_strv_length (pids);
+}
+
+/* Waits (bounded) until @app_name has @n backends. */
+static void
+wait_backends (const char *app_name, guint n, const char *what)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_US;
+
+  for (;;)
+    {
+      g_autofree char *list = backends_of (app_name);
+
+      if (count_of (list) == n)
+        return;
+      cr_assert_lt (g_get_monotonic_time (), end, "%s: want %u backends, have %s", what, n, list);
+      g_usleep (20 * 1000);
+    }
+}
+
+Test (lifecycle, min_workers_grows_under_load_and_shrinks_when_idle)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (4, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GPtrArray) futures = g_ptr_array_new_with_free_func ((GDestroyNotify) pge_future_unref);
+  g_autofree char *at_start = NULL;
+  guint lost = 0;
+
+  pge_config_set_min_workers (config, 1);
+  pge_config_set_max_idle (config, 300);
+  cr_assert_eq (pge_config_get_min_workers (config), 1);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "connection-lost", G_CALLBACK (count_signal), &lost);
+  at_start = backends_of (name);
+  cr_assert_eq (count_of (at_start), 1, "opened at start: %s", at_start);
+  cr_assert_eq (pge_engine_get_n_workers (engine), 4);
+
+  /* Four at once, each long enough that they overlap: the pool grows. */
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_add (futures, pge_engine_query (engine, "SELECT pg_sleep(1)", NULL));
+  wait_backends (name, 4, "under load");
+  for (guint i = 0; i < futures->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures->pdata[i], &error);
+
+      cr_assert_null (error, "%s", error ? error->message : "");
+    }
+  /* Idle again: back to min_workers, never below. */
+  wait_backends (name, 1, "idle");
+  g_usleep (600 * 1000);
+  wait_backends (name, 1, "idle for longer");
+  iterate_default_context ();
+  cr_assert_eq (lost, 0, "growing or shrinking was reported as connection-lost");
+}
+
+Test (lifecycle, fixed_pool_opens_every_connection_at_start)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (3, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autofree char *at_start = NULL;
+
+  cr_assert_eq (pge_config_get_min_workers (config), 0);
+  engine = engine_new_ok (config);
+  at_start = backends_of (name);
+  cr_assert_eq (count_of (at_start), 3, "opened at start: %s", at_start);
+}
+
+Test (lifecycle, min_workers_above_workers_is_invalid_argument)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (2);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+
+  pge_config_set_min_workers (config, 3);
+  engine = pge_engine_new (config, &error);
+  cr_assert_null (engine);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+}

@@ -51,6 +51,8 @@ PGE_AVAILABLE_IN_1_2 void       pge_config_set_connect_func      (PgeConfig     
 PGE_AVAILABLE_IN_1_2 void       pge_config_set_connect_sql       (PgeConfig  *config,
                                                                   const char *sql);
 PGE_AVAILABLE_IN_1_2 char      *pge_config_get_connect_sql       (PgeConfig *config);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_min_workers       (PgeConfig *config, guint min_workers);
+PGE_AVAILABLE_IN_1_2 guint      pge_config_get_min_workers       (PgeConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeConfig, pge_config_unref)
 

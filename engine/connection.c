@@ -1,7 +1,9 @@
 /* connection.c — one PGconn and everything done on it.
  *
  * A PgeConnection owns a blocking libpq connection: connecting and
- * reconnecting, noticing a dead backend without a round trip, running a
+ * reconnecting (then the config's on-connect setup, onconnect.c, which
+ * also runs again after a session's DISCARD ALL), noticing a dead
+ * backend without a round trip, running a
  * statement, a script or a pipeline, the prepared-statement cache, the
  * cancel handle, rolling back what a job left open, and query logging.
  *

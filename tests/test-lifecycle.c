@@ -614,3 +614,67 @@ Test (lifecycle, min_workers_above_workers_is_invalid_argument)
   cr_assert_null (engine);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
 }
+
+/* ------------------------------------------- give-up, with a real outage */
+
+/* A server of this test's own, halted (-m immediate) and started again. */
+static char *own_dir;
+
+static void
+own_cluster_down (void)
+{
+  if (own_dir != NULL)
+    {
+      g_free (pge_test_cluster_tool ("stop", own_dir, NULL, NULL));
+      g_clear_pointer (&own_dir, g_free);
+    }
+  pge_test_engine_down ();
+}
+
+Test (lifecycle, halted_server_is_given_up_after_the_reconnect_timeout_then_welcomed_back,
+      .fini = own_cluster_down)
+{
+  g_autoptr(PgeConfig) config = NULL;
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeFuture) queued = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conninfo = NULL;
+  g_autofree char *again = NULL;
+  guint unreachable = 0, reachable = 0;
+
+  /* Set when this run made its own cluster, so the tool works here. */
+  if (g_getenv ("PGE_TEST_CLUSTER_DIR") == NULL)
+    cr_skip_test ("needs tools/pge-cluster (PGE_TEST_CONNINFO names an outside server)");
+  own_dir = g_dir_make_tmp ("pge-giveup-XXXXXX", &error);
+  cr_assert_null (error);
+  conninfo = pge_test_cluster_tool ("start", own_dir, NULL, NULL);
+  cr_assert_not_null (conninfo, "cannot start a cluster of its own");
+  config = pge_config_new (conninfo);
+  pge_config_set_workers (config, 2);
+  pge_config_set_acquire_timeout (config, 120000);
+  pge_config_set_reconnect_timeout (config, 500);
+  engine = engine_new_ok (config);
+  g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
+  g_signal_connect (engine, "node-reachable", G_CALLBACK (count_signal), &reachable);
+  result = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
+  cr_assert_null (error);
+
+  g_free (pge_test_cluster_tool ("halt", own_dir, NULL, NULL));
+  queued = pge_engine_query (engine, "SELECT 1", NULL);
+  wait_count (&unreachable, 1);
+  g_clear_pointer (&result, pge_result_unref);
+  result = pge_future_wait (queued, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  g_clear_error (&error);
+  result = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
+  g_clear_error (&error);
+
+  again = pge_test_cluster_tool ("start-again", own_dir, NULL, NULL);
+  cr_assert_not_null (again, "cannot start the cluster again");
+  wait_count (&reachable, 1);
+  result = pge_engine_query_sync (engine, "SELECT 2", NULL, &error);
+  cr_assert_null (error, "after the comeback: %s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (result, 0, 0), 2);
+}

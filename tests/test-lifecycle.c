@@ -218,6 +218,40 @@ Test (lifecycle, lifetime_never_ends_a_session)
   cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the session", pid);
 }
 
+Test (lifecycle, lifetime_never_ends_a_batch)
+{
+  g_autofree char *name = unique_name ();
+  g_autoptr(PgeConfig) config = named_config (1, name);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeBatch) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  guint rows = 0;
+  int pid = 0;
+
+  pge_config_set_max_lifetime (config, 200);
+  engine = engine_new_ok (config);
+  batch = pge_engine_batch (engine, "SELECT pg_backend_pid() FROM generate_series(1, 8)", NULL, 2, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  /* Four pages, 150 ms apart: its cursor outlives three lifetimes. */
+  for (;;)
+    {
+      g_autoptr(PgeResult) page = pge_batch_next (batch, &error);
+
+      cr_assert_null (error, "page after %u rows: %s", rows, error ? error->message : "");
+      if (page == NULL)
+        break;
+      for (guint i = 0; i < pge_result_get_n_rows (page); i++, rows++)
+        {
+          pid = pid == 0 ? (int) pge_result_get_int64 (page, i, 0) : pid;
+          cr_assert_eq (pge_result_get_int64 (page, i, 0), pid);
+        }
+      g_usleep (150 * 1000);
+    }
+  cr_assert_eq (rows, 8);
+  cr_assert (pge_batch_close (batch, &error));
+  cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the batch", pid);
+}
+
 Test (lifecycle, lifetimes_are_jittered_so_connections_do_not_expire_together)
 {
   g_autofree char *name = unique_name ();

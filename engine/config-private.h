@@ -12,6 +12,7 @@ typedef struct {
   char  *conninfo;
   guint  n_workers;
   gboolean replica;        /* pge_config_add_replica(): in the read set */
+  guint  min_workers;      /* connections kept open; 0: all (a fixed pool) */
 } PgeNodeSettings;
 
 typedef struct {
@@ -30,6 +31,11 @@ typedef struct {
   guint64    max_lag_bytes;       /* 0: no limit */
   guint      max_lag_ms;          /* 0: no limit */
   guint      replica_check_ms;
+  /* Connection lifecycle (lifecycle.c) and on-connect setup (onconnect.c). */
+  guint      max_lifetime_ms;       /* 0: unlimited */
+  guint      max_idle_ms;           /* 0: never closed for idleness */
+  guint      reconnect_timeout_ms;  /* 0: never give up */
+  struct _PgeConnectHook *on_connect;  /* nullable, owned ref */
 } PgeSettings;
 
 #define PGE_PRIMARY_NODE "primary"
@@ -43,6 +49,13 @@ typedef struct {
 #define PGE_DEFAULT_REPLICA_CHECK_MS 200
 #define PGE_REPLICA_CHECK_MIN_MS 10
 #define PGE_REPLICA_CHECK_MAX_MS 60000
+#define PGE_DEFAULT_MAX_LIFETIME_MS (60 * 60 * 1000)
+#define PGE_DEFAULT_RECONNECT_TIMEOUT_MS (5 * 60 * 1000)
+/* Below this, lifetimes would keep the workers reconnecting. */
+#define PGE_MIN_LIFETIME_MS 100
+/* How long a connection above min_workers stays idle before it is closed,
+ * when no max_idle is set. */
+#define PGE_DEFAULT_SHRINK_IDLE_MS 60000
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
 G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config-private.h"
+#include "onconnect-private.h"
 
 struct _PgeConfig {
   GMutex lock;            /* guards every field below */
@@ -74,6 +75,8 @@ settings_init (PgeSettings *settings, const char *conninfo)
   settings->pipeline_depth = PGE_DEFAULT_PIPELINE_DEPTH;
   settings->statement_cache = PGE_DEFAULT_STATEMENT_CACHE;
   settings->replica_check_ms = PGE_DEFAULT_REPLICA_CHECK_MS;
+  settings->max_lifetime_ms = PGE_DEFAULT_MAX_LIFETIME_MS;
+  settings->reconnect_timeout_ms = PGE_DEFAULT_RECONNECT_TIMEOUT_MS;
 }
 
 static void
@@ -83,6 +86,7 @@ settings_clear (PgeSettings *settings)
   g_clear_pointer (&settings->primary.conninfo, g_free);
   g_clear_pointer (&settings->nodes, g_ptr_array_unref);
   g_clear_pointer (&settings->extensions, g_ptr_array_unref);
+  g_clear_pointer (&settings->on_connect, pge_connect_hook_unref);
 }
 
 /**
@@ -600,6 +604,273 @@ pge_config_set_replica_check_interval (PgeConfig *config, guint interval_ms)
   g_mutex_unlock (&config->lock);
 }
 
+/**
+ * pge_config_set_max_lifetime:
+ * @config: a #PgeConfig
+ * @lifetime_ms: milliseconds, 0 for no limit; else at least 100, checked
+ *   by pge_engine_new()
+ *
+ * How long a connection serves before it is replaced by a fresh one, so
+ * that server-side memory does not grow without bound and a load
+ * balancer or a failover sees connections move. Each connection gets
+ * @lifetime_ms plus or minus a random 10%, so connections made together do
+ * not all expire together. A connection past its lifetime is replaced
+ * between jobs, by its worker thread: never inside a transaction, a
+ * session or a batch (those end first), and it is not reported as lost
+ * (#PgeEngine::connection-lost). Default one hour. Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_max_lifetime (PgeConfig *config, guint lifetime_ms)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, max_lifetime_ms, lifetime_ms);
+}
+
+/**
+ * pge_config_get_max_lifetime:
+ * @config: a #PgeConfig
+ *
+ * Returns: the connection lifetime in milliseconds (0: unlimited)
+ *
+ * Since: 1.2
+ */
+guint
+pge_config_get_max_lifetime (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, max_lifetime_ms, value);
+  return value;
+}
+
+/**
+ * pge_config_set_max_idle:
+ * @config: a #PgeConfig
+ * @idle_ms: milliseconds, 0 for no limit; else at least 100, checked by
+ *   pge_engine_new()
+ *
+ * A connection left idle longer than @idle_ms is closed, and opened again
+ * when a job needs it (that job then waits for the connect). This serves
+ * networks whose firewalls or NAT drop idle TCP connections silently.
+ * The connections used most stay warm: idle ones are taken last-in,
+ * first-out. Default 0 (never). Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_max_idle (PgeConfig *config, guint idle_ms)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, max_idle_ms, idle_ms);
+}
+
+/**
+ * pge_config_get_max_idle:
+ * @config: a #PgeConfig
+ *
+ * Returns: the idle limit in milliseconds (0: none)
+ *
+ * Since: 1.2
+ */
+guint
+pge_config_get_max_idle (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, max_idle_ms, value);
+  return value;
+}
+
+/**
+ * pge_config_set_reconnect_timeout:
+ * @config: a #PgeConfig
+ * @timeout_ms: milliseconds, 0 to never give up
+ *
+ * How long a node may stay unreachable (no connection up, every attempt
+ * failing) before the engine gives up on it: its queued jobs then fail at
+ * once with %PGE_ERROR_CONNECTION, so do new ones instead of waiting out
+ * the acquire timeout, and #PgeEngine::node-unreachable is emitted. The
+ * workers keep retrying in the background (with backoff); the first
+ * connection that succeeds ends it and #PgeEngine::node-reachable is
+ * emitted. Default 300000 (5 minutes). Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_reconnect_timeout (PgeConfig *config, guint timeout_ms)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, reconnect_timeout_ms, timeout_ms);
+}
+
+/**
+ * pge_config_get_reconnect_timeout:
+ * @config: a #PgeConfig
+ *
+ * Returns: the reconnect timeout in milliseconds (0: never give up)
+ *
+ * Since: 1.2
+ */
+guint
+pge_config_get_reconnect_timeout (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, reconnect_timeout_ms, value);
+  return value;
+}
+
+/**
+ * pge_config_set_min_workers:
+ * @config: a #PgeConfig
+ * @min_workers: connections of the main node kept open, at most the
+ *   worker count (checked by pge_engine_new()); 0 for all of them
+ *
+ * Lets the main node's pool grow and shrink, as pgxpool's MinConns and
+ * MaxConns do: pge_config_set_workers() is the most connections, and
+ * @min_workers are opened at start and kept open. When work queues and
+ * every open connection is busy, another worker opens its connection for
+ * it (that job waits for the connect); a connection above @min_workers
+ * that stays idle for pge_config_set_max_idle() (60 s when that is 0) is
+ * closed again. The worker threads all exist from the start, so growing
+ * costs a connect, never a thread. Default 0: a fixed pool, every
+ * connection opened at start. Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_min_workers (PgeConfig *config, guint min_workers)
+{
+  g_return_if_fail (config != NULL);
+  CONFIG_SET (config, primary.min_workers, min_workers);
+}
+
+/**
+ * pge_config_get_min_workers:
+ * @config: a #PgeConfig
+ *
+ * Returns: the connections of the main node kept open (0: all)
+ *
+ * Since: 1.2
+ */
+guint
+pge_config_get_min_workers (PgeConfig *config)
+{
+  guint value;
+
+  g_return_val_if_fail (config != NULL, 0);
+  CONFIG_GET (config, primary.min_workers, value);
+  return value;
+}
+
+/**
+ * PgeConnectFunc:
+ * @conn: the new connection, idle, already set up by the engine
+ * @user_data: the data given to pge_config_set_connect_func()
+ * @error: return location for a #GError
+ *
+ * Prepares a new connection before it serves anyone: `SET ROLE`, `SET`s,
+ * type look-ups, extensions. It runs on the thread that holds the
+ * connection (a worker thread, or a blocking caller that reconnects a
+ * connection it took), possibly on several threads at once, each with its
+ * own @conn. It must leave @conn idle, outside any transaction, and must
+ * not close it.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set fails that connection
+ *   attempt with @error (the connection is closed and never used)
+ *
+ * Since: 1.2
+ */
+
+/**
+ * pge_config_set_connect_func: (skip)
+ * @config: a #PgeConfig
+ * @func: (nullable) (scope notified) (closure user_data): run on every new
+ *   connection, or %NULL for none
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data once no config, engine or
+ *   connection uses @func any more
+ *
+ * Runs @func on every connection the engine makes, before the connection
+ * serves anyone: at start, after a reconnect, when a connection is
+ * replaced (lifetime, recycle) and after a session's `DISCARD ALL`, which
+ * undid what it set. It runs after the script of
+ * pge_config_set_connect_sql(). A failure fails that connection attempt
+ * (at start, pge_engine_new() fails with @func's error). Replaces an
+ * earlier function (its @notify runs once nobody uses it). Thread-safe.
+ * Bindings use pge_config_set_connect_sql(): @func takes a libpq
+ * `PGconn`.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_connect_func (PgeConfig *config, PgeConnectFunc func, gpointer user_data,
+                             GDestroyNotify notify)
+{
+  PgeConnectHook *old;
+
+  g_return_if_fail (config != NULL);
+  g_mutex_lock (&config->lock);
+  old = config->settings.on_connect;
+  config->settings.on_connect = pge_connect_hook_with_func (old, func, user_data, notify);
+  g_mutex_unlock (&config->lock);
+  pge_connect_hook_unref (old);
+}
+
+/**
+ * pge_config_set_connect_sql:
+ * @config: a #PgeConfig
+ * @sql: (nullable): one or more statements separated by `;` (simple
+ *   protocol, no parameters), or %NULL for none
+ *
+ * Runs @sql on every connection the engine makes, before the connection
+ * serves anyone, and again after a session's `DISCARD ALL`: the script
+ * form of pge_config_set_connect_func(), for bindings, e.g.
+ * `"SET search_path = app, public; SET ROLE app_user"`. A failing
+ * statement fails that connection attempt with its error (at start,
+ * pge_engine_new() fails with it). Thread-safe.
+ *
+ * Since: 1.2
+ */
+void
+pge_config_set_connect_sql (PgeConfig *config, const char *sql)
+{
+  PgeConnectHook *old;
+
+  g_return_if_fail (config != NULL);
+  g_mutex_lock (&config->lock);
+  old = config->settings.on_connect;
+  config->settings.on_connect = pge_connect_hook_with_sql (old, sql);
+  g_mutex_unlock (&config->lock);
+  pge_connect_hook_unref (old);
+}
+
+/**
+ * pge_config_get_connect_sql:
+ * @config: a #PgeConfig
+ *
+ * Returns: (transfer full) (nullable): a copy of the on-connect script,
+ *   or %NULL
+ *
+ * Since: 1.2
+ */
+char *
+pge_config_get_connect_sql (PgeConfig *config)
+{
+  char *sql;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_mutex_lock (&config->lock);
+  sql = g_strdup (pge_connect_hook_get_sql (config->settings.on_connect));
+  g_mutex_unlock (&config->lock);
+  return sql;
+}
+
 static gboolean
 validate_routing (const PgeSettings *settings, GError **error)
 {
@@ -638,11 +909,14 @@ pge_config_snapshot (PgeConfig *config)
       PgeNodeSettings *node_copy = node_settings_new (node->name, node->conninfo, node->n_workers);
 
       node_copy->replica = node->replica;
+      node_copy->min_workers = node->min_workers;
       g_ptr_array_add (copy->nodes, node_copy);
     }
   copy->extensions = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < src->extensions->len; i++)
     g_ptr_array_add (copy->extensions, g_strdup (src->extensions->pdata[i]));
+  if (src->on_connect != NULL)
+    copy->on_connect = pge_connect_hook_ref (src->on_connect);
   g_mutex_unlock (&config->lock);
   if (copy->log_responses)
     copy->log_queries = TRUE;
@@ -674,6 +948,13 @@ validate_node (const PgeNodeSettings *node, GError **error)
       g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                    "node \"%s\": worker count must be between 1 and %d, not %u",
                    node->name, PGE_MAX_WORKERS, node->n_workers);
+      return FALSE;
+    }
+  if (node->min_workers > node->n_workers)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "node \"%s\": min_workers (%u) is more than the worker count (%u)",
+                   node->name, node->min_workers, node->n_workers);
       return FALSE;
     }
   /* libpq's parse message can quote a fragment of the string, and that
@@ -729,6 +1010,20 @@ pge_settings_validate (const PgeSettings *settings, GError **error)
     }
   if (!validate_routing (settings, error))
     return FALSE;
+  if (settings->max_lifetime_ms != 0 && settings->max_lifetime_ms < PGE_MIN_LIFETIME_MS)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "the connection lifetime must be 0 (unlimited) or at least %d ms, not %u",
+                   PGE_MIN_LIFETIME_MS, settings->max_lifetime_ms);
+      return FALSE;
+    }
+  if (settings->max_idle_ms != 0 && settings->max_idle_ms < PGE_MIN_LIFETIME_MS)
+    {
+      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+                   "the idle limit must be 0 (none) or at least %d ms, not %u",
+                   PGE_MIN_LIFETIME_MS, settings->max_idle_ms);
+      return FALSE;
+    }
   for (guint i = 0; i < settings->extensions->len; i++)
     if (*(const char *) settings->extensions->pdata[i] == '\0')
       {

@@ -125,5 +125,9 @@ G_GNUC_INTERNAL void           pge_connection_settle_cancel (PgeConnection *conn
 G_GNUC_INTERNAL void           pge_connection_add_cache_counts (PgeConnection *conn,
                                                                 guint64       *hits,
                                                                 guint64       *misses);
+/* For the holder, around a call with its own statement timeout: the
+ * client-side deadline to use; returns the previous one. */
+G_GNUC_INTERNAL guint          pge_connection_swap_statement_timeout (PgeConnection *conn,
+                                                                      guint          timeout_ms);
 
 G_END_DECLS

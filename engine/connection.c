@@ -1,7 +1,9 @@
 /* connection.c — one PGconn and everything done on it.
  *
  * A PgeConnection owns a blocking libpq connection: connecting and
- * reconnecting, noticing a dead backend without a round trip, running a
+ * reconnecting (then the config's on-connect setup, onconnect.c, which
+ * also runs again after a session's DISCARD ALL), noticing a dead
+ * backend without a round trip, running a
  * statement, a script or a pipeline, the prepared-statement cache, the
  * cancel handle, rolling back what a job left open, and query logging.
  *
@@ -75,6 +77,7 @@
 #include "connection-private.h"
 #include "errors-private.h"
 #include "logging-private.h"
+#include "onconnect-private.h"
 #include "params-private.h"
 #include "result-private.h"
 #include "statements-private.h"
@@ -114,6 +117,8 @@ struct _PgeConnection {
   gint           cancel_all;      /* atomic, sticky: cancel whatever runs */
   gint64         cancel_all_at;   /* atomic: when cancel_all was set */
   gint           interrupted;     /* atomic, sticky: connecting gives up (close) */
+
+  PgeConnectHook *on_connect;  /* nullable, owned ref; immutable */
 };
 
 PgeConnection *
@@ -130,6 +135,8 @@ pge_connection_new (const char *label, const char *conninfo, const PgeSettings *
     conn->statements = pge_statements_new (settings->statement_cache);
   conn->evicted = g_ptr_array_new_with_free_func (g_free);
   conn->stale = g_ptr_array_new_with_free_func (g_free);
+  if (settings->on_connect != NULL)
+    conn->on_connect = pge_connect_hook_ref (settings->on_connect);
   g_mutex_init (&conn->cancel_lock);
   if (!g_unix_open_pipe (conn->wake, FD_CLOEXEC, NULL))
     conn->wake[0] = conn->wake[1] = -1;
@@ -154,6 +161,7 @@ pge_connection_free (PgeConnection *conn)
   g_clear_pointer (&conn->statements, pge_statements_free);
   g_ptr_array_unref (conn->evicted);
   g_ptr_array_unref (conn->stale);
+  g_clear_pointer (&conn->on_connect, pge_connect_hook_unref);
   g_mutex_clear (&conn->cancel_lock);
   g_free (conn->label);
   g_free (conn->conninfo);
@@ -459,7 +467,7 @@ pge_connection_connect_until (PgeConnection *conn, gint64 deadline, GError **err
   pg = connect_quietly (conn, deadline, error);
   if (pg == NULL)
     return FALSE;
-  if (!connection_setup (conn, pg, error))
+  if (!connection_setup (conn, pg, error) || !pge_connect_hook_run (conn->on_connect, pg, error))
     {
       PQfinish (pg);
       return FALSE;
@@ -613,6 +621,15 @@ pge_connection_reset_session (PgeConnection *conn)
       res = PQexec (conn->pg, sql);
       ok = PQresultStatus (res) == PGRES_COMMAND_OK;
       PQclear (res);
+    }
+  /* DISCARD ALL undid what the on-connect setup did (SET, SET ROLE). */
+  if (ok && conn->on_connect != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      ok = pge_connect_hook_run (conn->on_connect, conn->pg, &error);
+      if (!ok)
+        g_debug ("%s: on-connect setup after DISCARD ALL: %s", conn->label, error->message);
     }
   if (!ok)
     {
@@ -1564,4 +1581,16 @@ pge_connection_add_cache_counts (PgeConnection *conn, guint64 *hits, guint64 *mi
 {
   if (conn->statements != NULL)
     pge_statements_add_counts (conn->statements, hits, misses);
+}
+
+/* For the holder, around one call with its own statement timeout
+ * (calloptions.c): the client-side deadline follows the server's timer.
+ * Returns the value it replaces. */
+guint
+pge_connection_swap_statement_timeout (PgeConnection *conn, guint timeout_ms)
+{
+  guint old = conn->statement_timeout_ms;
+
+  conn->statement_timeout_ms = timeout_ms;
+  return old;
 }

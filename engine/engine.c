@@ -21,7 +21,9 @@
  * engine.
  *
  * Signals: worker threads notice lost and restored connections (pool.c's
- * link hook); the engine emits "connection-lost" / "connection-restored"
+ * link hook) and nodes given up on and back (its reach hook, see
+ * lifecycle.c); the engine emits "connection-lost" / "connection-restored",
+ * "node-unreachable" / "node-reachable"
  * and "notify::closed" in its main context, the thread-default
  * GMainContext of the thread that created it, through an idle source that
  * holds only a weak reference (EngineLink), so a context nobody iterates
@@ -46,6 +48,7 @@
 #include "errors-private.h"
 #include "current-private.h"
 #include "dispatch-private.h"
+#include "lifecycle-private.h"
 #include "notifier-private.h"
 #include "routing-private.h"
 #include "worker-private.h"
@@ -94,6 +97,8 @@ enum {
   SIGNAL_CONNECTION_LOST,
   SIGNAL_CONNECTION_RESTORED,
   SIGNAL_NOTIFICATION,
+  SIGNAL_NODE_UNREACHABLE,
+  SIGNAL_NODE_REACHABLE,
   N_SIGNALS
 };
 
@@ -155,6 +160,7 @@ typedef struct {
   EngineLink *link;   /* owned ref */
   char       *node;   /* NULL: notify::closed */
   gboolean    up;
+  gboolean    reach;  /* node-(un)reachable rather than connection-* */
 } LinkEvent;
 
 static void
@@ -177,7 +183,12 @@ link_event_dispatch (gpointer data)
     return G_SOURCE_REMOVE;
   if (event->node == NULL)
     g_object_notify_by_pspec (G_OBJECT (engine), props[PROP_CLOSED]);
-  else if (!pge_engine_is_closed (engine))
+  else if (pge_engine_is_closed (engine))
+    ;
+  else if (event->reach)
+    g_signal_emit (engine, signals[event->up ? SIGNAL_NODE_REACHABLE : SIGNAL_NODE_UNREACHABLE],
+                   0, event->node);
+  else
     g_signal_emit (engine, signals[event->up ? SIGNAL_CONNECTION_RESTORED : SIGNAL_CONNECTION_LOST],
                    0, event->node);
   return G_SOURCE_REMOVE;
@@ -186,7 +197,7 @@ link_event_dispatch (gpointer data)
 /* Any thread: queues @node's event (or notify::closed) in the engine's
  * main context. */
 static void
-engine_link_post (EngineLink *link, const char *node, gboolean up)
+engine_link_post_full (EngineLink *link, const char *node, gboolean up, gboolean reach)
 {
   LinkEvent *event = g_new0 (LinkEvent, 1);
   GSource *source = g_idle_source_new ();
@@ -194,6 +205,7 @@ engine_link_post (EngineLink *link, const char *node, gboolean up)
   event->link = engine_link_ref (link);
   event->node = g_strdup (node);
   event->up = up;
+  event->reach = reach;
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[pgengine] engine signal");
   g_source_set_callback (source, link_event_dispatch, event, link_event_free);
@@ -201,11 +213,24 @@ engine_link_post (EngineLink *link, const char *node, gboolean up)
   g_source_unref (source);
 }
 
+static void
+engine_link_post (EngineLink *link, const char *node, gboolean up)
+{
+  engine_link_post_full (link, node, up, FALSE);
+}
+
 /* pool.c's link hook, on the thread that noticed. */
 static void
 engine_pool_link (PgePool *pool, gboolean up, gpointer data)
 {
   engine_link_post (data, pool->name, up);
+}
+
+/* pool.c's give-up hook (lifecycle.c), on the thread that noticed. */
+static void
+engine_pool_reach (PgePool *pool, gboolean up, gpointer data)
+{
+  engine_link_post_full (data, pool->name, up, TRUE);
 }
 
 /* ------------------------------------------------------------ GObject */
@@ -454,6 +479,38 @@ pge_engine_class_init (PgeEngineClass *klass)
     g_signal_new ("notification", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT,
                   G_TYPE_BOOLEAN);
+  /**
+   * PgeEngine::node-unreachable:
+   * @engine: the engine
+   * @node: the name of the node ("primary" for the main one)
+   *
+   * The engine gave up on @node: no connection to it has been up, and
+   * every attempt failed, for the reconnect timeout
+   * (pge_config_set_reconnect_timeout()). Its queued calls failed, and new
+   * ones fail at once, with %PGE_ERROR_CONNECTION instead of waiting out
+   * the acquire timeout. Its workers keep retrying in the background;
+   * #PgeEngine::node-reachable follows when one succeeds. Emitted in the
+   * engine's main context, like #PgeEngine::connection-lost.
+   *
+   * Since: 1.2
+   */
+  signals[SIGNAL_NODE_UNREACHABLE] =
+    g_signal_new ("node-unreachable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * PgeEngine::node-reachable:
+   * @engine: the engine
+   * @node: the name of the node
+   *
+   * A node that #PgeEngine::node-unreachable reported is back: a
+   * connection to it succeeded, and calls are accepted again. Emitted in
+   * the engine's main context.
+   *
+   * Since: 1.2
+   */
+  signals[SIGNAL_NODE_REACHABLE] =
+    g_signal_new ("node-reachable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 /* For notify.c, in the engine's main context. */
@@ -491,6 +548,7 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
 
   pool->owner = engine;
   pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);
+  pool->reach_func = engine_pool_reach;
   g_ptr_array_add (engine->pools, pool);
   g_hash_table_insert (engine->nodes, pool->name, pool);
 }
@@ -1097,4 +1155,32 @@ pge_engine_new_finish (GAsyncResult *result, GError **error)
   source = g_async_result_get_source_object (result);
   g_return_val_if_fail (PGE_IS_ENGINE (source), NULL);
   return PGE_ENGINE (g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error));
+}
+
+/**
+ * pge_engine_recycle:
+ * @engine: a #PgeEngine
+ *
+ * Replaces every connection of every node with a new one, gracefully:
+ * idle connections at once, busy ones when their job ends, pinned ones
+ * (transactions, sessions, batches) when they are released; nothing that
+ * runs is interrupted, and no connection is reported lost. For after a
+ * credential rotation (libpq reads a password file or the `PG*`
+ * environment at each connect), a migration that changed what the
+ * on-connect setup looks up, or a failover a DNS name or a multi-host
+ * conninfo now resolves differently. The new connections run the
+ * on-connect setup. Never blocks; thread-safe; does nothing on a closed
+ * engine.
+ *
+ * Since: 1.2
+ */
+void
+pge_engine_recycle (PgeEngine *engine)
+{
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+
+  if (pge_engine_is_closed (engine) || engine->pools == NULL)
+    return;
+  for (guint i = 0; i < engine->pools->len; i++)
+    pge_lifecycle_recycle (engine->pools->pdata[i]);
 }

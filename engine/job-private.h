@@ -80,6 +80,10 @@ struct _PgeJob {
 
   gint            cancel_requested;  /* atomic */
   gint            finished;          /* atomic: the one pge_job_finish() that counts */
+
+  /* Per-call limits (calloptions.c); immutable once submitted. */
+  gboolean        own_acquire_timeout;  /* else the pool's */
+  guint           acquire_timeout_ms;   /* 0: waits forever */
 };
 
 G_GNUC_INTERNAL PgeJob    *pge_job_new_query  (const char *sql, PgeParams *params);

@@ -39,6 +39,13 @@ struct _PgeSlot {
   gboolean       lost;       /* reported lost, not yet restored */
 
   PgeMetricsCells metrics;   /* written by the holder only (metrics.c) */
+  /* Lifecycle (lifecycle.c); guarded by pool->queue_lock. */
+  gint64         expires_at;   /* monotonic µs, with jitter; 0: never */
+  gint64         idle_since;   /* when it last went into idle_slots */
+  guint          epoch;        /* the pool's recycle epoch when it connected */
+  guint          renew;        /* PgeRenew: what its worker is to do next */
+  gboolean       closed_idle;  /* closed for idleness; reopened on demand */
+  gboolean       renewing;     /* closed on purpose: a reconnect is no loss */
 };
 
 /* Told when a connection of the pool is lost or comes back (see
@@ -81,7 +88,7 @@ struct _PgePool {
   GThread     *janitor;
   GCond        janitor_cond;
   gint64       janitor_until;    /* the end of the janitor's current wait:
-                                  * G_MAXINT64 while the queue is empty */
+                                  * G_MAXINT64 while it has nothing to time */
   GCond        state_cond;       /* connect/exit progress, for start and close */
   gboolean     closing;
   guint        n_connect_attempts_done;  /* first attempts, for start */
@@ -113,6 +120,22 @@ struct _PgePool {
   guint64      n_down;
   guint64      n_refused;
   guint64      n_server_switches;
+
+  /* Lifecycle (lifecycle.c). The limits are fixed after pge_pool_new();
+   * the rest is guarded by queue_lock. */
+  gint64       max_lifetime_us;      /* 0: unlimited */
+  gint64       max_idle_us;          /* 0: none */
+  guint        min_open;             /* connections kept open; 0: a fixed pool */
+  gint64       shrink_idle_us;       /* idle time that closes one above min_open */
+  gint64       reconnect_timeout_us; /* 0: never give up */
+  guint        recycle_epoch;        /* +1 per pge_engine_recycle() */
+  gint64       unreachable_since;    /* first failed connect with none up; 0: reachable */
+  gboolean     gave_up;              /* unreachable past reconnect_timeout */
+  PgePoolLinkFunc reach_func;        /* told of give-ups and comebacks, with
+                                      * link_data; set before the workers start */
+  /* Per-call acquire timeouts (calloptions.c); guarded by queue_lock. */
+  GSequence   *deadlines;            /* of PgeJob* (refs) with their own
+                                      * acquire timeout, by deadline */
 };
 
 /* What a worker does next; see pge_pool_next(). */

@@ -44,13 +44,16 @@
  *   that may not join (FIFO). Jobs in a window are RUNNING on the slot;
  *   `slot->running` is the one whose answer is read next (cancels aim at
  *   it only).
- * - The janitor thread expires jobs that waited longer than the acquire
- *   timeout. The queue is FIFO with one timeout per pool, so the head
- *   always holds the nearest deadline. It records when its current wait
- *   ends (`janitor_until`); submitters wake it only for an earlier
- *   deadline, never merely because the queue filled. Every job gets its
- *   deadline when it is queued or taken at once, so one a slot gives back
- *   (pge_pool_requeue()) keeps a real one.
+ * - The janitor thread expires jobs that waited longer than their
+ *   acquire timeout: the pool's, or the call's own (calloptions.c, which
+ *   finds the nearest deadline without reordering the FIFO queue), and
+ *   hands idle connections due for renewal (lifetime, idleness,
+ *   recycle) to their workers (lifecycle.c). A worker renews its
+ *   connection only where its slot is free and unpinned. The janitor
+ *   records when its current wait ends (`janitor_until`); submitters wake
+ *   it only for an earlier deadline, never merely because the queue
+ *   filled. Every job gets its deadline when it is queued or taken at
+ *   once, so one a slot gives back (pge_pool_requeue()) keeps a real one.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
  *   lease queues) with PGE_ERROR_CLOSED, interrupts connection attempts
  *   (connection.c), lets running jobs end (after a
@@ -68,6 +71,8 @@
 #include "future-private.h"
 #include "params-private.h"
 #include "pool-private.h"
+#include "calloptions-private.h"
+#include "lifecycle-private.h"
 
 /* How long close lets running queries go on before cancelling them. */
 /* Workers' reconnect backoff cap: a node that fails fast while down is
@@ -119,6 +124,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   pool->pipeline_max = settings->pipeline_depth;
   pool->fail_fast = g_strcmp0 (node->name, PGE_PRIMARY_NODE) != 0;
   pool->reconnect_max_ms = pool->fail_fast ? RECONNECT_MAX_FAIL_FAST_MS : RECONNECT_MAX_MS;
+  pge_lifecycle_init_pool (pool, node, settings);
   g_mutex_init (&pool->queue_lock);
   g_cond_init (&pool->janitor_cond);
   pool->janitor_until = G_MAXINT64;
@@ -200,19 +206,22 @@ pge_pool_is_sibling_thread (PgePool *pool)
 
 /* @failure: why the pool's last connect failed, if none succeeded since. */
 static GError *
-expired_error (PgePool *pool, const char *failure)
+expired_error (PgePool *pool, guint timeout_ms, const char *failure)
 {
   if (failure != NULL)
     return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
                         "no worker of node \"%s\" became free within %u ms; the last "
-                        "connection attempt failed: %s", pool->name, pool->acquire_timeout_ms,
-                        failure);
+                        "connection attempt failed: %s", pool->name, timeout_ms, failure);
   return g_error_new (PGE_ERROR, PGE_ERROR_TIMEOUT,
                       "no worker of node \"%s\" became free within %u ms "
                       "(all busy or pinned, or the server is unreachable)",
-                      pool->name, pool->acquire_timeout_ms);
+                      pool->name, timeout_ms);
 }
 
+/* Expires jobs that waited past their acquire deadline, and tells the
+ * workers of idle connections that are due for renewal (lifecycle.c).
+ * Deadlines are not FIFO once calls carry their own acquire timeout:
+ * calloptions.c finds the expired ones without reordering the queue. */
 static gpointer
 janitor_main (gpointer data)
 {
@@ -223,33 +232,37 @@ janitor_main (gpointer data)
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing)
     {
-      GList *head = pool->queue.head;
+      gint64 now = g_get_monotonic_time ();
+      GQueue expired = G_QUEUE_INIT;
+      GQueue drop = G_QUEUE_INIT;
+      gint64 until = pge_call_expire_locked (pool, now, &expired, &drop);
+      gint64 renew_at = pge_lifecycle_scan_locked (pool, now);
       PgeJob *job;
 
+      if (renew_at != 0 && (until == 0 || renew_at < until))
+        until = renew_at;
+      if (expired.length > 0 || drop.length > 0)
+        {
+          failure = g_strdup (pool->connect_failure);
+          g_mutex_unlock (&pool->queue_lock);
+          g_queue_clear_full (&drop, (GDestroyNotify) pge_job_unref);
+          while ((job = g_queue_pop_head (&expired)) != NULL)
+            {
+              pge_job_finish (job, NULL,
+                              expired_error (pool, pge_call_get_acquire_timeout (job, pool), failure));
+              pge_job_unref (job);
+            }
+          g_clear_pointer (&failure, g_free);
+          g_mutex_lock (&pool->queue_lock);
+          continue;
+        }
       /* janitor_until tells submitters whether a new deadline is nearer
        * than this wait's end, so that only then they wake it. */
-      if (head == NULL)
-        {
-          pool->janitor_until = G_MAXINT64;
-          g_cond_wait (&pool->janitor_cond, &pool->queue_lock);
-          continue;
-        }
-      job = head->data;
-      if (g_get_monotonic_time () < job->deadline)
-        {
-          pool->janitor_until = job->deadline;
-          g_cond_wait_until (&pool->janitor_cond, &pool->queue_lock, job->deadline);
-          continue;
-        }
-      g_queue_unlink (&pool->queue, &job->link);
-      job->state = PGE_JOB_DONE;
-      job->queue = NULL;
-      failure = g_strdup (pool->connect_failure);
-      g_mutex_unlock (&pool->queue_lock);
-      pge_job_finish (job, NULL, expired_error (pool, failure));
-      g_clear_pointer (&failure, g_free);
-      pge_job_unref (job);
-      g_mutex_lock (&pool->queue_lock);
+      pool->janitor_until = until == 0 ? G_MAXINT64 : until;
+      if (until == 0)
+        g_cond_wait (&pool->janitor_cond, &pool->queue_lock);
+      else
+        g_cond_wait_until (&pool->janitor_cond, &pool->queue_lock, until);
     }
   g_mutex_unlock (&pool->queue_lock);
   return NULL;
@@ -260,8 +273,9 @@ janitor_main (gpointer data)
 void
 pge_pool_start_janitor (PgePool *pool)
 {
-  if (pool->acquire_timeout_ms > 0)
-    pool->janitor = g_thread_new ("pge-janitor", janitor_main, pool);
+  /* Always: calls may carry their own acquire timeout, and connections
+   * their lifetime and idle limits. */
+  pool->janitor = g_thread_new ("pge-janitor", janitor_main, pool);
 }
 
 /* Blocks until every slot made its first connection attempt (worker.c
@@ -352,7 +366,8 @@ pge_pool_note_lost (PgeSlot *slot)
   LinkChange change;
 
   g_mutex_lock (&slot->pool->queue_lock);
-  change = link_change_locked (slot, FALSE);
+  /* A connection the engine closed on purpose was not lost. */
+  change = pge_lifecycle_is_renewing_locked (slot) ? LINK_SAME : link_change_locked (slot, FALSE);
   g_mutex_unlock (&slot->pool->queue_lock);
   link_report (slot->pool, change);
 }
@@ -404,6 +419,30 @@ note_server_locked (PgePool *pool, PgeConnection *conn)
   pool->server = g_steal_pointer (&server);
 }
 
+/* A pool unreachable for longer than its reconnect timeout (lifecycle.c)
+ * is given up on: down, like a fail-fast node at once. */
+static LinkChange
+give_up_locked (PgePool *pool, GQueue *failed)
+{
+  if (!pge_lifecycle_give_up_locked (pool, any_connected_locked (pool)))
+    return LINK_SAME;
+  if (!pool->down)
+    {
+      pool->down = TRUE;
+      __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
+      steal_queue_locked (&pool->queue, failed);
+      __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
+    }
+  return LINK_LOST;
+}
+
+static void
+reach_report (PgePool *pool, LinkChange change)
+{
+  if (change != LINK_SAME && pool->reach_func != NULL)
+    pool->reach_func (pool, change == LINK_RESTORED, pool->link_data);
+}
+
 /* For the holder, after a connection attempt. */
 void
 pge_pool_set_connected (PgeSlot *slot, gboolean connected)
@@ -411,20 +450,28 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
   PgePool *pool = slot->pool;
   GQueue failed = G_QUEUE_INIT;
   LinkChange change;
+  LinkChange reach = LINK_SAME;
 
   g_mutex_lock (&pool->queue_lock);
   slot->connected = connected;
   slot->broken = !connected;
   change = link_change_locked (slot, connected);
+  pge_lifecycle_connect_done_locked (slot, connected);
   if (connected)
     {
       pool->down = FALSE;
       note_server_locked (pool, slot->conn);
+      if (pge_lifecycle_back_locked (pool))
+        reach = LINK_RESTORED;
     }
   else
-    mark_down_locked (pool, &failed);
+    {
+      mark_down_locked (pool, &failed);
+      reach = give_up_locked (pool, &failed);
+    }
   g_mutex_unlock (&pool->queue_lock);
   link_report (pool, change);
+  reach_report (pool, reach);
   fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
 }
 
@@ -518,17 +565,6 @@ attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     }
   job->counters = &pool->counters;
   job->release = job_release;
-}
-
-/* When a job queued now stops waiting for a connection (0: never). Set on
- * every job a slot may later give back to the queue, taken at once or not,
- * so that a requeued job keeps a real deadline. */
-static gint64
-acquire_deadline (PgePool *pool)
-{
-  if (pool->acquire_timeout_ms == 0)
-    return 0;
-  return g_get_monotonic_time () + (gint64) pool->acquire_timeout_ms * 1000;
 }
 
 /* The janitor sleeps until janitor_until: it needs waking only for a
@@ -631,7 +667,7 @@ take_locked (PgeSlot *slot, PgeJob *job)
   slot->pool->n_busy++;
   /* A dead connection gives it back to the pool queue (requeue). */
   if (job->queue == NULL && job->deadline == 0 && (job->lease == NULL || job->kind == PGE_JOB_PIN))
-    job->deadline = acquire_deadline (slot->pool);
+    job->deadline = pge_call_deadline_locked (slot->pool, job);
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
@@ -707,7 +743,8 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
     code = PGE_ERROR_QUEUE_FULL;
   else
     {
-      gint64 deadline = acquire_deadline (pool);
+      /* The job's own acquire timeout, or the pool's. */
+      gint64 deadline = pge_call_deadline_locked (pool, job);
 
       wake_janitor_for_locked (pool, deadline);
       enqueue_locked (&pool->queue, job, deadline);
@@ -838,12 +875,14 @@ release_locked (PgeSlot *slot)
 
   g_assert (slot->holder == PGE_HOLDER_DIRECT);
   slot->holder = PGE_HOLDER_NONE;
-  if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0)
+  if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0 ||
+      pge_lifecycle_due_locked (slot))
     g_cond_signal (&slot->wake);
   else if (!slot->idle)
     {
       slot->idle = TRUE;
       g_queue_push_head_link (&pool->idle_slots, &slot->idle_link);
+      pge_lifecycle_note_idle_locked (slot);
     }
 }
 
@@ -1004,7 +1043,9 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
         *next = PGE_NEXT_UNPIN;
       return link ? link->data : NULL;
     }
-  if (slot->broken)
+  /* A free, unpinned slot: the place to replace a connection past its
+   * lifetime (lifecycle.c), never inside a lease. */
+  if (slot->broken || pge_lifecycle_due_locked (slot))
     {
       *next = pool->closing ? PGE_NEXT_EXIT : PGE_NEXT_RECONNECT;
       return NULL;
@@ -1029,6 +1070,7 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
     {
       slot->idle = TRUE;
       g_queue_push_head_link (&pool->idle_slots, &slot->idle_link);
+      pge_lifecycle_note_idle_locked (slot);
     }
   return NULL;
 }
@@ -1351,6 +1393,8 @@ pge_pool_join (PgePool *pool)
     }
   if (pool->janitor != NULL)
     g_thread_join (g_steal_pointer (&pool->janitor));
+  /* Its jobs hold references to the pool. */
+  pge_call_clear_deadlines (pool);
 }
 
 /* ---------------------------------------------------------------- stats */

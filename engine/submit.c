@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "async-private.h"
+#include "calloptions-private.h"
 #include "connection-private.h"
 #include "dispatch-private.h"
 #include "engine-private.h"
@@ -355,6 +356,131 @@ pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error
 {
   g_return_val_if_fail (engine != NULL, NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------- per-call limits */
+
+/**
+ * pge_engine_query_with_options:
+ * @engine: a #PgeEngine
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @options: (nullable): this call's own limits; %NULL: the engine's
+ *
+ * pge_engine_query() with its own acquire and statement timeouts (see
+ * #PgeCallOptions), read before this returns. Routed like
+ * pge_engine_query(). Thread-safe; never blocks.
+ *
+ * Returns: (transfer full): a future for the result
+ *
+ * Since: 1.2
+ */
+PgeFuture *
+pge_engine_query_with_options (PgeEngine *engine, const char *sql, PgeParams *params,
+                               PgeCallOptions *options)
+{
+  g_autoptr(PgeJob) job = NULL;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  if (sql == NULL)
+    return invalid_future ("the SQL is NULL");
+  job = pge_call_options_new_query_job (options, sql, params, FALSE);
+  return pge_engine_submit (engine, job);
+}
+
+/**
+ * pge_engine_query_with_options_sync:
+ * @engine: a #PgeEngine
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, read while the call runs
+ * @options: (nullable): this call's own limits; %NULL: the engine's
+ * @error: return location for a #GError
+ *
+ * pge_engine_query_sync() with its own acquire and statement timeouts
+ * (see #PgeCallOptions): blocks at most about the acquire timeout plus
+ * the statement timeout. Thread-safe, with the same restriction as
+ * pge_engine_query_sync().
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error
+ *   set (%PGE_ERROR_TIMEOUT when a limit passed)
+ *
+ * Since: 1.2
+ */
+PgeResult *
+pge_engine_query_with_options_sync (PgeEngine *engine, const char *sql, PgeParams *params,
+                                    PgeCallOptions *options, GError **error)
+{
+  g_autoptr(PgeJob) job = NULL;
+
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (sql == NULL)
+    {
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the SQL is NULL");
+      return NULL;
+    }
+  if (!pge_engine_check_may_block (engine, "pge_engine_query_with_options_sync()", error))
+    return NULL;
+  job = pge_call_options_new_query_job (options, sql, params, TRUE);
+  return pge_engine_run_sync (engine, job, error);
+}
+
+/**
+ * pge_engine_query_with_options_async:
+ * @engine: a #PgeEngine
+ * @sql: one SQL statement, with `$1`, `$2` ... placeholders
+ * @params: (nullable): the parameters, copied before this returns
+ * @options: (nullable): this call's own limits; %NULL: the engine's
+ * @cancellable: (nullable): cancels the statement, queued or running
+ * @callback: (scope async) (closure user_data): called with the outcome
+ * @user_data: data for @callback
+ *
+ * GIO-style pge_engine_query_with_options(): @callback runs in the
+ * thread-default #GMainContext of the calling thread; get the result
+ * there with pge_engine_query_with_options_finish(). Never blocks.
+ *
+ * Since: 1.2
+ */
+void
+pge_engine_query_with_options_async (PgeEngine          *engine,
+                                     const char         *sql,
+                                     PgeParams          *params,
+                                     PgeCallOptions     *options,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data)
+{
+  g_autoptr(PgeFuture) future = NULL;
+  GTask *task;
+
+  g_return_if_fail (engine != NULL);
+  task = pge_async_task_new (engine, pge_engine_query_with_options_async,
+                             "pge_engine_query_with_options_async", cancellable, callback, user_data);
+  if (task == NULL)
+    return;
+  future = pge_engine_query_with_options (engine, sql, params, options);
+  pge_async_follow_result (task, future);
+}
+
+/**
+ * pge_engine_query_with_options_finish:
+ * @engine: a #PgeEngine
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * As pge_engine_query_finish(). Never blocks.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error set
+ *
+ * Since: 1.2
+ */
+PgeResult *
+pge_engine_query_with_options_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_with_options_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -53,6 +53,7 @@
 #include "config.h"
 
 #include "async-private.h"
+#include "calloptions-private.h"
 #include <string.h>
 
 #include "connection-private.h"
@@ -630,7 +631,7 @@ tx_rollback_borrowed (PgeTransaction *tx)
 /* The lease for a new outermost transaction: the calling thread's
  * current session's (@borrowed), or a new one, pinned. */
 static PgeLease *
-tx_take_lease (PgeEngine *engine, gboolean *borrowed, GError **error)
+tx_take_lease (PgeEngine *engine, PgeCallOptions *options, gboolean *borrowed, GError **error)
 {
   g_autoptr(PgeSession) session = pge_session_dup_current (engine);
   PgeLease *lease = session != NULL ? pge_session_get_lease (session) : NULL;
@@ -644,6 +645,7 @@ tx_take_lease (PgeEngine *engine, gboolean *borrowed, GError **error)
     return pge_lease_ref (lease);
   lease = pge_lease_new (pge_engine_get_primary (engine));
   pin = pge_lease_new_pin_job (lease);
+  pge_call_options_apply_acquire (options, pin);
   slot = pge_dispatch_submit (pge_engine_get_primary (engine), pin, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, pin);
@@ -658,11 +660,25 @@ tx_take_lease (PgeEngine *engine, gboolean *borrowed, GError **error)
   return lease;
 }
 
+/* BEGIN, and the statement timeout of @options for the whole
+ * transaction: one round trip (simple protocol). */
+static PgeJob *
+tx_begin_job (PgeTransactionFlags flags, PgeCallOptions *options)
+{
+  g_autofree char *sql = tx_begin_sql (flags);
+  g_autofree char *script = NULL;
+  gint timeout_ms = options != NULL ? pge_call_options_get_statement_timeout (options) : -1;
+
+  if (timeout_ms < 0)
+    return pge_job_new_query (sql, NULL);
+  script = g_strdup_printf ("%s; SET LOCAL statement_timeout = %d", sql, timeout_ms);
+  return pge_job_new_exec (script);
+}
+
 static PgeTransaction *
-tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
+tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, PgeCallOptions *options, GError **error)
 {
   g_autoptr(PgeLease) lease = NULL;
-  g_autofree char *sql = NULL;
   g_autoptr(PgeJob) job = NULL;
   g_autoptr(PgeResult) result = NULL;
   TxShared *shared;
@@ -671,11 +687,10 @@ tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
   GError *local = NULL;
   gboolean borrowed;
 
-  lease = tx_take_lease (engine, &borrowed, error);
+  lease = tx_take_lease (engine, options, &borrowed, error);
   if (lease == NULL)
     return NULL;
-  sql = tx_begin_sql (flags);
-  job = pge_job_new_query (sql, NULL);
+  job = tx_begin_job (flags, options);
   slot = pge_dispatch_lease_submit (lease, job, TRUE);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
@@ -797,6 +812,32 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
 PgeTransaction *
 pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
 {
+  return pge_engine_transaction_with_options (engine, flags, NULL, error);
+}
+
+/**
+ * pge_engine_transaction_with_options:
+ * @engine: a #PgeEngine
+ * @flags: isolation, access mode and nesting mode
+ * @options: (nullable): limits for this transaction; %NULL: the engine's
+ * @error: return location for a #GError
+ *
+ * pge_engine_transaction() with its own limits (see #PgeCallOptions): the
+ * acquire timeout bounds the wait for the connection it pins, and the
+ * statement timeout applies to each of its statements (`SET LOCAL
+ * statement_timeout`, sent with `BEGIN`). When it joins the thread's
+ * current transaction, or makes a savepoint in it, @options are not used.
+ * Blocks like pge_engine_transaction(); thread-safe.
+ *
+ * Returns: (transfer full) (nullable): the transaction, or %NULL with
+ *   @error set as for pge_engine_transaction()
+ *
+ * Since: 1.2
+ */
+PgeTransaction *
+pge_engine_transaction_with_options (PgeEngine *engine, PgeTransactionFlags flags,
+                                     PgeCallOptions *options, GError **error)
+{
   g_autoptr(PgeTransaction) current = NULL;
 
   g_return_val_if_fail (engine != NULL, NULL);
@@ -812,7 +853,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
   if (current != NULL && !pge_transaction_is_open (current))
     g_clear_pointer (&current, pge_transaction_unref);
   if (current == NULL)
-    return tx_begin_outer (engine, flags, error);
+    return tx_begin_outer (engine, flags, options, error);
   if (flags & PGE_TRANSACTION_NO_NESTING)
     {
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,

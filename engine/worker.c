@@ -7,8 +7,9 @@
  * through dispatch.c, reconnect with jittered backoff when the
  * connection is broken (not taking jobs meanwhile, so queued jobs wait
  * out the acquire timeout; while jobs wait and no connection of the node
- * is up, attempts come every BACKOFF_WAITING_MS), and exit when the pool
- * closes. Which thread
+ * is up, attempts come every BACKOFF_WAITING_MS), renew a connection past
+ * its lifetime or idle limit (lifecycle.c) between jobs, and exit when
+ * the pool closes. Which thread
  * owns what is written at the top of pool.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -16,6 +17,7 @@
 #include "config.h"
 
 #include "dispatch-private.h"
+#include "lifecycle-private.h"
 #include "worker-private.h"
 
 #define BACKOFF_MIN_MS 50
@@ -61,7 +63,9 @@ worker_main (gpointer data)
   gboolean running = TRUE;
 
   pge_pool_enter_thread (slot);
-  pge_dispatch_connect (slot, &error);
+  /* Above min_workers: opened when work needs it (lifecycle.c). */
+  if (!pge_lifecycle_start_closed (slot))
+    pge_dispatch_connect (slot, &error);
   pge_pool_report_start (slot, error);
   g_clear_error (&error);
 
@@ -79,7 +83,9 @@ worker_main (gpointer data)
           pge_dispatch_unpin (slot);
           break;
         case PGE_NEXT_RECONNECT:
-          running = worker_reconnect (slot);
+          /* A good connection due for renewal (lifecycle.c), else a
+           * broken one. */
+          running = pge_lifecycle_renew (slot) || worker_reconnect (slot);
           break;
         case PGE_NEXT_EXIT:
         default:

@@ -25,6 +25,7 @@
 #include <pgengine/pge-routing.h>
 #include <pgengine/pge-copy.h>
 #include <pgengine/pge-stats.h>
+#include <pgengine/pge-call-options.h>
 #include <pgengine/pge-row.h>
 #include <pgengine/pge-list-model.h>
 #include <pgengine/pge-enum-types.h>

@@ -35,6 +35,25 @@ PGE_AVAILABLE_IN_1_0 guint      pge_config_get_pipeline_depth    (PgeConfig *con
 PGE_AVAILABLE_IN_1_0 void       pge_config_set_statement_cache   (PgeConfig *config, guint max_statements);
 PGE_AVAILABLE_IN_1_0 guint      pge_config_get_statement_cache   (PgeConfig *config);
 
+/* Connection lifecycle and on-connect setup (1.2). */
+typedef gboolean (*PgeConnectFunc) (PGconn *conn, gpointer user_data, GError **error);
+
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_max_lifetime      (PgeConfig *config, guint lifetime_ms);
+PGE_AVAILABLE_IN_1_2 guint      pge_config_get_max_lifetime      (PgeConfig *config);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_max_idle          (PgeConfig *config, guint idle_ms);
+PGE_AVAILABLE_IN_1_2 guint      pge_config_get_max_idle          (PgeConfig *config);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_reconnect_timeout (PgeConfig *config, guint timeout_ms);
+PGE_AVAILABLE_IN_1_2 guint      pge_config_get_reconnect_timeout (PgeConfig *config);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_connect_func      (PgeConfig      *config,
+                                                                  PgeConnectFunc  func,
+                                                                  gpointer        user_data,
+                                                                  GDestroyNotify  notify);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_connect_sql       (PgeConfig  *config,
+                                                                  const char *sql);
+PGE_AVAILABLE_IN_1_2 char      *pge_config_get_connect_sql       (PgeConfig *config);
+PGE_AVAILABLE_IN_1_2 void       pge_config_set_min_workers       (PgeConfig *config, guint min_workers);
+PGE_AVAILABLE_IN_1_2 guint      pge_config_get_min_workers       (PgeConfig *config);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeConfig, pge_config_unref)
 
 G_END_DECLS

@@ -89,4 +89,6 @@ PGE_AVAILABLE_IN_1_0 PgeFuture *pge_engine_run_in_worker       (PgeEngine     *e
                                                          gpointer       user_data,
                                                          GDestroyNotify notify);
 
+PGE_AVAILABLE_IN_1_2 void       pge_engine_recycle             (PgeEngine *engine);
+
 G_END_DECLS

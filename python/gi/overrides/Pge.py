@@ -535,3 +535,33 @@ class Batch(Pge.Batch):
 
 Batch = override(Batch)
 __all__.append("Batch")
+
+
+# Per-call limits (1.2, engine/calloptions.c): Python sequences as
+# parameters, as for Engine.query(); a transaction with its own limits is a
+# context manager like Engine.transaction().
+def _query_with_options(self, sql, params=None, options=None):
+    return Pge.Engine.query_with_options(self, sql, to_params(params), options)
+
+
+def _query_with_options_sync(self, sql, params=None, options=None):
+    return Pge.Engine.query_with_options_sync(self, sql, to_params(params), options)
+
+
+def _query_with_options_async(self, sql, params=None, options=None, cancellable=None,
+                              callback=None, user_data=None):
+    return Pge.Engine.query_with_options_async(self, sql, to_params(params), options,
+                                               cancellable, callback, user_data)
+
+
+def _transaction_with_options(self, flags=Pge.TransactionFlags.DEFAULT, options=None):
+    outer = self.get_current_transaction()
+    tx = Pge.Engine.transaction_with_options(self, flags, options)
+    tx._pge_owns = outer is None or tx != outer
+    return tx
+
+
+Engine.query_with_options = _query_with_options
+Engine.query_with_options_sync = _query_with_options_sync
+Engine.query_with_options_async = _query_with_options_async
+Engine.transaction_with_options = _transaction_with_options

@@ -1,8 +1,9 @@
 /* current.c — per-thread stacks of current items, for one engine.
  *
- * The engine's thread-local slots: each thread that began a transaction
- * on an engine has a stack of them, its current transaction on top
- * (transaction.c pushes and removes; submit.c routes into the top). The
+ * The engine's thread-local slots (it has two registries: transactions
+ * and sessions): each thread that began a transaction (or session) on an
+ * engine has a stack of them, its current one on top (transaction.c and
+ * session.c push and remove; submit.c routes into the top). The
  * entries are weak: an item removes itself when it ends or is freed, and
  * a reader takes a reference through the caller's try_ref, which refuses
  * an item whose count already hit zero on another thread. The registry

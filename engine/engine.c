@@ -2,9 +2,12 @@
  *
  * An engine owns one pool per node (the main node "primary" first, then
  * the extra nodes of pge_config_add_node()), starts each slot's worker
- * thread, and owns the registry of per-thread current transactions
- * (current.c) that transaction.c fills and submit.c consults. It sits
- * below transactions and routing: nothing here calls up.
+ * thread, and owns the two registries (current.c) of per-thread current
+ * transactions and sessions that transaction.c and session.c fill and
+ * submit.c consults. It sits
+ * below transactions, sessions, submit.c and reads.c, and above routing
+ * (it makes and closes the router), dispatch and the pools: nothing here
+ * calls up.
  *
  * Threads: `pools` and `nodes` are fixed after pge_engine_new() and read
  * without locks; the registry has its own lock. `close_lock` serializes

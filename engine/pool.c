@@ -24,7 +24,7 @@
  *   does a thread that waits for a queued job that is first in line
  *   (pge_pool_take_queued()). Giving a slot back hands it to its worker
  *   when work is queued for it, else puts it back in `idle_slots`.
- * - A lease (transaction, batch) is pinned by a PIN job that goes through
+ * - A lease (transaction, batch, session) is pinned by a PIN job that goes through
  *   the pool queue like any job, so it waits its turn and obeys the
  *   acquire timeout. The slot that takes it serves only the lease's queue,
  *   in order, until the lease is released and drained; then its
@@ -56,12 +56,12 @@
 #include "params-private.h"
 #include "pool-private.h"
 
-/* How long close lets running queries go on before cancelling them. */
 /* Workers' reconnect backoff cap: a node that fails fast while down is
  * retried more often, so it is used again within a second or two. */
 #define RECONNECT_MAX_MS 2000
 #define RECONNECT_MAX_FAIL_FAST_MS 800
 
+/* How long close lets running queries go on before cancelling them. */
 #define CLOSE_GRACE_US (5 * G_TIME_SPAN_SECOND)
 
 static GPrivate current_slot = G_PRIVATE_INIT (NULL);

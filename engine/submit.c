@@ -74,7 +74,9 @@ invalid_future (const char *message)
  *
  * Queues @sql (extended protocol) and returns at once. On a thread that
  * has a current transaction on @engine, the statement runs inside it, on
- * its worker, after the statements queued before it. Errors show on the
+ * its worker, after the statements queued before it; on one with a
+ * current session (and no transaction), on the session's connection.
+ * Errors show on the
  * future: %PGE_ERROR_INVALID_ARGUMENT for a %NULL or empty @sql,
  * %PGE_ERROR_QUERY with the SQLSTATE for a server error, and so on.
  * Thread-safe; never blocks.

@@ -389,7 +389,7 @@ pge_engine_atomic (PgeEngine *engine)
 {
   PgeAtomic *atomic;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   atomic = g_atomic_rc_box_new0 (PgeAtomic);
   atomic->engine = pge_engine_ref (engine);
   g_mutex_init (&atomic->queries_lock);

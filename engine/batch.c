@@ -427,7 +427,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
 {
   g_autoptr(PgeTransaction) tx = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   tx = pge_transaction_dup_current (engine);
   return batch_new (engine, tx, sql, params, batch_size, error);
@@ -870,7 +870,7 @@ pge_engine_batch_async (PgeEngine          *engine,
 PgeBatch *
 pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_batch_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -301,7 +301,7 @@ PgeFuture *
 pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *stream,
                              GCancellable *cancellable)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, from_stream (sql, stream, cancellable));
 }
 
@@ -327,7 +327,7 @@ PgeResult *
 pge_engine_copy_from_stream_sync (PgeEngine *engine, const char *sql, GInputStream *stream,
                                   GCancellable *cancellable, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, from_stream (sql, stream, cancellable),
                         "pge_engine_copy_from_stream_sync()", error);
@@ -358,7 +358,7 @@ PgeFuture *
 pge_engine_copy_from_callback (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
                                gpointer user_data, GDestroyNotify notify)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, from_callback (sql, func, user_data, notify));
 }
 
@@ -381,7 +381,7 @@ PgeResult *
 pge_engine_copy_from_callback_sync (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
                                     gpointer user_data, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, from_callback (sql, func, user_data, NULL),
                         "pge_engine_copy_from_callback_sync()", error);
@@ -421,7 +421,7 @@ PgeFuture *
 pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *stream,
                            GCancellable *cancellable)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, to_stream (sql, stream, cancellable));
 }
 
@@ -446,7 +446,7 @@ PgeResult *
 pge_engine_copy_to_stream_sync (PgeEngine *engine, const char *sql, GOutputStream *stream,
                                 GCancellable *cancellable, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, to_stream (sql, stream, cancellable),
                         "pge_engine_copy_to_stream_sync()", error);
@@ -474,7 +474,7 @@ PgeFuture *
 pge_engine_copy_to_callback (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
                              gpointer user_data, GDestroyNotify notify)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, to_callback (sql, func, user_data, notify));
 }
 
@@ -497,7 +497,7 @@ PgeResult *
 pge_engine_copy_to_callback_sync (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
                                   gpointer user_data, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, to_callback (sql, func, user_data, NULL),
                         "pge_engine_copy_to_callback_sync()", error);

@@ -88,7 +88,7 @@ pge_engine_listen (PgeEngine     *engine,
   g_autoptr(PgeNotifier) notifier = NULL;
   GError *local = NULL;
 
-  g_return_val_if_fail (engine != NULL, 0);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
   if (callback == NULL)
@@ -174,7 +174,7 @@ pge_engine_unlisten (PgeEngine *engine, guint listener_id, GError **error)
 {
   g_autoptr(PgeNotifier) notifier = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   notifier = pge_engine_dup_notifier (engine, NULL);
@@ -209,7 +209,7 @@ pge_engine_notify_sync (PgeEngine *engine, const char *channel, const char *payl
   g_autoptr(PgeParams) params = NULL;
   g_autoptr(PgeResult) result = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!channel_check (channel, error))

@@ -185,7 +185,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
 PgeSession *
 pge_engine_session (PgeEngine *engine, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return session_begin (engine, TRUE, error);
 }
@@ -304,7 +304,7 @@ pge_engine_session_async (PgeEngine          *engine,
 PgeSession *
 pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_session_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
@@ -328,7 +328,7 @@ pge_engine_get_current_session (PgeEngine *engine)
 {
   PgeSession *session;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   session = pge_session_dup_current (engine);
   if (session == NULL)
     return NULL;

@@ -90,7 +90,7 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (sql == NULL)
     return invalid_future ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
@@ -122,7 +122,7 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (sql == NULL)
     {
@@ -157,7 +157,7 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
   g_autoptr(PgeJob) job = NULL;
   PgePool *pool;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (node == NULL)
     return invalid_future ("the node name is NULL");
   pool = pge_engine_get_node (engine, node);
@@ -193,7 +193,7 @@ pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
   g_autoptr(PgeResult) result = NULL;
   GError *local = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (script == NULL)
     {
@@ -284,7 +284,7 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
   g_autoptr(PgeJob) job = NULL;
   UserCall *call;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (func == NULL)
     {
       if (notify != NULL)
@@ -329,7 +329,7 @@ pge_engine_query_async (PgeEngine          *engine,
   g_autoptr(PgeFuture) future = NULL;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
   task = pge_async_task_new (engine, pge_engine_query_async, "pge_engine_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
@@ -355,7 +355,7 @@ pge_engine_query_async (PgeEngine          *engine,
 PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

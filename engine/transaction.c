@@ -799,7 +799,7 @@ pge_engine_transaction (PgeEngine *engine, PgeTransactionFlags flags, GError **e
 {
   g_autoptr(PgeTransaction) current = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!tx_check_flags (flags, error) ||
@@ -843,7 +843,7 @@ pge_engine_get_current_transaction (PgeEngine *engine)
 {
   PgeTransaction *tx;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   tx = pge_transaction_dup_current (engine);
   if (tx == NULL)
     return NULL;
@@ -873,7 +873,7 @@ pge_engine_transaction_exists (PgeEngine *engine)
 {
   g_autoptr(PgeTransaction) tx = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   tx = pge_transaction_dup_current (engine);
   return tx != NULL;
 }
@@ -1564,7 +1564,7 @@ pge_engine_run_transaction (PgeEngine          *engine,
   g_autoptr(PgeTransaction) parent = NULL;
   gboolean outermost;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (func == NULL)
     {
@@ -1779,7 +1779,7 @@ pge_engine_transaction_async (PgeEngine          *engine,
 PgeTransaction *
 pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_transaction_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

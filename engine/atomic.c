@@ -599,7 +599,7 @@ pge_atomic_run (PgeAtomic *atomic)
  *
  * pge_atomic_run() and pge_future_wait() in one call: blocks until the
  * run is over. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and runs
+ * %NULL-context future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK and runs
  * nothing, since it could wait for itself: use pge_atomic_run() there.
  *
  * Returns: %TRUE if every query ran and the work was committed (or, inside

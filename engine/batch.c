@@ -414,7 +414,7 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * 2147483647 is %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
  *
  * Thread-safe. On one of @engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT: it could wait for
+ * future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK: it could wait for
  * itself.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
@@ -450,7 +450,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
  * server's error and aborts @tx, as any failed statement does.
  *
  * Blocks until the cursor is declared. Thread-safe, except on one of the
- * engine's own worker threads, where it fails with %PGE_ERROR_INVALID_ARGUMENT.
+ * engine's own worker threads, where it fails with %PGE_ERROR_WOULD_DEADLOCK.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
  *
@@ -632,7 +632,7 @@ pge_batch_fetch (PgeBatch *batch)
  *
  * Blocks until the chunk is in, which with prefetch is usually at once.
  * Thread-safe. On one of the engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT, since it could wait
+ * future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK, since it could wait
  * for itself: use pge_batch_fetch() there.
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
@@ -671,7 +671,7 @@ pge_batch_next (PgeBatch *batch, GError **error)
  * transaction is rolled back and the worker freed all the same).
  *
  * Blocks. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and
+ * %NULL-context future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK and
  * leaves the batch open: drop the reference there instead, which never
  * blocks (and rolls back).
  *

@@ -315,7 +315,7 @@ pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *s
  *
  * pge_engine_copy_from_stream() and pge_future_wait() in one call: blocks
  * until the COPY is over, running it on the calling thread when a
- * connection is free. Refused (%PGE_ERROR_INVALID_ARGUMENT) on one of the
+ * connection is free. Refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the
  * engine's own threads. Thread-safe.
  *
  * Returns: (transfer full) (nullable): the result (rows loaded:
@@ -435,7 +435,7 @@ pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *st
  *
  * pge_engine_copy_to_stream() and pge_future_wait() in one call: blocks
  * until the COPY is over, possibly writing @stream from the calling
- * thread. Refused (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's
+ * thread. Refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's
  * own threads. Thread-safe.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -540,7 +540,7 @@ pge_transaction_copy_from_stream (PgeTransaction *tx, const char *sql, GInputStr
  *
  * pge_transaction_copy_from_stream() and pge_future_wait() in one call:
  * blocks, possibly reading @stream on the calling thread. Refused
- * (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own threads.
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
  *

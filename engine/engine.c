@@ -893,13 +893,13 @@ pge_engine_is_worker_thread (PgeEngine *engine)
 /* Blocking on the engine from one of its own threads (a worker, the
  * janitor, or a thread running a job directly: where NULL-context future
  * callbacks run) could mean waiting for that very thread: refused, with
- * PGE_ERROR_INVALID_ARGUMENT naming @what. */
+ * PGE_ERROR_WOULD_DEADLOCK naming @what. */
 gboolean
 pge_engine_check_may_block (PgeEngine *engine, const char *what, GError **error)
 {
   if (!pge_engine_is_worker_thread (engine))
     return TRUE;
-  g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+  g_set_error (error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK,
                "%s blocks, and cannot be called on one of the engine's own threads "
                "(from a NULL-context future callback): it could wait for itself", what);
   return FALSE;

@@ -277,7 +277,7 @@ pge_future_peek_error (PgeFuture *future, const GError **error)
  * be called again, from any thread; each call returns a new reference (or
  * a copy of the error). On one of the engine's own threads (in a
  * %NULL-context pge_future_on_done() callback), waiting for a job that is
- * not done yet fails at once with %PGE_ERROR_INVALID_ARGUMENT: the job
+ * not done yet fails at once with %PGE_ERROR_WOULD_DEADLOCK: the job
  * may need that very thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error

@@ -169,7 +169,7 @@ savepoint_check_usable (PgeSavepoint *savepoint, GError **error)
  * again. Also recovers a transaction that an error aborted after the
  * savepoint. Fails with %PGE_ERROR_TRANSACTION_STATE, sending nothing,
  * once the savepoint is released or its transaction has ended. Blocks
- * until the server answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT)
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK)
  * on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -198,7 +198,7 @@ pge_savepoint_rollback_to (PgeSavepoint *savepoint, GError **error)
  * since. Fails with %PGE_ERROR_TRANSACTION_STATE, sending nothing, when it
  * was already released or its transaction has ended; a server error (in
  * an aborted transaction) leaves it defined. Blocks until the server
- * answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the
+ * answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the
  * engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -239,7 +239,7 @@ pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
  * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails
  * with %PGE_ERROR_INVALID_ARGUMENT before anything is sent, leaving @tx
  * untouched; an ended @tx fails with %PGE_ERROR_TRANSACTION_STATE. Blocks
- * until the server answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT)
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK)
  * on one of the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set

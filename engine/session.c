@@ -81,6 +81,9 @@ pge_session_get_lease (PgeSession *session)
   return g_atomic_int_get (&session->ended) ? NULL : session->lease;
 }
 
+/* TRANSACTION_STATE, not a code of its own: a session is a pinned
+ * connection like a transaction's, and "used after its end" is one
+ * condition callers match for both (pge-error.h's error policy). */
 static GError *
 session_ended_error (void)
 {
@@ -177,7 +180,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
  * Returns: (transfer full) (nullable): the session, or %NULL with @error
  *   set: %PGE_ERROR_NESTED when the calling thread has a transaction open
  *   on @engine (a session inside it could not see its work),
- *   %PGE_ERROR_CLOSED, %PGE_ERROR_TIMEOUT, %PGE_ERROR_INVALID_ARGUMENT on
+ *   %PGE_ERROR_CLOSED, %PGE_ERROR_TIMEOUT, %PGE_ERROR_WOULD_DEADLOCK on
  *   one of the engine's own threads
  *
  * Since: 1.0

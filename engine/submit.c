@@ -110,7 +110,7 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * the statement runs on the calling thread itself, with no hand-off to a
  * worker; else it queues like pge_engine_query(). Thread-safe; do not call
  * it from a %NULL-context future callback on one of @engine's threads:
- * there it fails at once with %PGE_ERROR_INVALID_ARGUMENT, since it could
+ * there it fails at once with %PGE_ERROR_WOULD_DEADLOCK, since it could
  * wait for itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set

@@ -785,7 +785,7 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  * outermost transaction.
  *
  * Blocks until `BEGIN` (or `SAVEPOINT`) is done. Thread-safe, but refuses
- * (%PGE_ERROR_INVALID_ARGUMENT) on one of @engine's own worker threads.
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the transaction, or %NULL with
  *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
@@ -1036,7 +1036,7 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * @error: return location for a #GError
  *
  * pge_transaction_query() and pge_future_wait() in one call. Blocks until
- * the result is in. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
+ * the result is in. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
  * the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -1071,7 +1071,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
  * Runs @script inside @tx, after everything queued in it before, and
  * blocks until it is done. %NULL @script is %PGE_ERROR_INVALID_ARGUMENT;
  * an ended transaction %PGE_ERROR_TRANSACTION_STATE. Thread-safe, but
- * refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker threads.
+ * refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
  *
@@ -1362,7 +1362,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * statement's error (whose SQLSTATE the error carries). A server error at
  * COMMIT (deferred constraint, serialization failure), a lost connection
  * (%PGE_ERROR_CONNECTION) or a closed engine (%PGE_ERROR_CLOSED) also
- * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on
+ * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on
  * one of the engine's own worker threads.
  *
  * Returns: %TRUE if @tx is committed
@@ -1389,7 +1389,7 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * closed engine count as success: the server has rolled back. Blocks
  * until the server answers and, for an outermost transaction, until the
  * worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
- * already ended. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
+ * already ended. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
  * the engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -1546,7 +1546,7 @@ retry_backoff (guint attempt)
  * retries it sleeps a few milliseconds, with jitter. @func may run more
  * than once, so it must not keep effects from a failed attempt.
  *
- * Blocks. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
+ * Blocks. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
  * @engine's own worker threads.
  *
  * Returns: %TRUE if the block committed (or, nested by default, succeeded)

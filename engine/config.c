@@ -643,20 +643,6 @@ pge_config_snapshot (PgeConfig *config)
   return copy;
 }
 
-/* A new config with @config's current settings, so that work started on
- * another thread sees the settings as they were when it was asked for. */
-PgeConfig *
-pge_config_copy (PgeConfig *config)
-{
-  PgeConfig *copy = g_atomic_rc_box_new0 (PgeConfig);
-  PgeSettings *settings = pge_config_snapshot (config);
-
-  g_mutex_init (&copy->lock);
-  copy->settings = *settings;
-  g_free (settings);   /* its members now belong to copy */
-  return copy;
-}
-
 static gboolean
 validate_node (const PgeNodeSettings *node, GError **error)
 {

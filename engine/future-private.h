@@ -25,7 +25,5 @@ G_GNUC_INTERNAL gboolean   pge_future_resolve    (PgeFuture *future,
 G_GNUC_INTERNAL void       pge_future_set_hooks  (PgeFuture            *future,
                                                   const PgeFutureHooks *hooks,
                                                   gpointer              data);
-G_GNUC_INTERNAL gboolean   pge_future_peek_error (PgeFuture    *future,
-                                                  const GError **error);
 
 G_END_DECLS

@@ -251,23 +251,6 @@ future_dup_hook_data (PgeFuture *future, const PgeFutureHooks **hooks)
   return data;
 }
 
-/* For composite operations that must look at a step's outcome without
- * copying it. Only valid once the future is done; the error stays owned by
- * the future. */
-gboolean
-pge_future_peek_error (PgeFuture *future, const GError **error)
-{
-  gboolean failed;
-
-  g_mutex_lock (&future->lock);
-  g_assert (future->done);
-  failed = future->error != NULL;
-  if (error != NULL)
-    *error = future->error;
-  g_mutex_unlock (&future->lock);
-  return failed;
-}
-
 /**
  * pge_future_wait:
  * @future: a #PgeFuture

@@ -25,10 +25,6 @@ G_GNUC_INTERNAL PgeTransaction *pge_transaction_dup_current (PgeEngine *engine);
 /* A new reference, or NULL if @tx is being finalized (its count hit 0). */
 G_GNUC_INTERNAL PgeTransaction *pge_transaction_try_ref   (PgeTransaction *tx);
 
-/* The lease that pins @tx's worker (shared by savepoint-nested inner
- * transactions with their outermost parent); transfer none. */
-G_GNUC_INTERNAL PgeLease       *pge_transaction_get_lease (PgeTransaction *tx);
-
 /* TRUE while @tx can take statements (not committed, not rolled back). */
 G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 

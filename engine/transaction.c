@@ -509,12 +509,6 @@ pge_transaction_get_savepoint_epoch (PgeTransaction *tx)
   return epoch;
 }
 
-PgeLease *
-pge_transaction_get_lease (PgeTransaction *tx)
-{
-  return tx->shared->lease;
-}
-
 gboolean
 pge_transaction_is_open (PgeTransaction *tx)
 {

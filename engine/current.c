@@ -118,3 +118,21 @@ pge_current_remove (PgeCurrent *current, gpointer item)
     }
   g_mutex_unlock (&current->lock);
 }
+
+/* The try_ref of every kind of item (transactions, sessions): adds one to
+ * the atomic count @ref unless it already hit zero, that is unless the
+ * item is being finalized on another thread (it leaves the stacks then). */
+gboolean
+pge_current_try_ref (gint *ref)
+{
+  gint old;
+
+  do
+    {
+      old = g_atomic_int_get (ref);
+      if (old == 0)
+        return FALSE;
+    }
+  while (!g_atomic_int_compare_and_exchange (ref, old, old + 1));
+  return TRUE;
+}

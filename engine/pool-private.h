@@ -117,7 +117,6 @@ typedef enum {
 
 G_GNUC_INTERNAL PgePool  *pge_pool_new        (const PgeNodeSettings *node,
                                                const PgeSettings     *settings);
-G_GNUC_INTERNAL PgePool  *pge_pool_ref        (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_unref      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_start_janitor (PgePool *pool);
 G_GNUC_INTERNAL gboolean  pge_pool_wait_started  (PgePool *pool, GError **error);

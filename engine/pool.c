@@ -118,7 +118,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   return pool;
 }
 
-PgePool *
+static PgePool *
 pge_pool_ref (PgePool *pool)
 {
   g_atomic_ref_count_inc (&pool->ref);

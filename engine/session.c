@@ -14,7 +14,7 @@
  * from the transactions'); submit.c routes that thread's engine-level
  * calls into it when it has no current transaction, and transaction.c
  * begins that thread's transactions on the session's connection. Entries
- * are weak, hence the try_ref as in transaction.c.
+ * are weak, hence the try_ref (pge_current_try_ref(), as in transaction.c).
  *
  * Threads: `ended` is atomic; the lease has its own lock (queue_lock).
  * No other state changes after creation.
@@ -33,7 +33,7 @@
 #include "session-private.h"
 
 struct _PgeSession {
-  gint       ref;      /* atomic; see session_try_ref() */
+  gint       ref;      /* atomic; see pge_current_try_ref() */
   PgeEngine *engine;   /* owned */
   PgeLease  *lease;    /* owned; immutable */
   gint       ended;    /* atomic */
@@ -52,16 +52,8 @@ static gpointer
 session_try_ref (gpointer data)
 {
   PgeSession *session = data;
-  gint old;
 
-  do
-    {
-      old = g_atomic_int_get (&session->ref);
-      if (old == 0)
-        return NULL;
-    }
-  while (!g_atomic_int_compare_and_exchange (&session->ref, old, old + 1));
-  return session;
+  return pge_current_try_ref (&session->ref) ? session : NULL;
 }
 
 PgeSession *

@@ -22,9 +22,6 @@ G_GNUC_INTERNAL PgeResult      *pge_transaction_run_sync  (PgeTransaction *tx,
  * or NULL. */
 G_GNUC_INTERNAL PgeTransaction *pge_transaction_dup_current (PgeEngine *engine);
 
-/* A new reference, or NULL if @tx is being finalized (its count hit 0). */
-G_GNUC_INTERNAL PgeTransaction *pge_transaction_try_ref   (PgeTransaction *tx);
-
 /* TRUE while @tx can take statements (not committed, not rolled back). */
 G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 

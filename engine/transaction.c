@@ -108,7 +108,7 @@ typedef struct {
 } TxShared;
 
 struct _PgeTransaction {
-  gint            ref;             /* atomic; see pge_transaction_try_ref() */
+  gint            ref;             /* atomic; see pge_current_try_ref() */
   PgeEngine      *engine;          /* owned */
   PgeTransaction *parent;          /* owned; NULL for an outermost transaction */
   TxShared       *shared;          /* owned */
@@ -143,6 +143,16 @@ G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_t
 
 /* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */
 static GPrivate submit_depth = G_PRIVATE_INIT (NULL);
+
+/* A new reference, or NULL if @data (a transaction) is being finalized:
+ * the current stacks hold weak entries (current.c). */
+static gpointer
+pge_transaction_try_ref (gpointer data)
+{
+  PgeTransaction *tx = data;
+
+  return pge_current_try_ref (&tx->ref) ? tx : NULL;
+}
 
 /* --------------------------------------------------------------- shared */
 
@@ -461,7 +471,7 @@ pge_transaction_run_sync (PgeTransaction *tx, PgeJob *job, GError **error)
 PgeTransaction *
 pge_transaction_dup_current (PgeEngine *engine)
 {
-  return pge_current_dup (pge_engine_get_current (engine), (gpointer (*) (gpointer)) pge_transaction_try_ref);
+  return pge_current_dup (pge_engine_get_current (engine), pge_transaction_try_ref);
 }
 
 /* Runs @sql (one statement) inside @tx and waits. For savepoint.c too. */
@@ -481,21 +491,6 @@ pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
       return FALSE;
     }
   return TRUE;
-}
-
-PgeTransaction *
-pge_transaction_try_ref (PgeTransaction *tx)
-{
-  gint old;
-
-  do
-    {
-      old = g_atomic_int_get (&tx->ref);
-      if (old == 0)
-        return NULL;
-    }
-  while (!g_atomic_int_compare_and_exchange (&tx->ref, old, old + 1));
-  return tx;
 }
 
 guint

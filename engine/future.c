@@ -82,6 +82,12 @@ pge_future_new_error (GError *error)
   return future;
 }
 
+PgeFuture *
+pge_future_new_invalid (const char *message)
+{
+  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
+}
+
 /**
  * pge_future_ref:
  * @future: a #PgeFuture

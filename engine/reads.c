@@ -17,12 +17,6 @@
 #include "transaction-private.h"
 
 static PgeFuture *
-invalid_future (const char *message)
-{
-  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
-}
-
-static PgeFuture *
 submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, PgeParams *params)
 {
   g_autoptr(PgeTransaction) tx = NULL;
@@ -30,7 +24,7 @@ submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, 
   GError *error = NULL;
 
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   if (!pge_engine_check_open (engine, &error))
     return pge_future_new_error (error);
   job = pge_job_new_query (sql, params);

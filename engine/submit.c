@@ -60,12 +60,6 @@ pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
   return pge_dispatch_run_sync (pge_engine_get_primary (engine), job, error);
 }
 
-static PgeFuture *
-invalid_future (const char *message)
-{
-  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
-}
-
 /**
  * pge_engine_query:
  * @engine: a #PgeEngine
@@ -92,7 +86,7 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
 
   g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   return pge_engine_submit (engine, job);
 }
@@ -159,13 +153,13 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
 
   g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (node == NULL)
-    return invalid_future ("the node name is NULL");
+    return pge_future_new_invalid ("the node name is NULL");
   pool = pge_engine_get_node (engine, node);
   if (pool == NULL)
     return pge_future_new_error (g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                                               "no node is called \"%s\"", node));
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   pge_dispatch_submit (pool, job, FALSE);
   return pge_future_ref (job->future);
@@ -289,7 +283,7 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
     {
       if (notify != NULL)
         notify (user_data);
-      return invalid_future ("the worker function is NULL");
+      return pge_future_new_invalid ("the worker function is NULL");
     }
   call = g_new0 (UserCall, 1);
   call->func = func;

@@ -1009,8 +1009,7 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
 
   g_return_val_if_fail (tx != NULL, NULL);
   if (sql == NULL)
-    return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                                      "the SQL is NULL"));
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   pge_transaction_submit (tx, job);
   return pge_future_ref (job->future);

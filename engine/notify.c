@@ -16,11 +16,8 @@
 #include <string.h>
 
 #include "engine-private.h"
+#include "identifier-private.h"   /* PGE_NAME_MAX */
 #include "notifier-private.h"
-
-/* PostgreSQL's NAMEDATALEN - 1: a longer name would be truncated by the
- * server, and two long names could become one channel. */
-#define CHANNEL_MAX 63
 
 static gboolean
 channel_check (const char *channel, GError **error)
@@ -31,7 +28,9 @@ channel_check (const char *channel, GError **error)
     why = "the channel name is NULL";
   else if (*channel == '\0')
     why = "the channel name is empty";
-  else if (strlen (channel) > CHANNEL_MAX)
+  /* A longer name would be truncated by the server, and two long names
+   * could become one channel. */
+  else if (strlen (channel) > PGE_NAME_MAX)
     why = "the channel name is longer than 63 bytes";
   else if (!g_utf8_validate (channel, -1, NULL))
     why = "the channel name is not valid UTF-8";

@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include "identifier-private.h"
 #include "transaction-private.h"
 
 struct _PgeSavepoint {

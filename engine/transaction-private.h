@@ -31,11 +31,6 @@ G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 G_GNUC_INTERNAL gboolean        pge_transaction_run_sql   (PgeTransaction *tx,
                                                            const char     *sql,
                                                            GError        **error);
-/* `[A-Za-z0-9_]+`, at most 63 bytes: safe to put between double quotes. */
-G_GNUC_INTERNAL gboolean        pge_identifier_is_valid   (const char *name);
-/* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
-G_GNUC_INTERNAL gboolean        pge_identifier_check      (const char *name,
-                                                           GError    **error);
 /* Counts the statements of the user's that released or rolled back to a
  * savepoint in @tx's server transaction: a savepoint made before the
  * count last moved may be gone. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "errors-private.h"
+#include "identifier-private.h"
 #include "logging-private.h"
 #include "params-private.h"
 #include "redact-private.h"

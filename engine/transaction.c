@@ -1682,15 +1682,30 @@ pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError *
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* What an asynchronous commit or rollback ends, and which of the two it
+ * is: told by the caller, not read back from the task's source tag. */
+typedef struct {
+  PgeTransaction *tx;      /* owned */
+  gboolean        commit;
+} AsyncEnd;
+
+static void
+async_end_free (gpointer data)
+{
+  AsyncEnd *call = data;
+
+  pge_transaction_unref (call->tx);
+  g_free (call);
+}
+
 static void
 transaction_end_done (GTask *task, PgeResult *result, GError *error)
 {
-  PgeTransaction *tx = g_task_get_task_data (task);
-  gboolean commit = g_task_get_source_tag (task) == pge_transaction_commit_async;
+  AsyncEnd *call = g_task_get_task_data (task);
   GError *local = NULL;
 
   g_clear_pointer (&result, pge_result_unref);
-  if (tx_end_complete (tx, commit, TRUE, error, &local))
+  if (tx_end_complete (call->tx, call->commit, TRUE, error, &local))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, local);
@@ -1698,6 +1713,7 @@ transaction_end_done (GTask *task, PgeResult *result, GError *error)
 
 static void
 transaction_end_async (PgeTransaction     *tx,
+                       gboolean            commit,
                        gpointer            source_tag,
                        const char         *name,
                        GCancellable       *cancellable,
@@ -1707,12 +1723,16 @@ transaction_end_async (PgeTransaction     *tx,
   GTask *task = pge_async_task_new (tx->engine, source_tag, name, cancellable, callback, user_data);
   g_autoptr(PgeJob) job = NULL;
   GError *error = NULL;
+  AsyncEnd *call;
 
   /* Cancelled before it started: nothing was sent, @tx is still open. */
   if (task == NULL)
     return;
-  g_task_set_task_data (task, pge_transaction_ref (tx), (GDestroyNotify) pge_transaction_unref);
-  job = tx_end_begin (tx, source_tag == pge_transaction_commit_async, TRUE, &error);
+  call = g_new0 (AsyncEnd, 1);
+  call->tx = pge_transaction_ref (tx);
+  call->commit = commit;
+  g_task_set_task_data (task, call, async_end_free);
+  job = tx_end_begin (tx, commit, TRUE, &error);
   if (job == NULL)
     {
       g_task_return_error (task, error);
@@ -1751,7 +1771,7 @@ pge_transaction_commit_async (PgeTransaction     *tx,
                               gpointer            user_data)
 {
   g_return_if_fail (tx != NULL);
-  transaction_end_async (tx, pge_transaction_commit_async, "pge_transaction_commit_async",
+  transaction_end_async (tx, TRUE, pge_transaction_commit_async, "pge_transaction_commit_async",
                          cancellable, callback, user_data);
 }
 
@@ -1804,7 +1824,7 @@ pge_transaction_rollback_async (PgeTransaction     *tx,
                                 gpointer            user_data)
 {
   g_return_if_fail (tx != NULL);
-  transaction_end_async (tx, pge_transaction_rollback_async, "pge_transaction_rollback_async",
+  transaction_end_async (tx, FALSE, pge_transaction_rollback_async, "pge_transaction_rollback_async",
                          cancellable, callback, user_data);
 }
 

@@ -80,7 +80,11 @@ typedef struct {
  */
 G_DEFINE_BOXED_TYPE (PgeAtomic, pge_atomic, pge_atomic_ref, pge_atomic_unref)
 
-/* Savepoint names only need to be unique within a transaction. */
+/* Savepoint names only need to be unique within a transaction. Global and
+ * atomic, with a reason: it is a name source, not state of any engine (no
+ * engine reads it back, so nothing to create or destroy with one), and a
+ * wrap after 2^32 names is harmless since no transaction holds that many
+ * atomics' savepoints at once. Only g_atomic_int_add() touches it. */
 static guint savepoint_counter = 0;
 
 static void

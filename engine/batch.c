@@ -105,9 +105,12 @@ struct _PgeBatch {
  */
 G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
 
-/* Cursor names only need to be unique per connection; one counter for
- * the process is simpler than one per engine and never repeats in
- * practice (2^32 batches). */
+/* Cursor names only need to be unique per connection. Global and atomic,
+ * with a reason: it is a name source, not state of any engine (nothing
+ * reads it back, so nothing to create or destroy with one), one counter
+ * for the process is simpler than one per engine, and a repeat needs 2^32
+ * batches with the first still open on the same connection. Only
+ * g_atomic_int_add() touches it. */
 static guint cursor_counter = 0;
 
 /* ------------------------------------------------------------- cursor */

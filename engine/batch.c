@@ -782,19 +782,11 @@ batch_async_declared (GTask *task, PgeResult *result, GError *error)
 }
 
 static void
-batch_async_pinned (GTask *task, PgeResult *result, GError *error)
+batch_async_pinned (GTask *task)
 {
   PgeBatch *batch = g_task_get_task_data (task);
   g_autoptr(PgeFuture) declared = NULL;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   declared = batch_submit_call (batch, batch_declare_run);
   pge_async_then (task, declared, batch_async_declared);
 }
@@ -831,7 +823,6 @@ pge_engine_batch_async (PgeEngine          *engine,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   PgeBatch *batch;
   GTask *task;
@@ -851,9 +842,7 @@ pge_engine_batch_async (PgeEngine          *engine,
       return;
     }
   g_task_set_task_data (task, batch, (GDestroyNotify) pge_batch_unref);
-  pin = pge_lease_new_pin_job (batch->cursor->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, batch_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), batch->cursor->lease, batch_async_pinned);
   g_object_unref (task);
 }
 

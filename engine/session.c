@@ -207,19 +207,11 @@ session_call_free (gpointer data)
 }
 
 static void
-session_async_pinned (GTask *task, PgeResult *result, GError *error)
+session_async_pinned (GTask *task)
 {
   SessionCall *call = g_task_get_task_data (task);
   PgeSession *session;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   session = g_new0 (PgeSession, 1);
   session->ref = 1;
   session->engine = pge_engine_ref (call->engine);
@@ -254,7 +246,6 @@ pge_engine_session_async (PgeEngine          *engine,
                           GAsyncReadyCallback callback,
                           gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   SessionCall *call;
   GTask *task;
@@ -275,9 +266,7 @@ pge_engine_session_async (PgeEngine          *engine,
   call->lease = pge_lease_new (pge_engine_get_primary (engine));
   call->lease->reset = TRUE;
   g_task_set_task_data (task, call, session_call_free);
-  pin = pge_lease_new_pin_job (call->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, session_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), call->lease, session_async_pinned);
   g_object_unref (task);
 }
 

@@ -1509,19 +1509,11 @@ begin_async_begun (GTask *task, PgeResult *result, GError *error)
 }
 
 static void
-begin_async_pinned (GTask *task, PgeResult *result, GError *error)
+begin_async_pinned (GTask *task)
 {
   BeginCall *call = g_task_get_task_data (task);
   g_autoptr(PgeJob) job = NULL;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   job = pge_job_new_query (call->sql, NULL);
   pge_dispatch_lease_submit (call->lease, job, FALSE);
   pge_async_then (task, job->future, begin_async_begun);
@@ -1566,7 +1558,6 @@ pge_engine_transaction_async (PgeEngine          *engine,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   BeginCall *call;
   GTask *task;
@@ -1588,9 +1579,7 @@ pge_engine_transaction_async (PgeEngine          *engine,
   call->lease = pge_lease_new (pge_engine_get_primary (engine));
   call->sql = tx_begin_sql (flags);
   g_task_set_task_data (task, call, begin_call_free);
-  pin = pge_lease_new_pin_job (call->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, begin_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), call->lease, begin_async_pinned);
   g_object_unref (task);
 }
 

@@ -82,7 +82,7 @@ pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
 
 /* For a blocking caller's own job, as pge_dispatch_run_sync(). */
 PgeSlot *
-pge_dispatch_lease_submit_sync (PgeLease *lease, PgeJob *job)
+pge_dispatch_lease_submit_or_take (PgeLease *lease, PgeJob *job)
 {
   return pge_lease_submit_or_take (lease, job);
 }

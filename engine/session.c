@@ -93,7 +93,7 @@ session_enqueue (PgeSession *session, PgeJob *job, PgeSlot **taken)
       return;
     }
   if (taken != NULL)
-    *taken = pge_dispatch_lease_submit_sync (session->lease, job);
+    *taken = pge_dispatch_lease_submit_or_take (session->lease, job);
   else
     pge_dispatch_lease_submit (session->lease, job, FALSE);
 }

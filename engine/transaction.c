@@ -427,7 +427,7 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor aut
   /* A blocking caller's own job needs no hooks: nobody else can cancel
    * or wait for it. */
   if (taken != NULL)
-    *taken = pge_dispatch_lease_submit_sync (shared->lease, job);
+    *taken = pge_dispatch_lease_submit_or_take (shared->lease, job);
   else
     pge_dispatch_lease_submit (shared->lease, job, FALSE);
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth));

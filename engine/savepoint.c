@@ -257,7 +257,7 @@ pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (name == NULL)
-    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (tx));
+    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_next_savepoint_id (tx));
   else if (!pge_identifier_check (name, error))
     return NULL;
   if (!pge_transaction_check_open (tx, error))

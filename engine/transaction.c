@@ -649,7 +649,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
   g_autofree char *sql = NULL;
   GError *local = NULL;
 
-  tx->savepoint_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (parent));
+  tx->savepoint_name = g_strdup_printf ("savepoint_%u", pge_transaction_next_savepoint_id (parent));
   sql = g_strdup_printf ("SAVEPOINT \"%s\"", tx->savepoint_name);
   if (!pge_transaction_run_sql (parent, sql, &local))
     {
@@ -1402,20 +1402,20 @@ pge_transaction_is_rolled_back (PgeTransaction *tx)
 /* ------------------------------------------------------------- savepoints */
 
 /**
- * pge_transaction_get_savepoint_id:
+ * pge_transaction_next_savepoint_id:
  * @tx: a #PgeTransaction
  *
- * Hands out the next savepoint number of @tx: 1, 2, 3 ... Inner
- * transactions share the counter of their outermost transaction, so the
- * names `savepoint_<id>` never collide inside one server transaction.
- * Never blocks; thread-safe.
+ * Hands out the next savepoint number of @tx: 1, 2, 3 ... Each call
+ * takes a new number (the counter goes up). Inner transactions share the
+ * counter of their outermost transaction, so the names `savepoint_<id>`
+ * never collide inside one server transaction. Never blocks; thread-safe.
  *
- * Returns: the next id, starting at 1
+ * Returns: the next id, starting at 1; 0 (with a critical) for a %NULL @tx
  *
- * Since: 1.0
+ * Since: 1.2
  */
 guint
-pge_transaction_get_savepoint_id (PgeTransaction *tx)
+pge_transaction_next_savepoint_id (PgeTransaction *tx)
 {
   guint id;
 
@@ -1424,6 +1424,25 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
   id = ++tx->shared->savepoint_id;
   g_mutex_unlock (&tx->shared->lock);
   return id;
+}
+
+/**
+ * pge_transaction_get_savepoint_id:
+ * @tx: a #PgeTransaction
+ *
+ * The same as pge_transaction_next_savepoint_id(), under the name of
+ * 1.0, which reads like a getter: each call takes a new number.
+ *
+ * Returns: the next id, starting at 1
+ *
+ * Since: 1.0
+ * Deprecated: 1.2: Use pge_transaction_next_savepoint_id(), whose name
+ *   says that it takes a new number.
+ */
+guint
+pge_transaction_get_savepoint_id (PgeTransaction *tx)
+{
+  return pge_transaction_next_savepoint_id (tx);
 }
 
 /**

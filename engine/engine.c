@@ -926,7 +926,7 @@ pge_engine_get_router (PgeEngine *engine)
 }
 
 PgeCurrent *
-pge_engine_get_current (PgeEngine *engine)
+pge_engine_get_transaction_registry (PgeEngine *engine)
 {
   return engine->current;
 }

@@ -126,7 +126,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
   if (!pge_engine_check_open (engine, error) ||
       !pge_engine_check_may_block (engine, "pge_engine_session()", error))
     return NULL;
-  if (make_current && pge_current_any (pge_engine_get_current (engine)))
+  if (make_current && pge_current_any (pge_engine_get_transaction_registry (engine)))
     {
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
                            "this thread has a transaction open on this engine: "

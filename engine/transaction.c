@@ -468,7 +468,7 @@ pge_transaction_run_sync (PgeTransaction *tx, PgeJob *job, GError **error)
 PgeTransaction *
 pge_transaction_dup_current (PgeEngine *engine)
 {
-  return pge_current_dup (pge_engine_get_current (engine), pge_transaction_try_ref);
+  return pge_current_dup (pge_engine_get_transaction_registry (engine), pge_transaction_try_ref);
 }
 
 /* Runs @sql (one statement) inside @tx and waits. For savepoint.c too. */
@@ -638,7 +638,7 @@ tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, GError **error)
   shared = tx_shared_new (lease, borrowed);
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
-  pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_transaction_registry (engine), tx);
   return tx;
 }
 
@@ -682,7 +682,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
       g_propagate_error (error, local);
       return NULL;
     }
-  pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_transaction_registry (engine), tx);
   return tx;
 }
 
@@ -870,7 +870,7 @@ tx_finalize (PgeTransaction *tx)
   tx_unlink_from_parent_locked (tx);
   g_mutex_unlock (&tx->shared->lock);
 
-  pge_current_remove (pge_engine_get_current (tx->engine), tx);
+  pge_current_remove (pge_engine_get_transaction_registry (tx->engine), tx);
   if (tx->parent == NULL && was_open && tx->shared->borrowed)
     tx_rollback_borrowed (tx);
   else if (tx->parent == NULL && !ended)
@@ -1193,7 +1193,7 @@ static void
 tx_forget (PgeTransaction *tx, GPtrArray *ended, gboolean async)
 {
   for (guint i = 0; i < ended->len; i++)
-    pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
+    pge_current_remove (pge_engine_get_transaction_registry (tx->engine), ended->pdata[i]);
   if (tx->parent == NULL && async)
     pge_lease_release (tx->shared->lease, FALSE);
   else if (tx->parent == NULL)

@@ -932,7 +932,7 @@ pge_engine_get_transaction_registry (PgeEngine *engine)
 }
 
 PgeCurrent *
-pge_engine_get_sessions (PgeEngine *engine)
+pge_engine_get_session_registry (PgeEngine *engine)
 {
   return engine->sessions;
 }

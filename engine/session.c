@@ -59,7 +59,7 @@ session_try_ref (gpointer data)
 PgeSession *
 pge_session_dup_current (PgeEngine *engine)
 {
-  PgeSession *session = pge_current_dup (pge_engine_get_sessions (engine), session_try_ref);
+  PgeSession *session = pge_current_dup (pge_engine_get_session_registry (engine), session_try_ref);
 
   /* One that ended on another thread is about to leave the stack. */
   if (session != NULL && g_atomic_int_get (&session->ended))
@@ -145,7 +145,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
   session->engine = pge_engine_ref (engine);
   session->lease = g_steal_pointer (&lease);
   if (make_current)
-    pge_current_push (pge_engine_get_sessions (engine), session);
+    pge_current_push (pge_engine_get_session_registry (engine), session);
   return session;
 }
 
@@ -354,7 +354,7 @@ session_finish (PgeSession *session, gboolean wait)
 {
   if (!g_atomic_int_compare_and_exchange (&session->ended, FALSE, TRUE))
     return FALSE;
-  pge_current_remove (pge_engine_get_sessions (session->engine), session);
+  pge_current_remove (pge_engine_get_session_registry (session->engine), session);
   pge_dispatch_lease_end (session->lease, wait);
   return TRUE;
 }

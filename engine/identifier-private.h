@@ -16,7 +16,7 @@ G_BEGIN_DECLS
  * quotes. */
 G_GNUC_INTERNAL gboolean pge_identifier_is_valid (const char *name);
 /* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
-G_GNUC_INTERNAL gboolean pge_identifier_check    (const char *name,
+G_GNUC_INTERNAL gboolean pge_savepoint_name_check    (const char *name,
                                                   GError    **error);
 
 G_END_DECLS

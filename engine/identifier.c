@@ -34,7 +34,7 @@ pge_identifier_is_valid (const char *name)
 }
 
 gboolean
-pge_identifier_check (const char *name, GError **error)
+pge_savepoint_name_check (const char *name, GError **error)
 {
   if (pge_identifier_is_valid (name))
     return TRUE;

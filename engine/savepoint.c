@@ -258,7 +258,7 @@ pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
 
   if (name == NULL)
     name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_next_savepoint_id (tx));
-  else if (!pge_identifier_check (name, error))
+  else if (!pge_savepoint_name_check (name, error))
     return NULL;
   if (!pge_transaction_check_open (tx, error))
     return NULL;

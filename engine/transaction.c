@@ -1471,7 +1471,7 @@ pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GEr
 
   g_return_val_if_fail (tx != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!pge_identifier_check (savepoint_name, error) || !pge_transaction_check_open (tx, error))
+  if (!pge_savepoint_name_check (savepoint_name, error) || !pge_transaction_check_open (tx, error))
     return FALSE;
   sql = g_strdup_printf ("ROLLBACK TO SAVEPOINT \"%s\"", savepoint_name);
   return pge_transaction_run_sql (tx, sql, error);

@@ -791,7 +791,7 @@ fuzz_identifier (Input *in)
   for (const char *p = name; valid && *p != '\0'; p++)
     valid = g_ascii_isalnum (*p) || *p == '_';
   fuzz_check (pge_identifier_is_valid (name) == valid);
-  fuzz_check (pge_identifier_check (name, &error) == valid);
+  fuzz_check (pge_savepoint_name_check (name, &error) == valid);
   fuzz_check (valid ? error == NULL : g_error_matches (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT));
 }
 

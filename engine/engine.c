@@ -208,7 +208,7 @@ engine_link_post (EngineLink *link, const char *node, gboolean up)
 static void
 engine_pool_link (PgePool *pool, gboolean up, gpointer data)
 {
-  engine_link_post (data, pool->name, up);
+  engine_link_post (data, pge_pool_get_name (pool), up);
 }
 
 /* ------------------------------------------------------------ GObject */
@@ -485,10 +485,10 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
 {
   PgePool *pool = pge_pool_new (node, engine->settings);
 
-  pool->owner = engine;
+  pge_pool_set_owner (pool, engine);
   pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);
   g_ptr_array_add (engine->pools, pool);
-  g_hash_table_insert (engine->nodes, pool->name, pool);
+  g_hash_table_insert (engine->nodes, (gpointer) pge_pool_get_name (pool), pool);
 }
 
 /* Validates the settings and starts every worker (they connect in
@@ -518,8 +518,8 @@ engine_start (PgeEngine *engine, GError **error)
     {
       PgePool *pool = engine->pools->pdata[i];
 
-      for (guint j = 0; j < pool->slots->len; j++)
-        pge_worker_start (pool->slots->pdata[j], NULL);
+      for (guint j = 0; j < pge_pool_get_n_slots (pool); j++)
+        pge_worker_start (pge_pool_get_slot (pool, j), NULL);
       pge_pool_start_janitor (pool);
     }
   return TRUE;
@@ -976,9 +976,9 @@ pge_engine_get_server_version (PgeEngine *engine)
   if (engine->pools->len == 0)
     return 0;
   primary = pge_engine_get_primary (engine);
-  for (guint i = 0; i < primary->slots->len; i++)
+  for (guint i = 0; i < pge_pool_get_n_slots (primary); i++)
     {
-      int version = pge_connection_get_server_version (((PgeSlot *) primary->slots->pdata[i])->conn);
+      int version = pge_connection_get_server_version (pge_slot_get_connection (pge_pool_get_slot (primary, i)));
 
       if (version != 0)
         return version;
@@ -1004,7 +1004,7 @@ pge_engine_get_n_workers (PgeEngine *engine)
 
   g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   for (guint i = 0; i < engine->pools->len; i++)
-    n += ((PgePool *) engine->pools->pdata[i])->n_slots;
+    n += pge_pool_get_n_slots (engine->pools->pdata[i]);
   return n;
 }
 

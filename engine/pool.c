@@ -1370,3 +1370,45 @@ pge_lease_owns (PgeLease *lease, PgeConnection *conn)
   return owns;
 }
 
+/* ------------------------------------------- for the files outside the scheduler
+ *
+ * engine.c and session.c set and read what they need of a pool, a slot or
+ * a lease through these, never through the struct bodies, so that those
+ * can live in a header only pool.c, dispatch.c and worker.c include. */
+
+void
+pge_pool_set_owner (PgePool *pool, gconstpointer owner)
+{
+  pool->owner = owner;
+}
+
+const char *
+pge_pool_get_name (PgePool *pool)
+{
+  return pool->name;
+}
+
+guint
+pge_pool_get_n_slots (PgePool *pool)
+{
+  return pool->n_slots;
+}
+
+PgeSlot *
+pge_pool_get_slot (PgePool *pool, guint index)
+{
+  return pool->slots->pdata[index];
+}
+
+PgeConnection *
+pge_slot_get_connection (PgeSlot *slot)
+{
+  return slot->conn;
+}
+
+void
+pge_lease_set_reset (PgeLease *lease)
+{
+  g_assert (lease->slot == NULL);
+  lease->reset = TRUE;
+}

@@ -134,7 +134,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
       return NULL;
     }
   lease = pge_lease_new (pge_engine_get_primary (engine));
-  lease->reset = TRUE;
+  pge_lease_set_reset (lease);
   if (!pge_dispatch_pin_sync (lease, error))
     {
       pge_dispatch_lease_end (lease, TRUE);
@@ -264,7 +264,7 @@ pge_engine_session_async (PgeEngine          *engine,
   call = g_new0 (SessionCall, 1);
   call->engine = pge_engine_ref (engine);
   call->lease = pge_lease_new (pge_engine_get_primary (engine));
-  call->lease->reset = TRUE;
+  pge_lease_set_reset (call->lease);
   g_task_set_task_data (task, call, session_call_free);
   pge_async_pin_then (task, pge_engine_get_primary (engine), call->lease, session_async_pinned);
   g_object_unref (task);

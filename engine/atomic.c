@@ -534,7 +534,9 @@ check_queries (GPtrArray *queries)
  * pipeline mode: `BEGIN`, the queries, `COMMIT`, one Sync) on one worker.
  *
  * On a thread with a current transaction on the engine, the run goes into
- * that transaction, after the statements queued before it, and uses
+ * that transaction, after the statements queued before it (on one with a
+ * current session and no transaction, onto the session's connection, as
+ * a transaction of its own), and inside a transaction it uses
  * `SAVEPOINT` / `RELEASE SAVEPOINT` instead of `BEGIN` / `COMMIT`: on
  * failure only the atomic's work is rolled back and the transaction stays
  * usable; on success its work commits or rolls back with the transaction.

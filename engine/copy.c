@@ -1,8 +1,9 @@
 /* copy.c — COPY ... FROM STDIN and COPY ... TO STDOUT as jobs.
  *
  * A COPY is ONE job (PGE_JOB_CALL) routed like a query: to the calling
- * thread's current transaction if it has one, to a given transaction's
- * pinned worker (pge_transaction_copy_*), else to any worker; `_sync`
+ * thread's current transaction if it has one, else its current session,
+ * to a given transaction's pinned worker (pge_transaction_copy_*), else
+ * to any worker; `_sync`
  * calls may run it on the calling thread (the direct path). The job
  * calls pge_connection_copy(), which owns the protocol loop; this file
  * only adapts streams and user callbacks to it and checks arguments.

@@ -174,7 +174,8 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  *
  * Runs @script and blocks until it is done. Outside a transaction the
  * statements run as one implicit transaction: if one fails, none stays.
- * Inside the thread's current transaction, it runs there. Thread-safe.
+ * Inside the thread's current transaction, it runs there; in its current
+ * session (and no transaction), on the session's connection. Thread-safe.
  *
  * Returns: %TRUE on success
  *
@@ -264,7 +265,8 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * connection idle and must not close it; a connection left mid-protocol is
  * replaced, one left inside a transaction is rolled back (unless this runs
  * inside the thread's current transaction, where it runs on its
- * connection).
+ * connection). In the thread's current session (and no transaction) it
+ * runs on the session's connection.
  * pge_future_cancel() sends a cancel request to whatever @func is running.
  * Thread-safe; never blocks.
  *

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pgengine.h"
+#include "pool-private.h"
 
 G_BEGIN_DECLS
 
@@ -56,5 +57,20 @@ G_GNUC_INTERNAL void   pge_async_then_full      (GTask       *task,
                                                  PgeFuture   *future,
                                                  PgeAsyncStep step,
                                                  gboolean     cancels);
+
+/* The step after a lease is pinned: runs in the task's context only when
+ * the pin succeeded and the task's GCancellable was not cancelled. */
+typedef void (*PgeAsyncPinned) (GTask *task);
+
+/* The first step of every `_async` call that needs a connection of its
+ * own (a transaction, a session, a batch): queues @lease's PIN job on
+ * @pool (a lease request that waits its turn like any job; no thread
+ * waits for it) and then runs @pinned. A failed pin returns its error,
+ * a cancelled one G_IO_ERROR_CANCELLED, and @pinned is not called; what
+ * was pinned is the caller's to release (its task data). */
+G_GNUC_INTERNAL void   pge_async_pin_then       (GTask         *task,
+                                                 PgePool       *pool,
+                                                 PgeLease      *lease,
+                                                 PgeAsyncPinned pinned);
 
 G_END_DECLS

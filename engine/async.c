@@ -9,9 +9,12 @@
  * No `_async` call ever uses a thread of its own, nor one of GIO's pool:
  * every one is a chain of the engine's own jobs. Each step queues a job
  * (non-blocking), and pge_async_then() runs the next step in the task's
- * context when the job's PgeFuture is done: a transaction is a PIN job
- * (a queued lease request that waits its turn like any job), then BEGIN on
- * the lease, then the task returns; a commit is its COMMIT job; an engine
+ * context when the job's PgeFuture is done. The calls that need a
+ * connection of their own (a transaction, a session, a batch) all start
+ * with pge_async_pin_then(): the PIN job (a queued lease request that
+ * waits its turn like any job), and the shared prologue of its step (a
+ * failed or cancelled pin returns the error). A transaction is a PIN job,
+ * then BEGIN on the lease, then the task returns; a commit is its COMMIT job; an engine
  * waits for each node's "started" future (resolved by the worker threads
  * once their first connection attempt is over). While a step waits, the
  * GCancellable is connected to pge_future_cancel() of that step's future:
@@ -38,14 +41,31 @@
 #include "config.h"
 
 #include "async-private.h"
+#include "dispatch-private.h"
 
 /* ------------------------------------------------------ following futures */
 
 typedef struct {
-  GTask       *task;        /* owned */
-  PgeAsyncStep step;
-  gulong       cancel_id;
+  GTask         *task;        /* owned */
+  PgeAsyncStep   step;        /* one of step and pinned */
+  PgeAsyncPinned pinned;
+  gulong         cancel_id;
 } Follow;
+
+/* The prologue every "lease pinned" step shares: a failed or cancelled
+ * pin returns the task's error, else the next step runs. The lease is the
+ * caller's: its task data lets it go if no step takes it. */
+static void
+follow_pinned (Follow *follow, PgeResult *result, GError *error)
+{
+  GTask *task = follow->task;
+
+  g_clear_pointer (&result, pge_result_unref);
+  if (error != NULL)
+    g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
+  else if (!g_task_return_error_if_cancelled (task))
+    follow->pinned (task);
+}
 
 static void
 follow_done (PgeFuture *future, gpointer user_data)
@@ -58,7 +78,10 @@ follow_done (PgeFuture *future, gpointer user_data)
   /* Safe here, in the task's context: see the top of the file. */
   if (cancellable != NULL)
     g_cancellable_disconnect (cancellable, follow->cancel_id);
-  follow->step (follow->task, result, error);
+  if (follow->pinned != NULL)
+    follow_pinned (follow, result, error);
+  else
+    follow->step (follow->task, result, error);
   g_object_unref (follow->task);
   g_free (follow);
 }
@@ -69,20 +92,15 @@ follow_cancelled (GCancellable *cancellable, gpointer user_data)
   pge_future_cancel (user_data);
 }
 
-void
-pge_async_then (GTask *task, PgeFuture *future, PgeAsyncStep step)
-{
-  pge_async_then_full (task, future, step, TRUE);
-}
-
-void
-pge_async_then_full (GTask *task, PgeFuture *future, PgeAsyncStep step, gboolean cancels)
+static void
+follow_future (GTask *task, PgeFuture *future, PgeAsyncStep step, PgeAsyncPinned pinned, gboolean cancels)
 {
   GCancellable *cancellable = cancels ? g_task_get_cancellable (task) : NULL;
   Follow *follow = g_new0 (Follow, 1);
 
   follow->task = g_object_ref (task);
   follow->step = step;
+  follow->pinned = pinned;
   /* Connected before the callback is registered: the task's context may be
    * run by another thread, which could otherwise see follow_done() before
    * cancel_id is set. If the cancellable is already cancelled, the handler
@@ -92,6 +110,27 @@ pge_async_then_full (GTask *task, PgeFuture *future, PgeAsyncStep step, gboolean
                                                pge_future_ref (future),
                                                (GDestroyNotify) pge_future_unref);
   pge_future_on_done (future, g_task_get_context (task), follow_done, follow, NULL);
+}
+
+void
+pge_async_then (GTask *task, PgeFuture *future, PgeAsyncStep step)
+{
+  follow_future (task, future, step, NULL, TRUE);
+}
+
+void
+pge_async_then_full (GTask *task, PgeFuture *future, PgeAsyncStep step, gboolean cancels)
+{
+  follow_future (task, future, step, NULL, cancels);
+}
+
+void
+pge_async_pin_then (GTask *task, PgePool *pool, PgeLease *lease, PgeAsyncPinned pinned)
+{
+  g_autoptr(PgeJob) pin = pge_lease_new_pin_job (lease);
+
+  pge_dispatch_submit (pool, pin, FALSE);
+  follow_future (task, pin->future, NULL, pinned, TRUE);
 }
 
 static void

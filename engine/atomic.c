@@ -80,7 +80,11 @@ typedef struct {
  */
 G_DEFINE_BOXED_TYPE (PgeAtomic, pge_atomic, pge_atomic_ref, pge_atomic_unref)
 
-/* Savepoint names only need to be unique within a transaction. */
+/* Savepoint names only need to be unique within a transaction. Global and
+ * atomic, with a reason: it is a name source, not state of any engine (no
+ * engine reads it back, so nothing to create or destroy with one), and a
+ * wrap after 2^32 names is harmless since no transaction holds that many
+ * atomics' savepoints at once. Only g_atomic_int_add() touches it. */
 static guint savepoint_counter = 0;
 
 static void
@@ -389,7 +393,7 @@ pge_engine_atomic (PgeEngine *engine)
 {
   PgeAtomic *atomic;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   atomic = g_atomic_rc_box_new0 (PgeAtomic);
   atomic->engine = pge_engine_ref (engine);
   g_mutex_init (&atomic->queries_lock);
@@ -530,7 +534,9 @@ check_queries (GPtrArray *queries)
  * pipeline mode: `BEGIN`, the queries, `COMMIT`, one Sync) on one worker.
  *
  * On a thread with a current transaction on the engine, the run goes into
- * that transaction, after the statements queued before it, and uses
+ * that transaction, after the statements queued before it (on one with a
+ * current session and no transaction, onto the session's connection, as
+ * a transaction of its own), and inside a transaction it uses
  * `SAVEPOINT` / `RELEASE SAVEPOINT` instead of `BEGIN` / `COMMIT`: on
  * failure only the atomic's work is rolled back and the transaction stays
  * usable; on success its work commits or rolls back with the transaction.
@@ -599,7 +605,7 @@ pge_atomic_run (PgeAtomic *atomic)
  *
  * pge_atomic_run() and pge_future_wait() in one call: blocks until the
  * run is over. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and runs
+ * %NULL-context future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK and runs
  * nothing, since it could wait for itself: use pge_atomic_run() there.
  *
  * Returns: %TRUE if every query ran and the work was committed (or, inside

@@ -105,9 +105,12 @@ struct _PgeBatch {
  */
 G_DEFINE_BOXED_TYPE (PgeBatch, pge_batch, pge_batch_ref, pge_batch_unref)
 
-/* Cursor names only need to be unique per connection; one counter for
- * the process is simpler than one per engine and never repeats in
- * practice (2^32 batches). */
+/* Cursor names only need to be unique per connection. Global and atomic,
+ * with a reason: it is a name source, not state of any engine (nothing
+ * reads it back, so nothing to create or destroy with one), one counter
+ * for the process is simpler than one per engine, and a repeat needs 2^32
+ * batches with the first still open on the same connection. Only
+ * g_atomic_int_add() touches it. */
 static guint cursor_counter = 0;
 
 /* ------------------------------------------------------------- cursor */
@@ -414,7 +417,7 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * 2147483647 is %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
  *
  * Thread-safe. On one of @engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT: it could wait for
+ * future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK: it could wait for
  * itself.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
@@ -427,7 +430,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
 {
   g_autoptr(PgeTransaction) tx = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   tx = pge_transaction_dup_current (engine);
   return batch_new (engine, tx, sql, params, batch_size, error);
@@ -450,7 +453,7 @@ pge_engine_batch (PgeEngine *engine, const char *sql, PgeParams *params, guint b
  * server's error and aborts @tx, as any failed statement does.
  *
  * Blocks until the cursor is declared. Thread-safe, except on one of the
- * engine's own worker threads, where it fails with %PGE_ERROR_INVALID_ARGUMENT.
+ * engine's own worker threads, where it fails with %PGE_ERROR_WOULD_DEADLOCK.
  *
  * Returns: (transfer full) (nullable): the batch, or %NULL with @error set
  *
@@ -632,7 +635,7 @@ pge_batch_fetch (PgeBatch *batch)
  *
  * Blocks until the chunk is in, which with prefetch is usually at once.
  * Thread-safe. On one of the engine's own worker threads (a %NULL-context
- * future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT, since it could wait
+ * future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK, since it could wait
  * for itself: use pge_batch_fetch() there.
  *
  * Returns: (transfer full) (nullable): the rows, or %NULL at the end or
@@ -671,7 +674,7 @@ pge_batch_next (PgeBatch *batch, GError **error)
  * transaction is rolled back and the worker freed all the same).
  *
  * Blocks. Thread-safe. On one of the engine's own worker threads (a
- * %NULL-context future callback) it fails with %PGE_ERROR_INVALID_ARGUMENT and
+ * %NULL-context future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK and
  * leaves the batch open: drop the reference there instead, which never
  * blocks (and rolls back).
  *
@@ -779,19 +782,11 @@ batch_async_declared (GTask *task, PgeResult *result, GError *error)
 }
 
 static void
-batch_async_pinned (GTask *task, PgeResult *result, GError *error)
+batch_async_pinned (GTask *task)
 {
   PgeBatch *batch = g_task_get_task_data (task);
   g_autoptr(PgeFuture) declared = NULL;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   declared = batch_submit_call (batch, batch_declare_run);
   pge_async_then (task, declared, batch_async_declared);
 }
@@ -828,7 +823,6 @@ pge_engine_batch_async (PgeEngine          *engine,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   PgeBatch *batch;
   GTask *task;
@@ -848,9 +842,7 @@ pge_engine_batch_async (PgeEngine          *engine,
       return;
     }
   g_task_set_task_data (task, batch, (GDestroyNotify) pge_batch_unref);
-  pin = pge_lease_new_pin_job (batch->cursor->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, batch_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), batch->cursor->lease, batch_async_pinned);
   g_object_unref (task);
 }
 
@@ -870,7 +862,7 @@ pge_engine_batch_async (PgeEngine          *engine,
 PgeBatch *
 pge_engine_batch_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_batch_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

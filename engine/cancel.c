@@ -60,7 +60,7 @@ pge_cancel_handle_new (PGconn *conn, const char *label)
   return handle;
 }
 
-PgeCancelHandle *
+static PgeCancelHandle *
 pge_cancel_handle_ref (PgeCancelHandle *handle)
 {
   g_atomic_ref_count_inc (&handle->ref);

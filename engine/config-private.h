@@ -58,7 +58,6 @@ typedef struct {
 #define PGE_DEFAULT_SHRINK_IDLE_MS 60000
 
 G_GNUC_INTERNAL PgeSettings *pge_config_snapshot (PgeConfig *config);
-G_GNUC_INTERNAL PgeConfig   *pge_config_copy     (PgeConfig *config);
 G_GNUC_INTERNAL gboolean     pge_settings_validate (const PgeSettings *settings, GError **error);
 G_GNUC_INTERNAL void         pge_settings_free   (PgeSettings *settings);
 

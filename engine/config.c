@@ -57,7 +57,7 @@ node_settings_new (const char *name, const char *conninfo, guint n_workers)
 {
   PgeNodeSettings *node = g_new0 (PgeNodeSettings, 1);
 
-  node->name = g_strdup (name);
+  node->name = g_strdup (name ? name : "");  /* NULL: reported as empty by pge_engine_new() */
   node->conninfo = g_strdup (conninfo ? conninfo : "");
   node->n_workers = n_workers;
   return node;
@@ -462,7 +462,8 @@ pge_config_set_log_responses (PgeConfig *config, gboolean enabled)
  * @name: an extension name, e.g. "pgcrypto"
  *
  * pge_engine_new() runs `CREATE EXTENSION IF NOT EXISTS` for it (quoted as
- * an identifier) and fails if the server cannot. Thread-safe.
+ * an identifier) and fails if the server cannot; it reports an empty or
+ * %NULL @name as %PGE_ERROR_INVALID_ARGUMENT. Thread-safe.
  *
  * Since: 1.0
  */
@@ -470,9 +471,10 @@ void
 pge_config_add_extension (PgeConfig *config, const char *name)
 {
   g_return_if_fail (config != NULL);
-  g_return_if_fail (name != NULL);
+  /* Data, not a programmer error: a binding may pass None. Kept as an
+   * empty name, which pge_engine_new() reports. */
   g_mutex_lock (&config->lock);
-  g_ptr_array_add (config->settings.extensions, g_strdup (name));
+  g_ptr_array_add (config->settings.extensions, g_strdup (name ? name : ""));
   g_mutex_unlock (&config->lock);
 }
 
@@ -484,8 +486,9 @@ pge_config_add_extension (PgeConfig *config, const char *name)
  * @n_workers: its worker count, 1 to 1024
  *
  * Adds an extra node, such as a read replica. Queries go there only when
- * asked by name. pge_engine_new() rejects an empty or repeated name, or
- * "primary", the main node's own name. Thread-safe.
+ * asked by name. pge_engine_new() rejects (%PGE_ERROR_INVALID_ARGUMENT) an
+ * empty, %NULL or repeated name, or "primary", the main node's own name.
+ * Thread-safe.
  *
  * Since: 1.0
  */
@@ -493,7 +496,6 @@ void
 pge_config_add_node (PgeConfig *config, const char *name, const char *conninfo, guint n_workers)
 {
   g_return_if_fail (config != NULL);
-  g_return_if_fail (name != NULL);
   g_mutex_lock (&config->lock);
   g_ptr_array_add (config->settings.nodes, node_settings_new (name, conninfo, n_workers));
   g_mutex_unlock (&config->lock);
@@ -528,7 +530,6 @@ pge_config_add_replica (PgeConfig *config, const char *name, const char *conninf
   PgeNodeSettings *node;
 
   g_return_if_fail (config != NULL);
-  g_return_if_fail (name != NULL);
   node = node_settings_new (name, conninfo, n_workers);
   node->replica = TRUE;
   g_mutex_lock (&config->lock);
@@ -920,20 +921,6 @@ pge_config_snapshot (PgeConfig *config)
   g_mutex_unlock (&config->lock);
   if (copy->log_responses)
     copy->log_queries = TRUE;
-  return copy;
-}
-
-/* A new config with @config's current settings, so that work started on
- * another thread sees the settings as they were when it was asked for. */
-PgeConfig *
-pge_config_copy (PgeConfig *config)
-{
-  PgeConfig *copy = g_atomic_rc_box_new0 (PgeConfig);
-  PgeSettings *settings = pge_config_snapshot (config);
-
-  g_mutex_init (&copy->lock);
-  copy->settings = *settings;
-  g_free (settings);   /* its members now belong to copy */
   return copy;
 }
 

@@ -89,9 +89,6 @@ G_GNUC_INTERNAL void           pge_connection_pipeline_end  (PgeConnection *conn
 
 /* Lower-level pieces, for job functions that drive libpq themselves. */
 G_GNUC_INTERNAL gboolean       pge_connection_wait_for_result (PgeConnection *conn);
-G_GNUC_INTERNAL PgeResult     *pge_connection_collect    (PgeConnection *conn,
-                                                          gboolean       simple,
-                                                          GError       **error);
 G_GNUC_INTERNAL GError        *pge_connection_error_from_result (PgeConnection  *conn,
                                                                  const PGresult *res);
 G_GNUC_INTERNAL void           pge_connection_log        (PgeConnection *conn,

@@ -885,7 +885,7 @@ timeout_error (PgeConnection *conn)
 /* For the holder: reads every result of what was just sent (in pipeline
  * mode: of one command). Keeps the last non-error one; reports the first
  * error. COPY is refused without hanging. */
-PgeResult *
+static PgeResult *
 pge_connection_collect (PgeConnection *conn, gboolean simple, GError **error)
 {
   PGresult *last = NULL;

@@ -1,8 +1,9 @@
 /* copy.c — COPY ... FROM STDIN and COPY ... TO STDOUT as jobs.
  *
  * A COPY is ONE job (PGE_JOB_CALL) routed like a query: to the calling
- * thread's current transaction if it has one, to a given transaction's
- * pinned worker (pge_transaction_copy_*), else to any worker; `_sync`
+ * thread's current transaction if it has one, else its current session,
+ * to a given transaction's pinned worker (pge_transaction_copy_*), else
+ * to any worker; `_sync`
  * calls may run it on the calling thread (the direct path). The job
  * calls pge_connection_copy(), which owns the protocol loop; this file
  * only adapts streams and user callbacks to it and checks arguments.
@@ -301,7 +302,7 @@ PgeFuture *
 pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *stream,
                              GCancellable *cancellable)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, from_stream (sql, stream, cancellable));
 }
 
@@ -315,7 +316,7 @@ pge_engine_copy_from_stream (PgeEngine *engine, const char *sql, GInputStream *s
  *
  * pge_engine_copy_from_stream() and pge_future_wait() in one call: blocks
  * until the COPY is over, running it on the calling thread when a
- * connection is free. Refused (%PGE_ERROR_INVALID_ARGUMENT) on one of the
+ * connection is free. Refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the
  * engine's own threads. Thread-safe.
  *
  * Returns: (transfer full) (nullable): the result (rows loaded:
@@ -327,7 +328,7 @@ PgeResult *
 pge_engine_copy_from_stream_sync (PgeEngine *engine, const char *sql, GInputStream *stream,
                                   GCancellable *cancellable, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, from_stream (sql, stream, cancellable),
                         "pge_engine_copy_from_stream_sync()", error);
@@ -358,7 +359,7 @@ PgeFuture *
 pge_engine_copy_from_callback (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
                                gpointer user_data, GDestroyNotify notify)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, from_callback (sql, func, user_data, notify));
 }
 
@@ -381,7 +382,7 @@ PgeResult *
 pge_engine_copy_from_callback_sync (PgeEngine *engine, const char *sql, PgeCopyFromFunc func,
                                     gpointer user_data, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, from_callback (sql, func, user_data, NULL),
                         "pge_engine_copy_from_callback_sync()", error);
@@ -421,7 +422,7 @@ PgeFuture *
 pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *stream,
                            GCancellable *cancellable)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, to_stream (sql, stream, cancellable));
 }
 
@@ -435,7 +436,7 @@ pge_engine_copy_to_stream (PgeEngine *engine, const char *sql, GOutputStream *st
  *
  * pge_engine_copy_to_stream() and pge_future_wait() in one call: blocks
  * until the COPY is over, possibly writing @stream from the calling
- * thread. Refused (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's
+ * thread. Refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's
  * own threads. Thread-safe.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -446,7 +447,7 @@ PgeResult *
 pge_engine_copy_to_stream_sync (PgeEngine *engine, const char *sql, GOutputStream *stream,
                                 GCancellable *cancellable, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, to_stream (sql, stream, cancellable),
                         "pge_engine_copy_to_stream_sync()", error);
@@ -474,7 +475,7 @@ PgeFuture *
 pge_engine_copy_to_callback (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
                              gpointer user_data, GDestroyNotify notify)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return copy_submit (engine, NULL, to_callback (sql, func, user_data, notify));
 }
 
@@ -497,7 +498,7 @@ PgeResult *
 pge_engine_copy_to_callback_sync (PgeEngine *engine, const char *sql, PgeCopyToFunc func,
                                   gpointer user_data, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return copy_run_sync (engine, NULL, to_callback (sql, func, user_data, NULL),
                         "pge_engine_copy_to_callback_sync()", error);
@@ -540,7 +541,7 @@ pge_transaction_copy_from_stream (PgeTransaction *tx, const char *sql, GInputStr
  *
  * pge_transaction_copy_from_stream() and pge_future_wait() in one call:
  * blocks, possibly reading @stream on the calling thread. Refused
- * (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own threads.
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
  *

@@ -12,6 +12,7 @@ G_GNUC_INTERNAL void        pge_current_free   (PgeCurrent *current);
 G_GNUC_INTERNAL gpointer    pge_current_dup    (PgeCurrent *current,
                                                 gpointer  (*try_ref) (gpointer));
 G_GNUC_INTERNAL gboolean    pge_current_any    (PgeCurrent *current);
+G_GNUC_INTERNAL gboolean    pge_current_try_ref (gint *ref);
 G_GNUC_INTERNAL void        pge_current_push   (PgeCurrent *current, gpointer item);
 G_GNUC_INTERNAL void        pge_current_remove (PgeCurrent *current, gpointer item);
 

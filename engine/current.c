@@ -1,8 +1,9 @@
 /* current.c — per-thread stacks of current items, for one engine.
  *
- * The engine's thread-local slots: each thread that began a transaction
- * on an engine has a stack of them, its current transaction on top
- * (transaction.c pushes and removes; submit.c routes into the top). The
+ * The engine's thread-local slots (it has two registries: transactions
+ * and sessions): each thread that began a transaction (or session) on an
+ * engine has a stack of them, its current one on top (transaction.c and
+ * session.c push and remove; submit.c routes into the top). The
  * entries are weak: an item removes itself when it ends or is freed, and
  * a reader takes a reference through the caller's try_ref, which refuses
  * an item whose count already hit zero on another thread. The registry
@@ -116,4 +117,22 @@ pge_current_remove (PgeCurrent *current, gpointer item)
         }
     }
   g_mutex_unlock (&current->lock);
+}
+
+/* The try_ref of every kind of item (transactions, sessions): adds one to
+ * the atomic count @ref unless it already hit zero, that is unless the
+ * item is being finalized on another thread (it leaves the stacks then). */
+gboolean
+pge_current_try_ref (gint *ref)
+{
+  gint old;
+
+  do
+    {
+      old = g_atomic_int_get (ref);
+      if (old == 0)
+        return FALSE;
+    }
+  while (!g_atomic_int_compare_and_exchange (ref, old, old + 1));
+  return TRUE;
 }

@@ -16,7 +16,7 @@ G_GNUC_INTERNAL PgeSlot   *pge_dispatch_submit       (PgePool  *pool,
 G_GNUC_INTERNAL PgeSlot   *pge_dispatch_lease_submit (PgeLease *lease,
                                                       PgeJob   *job,
                                                       gboolean  take);
-G_GNUC_INTERNAL PgeSlot   *pge_dispatch_lease_submit_sync (PgeLease *lease, PgeJob *job);
+G_GNUC_INTERNAL PgeSlot   *pge_dispatch_lease_submit_or_take (PgeLease *lease, PgeJob *job);
 G_GNUC_INTERNAL void       pge_dispatch_run_taken    (PgeSlot *slot, PgeJob *job);
 
 /* Blocking: runs @job on a free connection of @pool on this thread, or

@@ -59,7 +59,7 @@ hook_may_wait (gpointer data, GError **error)
 
   if (job->pool == NULL || !pge_pool_is_sibling_thread (job->pool))
     return TRUE;
-  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+  g_set_error_literal (error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK,
                        "pge_future_wait() on a job that is not done cannot be called on "
                        "one of its engine's own threads (from a NULL-context future "
                        "callback): the job may need this very thread");
@@ -90,7 +90,7 @@ pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
 
 /* For a blocking caller's own job, as pge_dispatch_run_sync(). */
 PgeSlot *
-pge_dispatch_lease_submit_sync (PgeLease *lease, PgeJob *job)
+pge_dispatch_lease_submit_or_take (PgeLease *lease, PgeJob *job)
 {
   return pge_lease_submit_or_take (lease, job);
 }

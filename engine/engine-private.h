@@ -17,9 +17,9 @@ G_GNUC_INTERNAL GPtrArray      *pge_engine_get_pools     (PgeEngine *engine);
 G_GNUC_INTERNAL gboolean        pge_engine_check_open    (PgeEngine *engine, GError **error);
 
 /* The engine's registry of per-thread current transactions; transfer none. */
-G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_current   (PgeEngine *engine);
+G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_transaction_registry   (PgeEngine *engine);
 /* The same for per-thread current sessions (session.c). */
-G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_sessions  (PgeEngine *engine);
+G_GNUC_INTERNAL PgeCurrent     *pge_engine_get_session_registry  (PgeEngine *engine);
 /* The engine's LISTEN connection, made on first use (notify.c). */
 G_GNUC_INTERNAL PgeNotifier    *pge_engine_dup_notifier  (PgeEngine *engine, GError **error);
 

@@ -2,9 +2,12 @@
  *
  * An engine owns one pool per node (the main node "primary" first, then
  * the extra nodes of pge_config_add_node()), starts each slot's worker
- * thread, and owns the registry of per-thread current transactions
- * (current.c) that transaction.c fills and submit.c consults. It sits
- * below transactions and routing: nothing here calls up.
+ * thread, and owns the two registries (current.c) of per-thread current
+ * transactions and sessions that transaction.c and session.c fill and
+ * submit.c consults. It sits
+ * below transactions, sessions, submit.c and reads.c, and above routing
+ * (it makes and closes the router), dispatch and the pools: nothing here
+ * calls up.
  *
  * Threads: `pools` and `nodes` are fixed after pge_engine_new() and read
  * without locks; the registry has its own lock. `close_lock` serializes
@@ -223,7 +226,7 @@ engine_link_post (EngineLink *link, const char *node, gboolean up)
 static void
 engine_pool_link (PgePool *pool, gboolean up, gpointer data)
 {
-  engine_link_post (data, pool->name, up);
+  engine_link_post (data, pge_pool_get_name (pool), up);
 }
 
 /* pool.c's give-up hook (lifecycle.c), on the thread that noticed. */
@@ -546,11 +549,11 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
     copy.conninfo = conninfo = pge_router_replica_conninfo (node->conninfo);
   pool = pge_pool_new (&copy, engine->settings);
 
-  pool->owner = engine;
+  pge_pool_set_owner (pool, engine);
   pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);
   pool->reach_func = engine_pool_reach;
   g_ptr_array_add (engine->pools, pool);
-  g_hash_table_insert (engine->nodes, pool->name, pool);
+  g_hash_table_insert (engine->nodes, (gpointer) pge_pool_get_name (pool), pool);
 }
 
 /* Validates the settings and starts every worker (they connect in
@@ -580,8 +583,8 @@ engine_start (PgeEngine *engine, GError **error)
     {
       PgePool *pool = engine->pools->pdata[i];
 
-      for (guint j = 0; j < pool->slots->len; j++)
-        pge_worker_start (pool->slots->pdata[j], NULL);
+      for (guint j = 0; j < pge_pool_get_n_slots (pool); j++)
+        pge_worker_start (pge_pool_get_slot (pool, j), NULL);
       pge_pool_start_janitor (pool);
     }
   return TRUE;
@@ -959,13 +962,13 @@ pge_engine_is_worker_thread (PgeEngine *engine)
 /* Blocking on the engine from one of its own threads (a worker, the
  * janitor, or a thread running a job directly: where NULL-context future
  * callbacks run) could mean waiting for that very thread: refused, with
- * PGE_ERROR_INVALID_ARGUMENT naming @what. */
+ * PGE_ERROR_WOULD_DEADLOCK naming @what. */
 gboolean
 pge_engine_check_may_block (PgeEngine *engine, const char *what, GError **error)
 {
   if (!pge_engine_is_worker_thread (engine))
     return TRUE;
-  g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
+  g_set_error (error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK,
                "%s blocks, and cannot be called on one of the engine's own threads "
                "(from a NULL-context future callback): it could wait for itself", what);
   return FALSE;
@@ -998,13 +1001,13 @@ pge_engine_get_router (PgeEngine *engine)
 }
 
 PgeCurrent *
-pge_engine_get_current (PgeEngine *engine)
+pge_engine_get_transaction_registry (PgeEngine *engine)
 {
   return engine->current;
 }
 
 PgeCurrent *
-pge_engine_get_sessions (PgeEngine *engine)
+pge_engine_get_session_registry (PgeEngine *engine)
 {
   return engine->sessions;
 }
@@ -1048,9 +1051,9 @@ pge_engine_get_server_version (PgeEngine *engine)
   if (engine->pools->len == 0)
     return 0;
   primary = pge_engine_get_primary (engine);
-  for (guint i = 0; i < primary->slots->len; i++)
+  for (guint i = 0; i < pge_pool_get_n_slots (primary); i++)
     {
-      int version = pge_connection_get_server_version (((PgeSlot *) primary->slots->pdata[i])->conn);
+      int version = pge_connection_get_server_version (pge_slot_get_connection (pge_pool_get_slot (primary, i)));
 
       if (version != 0)
         return version;
@@ -1076,7 +1079,7 @@ pge_engine_get_n_workers (PgeEngine *engine)
 
   g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   for (guint i = 0; i < engine->pools->len; i++)
-    n += ((PgePool *) engine->pools->pdata[i])->n_slots;
+    n += pge_pool_get_n_slots (engine->pools->pdata[i]);
   return n;
 }
 

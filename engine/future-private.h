@@ -19,13 +19,14 @@ typedef struct {
 
 G_GNUC_INTERNAL PgeFuture *pge_future_new        (void);
 G_GNUC_INTERNAL PgeFuture *pge_future_new_error  (GError *error);
+/* A done future failed with PGE_ERROR_INVALID_ARGUMENT and @message: the
+ * answer of every future-returning call to bad input. */
+G_GNUC_INTERNAL PgeFuture *pge_future_new_invalid (const char *message);
 G_GNUC_INTERNAL gboolean   pge_future_resolve    (PgeFuture *future,
                                                   PgeResult *result,
                                                   GError    *error);
 G_GNUC_INTERNAL void       pge_future_set_hooks  (PgeFuture            *future,
                                                   const PgeFutureHooks *hooks,
                                                   gpointer              data);
-G_GNUC_INTERNAL gboolean   pge_future_peek_error (PgeFuture    *future,
-                                                  const GError **error);
 
 G_END_DECLS

@@ -82,6 +82,12 @@ pge_future_new_error (GError *error)
   return future;
 }
 
+PgeFuture *
+pge_future_new_invalid (const char *message)
+{
+  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
+}
+
 /**
  * pge_future_ref:
  * @future: a #PgeFuture
@@ -257,23 +263,6 @@ future_dup_hook_data (PgeFuture *future, const PgeFutureHooks **hooks)
   return data;
 }
 
-/* For composite operations that must look at a step's outcome without
- * copying it. Only valid once the future is done; the error stays owned by
- * the future. */
-gboolean
-pge_future_peek_error (PgeFuture *future, const GError **error)
-{
-  gboolean failed;
-
-  g_mutex_lock (&future->lock);
-  g_assert (future->done);
-  failed = future->error != NULL;
-  if (error != NULL)
-    *error = future->error;
-  g_mutex_unlock (&future->lock);
-  return failed;
-}
-
 /* How long a thread about to sleep on a future first watches it: a
  * result that is due within a few microseconds (the next of a pipeline
  * being read) then costs no futex sleep and wake-up, no two context
@@ -336,7 +325,7 @@ spin_until_done (PgeFuture *future)
  * be called again, from any thread; each call returns a new reference (or
  * a copy of the error). On one of the engine's own threads (in a
  * %NULL-context pge_future_on_done() callback), waiting for a job that is
- * not done yet fails at once with %PGE_ERROR_INVALID_ARGUMENT: the job
+ * not done yet fails at once with %PGE_ERROR_WOULD_DEADLOCK: the job
  * may need that very thread.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error

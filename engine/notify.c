@@ -16,11 +16,8 @@
 #include <string.h>
 
 #include "engine-private.h"
+#include "identifier-private.h"   /* PGE_NAME_MAX */
 #include "notifier-private.h"
-
-/* PostgreSQL's NAMEDATALEN - 1: a longer name would be truncated by the
- * server, and two long names could become one channel. */
-#define CHANNEL_MAX 63
 
 static gboolean
 channel_check (const char *channel, GError **error)
@@ -31,7 +28,9 @@ channel_check (const char *channel, GError **error)
     why = "the channel name is NULL";
   else if (*channel == '\0')
     why = "the channel name is empty";
-  else if (strlen (channel) > CHANNEL_MAX)
+  /* A longer name would be truncated by the server, and two long names
+   * could become one channel. */
+  else if (strlen (channel) > PGE_NAME_MAX)
     why = "the channel name is longer than 63 bytes";
   else if (!g_utf8_validate (channel, -1, NULL))
     why = "the channel name is not valid UTF-8";
@@ -88,7 +87,7 @@ pge_engine_listen (PgeEngine     *engine,
   g_autoptr(PgeNotifier) notifier = NULL;
   GError *local = NULL;
 
-  g_return_val_if_fail (engine != NULL, 0);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
   if (callback == NULL)
@@ -174,7 +173,7 @@ pge_engine_unlisten (PgeEngine *engine, guint listener_id, GError **error)
 {
   g_autoptr(PgeNotifier) notifier = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   notifier = pge_engine_dup_notifier (engine, NULL);
@@ -209,7 +208,7 @@ pge_engine_notify_sync (PgeEngine *engine, const char *channel, const char *payl
   g_autoptr(PgeParams) params = NULL;
   g_autoptr(PgeResult) result = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!channel_check (channel, error))

@@ -22,15 +22,7 @@
 #include "errors-private.h"
 #include "params-private.h"
 
-#include "values-private.h"
-
-#define BOOLOID    PGE_OID_BOOL
-#define BYTEAOID   PGE_OID_BYTEA
-#define INT8OID    PGE_OID_INT8
-#define INT2OID    PGE_OID_INT2
-#define INT4OID    PGE_OID_INT4
-#define TEXTOID    PGE_OID_TEXT
-#define FLOAT8OID  PGE_OID_FLOAT8
+#include "values-private.h"   /* the type OIDs */
 
 /* Most queries take a handful of parameters: that many live inside the
  * list itself, so building one costs one allocation per value and one
@@ -276,7 +268,7 @@ void
 pge_params_add_int32 (PgeParams *params, gint32 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, INT4OID, int_to_text (value), 0, 0);
+  params_append (params, PGE_OID_INT4, int_to_text (value), 0, 0);
 }
 
 /**
@@ -292,7 +284,7 @@ void
 pge_params_add_int64 (PgeParams *params, gint64 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, INT8OID, int_to_text (value), 0, 0);
+  params_append (params, PGE_OID_INT8, int_to_text (value), 0, 0);
 }
 
 /**
@@ -311,7 +303,7 @@ pge_params_add_double (PgeParams *params, double value)
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
   g_return_if_fail (params != NULL);
-  params_append (params, FLOAT8OID, g_strdup (double_to_text (value, 17, buffer)), 0, 0);
+  params_append (params, PGE_OID_FLOAT8, g_strdup (double_to_text (value, 17, buffer)), 0, 0);
 }
 
 /**
@@ -327,7 +319,7 @@ void
 pge_params_add_boolean (PgeParams *params, gboolean value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, BOOLOID, g_strdup (value ? "t" : "f"), 0, 0);
+  params_append (params, PGE_OID_BOOL, g_strdup (value ? "t" : "f"), 0, 0);
 }
 
 /**
@@ -349,7 +341,7 @@ pge_params_add_bytea (PgeParams *params, const guint8 *data, gsize length)
   g_return_if_fail (data != NULL || length == 0);
   g_return_if_fail (length < (1u << 30));
   /* g_memdup2 of 0 bytes is NULL, which would read as SQL NULL. */
-  params_append (params, BYTEAOID, length ? g_memdup2 (data, length) : g_strdup (""),
+  params_append (params, PGE_OID_BYTEA, length ? g_memdup2 (data, length) : g_strdup (""),
                  (int) length, 1);
 }
 
@@ -384,7 +376,7 @@ void
 pge_params_add_int16 (PgeParams *params, gint16 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, INT2OID, int_to_text (value), 0, 0);
+  params_append (params, PGE_OID_INT2, int_to_text (value), 0, 0);
 }
 
 /**
@@ -803,7 +795,7 @@ add_variant (PgeParams *params, GVariant *value, guint index, GError **error)
   if (g_variant_type_equal (type, G_VARIANT_TYPE_BOOLEAN))
     pge_params_add_boolean (params, g_variant_get_boolean (value));
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_INT16))
-    params_append (params, INT2OID, g_strdup_printf ("%d", g_variant_get_int16 (value)), 0, 0);
+    params_append (params, PGE_OID_INT2, g_strdup_printf ("%d", g_variant_get_int16 (value)), 0, 0);
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_INT32))
     pge_params_add_int32 (params, g_variant_get_int32 (value));
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_INT64))
@@ -811,7 +803,7 @@ add_variant (PgeParams *params, GVariant *value, guint index, GError **error)
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_DOUBLE))
     pge_params_add_double (params, g_variant_get_double (value));
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_STRING))
-    params_append (params, TEXTOID, g_variant_dup_string (value, NULL), 0, 0);
+    params_append (params, PGE_OID_TEXT, g_variant_dup_string (value, NULL), 0, 0);
   else if (g_variant_type_equal (type, G_VARIANT_TYPE_BYTESTRING))
     {
       gsize length = 0;

@@ -151,7 +151,6 @@ typedef enum {
 
 G_GNUC_INTERNAL PgePool  *pge_pool_new        (const PgeNodeSettings *node,
                                                const PgeSettings     *settings);
-G_GNUC_INTERNAL PgePool  *pge_pool_ref        (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_unref      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_start_janitor (PgePool *pool);
 G_GNUC_INTERNAL gboolean  pge_pool_wait_started  (PgePool *pool, GError **error);
@@ -246,5 +245,22 @@ G_GNUC_INTERNAL gboolean   pge_lease_owns        (PgeLease *lease, PgeConnection
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgePool, pge_pool_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgeLease, pge_lease_unref)
+
+/* For the files outside the scheduler (engine.c, session.c): what they
+ * set and read of a pool, a slot or a lease, instead of the fields. */
+/* The engine that owns @pool; set before its workers start, fixed then. */
+G_GNUC_INTERNAL void           pge_pool_set_owner      (PgePool *pool, gconstpointer owner);
+G_GNUC_INTERNAL const char    *pge_pool_get_name       (PgePool *pool);
+G_GNUC_INTERNAL guint          pge_pool_get_n_slots    (PgePool *pool);
+/* Borrowed; @index < pge_pool_get_n_slots(). Slots are fixed after
+ * pge_pool_new(). */
+G_GNUC_INTERNAL PgeSlot       *pge_pool_get_slot       (PgePool *pool, guint index);
+/* Borrowed. Only the slot's holder may use it, but for what any thread
+ * may ask a connection (its server version, a cancel). */
+G_GNUC_INTERNAL PgeConnection *pge_slot_get_connection (PgeSlot *slot);
+/* Marks a session's lease: when it is unpinned, its holder rolls back and
+ * runs DISCARD ALL before the connection serves anyone else. Before the
+ * lease is pinned (then the flag is immutable). */
+G_GNUC_INTERNAL void           pge_lease_set_reset     (PgeLease *lease);
 
 G_END_DECLS

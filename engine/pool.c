@@ -25,7 +25,7 @@
  *   does a thread that waits for a queued job that is first in line
  *   (pge_pool_take_queued()). Giving a slot back hands it to its worker
  *   when work is queued for it, else puts it back in `idle_slots`.
- * - A lease (transaction, batch) is pinned by a PIN job that goes through
+ * - A lease (transaction, batch, session) is pinned by a PIN job that goes through
  *   the pool queue like any job, so it waits its turn and obeys the
  *   acquire timeout. The slot that takes it serves only the lease's queue,
  *   in order, until the lease is released and drained; then its
@@ -74,12 +74,32 @@
 #include "calloptions-private.h"
 #include "lifecycle-private.h"
 
-/* How long close lets running queries go on before cancelling them. */
+/* Every *_locked helper below runs with its pool's queue_lock held. Debug
+ * builds (configure --enable-debug-checks; the sanitizer builds turn it
+ * on) assert it at the top of each, as GDBus's CONNECTION_ENSURE_LOCK
+ * does, so paths ThreadSanitizer never runs are checked too. A GMutex is
+ * not recursive: a trylock that succeeds proves nobody held the lock (who
+ * holds it is TSan's part). Off otherwise: it is a compare-and-swap on
+ * the scheduler's hot path. */
+#ifdef PGE_DEBUG_CHECKS
+#define POOL_ENSURE_LOCKED(pool) G_STMT_START {                                 \
+    if (G_UNLIKELY (g_mutex_trylock (&(pool)->queue_lock)))                    \
+      {                                                                         \
+        g_mutex_unlock (&(pool)->queue_lock);                                   \
+        g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,      \
+                             "POOL_ENSURE_LOCKED: the pool's queue_lock is not held"); \
+      }                                                                         \
+  } G_STMT_END
+#else
+#define POOL_ENSURE_LOCKED(pool) G_STMT_START { (void) (pool); } G_STMT_END
+#endif
+
 /* Workers' reconnect backoff cap: a node that fails fast while down is
  * retried more often, so it is used again within a second or two. */
 #define RECONNECT_MAX_MS 2000
 #define RECONNECT_MAX_FAIL_FAST_MS 800
 
+/* How long close lets running queries go on before cancelling them. */
 #define CLOSE_GRACE_US (5 * G_TIME_SPAN_SECOND)
 
 static GPrivate current_slot = G_PRIVATE_INIT (NULL);
@@ -138,7 +158,7 @@ pge_pool_new (const PgeNodeSettings *node, const PgeSettings *settings)
   return pool;
 }
 
-PgePool *
+static PgePool *
 pge_pool_ref (PgePool *pool)
 {
   g_atomic_ref_count_inc (&pool->ref);
@@ -339,6 +359,7 @@ typedef enum { LINK_SAME, LINK_LOST, LINK_RESTORED } LinkChange;
 static LinkChange
 link_change_locked (PgeSlot *slot, gboolean up)
 {
+  POOL_ENSURE_LOCKED (slot->pool);
   if (up)
     {
       gboolean was_lost = slot->lost;
@@ -378,6 +399,7 @@ static void fail_all (GQueue *jobs, gint code, const char *message);
 static gboolean
 any_connected_locked (PgePool *pool)
 {
+  POOL_ENSURE_LOCKED (pool);
   for (guint i = 0; i < pool->slots->len; i++)
     if (((PgeSlot *) pool->slots->pdata[i])->connected)
       return TRUE;
@@ -392,6 +414,7 @@ any_connected_locked (PgePool *pool)
 static void
 mark_down_locked (PgePool *pool, GQueue *failed)
 {
+  POOL_ENSURE_LOCKED (pool);
   if (!pool->fail_fast || pool->down || pool->closing || any_connected_locked (pool))
     return;
   pool->down = TRUE;
@@ -408,6 +431,7 @@ note_server_locked (PgePool *pool, PgeConnection *conn)
   PGconn *pg = pge_connection_get_pgconn (conn);
   g_autofree char *server = NULL;
 
+  POOL_ENSURE_LOCKED (pool);
   if (pg == NULL)
     return;
   server = g_strdup_printf ("%s:%s", PQhost (pg) ? PQhost (pg) : "", PQport (pg) ? PQport (pg) : "");
@@ -556,6 +580,7 @@ job_release (PgeJob *job)
 static void
 attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (pool);
   g_assert (job->pool == NULL);
   job->pool = pge_pool_ref (pool);
   if (lease != NULL)
@@ -593,6 +618,7 @@ enqueue_locked (GQueue *queue, PgeJob *job, gint64 deadline)
 static void
 unlink_idle_locked (PgeSlot *slot)
 {
+  POOL_ENSURE_LOCKED (slot->pool);
   if (!slot->idle)
     return;
   g_queue_unlink (&slot->pool->idle_slots, &slot->idle_link);
@@ -616,6 +642,7 @@ wake_one_idle (PgePool *pool)
 static void
 pin_locked (PgeSlot *slot, PgeLease *lease)
 {
+  POOL_ENSURE_LOCKED (slot->pool);
   slot->lease = pge_lease_ref (lease);
   lease->slot = slot;
   lease->generation = pge_connection_get_generation (slot->conn);
@@ -625,6 +652,7 @@ pin_locked (PgeSlot *slot, PgeLease *lease)
 static void
 run_locked (PgeSlot *slot, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (slot->pool);
   job->queue = NULL;
   job->state = PGE_JOB_RUNNING;
   job->slot = slot;
@@ -660,6 +688,7 @@ idle_slot_for_caller_locked (PgePool *pool)
 static PgeSlot *
 take_locked (PgeSlot *slot, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (slot->pool);
   last_pool = slot->pool;
   last_index = slot->index;
   unlink_idle_locked (slot);
@@ -694,6 +723,7 @@ refuse (PgeJob *job, gint code, PgePool *pool)
 static void
 attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (pool);
   if (job->pool == NULL)
     attach_locked (pool, lease, job);
 }
@@ -701,6 +731,7 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
 static gboolean
 can_take_locked (PgePool *pool, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (pool);
   return !pool->closing && !pge_job_is_cancel_requested (job) &&
          pool->queue.length == 0 && pool->idle_slots.length > 0;
 }
@@ -773,12 +804,14 @@ pge_pool_submit_or_take (PgePool *pool, PgeJob *job)
 static gboolean
 lease_slot_free_locked (PgeLease *lease)
 {
+  POOL_ENSURE_LOCKED (lease->pool);
   return lease->slot != NULL && lease->slot->holder == PGE_HOLDER_NONE && !lease->unpinned;
 }
 
 static gboolean
 lease_can_take_locked (PgeLease *lease, PgeJob *job)
 {
+  POOL_ENSURE_LOCKED (lease->pool);
   return !lease->pool->closing && !lease->released && !pge_job_is_cancel_requested (job) &&
          lease->jobs.length == 0 && lease_slot_free_locked (lease);
 }
@@ -873,6 +906,7 @@ release_locked (PgeSlot *slot)
 {
   PgePool *pool = slot->pool;
 
+  POOL_ENSURE_LOCKED (pool);
   g_assert (slot->holder == PGE_HOLDER_DIRECT);
   slot->holder = PGE_HOLDER_NONE;
   if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0 ||
@@ -1033,6 +1067,7 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
   PgePool *pool = slot->pool;
   GList *link;
 
+  POOL_ENSURE_LOCKED (pool);
   *next = PGE_NEXT_RUN;
   if (slot->holder == PGE_HOLDER_DIRECT)
     return NULL;
@@ -1347,6 +1382,7 @@ pge_pool_close (PgePool *pool)
 static gboolean
 all_exited_locked (PgePool *pool)
 {
+  POOL_ENSURE_LOCKED (pool);
   for (guint i = 0; i < pool->slots->len; i++)
     {
       PgeSlot *slot = pool->slots->pdata[i];
@@ -1565,4 +1601,47 @@ pge_lease_owns (PgeLease *lease, PgeConnection *conn)
          lease->generation == pge_connection_get_generation (conn);
   g_mutex_unlock (&lease->pool->queue_lock);
   return owns;
+}
+
+/* ------------------------------------------- for the files outside the scheduler
+ *
+ * engine.c and session.c set and read what they need of a pool, a slot or
+ * a lease through these, never through the struct bodies, so that those
+ * can live in a header only pool.c, dispatch.c and worker.c include. */
+
+void
+pge_pool_set_owner (PgePool *pool, gconstpointer owner)
+{
+  pool->owner = owner;
+}
+
+const char *
+pge_pool_get_name (PgePool *pool)
+{
+  return pool->name;
+}
+
+guint
+pge_pool_get_n_slots (PgePool *pool)
+{
+  return pool->n_slots;
+}
+
+PgeSlot *
+pge_pool_get_slot (PgePool *pool, guint index)
+{
+  return pool->slots->pdata[index];
+}
+
+PgeConnection *
+pge_slot_get_connection (PgeSlot *slot)
+{
+  return slot->conn;
+}
+
+void
+pge_lease_set_reset (PgeLease *lease)
+{
+  g_assert (lease->slot == NULL);
+  lease->reset = TRUE;
 }

@@ -17,12 +17,6 @@
 #include "transaction-private.h"
 
 static PgeFuture *
-invalid_future (const char *message)
-{
-  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
-}
-
-static PgeFuture *
 submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, PgeParams *params)
 {
   g_autoptr(PgeTransaction) tx = NULL;
@@ -30,7 +24,7 @@ submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, 
   GError *error = NULL;
 
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   if (!pge_engine_check_open (engine, &error))
     return pge_future_new_error (error);
   job = pge_job_new_query (sql, params);
@@ -65,7 +59,7 @@ submit_read (PgeEngine *engine, guint64 lsn, guint timeout_ms, const char *sql, 
 PgeFuture *
 pge_engine_query_read (PgeEngine *engine, const char *sql, PgeParams *params)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return submit_read (engine, 0, 0, sql, params);
 }
 
@@ -97,7 +91,7 @@ pge_engine_query_read_after (PgeEngine  *engine,
                              const char *sql,
                              PgeParams  *params)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   return submit_read (engine, lsn, timeout_ms, sql, params);
 }
 
@@ -124,7 +118,7 @@ pge_engine_get_write_lsn_sync (PgeEngine *engine, GError **error)
   g_autoptr(PgeJob) job = NULL;
   g_autoptr(PgeResult) result = NULL;
 
-  g_return_val_if_fail (engine != NULL, 0);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
   if (!pge_engine_check_may_block (engine, "pge_engine_get_write_lsn_sync()", error))
     return 0;
@@ -159,7 +153,7 @@ pge_engine_get_node_stats (PgeEngine *engine, const char *node, PgeNodeStats *st
 {
   PgePool *pool;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (node == NULL || stats == NULL)
     {

@@ -230,7 +230,8 @@ pge_result_is_null (PgeResult *result, guint row, guint column)
  * Parses the cell as a decimal integer (int2, int4, int8, oid ...).
  *
  * Lax: it cannot tell 0 from NULL or from a value that is not an integer.
- * pge_result_read_int64() and its siblings report those as errors.
+ * pge_result_read_int64() and its siblings report those as errors; both
+ * read the text with the same parser, on a column of any type here.
  *
  * Returns: the value; 0 for NULL, out of range, or text that is not an
  *   integer
@@ -243,7 +244,7 @@ pge_result_get_int64 (PgeResult *result, guint row, guint column)
   const char *text = pge_result_get_value (result, row, column);
   gint64 value;
 
-  if (text == NULL || !g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &value, NULL))
+  if (text == NULL || !pge_value_parse_int (text, G_MININT64, G_MAXINT64, &value, NULL))
     return 0;
   return value;
 }
@@ -257,21 +258,35 @@ pge_result_get_int64 (PgeResult *result, guint row, guint column)
  * Parses the cell as a floating-point number (float4, float8, numeric,
  * integers; "Infinity", "-Infinity" and "NaN" too).
  *
- * Lax: it cannot tell 0 from NULL, and reads the leading number of any
- * text (0 if there is none).
- * pge_result_read_double() reports those as errors.
+ * Lax: it cannot tell 0 from NULL or from a value that is not a number.
+ * It reads the text with the parser of pge_result_read_double() (which
+ * reports those as errors) but on a column of any type: a cell the strict
+ * reader would refuse for its text is 0 here, never a part of it.
  *
  * Returns: the value; 0 for NULL, out of range, or text that is not a
- *   number
+ *   number as a whole
  *
  * Since: 1.0
  */
+static gboolean parse_double (const char *text, Oid type, double *value, GError **error);
+
 double
 pge_result_get_double (PgeResult *result, guint row, guint column)
 {
   const char *text = pge_result_get_value (result, row, column);
+  double value;
+  Oid type;
 
-  return text ? g_ascii_strtod (text, NULL) : 0.0;
+  if (text == NULL)
+    return 0.0;
+  /* The strict reader's parser for the types it reads; float text for
+   * any other column (text holding "1.5"). */
+  type = PQftype (result->res, (int) column);
+  if (type != PGE_OID_NUMERIC && type != PGE_OID_INT2 && type != PGE_OID_INT4 && type != PGE_OID_INT8)
+    type = PGE_OID_FLOAT8;
+  if (!parse_double (text, type, &value, NULL))
+    return 0.0;
+  return value;
 }
 
 /**
@@ -281,7 +296,9 @@ pge_result_get_double (PgeResult *result, guint row, guint column)
  * @column: a column index, from 0
  *
  * Lax: it cannot tell false from NULL or from a value that is not a
- * boolean. pge_result_read_boolean() reports those as errors.
+ * boolean. pge_result_read_boolean() reports those as errors; both read
+ * the text the same way (the server's "t" and "f"), on a column of any
+ * type here.
  *
  * Returns: %TRUE if the cell is a true boolean ("t"); %FALSE for false,
  *   NULL, out of range, or anything else
@@ -292,8 +309,9 @@ gboolean
 pge_result_get_boolean (PgeResult *result, guint row, guint column)
 {
   const char *text = pge_result_get_value (result, row, column);
+  gboolean value;
 
-  return text != NULL && (strcmp (text, "t") == 0 || strcmp (text, "true") == 0);
+  return text != NULL && pge_value_parse_boolean (text, &value, NULL) && value;
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include "identifier-private.h"
 #include "transaction-private.h"
 
 struct _PgeSavepoint {
@@ -169,7 +170,7 @@ savepoint_check_usable (PgeSavepoint *savepoint, GError **error)
  * again. Also recovers a transaction that an error aborted after the
  * savepoint. Fails with %PGE_ERROR_TRANSACTION_STATE, sending nothing,
  * once the savepoint is released or its transaction has ended. Blocks
- * until the server answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT)
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK)
  * on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -198,7 +199,7 @@ pge_savepoint_rollback_to (PgeSavepoint *savepoint, GError **error)
  * since. Fails with %PGE_ERROR_TRANSACTION_STATE, sending nothing, when it
  * was already released or its transaction has ended; a server error (in
  * an aborted transaction) leaves it defined. Blocks until the server
- * answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the
+ * answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the
  * engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -239,7 +240,7 @@ pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
  * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails
  * with %PGE_ERROR_INVALID_ARGUMENT before anything is sent, leaving @tx
  * untouched; an ended @tx fails with %PGE_ERROR_TRANSACTION_STATE. Blocks
- * until the server answers. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT)
+ * until the server answers. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK)
  * on one of the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the savepoint, or %NULL with @error set
@@ -256,8 +257,8 @@ pge_transaction_savepoint (PgeTransaction *tx, const char *name, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (name == NULL)
-    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (tx));
-  else if (!pge_identifier_check (name, error))
+    name = auto_name = g_strdup_printf ("savepoint_%u", pge_transaction_next_savepoint_id (tx));
+  else if (!pge_savepoint_name_check (name, error))
     return NULL;
   if (!pge_transaction_check_open (tx, error))
     return NULL;

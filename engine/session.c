@@ -14,7 +14,7 @@
  * from the transactions'); submit.c routes that thread's engine-level
  * calls into it when it has no current transaction, and transaction.c
  * begins that thread's transactions on the session's connection. Entries
- * are weak, hence the try_ref as in transaction.c.
+ * are weak, hence the try_ref (pge_current_try_ref(), as in transaction.c).
  *
  * Threads: `ended` is atomic; the lease has its own lock (queue_lock).
  * No other state changes after creation.
@@ -33,7 +33,7 @@
 #include "session-private.h"
 
 struct _PgeSession {
-  gint       ref;      /* atomic; see session_try_ref() */
+  gint       ref;      /* atomic; see pge_current_try_ref() */
   PgeEngine *engine;   /* owned */
   PgeLease  *lease;    /* owned; immutable */
   gint       ended;    /* atomic */
@@ -52,22 +52,14 @@ static gpointer
 session_try_ref (gpointer data)
 {
   PgeSession *session = data;
-  gint old;
 
-  do
-    {
-      old = g_atomic_int_get (&session->ref);
-      if (old == 0)
-        return NULL;
-    }
-  while (!g_atomic_int_compare_and_exchange (&session->ref, old, old + 1));
-  return session;
+  return pge_current_try_ref (&session->ref) ? session : NULL;
 }
 
 PgeSession *
 pge_session_dup_current (PgeEngine *engine)
 {
-  PgeSession *session = pge_current_dup (pge_engine_get_sessions (engine), session_try_ref);
+  PgeSession *session = pge_current_dup (pge_engine_get_session_registry (engine), session_try_ref);
 
   /* One that ended on another thread is about to leave the stack. */
   if (session != NULL && g_atomic_int_get (&session->ended))
@@ -81,6 +73,9 @@ pge_session_get_lease (PgeSession *session)
   return g_atomic_int_get (&session->ended) ? NULL : session->lease;
 }
 
+/* TRANSACTION_STATE, not a code of its own: a session is a pinned
+ * connection like a transaction's, and "used after its end" is one
+ * condition callers match for both (pge-error.h's error policy). */
 static GError *
 session_ended_error (void)
 {
@@ -98,7 +93,7 @@ session_enqueue (PgeSession *session, PgeJob *job, PgeSlot **taken)
       return;
     }
   if (taken != NULL)
-    *taken = pge_dispatch_lease_submit_sync (session->lease, job);
+    *taken = pge_dispatch_lease_submit_or_take (session->lease, job);
   else
     pge_dispatch_lease_submit (session->lease, job, FALSE);
 }
@@ -131,7 +126,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
   if (!pge_engine_check_open (engine, error) ||
       !pge_engine_check_may_block (engine, "pge_engine_session()", error))
     return NULL;
-  if (make_current && pge_current_any (pge_engine_get_current (engine)))
+  if (make_current && pge_current_any (pge_engine_get_transaction_registry (engine)))
     {
       g_set_error_literal (error, PGE_ERROR, PGE_ERROR_NESTED,
                            "this thread has a transaction open on this engine: "
@@ -139,7 +134,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
       return NULL;
     }
   lease = pge_lease_new (pge_engine_get_primary (engine));
-  lease->reset = TRUE;
+  pge_lease_set_reset (lease);
   if (!pge_dispatch_pin_sync (lease, error))
     {
       pge_dispatch_lease_end (lease, TRUE);
@@ -150,7 +145,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
   session->engine = pge_engine_ref (engine);
   session->lease = g_steal_pointer (&lease);
   if (make_current)
-    pge_current_push (pge_engine_get_sessions (engine), session);
+    pge_current_push (pge_engine_get_session_registry (engine), session);
   return session;
 }
 
@@ -177,7 +172,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
  * Returns: (transfer full) (nullable): the session, or %NULL with @error
  *   set: %PGE_ERROR_NESTED when the calling thread has a transaction open
  *   on @engine (a session inside it could not see its work),
- *   %PGE_ERROR_CLOSED, %PGE_ERROR_TIMEOUT, %PGE_ERROR_INVALID_ARGUMENT on
+ *   %PGE_ERROR_CLOSED, %PGE_ERROR_TIMEOUT, %PGE_ERROR_WOULD_DEADLOCK on
  *   one of the engine's own threads
  *
  * Since: 1.0
@@ -185,7 +180,7 @@ session_begin (PgeEngine *engine, gboolean make_current, GError **error)
 PgeSession *
 pge_engine_session (PgeEngine *engine, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return session_begin (engine, TRUE, error);
 }
@@ -212,19 +207,11 @@ session_call_free (gpointer data)
 }
 
 static void
-session_async_pinned (GTask *task, PgeResult *result, GError *error)
+session_async_pinned (GTask *task)
 {
   SessionCall *call = g_task_get_task_data (task);
   PgeSession *session;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   session = g_new0 (PgeSession, 1);
   session->ref = 1;
   session->engine = pge_engine_ref (call->engine);
@@ -259,7 +246,6 @@ pge_engine_session_async (PgeEngine          *engine,
                           GAsyncReadyCallback callback,
                           gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   SessionCall *call;
   GTask *task;
@@ -278,11 +264,9 @@ pge_engine_session_async (PgeEngine          *engine,
   call = g_new0 (SessionCall, 1);
   call->engine = pge_engine_ref (engine);
   call->lease = pge_lease_new (pge_engine_get_primary (engine));
-  call->lease->reset = TRUE;
+  pge_lease_set_reset (call->lease);
   g_task_set_task_data (task, call, session_call_free);
-  pin = pge_lease_new_pin_job (call->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, session_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), call->lease, session_async_pinned);
   g_object_unref (task);
 }
 
@@ -304,7 +288,7 @@ pge_engine_session_async (PgeEngine          *engine,
 PgeSession *
 pge_engine_session_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_session_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
@@ -328,7 +312,7 @@ pge_engine_get_current_session (PgeEngine *engine)
 {
   PgeSession *session;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   session = pge_session_dup_current (engine);
   if (session == NULL)
     return NULL;
@@ -370,7 +354,7 @@ session_finish (PgeSession *session, gboolean wait)
 {
   if (!g_atomic_int_compare_and_exchange (&session->ended, FALSE, TRUE))
     return FALSE;
-  pge_current_remove (pge_engine_get_sessions (session->engine), session);
+  pge_current_remove (pge_engine_get_session_registry (session->engine), session);
   pge_dispatch_lease_end (session->lease, wait);
   return TRUE;
 }
@@ -458,8 +442,7 @@ pge_session_query (PgeSession *session, const char *sql, PgeParams *params)
 
   g_return_val_if_fail (session != NULL, NULL);
   if (sql == NULL)
-    return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                                      "the SQL is NULL"));
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   session_enqueue (session, job, NULL);
   return pge_future_ref (job->future);

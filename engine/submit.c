@@ -61,12 +61,6 @@ pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
   return pge_dispatch_run_sync (pge_engine_get_primary (engine), job, error);
 }
 
-static PgeFuture *
-invalid_future (const char *message)
-{
-  return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, message));
-}
-
 /**
  * pge_engine_query:
  * @engine: a #PgeEngine
@@ -75,7 +69,9 @@ invalid_future (const char *message)
  *
  * Queues @sql (extended protocol) and returns at once. On a thread that
  * has a current transaction on @engine, the statement runs inside it, on
- * its worker, after the statements queued before it. Errors show on the
+ * its worker, after the statements queued before it; on one with a
+ * current session (and no transaction), on the session's connection.
+ * Errors show on the
  * future: %PGE_ERROR_INVALID_ARGUMENT for a %NULL or empty @sql,
  * %PGE_ERROR_QUERY with the SQLSTATE for a server error, and so on.
  * Thread-safe; never blocks.
@@ -89,9 +85,9 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   return pge_engine_submit (engine, job);
 }
@@ -109,7 +105,7 @@ pge_engine_query (PgeEngine *engine, const char *sql, PgeParams *params)
  * the statement runs on the calling thread itself, with no hand-off to a
  * worker; else it queues like pge_engine_query(). Thread-safe; do not call
  * it from a %NULL-context future callback on one of @engine's threads:
- * there it fails at once with %PGE_ERROR_INVALID_ARGUMENT, since it could
+ * there it fails at once with %PGE_ERROR_WOULD_DEADLOCK, since it could
  * wait for itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -121,7 +117,7 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (sql == NULL)
     {
@@ -156,15 +152,15 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
   g_autoptr(PgeJob) job = NULL;
   PgePool *pool;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (node == NULL)
-    return invalid_future ("the node name is NULL");
+    return pge_future_new_invalid ("the node name is NULL");
   pool = pge_engine_get_node (engine, node);
   if (pool == NULL)
     return pge_future_new_error (g_error_new (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
                                               "no node is called \"%s\"", node));
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   pge_dispatch_submit (pool, job, FALSE);
   return pge_future_ref (job->future);
@@ -179,7 +175,8 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  *
  * Runs @script and blocks until it is done. Outside a transaction the
  * statements run as one implicit transaction: if one fails, none stays.
- * Inside the thread's current transaction, it runs there. Thread-safe.
+ * Inside the thread's current transaction, it runs there; in its current
+ * session (and no transaction), on the session's connection. Thread-safe.
  *
  * Returns: %TRUE on success
  *
@@ -192,7 +189,7 @@ pge_engine_exec_sync (PgeEngine *engine, const char *script, GError **error)
   g_autoptr(PgeResult) result = NULL;
   GError *local = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (script == NULL)
     {
@@ -269,7 +266,8 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * connection idle and must not close it; a connection left mid-protocol is
  * replaced, one left inside a transaction is rolled back (unless this runs
  * inside the thread's current transaction, where it runs on its
- * connection).
+ * connection). In the thread's current session (and no transaction) it
+ * runs on the session's connection.
  * pge_future_cancel() sends a cancel request to whatever @func is running.
  * Thread-safe; never blocks.
  *
@@ -283,12 +281,12 @@ pge_engine_run_in_worker (PgeEngine *engine, PgeWorkerFunc func, gpointer user_d
   g_autoptr(PgeJob) job = NULL;
   UserCall *call;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (func == NULL)
     {
       if (notify != NULL)
         notify (user_data);
-      return invalid_future ("the worker function is NULL");
+      return pge_future_new_invalid ("the worker function is NULL");
     }
   call = g_new0 (UserCall, 1);
   call->func = func;
@@ -328,7 +326,7 @@ pge_engine_query_async (PgeEngine          *engine,
   g_autoptr(PgeFuture) future = NULL;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
   task = pge_async_task_new (engine, pge_engine_query_async, "pge_engine_query_async",
                              cancellable, callback, user_data);
   if (task == NULL)
@@ -354,7 +352,7 @@ pge_engine_query_async (PgeEngine          *engine,
 PgeResult *
 pge_engine_query_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -22,13 +22,6 @@ G_GNUC_INTERNAL PgeResult      *pge_transaction_run_sync  (PgeTransaction *tx,
  * or NULL. */
 G_GNUC_INTERNAL PgeTransaction *pge_transaction_dup_current (PgeEngine *engine);
 
-/* A new reference, or NULL if @tx is being finalized (its count hit 0). */
-G_GNUC_INTERNAL PgeTransaction *pge_transaction_try_ref   (PgeTransaction *tx);
-
-/* The lease that pins @tx's worker (shared by savepoint-nested inner
- * transactions with their outermost parent); transfer none. */
-G_GNUC_INTERNAL PgeLease       *pge_transaction_get_lease (PgeTransaction *tx);
-
 /* TRUE while @tx can take statements (not committed, not rolled back). */
 G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 
@@ -38,11 +31,6 @@ G_GNUC_INTERNAL gboolean        pge_transaction_is_open   (PgeTransaction *tx);
 G_GNUC_INTERNAL gboolean        pge_transaction_run_sql   (PgeTransaction *tx,
                                                            const char     *sql,
                                                            GError        **error);
-/* `[A-Za-z0-9_]+`, at most 63 bytes: safe to put between double quotes. */
-G_GNUC_INTERNAL gboolean        pge_identifier_is_valid   (const char *name);
-/* The same, with PGE_ERROR_INVALID_ARGUMENT naming the bad name. */
-G_GNUC_INTERNAL gboolean        pge_identifier_check      (const char *name,
-                                                           GError    **error);
 /* Counts the statements of the user's that released or rolled back to a
  * savepoint in @tx's server transaction: a savepoint made before the
  * count last moved may be gone. */

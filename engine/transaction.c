@@ -1,5 +1,7 @@
 /* transaction.c — PgeTransaction: a pinned worker, nesting, the current
- * transaction, commit and rollback, pge_engine_run_transaction().
+ * transaction, commit and rollback (pge_engine_run_transaction(), the
+ * retrying block, is in retry.c; savepoint names are checked by
+ * identifier.c).
  *
  * Shape: an outermost transaction owns a lease (pool.c) that pins one
  * worker of the main node for its whole life; BEGIN, every statement and
@@ -60,6 +62,7 @@
 #include "dispatch-private.h"
 #include "engine-private.h"
 #include "errors-private.h"
+#include "identifier-private.h"
 #include "result-private.h"
 #include "session-private.h"
 #include "transaction-private.h"
@@ -67,12 +70,6 @@
 #define ALL_FLAGS (PGE_TRANSACTION_READ_ONLY | PGE_TRANSACTION_REPEATABLE_READ |           \
                    PGE_TRANSACTION_SERIALIZABLE | PGE_TRANSACTION_DEFERRABLE |             \
                    PGE_TRANSACTION_NO_NESTING | PGE_TRANSACTION_SAVEPOINT)
-
-/* Retry backoff of pge_engine_run_transaction(): grows from the first to
- * the cap, with jitter so that the transactions that collided do not
- * collide again in step. */
-#define RETRY_BACKOFF_MIN_MS 5
-#define RETRY_BACKOFF_MAX_MS 50
 
 typedef enum {
   TX_OPEN,
@@ -109,7 +106,7 @@ typedef struct {
 } TxShared;
 
 struct _PgeTransaction {
-  gint            ref;             /* atomic; see pge_transaction_try_ref() */
+  gint            ref;             /* atomic; see pge_current_try_ref() */
   PgeEngine      *engine;          /* owned */
   PgeTransaction *parent;          /* owned; NULL for an outermost transaction */
   TxShared       *shared;          /* owned */
@@ -144,6 +141,16 @@ G_DEFINE_BOXED_TYPE (PgeTransaction, pge_transaction, pge_transaction_ref, pge_t
 
 /* Nesting depth of tx_enqueue() on this thread; see tx_wait_submissions_locked(). */
 static GPrivate submit_depth = G_PRIVATE_INIT (NULL);
+
+/* A new reference, or NULL if @data (a transaction) is being finalized:
+ * the current stacks hold weak entries (current.c). */
+static gpointer
+pge_transaction_try_ref (gpointer data)
+{
+  PgeTransaction *tx = data;
+
+  return pge_current_try_ref (&tx->ref) ? tx : NULL;
+}
 
 /* --------------------------------------------------------------- shared */
 
@@ -421,7 +428,7 @@ tx_enqueue (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor aut
   /* A blocking caller's own job needs no hooks: nobody else can cancel
    * or wait for it. */
   if (taken != NULL)
-    *taken = pge_dispatch_lease_submit_sync (shared->lease, job);
+    *taken = pge_dispatch_lease_submit_or_take (shared->lease, job);
   else
     pge_dispatch_lease_submit (shared->lease, job, FALSE);
   g_private_set (&submit_depth, GUINT_TO_POINTER (depth));
@@ -462,7 +469,7 @@ pge_transaction_run_sync (PgeTransaction *tx, PgeJob *job, GError **error)
 PgeTransaction *
 pge_transaction_dup_current (PgeEngine *engine)
 {
-  return pge_current_dup (pge_engine_get_current (engine), (gpointer (*) (gpointer)) pge_transaction_try_ref);
+  return pge_current_dup (pge_engine_get_transaction_registry (engine), pge_transaction_try_ref);
 }
 
 /* Runs @sql (one statement) inside @tx and waits. For savepoint.c too. */
@@ -484,21 +491,6 @@ pge_transaction_run_sql (PgeTransaction *tx, const char *sql, GError **error)
   return TRUE;
 }
 
-PgeTransaction *
-pge_transaction_try_ref (PgeTransaction *tx)
-{
-  gint old;
-
-  do
-    {
-      old = g_atomic_int_get (&tx->ref);
-      if (old == 0)
-        return NULL;
-    }
-  while (!g_atomic_int_compare_and_exchange (&tx->ref, old, old + 1));
-  return tx;
-}
-
 guint
 pge_transaction_get_savepoint_epoch (PgeTransaction *tx)
 {
@@ -510,12 +502,6 @@ pge_transaction_get_savepoint_epoch (PgeTransaction *tx)
   return epoch;
 }
 
-PgeLease *
-pge_transaction_get_lease (PgeTransaction *tx)
-{
-  return tx->shared->lease;
-}
-
 gboolean
 pge_transaction_is_open (PgeTransaction *tx)
 {
@@ -525,44 +511,6 @@ pge_transaction_is_open (PgeTransaction *tx)
   open = tx_is_open_locked (tx);
   g_mutex_unlock (&tx->shared->lock);
   return open;
-}
-
-/* ----------------------------------------------------------- identifiers */
-
-gboolean
-pge_identifier_is_valid (const char *name)
-{
-  gsize length;
-
-  if (name == NULL)
-    return FALSE;
-  length = strlen (name);
-  /* 63 bytes: PostgreSQL's NAMEDATALEN - 1; longer names are truncated
-   * silently, so two long names could become the same savepoint. */
-  if (length == 0 || length > 63)
-    return FALSE;
-  for (const char *p = name; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_')
-      return FALSE;
-  return TRUE;
-}
-
-gboolean
-pge_identifier_check (const char *name, GError **error)
-{
-  if (pge_identifier_is_valid (name))
-    return TRUE;
-  if (name == NULL)
-    g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT, "the savepoint name is NULL");
-  else
-    {
-      g_autofree char *shown = g_strescape (name, NULL);
-
-      g_set_error (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                   "invalid savepoint name \"%s\": it must match [A-Za-z0-9_]+ "
-                   "and be at most 63 bytes; nothing was sent", shown);
-    }
-  return FALSE;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -705,7 +653,7 @@ tx_begin_outer (PgeEngine *engine, PgeTransactionFlags flags, PgeCallOptions *op
   shared = tx_shared_new (lease, borrowed);
   tx = tx_alloc (engine, NULL, shared);
   tx_shared_unref (shared);
-  pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_transaction_registry (engine), tx);
   return tx;
 }
 
@@ -716,7 +664,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
   g_autofree char *sql = NULL;
   GError *local = NULL;
 
-  tx->savepoint_name = g_strdup_printf ("savepoint_%u", pge_transaction_get_savepoint_id (parent));
+  tx->savepoint_name = g_strdup_printf ("savepoint_%u", pge_transaction_next_savepoint_id (parent));
   sql = g_strdup_printf ("SAVEPOINT \"%s\"", tx->savepoint_name);
   if (!pge_transaction_run_sql (parent, sql, &local))
     {
@@ -749,7 +697,7 @@ tx_begin_inner (PgeEngine *engine, PgeTransaction *parent, GError **error)
       g_propagate_error (error, local);
       return NULL;
     }
-  pge_current_push (pge_engine_get_current (engine), tx);
+  pge_current_push (pge_engine_get_transaction_registry (engine), tx);
   return tx;
 }
 
@@ -800,7 +748,7 @@ tx_check_flags (PgeTransactionFlags flags, GError **error)
  * outermost transaction.
  *
  * Blocks until `BEGIN` (or `SAVEPOINT`) is done. Thread-safe, but refuses
- * (%PGE_ERROR_INVALID_ARGUMENT) on one of @engine's own worker threads.
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the transaction, or %NULL with
  *   @error set: %PGE_ERROR_INVALID_ARGUMENT for unknown or contradictory
@@ -840,7 +788,7 @@ pge_engine_transaction_with_options (PgeEngine *engine, PgeTransactionFlags flag
 {
   g_autoptr(PgeTransaction) current = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!tx_check_flags (flags, error) ||
@@ -884,7 +832,7 @@ pge_engine_get_current_transaction (PgeEngine *engine)
 {
   PgeTransaction *tx;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   tx = pge_transaction_dup_current (engine);
   if (tx == NULL)
     return NULL;
@@ -914,7 +862,7 @@ pge_engine_transaction_exists (PgeEngine *engine)
 {
   g_autoptr(PgeTransaction) tx = NULL;
 
-  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), FALSE);
   tx = pge_transaction_dup_current (engine);
   return tx != NULL;
 }
@@ -963,7 +911,7 @@ tx_finalize (PgeTransaction *tx)
   tx_unlink_from_parent_locked (tx);
   g_mutex_unlock (&tx->shared->lock);
 
-  pge_current_remove (pge_engine_get_current (tx->engine), tx);
+  pge_current_remove (pge_engine_get_transaction_registry (tx->engine), tx);
   if (tx->parent == NULL && was_open && tx->shared->borrowed)
     tx_rollback_borrowed (tx);
   else if (tx->parent == NULL && !ended)
@@ -1061,8 +1009,7 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
 
   g_return_val_if_fail (tx != NULL, NULL);
   if (sql == NULL)
-    return pge_future_new_error (g_error_new_literal (PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                                                      "the SQL is NULL"));
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_job_new_query (sql, params);
   pge_transaction_submit (tx, job);
   return pge_future_ref (job->future);
@@ -1077,7 +1024,7 @@ pge_transaction_query (PgeTransaction *tx, const char *sql, PgeParams *params)
  * @error: return location for a #GError
  *
  * pge_transaction_query() and pge_future_wait() in one call. Blocks until
- * the result is in. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
+ * the result is in. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
  * the engine's own worker threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error set
@@ -1112,7 +1059,7 @@ pge_transaction_query_sync (PgeTransaction *tx, const char *sql, PgeParams *para
  * Runs @script inside @tx, after everything queued in it before, and
  * blocks until it is done. %NULL @script is %PGE_ERROR_INVALID_ARGUMENT;
  * an ended transaction %PGE_ERROR_TRANSACTION_STATE. Thread-safe, but
- * refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker threads.
+ * refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own worker threads.
  *
  * Returns: %TRUE on success
  *
@@ -1287,7 +1234,7 @@ static void
 tx_forget (PgeTransaction *tx, GPtrArray *ended, gboolean async)
 {
   for (guint i = 0; i < ended->len; i++)
-    pge_current_remove (pge_engine_get_current (tx->engine), ended->pdata[i]);
+    pge_current_remove (pge_engine_get_transaction_registry (tx->engine), ended->pdata[i]);
   if (tx->parent == NULL && async)
     pge_lease_release (tx->shared->lease, FALSE);
   else if (tx->parent == NULL)
@@ -1403,7 +1350,7 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * statement's error (whose SQLSTATE the error carries). A server error at
  * COMMIT (deferred constraint, serialization failure), a lost connection
  * (%PGE_ERROR_CONNECTION) or a closed engine (%PGE_ERROR_CLOSED) also
- * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on
+ * leave @tx rolled back. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on
  * one of the engine's own worker threads.
  *
  * Returns: %TRUE if @tx is committed
@@ -1430,7 +1377,7 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * closed engine count as success: the server has rolled back. Blocks
  * until the server answers and, for an outermost transaction, until the
  * worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
- * already ended. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
+ * already ended. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
  * the engine's own worker threads.
  *
  * Returns: %TRUE on success
@@ -1496,20 +1443,20 @@ pge_transaction_is_rolled_back (PgeTransaction *tx)
 /* ------------------------------------------------------------- savepoints */
 
 /**
- * pge_transaction_get_savepoint_id:
+ * pge_transaction_next_savepoint_id:
  * @tx: a #PgeTransaction
  *
- * Hands out the next savepoint number of @tx: 1, 2, 3 ... Inner
- * transactions share the counter of their outermost transaction, so the
- * names `savepoint_<id>` never collide inside one server transaction.
- * Never blocks; thread-safe.
+ * Hands out the next savepoint number of @tx: 1, 2, 3 ... Each call
+ * takes a new number (the counter goes up). Inner transactions share the
+ * counter of their outermost transaction, so the names `savepoint_<id>`
+ * never collide inside one server transaction. Never blocks; thread-safe.
  *
- * Returns: the next id, starting at 1
+ * Returns: the next id, starting at 1; 0 (with a critical) for a %NULL @tx
  *
- * Since: 1.0
+ * Since: 1.2
  */
 guint
-pge_transaction_get_savepoint_id (PgeTransaction *tx)
+pge_transaction_next_savepoint_id (PgeTransaction *tx)
 {
   guint id;
 
@@ -1518,6 +1465,25 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
   id = ++tx->shared->savepoint_id;
   g_mutex_unlock (&tx->shared->lock);
   return id;
+}
+
+/**
+ * pge_transaction_get_savepoint_id:
+ * @tx: a #PgeTransaction
+ *
+ * The same as pge_transaction_next_savepoint_id(), under the name of
+ * 1.0, which reads like a getter: each call takes a new number.
+ *
+ * Returns: the next id, starting at 1
+ *
+ * Since: 1.0
+ * Deprecated: 1.2: Use pge_transaction_next_savepoint_id(), whose name
+ *   says that it takes a new number.
+ */
+guint
+pge_transaction_get_savepoint_id (PgeTransaction *tx)
+{
+  return pge_transaction_next_savepoint_id (tx);
 }
 
 /**
@@ -1546,123 +1512,10 @@ pge_transaction_rollback_to (PgeTransaction *tx, const char *savepoint_name, GEr
 
   g_return_val_if_fail (tx != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!pge_identifier_check (savepoint_name, error) || !pge_transaction_check_open (tx, error))
+  if (!pge_savepoint_name_check (savepoint_name, error) || !pge_transaction_check_open (tx, error))
     return FALSE;
   sql = g_strdup_printf ("ROLLBACK TO SAVEPOINT \"%s\"", savepoint_name);
   return pge_transaction_run_sql (tx, sql, error);
-}
-
-/* ------------------------------------------------------- run_transaction */
-
-static void
-retry_backoff (guint attempt)
-{
-  guint base = MIN (RETRY_BACKOFF_MIN_MS << MIN (attempt, 4u), RETRY_BACKOFF_MAX_MS);
-
-  g_usleep ((gulong) g_random_int_range (base / 2, base + 1) * 1000);
-}
-
-/**
- * pge_engine_run_transaction:
- * @engine: a #PgeEngine
- * @flags: as for pge_engine_transaction()
- * @max_retries: how many times an outermost transaction that failed with
- *   a serialization failure (SQLSTATE 40001) or a deadlock (40P01) is run
- *   again from the start; 0 never retries
- * @func: (scope call) (closure user_data): the body, called on this thread
- *   with the transaction current
- * @user_data: data for @func
- * @error: return location for a #GError
- *
- * The `async with engine.transaction():` block: begins a transaction as
- * pge_engine_transaction() does, calls @func, then commits if @func
- * returned %TRUE (unless @func ended the transaction itself), or rolls
- * back and returns @func's error if it returned %FALSE (%PGE_ERROR_FAILED
- * if it set none). When this thread already has a transaction on @engine
- * the call joins it as @flags say (by default @func runs in the parent,
- * which this call neither commits nor rolls back: a failure is for the
- * enclosing block to act on; with %PGE_TRANSACTION_SAVEPOINT, in a
- * savepoint it releases or rolls back), and it never retries on its own:
- * only the outermost block can run a whole transaction again. Between
- * retries it sleeps a few milliseconds, with jitter. @func may run more
- * than once, so it must not keep effects from a failed attempt.
- *
- * Blocks. Thread-safe, but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of
- * @engine's own worker threads.
- *
- * Returns: %TRUE if the block committed (or, nested by default, succeeded)
- *
- * Since: 1.0
- */
-gboolean
-pge_engine_run_transaction (PgeEngine          *engine,
-                            PgeTransactionFlags flags,
-                            guint               max_retries,
-                            PgeTransactionFunc  func,
-                            gpointer            user_data,
-                            GError            **error)
-{
-  g_autoptr(PgeTransaction) parent = NULL;
-  gboolean outermost;
-
-  g_return_val_if_fail (engine != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (func == NULL)
-    {
-      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT,
-                           "the transaction function is NULL");
-      return FALSE;
-    }
-  if (!pge_engine_check_may_block (engine, "pge_engine_run_transaction()", error))
-    return FALSE;
-  parent = pge_transaction_dup_current (engine);
-  outermost = parent == NULL || !pge_transaction_is_open (parent);
-
-  for (guint attempt = 0;; attempt++)
-    {
-      g_autoptr(PgeTransaction) tx = NULL;
-      GError *local = NULL;
-      gboolean ok;
-      gboolean joined;
-
-      tx = pge_engine_transaction (engine, flags, &local);
-      if (tx == NULL)
-        {
-          g_propagate_error (error, local);
-          return FALSE;
-        }
-      /* Default nesting hands back the parent itself: its block ends it. */
-      joined = !outermost && tx == parent;
-
-      ok = func (tx, user_data, &local);
-      if (!ok && local == NULL)
-        local = g_error_new_literal (PGE_ERROR, PGE_ERROR_FAILED, "the transaction function failed");
-      if (ok && local != NULL)
-        {
-          /* A TRUE return with an error set: the error wins. */
-          ok = FALSE;
-        }
-      if (!joined && pge_transaction_is_open (tx))
-        {
-          if (ok)
-            ok = pge_transaction_commit (tx, &local);
-          else
-            pge_transaction_rollback (tx, NULL);
-        }
-      if (ok)
-        return TRUE;
-
-      if (!outermost || attempt >= max_retries || !pge_error_is_retryable (local))
-        {
-          g_propagate_error (error, local);
-          return FALSE;
-        }
-      g_debug ("pge_engine_run_transaction: %s; retry %u of %u", local->message, attempt + 1,
-               max_retries);
-      g_clear_error (&local);
-      g_clear_pointer (&tx, pge_transaction_unref);
-      retry_backoff (attempt);
-    }
 }
 
 /* ----------------------------------------------------------- transactions */
@@ -1716,19 +1569,11 @@ begin_async_begun (GTask *task, PgeResult *result, GError *error)
 }
 
 static void
-begin_async_pinned (GTask *task, PgeResult *result, GError *error)
+begin_async_pinned (GTask *task)
 {
   BeginCall *call = g_task_get_task_data (task);
   g_autoptr(PgeJob) job = NULL;
 
-  g_clear_pointer (&result, pge_result_unref);
-  if (error != NULL)
-    {
-      g_task_return_error (task, pge_async_translate_cancel (error, g_task_get_cancellable (task)));
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
   job = pge_job_new_query (call->sql, NULL);
   pge_dispatch_lease_submit (call->lease, job, FALSE);
   pge_async_then (task, job->future, begin_async_begun);
@@ -1773,7 +1618,6 @@ pge_engine_transaction_async (PgeEngine          *engine,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
-  g_autoptr(PgeJob) pin = NULL;
   GError *error = NULL;
   BeginCall *call;
   GTask *task;
@@ -1795,9 +1639,7 @@ pge_engine_transaction_async (PgeEngine          *engine,
   call->lease = pge_lease_new (pge_engine_get_primary (engine));
   call->sql = tx_begin_sql (flags);
   g_task_set_task_data (task, call, begin_call_free);
-  pin = pge_lease_new_pin_job (call->lease);
-  pge_dispatch_submit (pge_engine_get_primary (engine), pin, FALSE);
-  pge_async_then (task, pin->future, begin_async_pinned);
+  pge_async_pin_then (task, pge_engine_get_primary (engine), call->lease, begin_async_pinned);
   g_object_unref (task);
 }
 
@@ -1820,7 +1662,7 @@ pge_engine_transaction_async (PgeEngine          *engine,
 PgeTransaction *
 pge_engine_transaction_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_transaction_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
@@ -1889,15 +1731,30 @@ pge_transaction_query_finish (PgeTransaction *tx, GAsyncResult *result, GError *
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* What an asynchronous commit or rollback ends, and which of the two it
+ * is: told by the caller, not read back from the task's source tag. */
+typedef struct {
+  PgeTransaction *tx;      /* owned */
+  gboolean        commit;
+} AsyncEnd;
+
+static void
+async_end_free (gpointer data)
+{
+  AsyncEnd *call = data;
+
+  pge_transaction_unref (call->tx);
+  g_free (call);
+}
+
 static void
 transaction_end_done (GTask *task, PgeResult *result, GError *error)
 {
-  PgeTransaction *tx = g_task_get_task_data (task);
-  gboolean commit = g_task_get_source_tag (task) == pge_transaction_commit_async;
+  AsyncEnd *call = g_task_get_task_data (task);
   GError *local = NULL;
 
   g_clear_pointer (&result, pge_result_unref);
-  if (tx_end_complete (tx, commit, TRUE, error, &local))
+  if (tx_end_complete (call->tx, call->commit, TRUE, error, &local))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, local);
@@ -1905,6 +1762,7 @@ transaction_end_done (GTask *task, PgeResult *result, GError *error)
 
 static void
 transaction_end_async (PgeTransaction     *tx,
+                       gboolean            commit,
                        gpointer            source_tag,
                        const char         *name,
                        GCancellable       *cancellable,
@@ -1914,12 +1772,16 @@ transaction_end_async (PgeTransaction     *tx,
   GTask *task = pge_async_task_new (tx->engine, source_tag, name, cancellable, callback, user_data);
   g_autoptr(PgeJob) job = NULL;
   GError *error = NULL;
+  AsyncEnd *call;
 
   /* Cancelled before it started: nothing was sent, @tx is still open. */
   if (task == NULL)
     return;
-  g_task_set_task_data (task, pge_transaction_ref (tx), (GDestroyNotify) pge_transaction_unref);
-  job = tx_end_begin (tx, source_tag == pge_transaction_commit_async, TRUE, &error);
+  call = g_new0 (AsyncEnd, 1);
+  call->tx = pge_transaction_ref (tx);
+  call->commit = commit;
+  g_task_set_task_data (task, call, async_end_free);
+  job = tx_end_begin (tx, commit, TRUE, &error);
   if (job == NULL)
     {
       g_task_return_error (task, error);
@@ -1958,7 +1820,7 @@ pge_transaction_commit_async (PgeTransaction     *tx,
                               gpointer            user_data)
 {
   g_return_if_fail (tx != NULL);
-  transaction_end_async (tx, pge_transaction_commit_async, "pge_transaction_commit_async",
+  transaction_end_async (tx, TRUE, pge_transaction_commit_async, "pge_transaction_commit_async",
                          cancellable, callback, user_data);
 }
 
@@ -2011,7 +1873,7 @@ pge_transaction_rollback_async (PgeTransaction     *tx,
                                 gpointer            user_data)
 {
   g_return_if_fail (tx != NULL);
-  transaction_end_async (tx, pge_transaction_rollback_async, "pge_transaction_rollback_async",
+  transaction_end_async (tx, FALSE, pge_transaction_rollback_async, "pge_transaction_rollback_async",
                          cancellable, callback, user_data);
 }
 

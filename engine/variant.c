@@ -23,31 +23,22 @@
 #include <string.h>
 
 #include "pgengine.h"
-
-/* Built-in type OIDs, from pg_type.dat; stable across server versions. */
-#define BOOLOID    16
-#define BYTEAOID   17
-#define INT8OID    20
-#define INT2OID    21
-#define INT4OID    23
-#define OIDOID     26
-#define FLOAT4OID  700
-#define FLOAT8OID  701
+#include "values-private.h"   /* the type OIDs */
 
 static const GVariantType *
 column_variant_type (PgeResult *result, guint column)
 {
   switch (pge_result_get_column_type (result, column))
     {
-    case BOOLOID:   return G_VARIANT_TYPE_BOOLEAN;
-    case BYTEAOID:  return G_VARIANT_TYPE_BYTESTRING;
-    case INT2OID:   return G_VARIANT_TYPE_INT16;
-    case INT4OID:   return G_VARIANT_TYPE_INT32;
-    case INT8OID:   return G_VARIANT_TYPE_INT64;
-    case OIDOID:    return G_VARIANT_TYPE_UINT32;
-    case FLOAT4OID:
-    case FLOAT8OID: return G_VARIANT_TYPE_DOUBLE;
-    default:        return G_VARIANT_TYPE_STRING;
+    case PGE_OID_BOOL:   return G_VARIANT_TYPE_BOOLEAN;
+    case PGE_OID_BYTEA:  return G_VARIANT_TYPE_BYTESTRING;
+    case PGE_OID_INT2:   return G_VARIANT_TYPE_INT16;
+    case PGE_OID_INT4:   return G_VARIANT_TYPE_INT32;
+    case PGE_OID_INT8:   return G_VARIANT_TYPE_INT64;
+    case PGE_OID_OID:    return G_VARIANT_TYPE_UINT32;
+    case PGE_OID_FLOAT4:
+    case PGE_OID_FLOAT8: return G_VARIANT_TYPE_DOUBLE;
+    default:             return G_VARIANT_TYPE_STRING;
     }
 }
 

@@ -754,8 +754,8 @@ Test (batch, blocking_calls_on_a_worker_thread_fail_instead_of_hanging)
   cr_assert_null (error);
   future = pge_batch_fetch (batch);
   pge_future_on_done (future, NULL, next_in_callback, &check, NULL);
-  cr_assert_eq (GPOINTER_TO_INT (g_async_queue_pop (check.codes)), PGE_ERROR_INVALID_ARGUMENT + 1);
-  cr_assert_eq (GPOINTER_TO_INT (g_async_queue_pop (check.codes)), PGE_ERROR_INVALID_ARGUMENT + 1);
+  cr_assert_eq (GPOINTER_TO_INT (g_async_queue_pop (check.codes)), PGE_ERROR_WOULD_DEADLOCK + 1);
+  cr_assert_eq (GPOINTER_TO_INT (g_async_queue_pop (check.codes)), PGE_ERROR_WOULD_DEADLOCK + 1);
   g_async_queue_unref (check.codes);
   /* Still usable from an ordinary thread. */
   chunk = pge_batch_next (batch, &error);

@@ -157,6 +157,22 @@ Test (config, empty_extension_name_is_invalid_argument)
   assert_engine_new_fails (config, PGE_ERROR_INVALID_ARGUMENT);
 }
 
+/* A NULL name is data a binding may pass (None), not a programmer error:
+ * pge_engine_new() reports it as a GError, as it does an empty one. */
+Test (config, null_node_extension_and_replica_names_are_invalid_argument)
+{
+  g_autoptr(PgeConfig) node = pge_test_config (1);
+  g_autoptr(PgeConfig) replica = pge_test_config (1);
+  g_autoptr(PgeConfig) extension = pge_test_config (1);
+
+  pge_config_add_node (node, NULL, pge_test_schema_conninfo (), 1);
+  assert_engine_new_fails (node, PGE_ERROR_INVALID_ARGUMENT);
+  pge_config_add_replica (replica, NULL, pge_test_schema_conninfo (), 1);
+  assert_engine_new_fails (replica, PGE_ERROR_INVALID_ARGUMENT);
+  pge_config_add_extension (extension, NULL);
+  assert_engine_new_fails (extension, PGE_ERROR_INVALID_ARGUMENT);
+}
+
 Test (config, malformed_conninfo_is_invalid_argument)
 {
   const char *bad[] = { "host=127.0.0.1 nosuchkeyword=1", "host='unterminated", "just words",

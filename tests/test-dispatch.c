@@ -291,7 +291,7 @@ block_in_callback (PgeFuture *future, gpointer data)
 
 /* On the engine's only worker (a NULL-context callback), a blocking call
  * would wait for itself — forever, with no acquire timeout: each fails at
- * once with PGE_ERROR_INVALID_ARGUMENT instead. */
+ * once with PGE_ERROR_WOULD_DEADLOCK instead. */
 Test (dispatch, blocking_on_your_own_worker_is_refused_at_once)
 {
   g_autoptr(PgeConfig) config = pge_test_config (1);
@@ -312,9 +312,9 @@ Test (dispatch, blocking_on_your_own_worker_is_refused_at_once)
   while (!self.done)
     g_cond_wait (&self.cond, &self.lock);
   g_mutex_unlock (&self.lock);
-  pge_assert_error (self.query_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
-  pge_assert_error (self.exec_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
-  pge_assert_error (self.wait_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  pge_assert_error (self.query_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
+  pge_assert_error (self.exec_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
+  pge_assert_error (self.wait_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
   g_clear_error (&self.query_error);
   g_clear_error (&self.exec_error);
   g_clear_error (&self.wait_error);

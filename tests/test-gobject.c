@@ -427,3 +427,21 @@ Test (gobject, batch_async_waits_for_a_pinned_worker_without_a_thread)
   g_clear_object (&engine);
   pop_context (context);
 }
+
+/* Object arguments are checked with their type, not only for NULL: an
+ * object that is not an engine is refused with a critical, and nothing
+ * reads it as one. */
+Test (gobject, an_object_that_is_not_an_engine_is_refused)
+{
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  PgeEngine *not_engine = (PgeEngine *) other;
+  g_autoptr(GError) error = NULL;
+
+  cr_assert_null (pge_engine_query_sync (not_engine, "SELECT 1", NULL, &error));
+  cr_assert_null (error);
+  cr_assert_null (pge_engine_query (not_engine, "SELECT 1", NULL));
+  cr_assert_null (pge_engine_transaction (not_engine, PGE_TRANSACTION_DEFAULT, &error));
+  cr_assert_null (error);
+  cr_assert_null (pge_engine_session (not_engine, &error));
+  cr_assert_null (error);
+}

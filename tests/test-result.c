@@ -120,6 +120,33 @@ Test (result, int64_of_non_integer_text_is_zero)
   cr_assert_eq (pge_result_get_int64 (result, 0, 2), 0);
 }
 
+/* The lax getters read a cell with the strict readers' parsers: text the
+ * strict reader would refuse gives the default, never a part of it. */
+Test (result, lax_getters_refuse_what_the_strict_readers_refuse)
+{
+  g_autoptr(PgeResult) result = query ("SELECT '12abc'::text, ' 7'::text, 'true'::text, '1.5'::text, "
+                                       "'t'::text, '1e400'::numeric, 9007199254740993::int8");
+  g_autoptr(GError) error = NULL;
+  double value;
+
+  cr_assert_eq (pge_result_get_double (result, 0, 0), 0.0);
+  cr_assert_eq (pge_result_get_int64 (result, 0, 0), 0);
+  cr_assert_eq (pge_result_get_double (result, 0, 1), 0.0);
+  cr_assert_eq (pge_result_get_int64 (result, 0, 1), 0);
+  cr_assert_not (pge_result_get_boolean (result, 0, 2));
+  cr_assert_eq (pge_result_get_double (result, 0, 3), 1.5);
+  cr_assert (pge_result_get_boolean (result, 0, 4));
+  /* Where the strict reader reads the column, it refuses the same cells. */
+  cr_assert_not (pge_result_read_double (result, 0, 5, &value, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONVERSION);
+  g_clear_error (&error);
+  cr_assert_eq (pge_result_get_double (result, 0, 5), 0.0);
+  cr_assert_not (pge_result_read_double (result, 0, 6, &value, &error));
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONVERSION);
+  g_clear_error (&error);
+  cr_assert_eq (pge_result_get_double (result, 0, 6), 0.0);
+}
+
 Test (result, boolean_false_and_double_specials)
 {
   g_autoptr(PgeResult) result = query ("SELECT false, 'NaN'::float8, '-Infinity'::float8, 2.5::numeric");

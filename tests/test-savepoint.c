@@ -95,6 +95,24 @@ Test (savepoint, auto_names_follow_the_savepoint_id)
   cr_assert_eq (pge_transaction_get_savepoint_id (other), 1);
 }
 
+Test (savepoint, next_savepoint_id_takes_a_new_number_each_call)
+{
+  g_autoptr(PgeTransaction) tx = begin_with_table ();
+  g_autoptr(PgeSavepoint) a = pge_transaction_savepoint (tx, NULL, NULL);
+
+  cr_assert_str_eq (pge_savepoint_get_name (a), "savepoint_1");
+  cr_assert_eq (pge_transaction_next_savepoint_id (tx), 2);
+  cr_assert_eq (pge_transaction_next_savepoint_id (tx), 3);
+  /* The 1.0 name shares the counter. */
+  cr_assert_eq (pge_transaction_get_savepoint_id (tx), 4);
+  cr_assert (pge_transaction_rollback (tx, NULL));
+}
+
+Test (savepoint, next_savepoint_id_of_null_is_a_precondition)
+{
+  cr_assert_eq (pge_transaction_next_savepoint_id (NULL), 0);
+}
+
 Test (savepoint, injection_attempts_are_rejected_and_nothing_is_sent)
 {
   g_autoptr(PgeTransaction) tx = begin_with_table ();

@@ -481,6 +481,16 @@ session_taken (GObject *source, GAsyncResult *res, gpointer data)
   g_main_loop_quit (wait->loop);
 }
 
+/* The same for any engine: @source is the engine the call was made on. */
+static void
+session_taken_on (GObject *source, GAsyncResult *res, gpointer data)
+{
+  AsyncWait *wait = data;
+
+  wait->session = pge_engine_session_finish (PGE_ENGINE (source), res, &wait->error);
+  g_main_loop_quit (wait->loop);
+}
+
 Test (session, async_session_is_not_current_but_holds_its_connection)
 {
   AsyncWait wait = { .loop = g_main_loop_new (NULL, FALSE) };
@@ -529,4 +539,83 @@ Test (session, is_ended_once_the_engine_closed)
   result = pge_session_query_sync (session, "SELECT 1", NULL, &error);
   cr_assert_null (result);
   cr_assert_not_null (error);
+}
+
+/* The connection an async session held is reset before anyone else gets
+ * it, as a blocking session's is: temp tables, SETs, advisory locks and
+ * prepared statements are gone (the lease is marked for reset at
+ * pge_engine_session_async(), not only at pge_engine_session()). */
+Test (session, async_session_is_reset_before_the_connection_serves_anyone_else)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  AsyncWait wait = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr(GError) error = NULL;
+  gint64 pid, key = 4900000 + g_random_int_range (0, 100000);
+  g_autofree char *lock = g_strdup_printf ("SELECT pg_advisory_lock(%" G_GINT64_FORMAT ")", key);
+  g_autofree char *default_work_mem = engine_text (engine, "SHOW work_mem");
+  g_autofree char *work_mem_after = NULL;
+
+  pge_engine_session_async (engine, NULL, session_taken_on, &wait);
+  g_main_loop_run (wait.loop);
+  cr_assert_null (wait.error, "%s", wait.error ? wait.error->message : "");
+  pid = session_int (wait.session, "SELECT pg_backend_pid()");
+  cr_assert (pge_session_exec_sync (wait.session, "CREATE TEMP TABLE async_leftover (n int); "
+                                    "SET work_mem = '9MB'; PREPARE async_mine AS SELECT 42", &error),
+             "%s", error ? error->message : "");
+  g_free (session_text (wait.session, lock));
+  cr_assert_eq (advisory_locks_held (key), 1);
+  cr_assert (pge_session_end (wait.session, &error), "%s", error ? error->message : "");
+  g_clear_pointer (&wait.session, pge_session_unref);
+  g_main_loop_unref (wait.loop);
+
+  cr_assert_eq (engine_int (engine, "SELECT pg_backend_pid()"), pid, "not the same connection");
+  cr_assert_eq (engine_int (engine, "SELECT count(*) FROM pg_prepared_statements WHERE name = 'async_mine'"), 0);
+  cr_assert_eq (engine_int (engine, "SELECT count(*) FROM pg_class WHERE relname = 'async_leftover' "
+                                    "AND relpersistence = 't' AND pg_table_is_visible(oid)"), 0);
+  work_mem_after = engine_text (engine, "SHOW work_mem");
+  cr_assert_str_eq (work_mem_after, default_work_mem);
+  cr_assert_eq (advisory_locks_held (key), 0);
+}
+
+/* DISCARD ALL deallocates the engine's prepared statements too: the
+ * connection's statement cache must forget them, or the next transaction
+ * on that connection runs a cached statement the server no longer has
+ * (26000), which aborts it. Outside a transaction a miss is retried
+ * unprepared and never seen; inside one it is not, so only this shows it. */
+Test (session, cached_statement_runs_in_a_transaction_after_the_reset)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeParams) params = pge_params_new ();
+  const char *sql = "SELECT $1::int8 * 3";
+  gint64 pid;
+
+  pge_params_add_int64 (params, 7);
+  {
+    g_autoptr(PgeResult) cached = pge_engine_query_sync (engine, sql, params, &error);
+
+    cr_assert_null (error, "%s", error ? error->message : "");
+    pid = engine_int (engine, "SELECT pg_backend_pid()");
+  }
+  {
+    g_autoptr(PgeSession) session = session_new (engine);
+
+    cr_assert_eq (session_int (session, "SELECT pg_backend_pid()"), pid, "not the same connection");
+    cr_assert (pge_session_end (session, &error), "%s", error ? error->message : "");
+  }
+  {
+    g_autoptr(PgeTransaction) tx = pge_engine_transaction (engine, PGE_TRANSACTION_DEFAULT, &error);
+    g_autoptr(PgeResult) result = NULL;
+    g_autoptr(PgeResult) backend = NULL;
+
+    cr_assert_null (error, "%s", error ? error->message : "");
+    backend = pge_transaction_query_sync (tx, "SELECT pg_backend_pid()", NULL, &error);
+    cr_assert_null (error, "%s", error ? error->message : "");
+    cr_assert_eq (pge_result_get_int64 (backend, 0, 0), pid, "not the same connection");
+    result = pge_transaction_query_sync (tx, sql, params, &error);
+    cr_assert_null (error, "cached statement in a transaction after the reset: %s",
+                    error ? error->message : "");
+    cr_assert_eq (pge_result_get_int64 (result, 0, 0), 21);
+    cr_assert (pge_transaction_commit (tx, &error), "commit: %s", error ? error->message : "");
+  }
 }

@@ -965,10 +965,10 @@ Test (transaction, blocking_calls_on_a_worker_thread_are_refused)
    * very worker tx pins, where any blocking call would wait for itself. */
   future = pge_engine_run_in_worker (test_engine, guard_in_worker, &guard, NULL);
   result = pge_future_wait (future, NULL);
-  pge_assert_error (guard.begin_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
-  pge_assert_error (guard.commit_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
-  pge_assert_error (guard.query_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
-  pge_assert_error (guard.run_error, PGE_ERROR, PGE_ERROR_INVALID_ARGUMENT);
+  pge_assert_error (guard.begin_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
+  pge_assert_error (guard.commit_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
+  pge_assert_error (guard.query_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
+  pge_assert_error (guard.run_error, PGE_ERROR, PGE_ERROR_WOULD_DEADLOCK);
   g_clear_error (&guard.begin_error);
   g_clear_error (&guard.commit_error);
   g_clear_error (&guard.query_error);

@@ -34,8 +34,23 @@ G_BEGIN_DECLS
  * @PGE_ERROR_NULL_VALUE: a strict getter (`pge_result_read_*`) met SQL NULL
  * @PGE_ERROR_CONVERSION: a strict getter met a column of another type, or
  *   a value that cannot be parsed or does not fit the C type
+ * @PGE_ERROR_WOULD_DEADLOCK: the call blocks and was made on one of the
+ *   engine's own threads (a %NULL-context future callback), where it could
+ *   wait for itself: refused at once, nothing was sent. Since: 1.2
  *
  * Error codes in the %PGE_ERROR domain.
+ *
+ * Which code for what (the error policy, also in HACKING): a programmer
+ * error on an object argument is a precondition (g_return_val_if_fail()),
+ * not an error; bad data from the caller, including a %NULL a binding may
+ * pass as None, is %PGE_ERROR_INVALID_ARGUMENT and nothing is sent; a
+ * blocking call refused because it would wait for itself is
+ * %PGE_ERROR_WOULD_DEADLOCK (before 1.2 it was
+ * %PGE_ERROR_INVALID_ARGUMENT). Using something that has ended — a
+ * committed or rolled back transaction, a released savepoint, an ended
+ * session — is %PGE_ERROR_TRANSACTION_STATE: a session is a pinned
+ * connection like a transaction's, and "used after its end" is one
+ * condition for callers to match; the message says which object ended.
  *
  * Every error the server reports for a statement is %PGE_ERROR_QUERY
  * (except a statement timeout, %PGE_ERROR_TIMEOUT, a cancel,
@@ -57,7 +72,8 @@ typedef enum {
   PGE_ERROR_TRANSACTION_STATE,
   PGE_ERROR_NESTED,
   PGE_ERROR_NULL_VALUE,
-  PGE_ERROR_CONVERSION
+  PGE_ERROR_CONVERSION,
+  PGE_ERROR_WOULD_DEADLOCK
 } PgeError;
 
 /**

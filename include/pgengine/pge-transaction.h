@@ -82,6 +82,7 @@ PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_rollback         (PgeTransa
 PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_is_committed     (PgeTransaction *tx);
 PGE_AVAILABLE_IN_1_0 gboolean        pge_transaction_is_rolled_back   (PgeTransaction *tx);
 PGE_AVAILABLE_IN_1_0 guint           pge_transaction_get_savepoint_id (PgeTransaction *tx);
+PGE_AVAILABLE_IN_1_2 guint           pge_transaction_next_savepoint_id (PgeTransaction *tx);
 PGE_AVAILABLE_IN_1_0 PgeSavepoint   *pge_transaction_savepoint        (PgeTransaction *tx,
                                                                 const char     *name,
                                                                 GError        **error);

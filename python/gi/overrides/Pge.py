@@ -33,7 +33,7 @@
 #   commits nor rolls back — the outermost block does.
 # - A batch iterates over all its rows, chunk by chunk.
 #
-# Installed into PyGObject's overrides directory; uninstalled (the tests),
+# Installed into gi/overrides under the prefix (configure.ac); uninstalled (the tests),
 # put the directory holding gi/overrides/ on PYTHONPATH.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later

@@ -381,9 +381,9 @@ pge_engine_query_with_options (PgeEngine *engine, const char *sql, PgeParams *pa
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   if (sql == NULL)
-    return invalid_future ("the SQL is NULL");
+    return pge_future_new_invalid ("the SQL is NULL");
   job = pge_call_options_new_query_job (options, sql, params, FALSE);
   return pge_engine_submit (engine, job);
 }
@@ -412,7 +412,7 @@ pge_engine_query_with_options_sync (PgeEngine *engine, const char *sql, PgeParam
 {
   g_autoptr(PgeJob) job = NULL;
 
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (sql == NULL)
     {
@@ -453,7 +453,7 @@ pge_engine_query_with_options_async (PgeEngine          *engine,
   g_autoptr(PgeFuture) future = NULL;
   GTask *task;
 
-  g_return_if_fail (engine != NULL);
+  g_return_if_fail (PGE_IS_ENGINE (engine));
   task = pge_async_task_new (engine, pge_engine_query_with_options_async,
                              "pge_engine_query_with_options_async", cancellable, callback, user_data);
   if (task == NULL)
@@ -477,7 +477,7 @@ pge_engine_query_with_options_async (PgeEngine          *engine,
 PgeResult *
 pge_engine_query_with_options_finish (PgeEngine *engine, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (engine != NULL, NULL);
+  g_return_val_if_fail (PGE_IS_ENGINE (engine), NULL);
   g_return_val_if_fail (pge_async_task_check (result, engine, pge_engine_query_with_options_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

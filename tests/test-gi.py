@@ -23,6 +23,15 @@ import traceback
 import uuid
 
 import gi
+import gi.overrides
+
+# PyGObject looks in its own overrides directory first, so an installed
+# python3-pge would shadow the Pge.py under test: the PYTHONPATH that
+# `make check` gives goes in front.
+for _entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+    _dir = os.path.join(_entry, "gi", "overrides")
+    if _entry and os.path.isfile(os.path.join(_dir, "Pge.py")):
+        gi.overrides.__path__.insert(0, _dir)
 
 gi.require_version("GLib", "2.0")
 gi.require_version("Gio", "2.0")
@@ -323,6 +332,50 @@ def metrics_from_python(ctx):
                  Pge.Error.INVALID_ARGUMENT)
     text = ctx.engine.format_metrics()
     assert 'pge_jobs_completed_total{node="primary"} 1\n' in text, text
+
+
+@test
+def pool_lifecycle_setup_and_per_call_limits_from_python(ctx):
+    config = Pge.Config.new(ctx.conninfo)
+    config.set_workers(1)
+    config.set_connect_sql("SET application_name = 'gi-on-connect'")
+    assert config.get_connect_sql() == "SET application_name = 'gi-on-connect'"
+    config.set_max_lifetime(600000)
+    assert config.get_max_lifetime() == 600000
+    config.set_reconnect_timeout(0)
+    assert config.get_reconnect_timeout() == 0
+    engine = Pge.Engine.new(config)
+    try:
+        name = "SELECT current_setting('application_name')"
+        assert engine.query_sync(name).get_value(0, 0) == "gi-on-connect"
+        pid = engine.query_sync("SELECT pg_backend_pid()").get_int64(0, 0)
+        engine.recycle()
+        deadline = GLib.get_monotonic_time() + 5 * 1000000
+        while engine.query_sync("SELECT pg_backend_pid()").get_int64(0, 0) == pid:
+            assert GLib.get_monotonic_time() < deadline, "recycle kept the connection"
+        # The setup ran again on the new connection.
+        assert engine.query_sync(name).get_value(0, 0) == "gi-on-connect"
+
+        options = Pge.CallOptions.new()
+        assert options.get_statement_timeout() == -1
+        options.set_statement_timeout(100)
+        expect_error(lambda: engine.query_with_options_sync("SELECT pg_sleep(2)", None, options),
+                     Pge.error_quark(), Pge.Error.TIMEOUT)
+        # Restored after the call: the engine's own (none) applies again.
+        result = engine.query_with_options_sync("SELECT $1::int + 1", [41], Pge.CallOptions.new())
+        assert result.get_int64(0, 0) == 42
+        assert engine.query_sync("SHOW statement_timeout").get_value(0, 0) == "0"
+        # Bad input: negative timeouts do not fit a guint; the SQL is not nullable.
+        for bad in (lambda: options.set_statement_timeout(-5),
+                    lambda: engine.query_with_options_sync(None, None, None)):
+            try:
+                bad()
+            except (TypeError, OverflowError):
+                pass
+            else:
+                raise AssertionError("bad input accepted")
+    finally:
+        engine.close()
 
 
 @test

@@ -437,6 +437,13 @@ pge_test_wait_replayed (const char *conninfo)
 {
   g_autofree char *lsn = pge_test_admin_query ("SELECT pg_current_wal_insert_lsn()");
   g_autofree char *sql = g_strdup_printf ("SELECT pg_last_wal_replay_lsn() >= '%s'", lsn);
+  /* A standby receives only flushed WAL, and the insert position may end
+   * in a record nobody flushes soon: the cluster runs with
+   * synchronous_commit = off, and the WAL writer writes whole pages and
+   * async commits only. On a quiet primary the wait then lasted until
+   * the next checkpoint. A synchronous commit that has an xid flushes
+   * past it. */
+  g_free (pge_test_admin_query ("SET synchronous_commit = on; SELECT txid_current ()"));
   gint64 give_up = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
   PGconn *conn = PQconnectdb (conninfo);
 

@@ -36,6 +36,7 @@
 #include "config.h"
 
 #include "calloptions-private.h"
+#include "scheduler-private.h"
 #include "connection-private.h"
 #include "result-private.h"
 

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "dispatch-private.h"
+#include "scheduler-private.h"
 #include "errors-private.h"
 
 static void

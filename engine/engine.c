@@ -233,7 +233,7 @@ engine_pool_link (PgePool *pool, gboolean up, gpointer data)
 static void
 engine_pool_reach (PgePool *pool, gboolean up, gpointer data)
 {
-  engine_link_post_full (data, pool->name, up, TRUE);
+  engine_link_post_full (data, pge_pool_get_name (pool), up, TRUE);
 }
 
 /* ------------------------------------------------------------ GObject */
@@ -551,7 +551,7 @@ engine_add_pool (PgeEngine *engine, const PgeNodeSettings *node)
 
   pge_pool_set_owner (pool, engine);
   pge_pool_set_link_func (pool, engine_pool_link, engine_link_ref (engine->link), engine_link_unref);
-  pool->reach_func = engine_pool_reach;
+  pge_pool_set_reach_func (pool, engine_pool_reach);
   g_ptr_array_add (engine->pools, pool);
   g_hash_table_insert (engine->nodes, (gpointer) pge_pool_get_name (pool), pool);
 }

@@ -39,10 +39,11 @@ G_GNUC_INTERNAL gboolean pge_lifecycle_give_up_locked (PgePool *pool, gboolean a
 /* After a successful connect: TRUE when it ends a give-up. */
 G_GNUC_INTERNAL gboolean pge_lifecycle_back_locked (PgePool *pool);
 
-/* For a slot's worker told to reconnect: renews a connection that is
- * still good (TRUE), or returns FALSE when the slot is broken or the
- * replacement failed, for the worker's reconnect loop. */
-G_GNUC_INTERNAL gboolean pge_lifecycle_renew (PgeSlot *slot);
+/* For a slot's worker told to reconnect: takes what is due for a
+ * connection that is still good. CLOSE is done here; REPLACE is the
+ * worker's to do (it connects through dispatch.c, above this file);
+ * NONE: the slot is broken, for the worker's reconnect loop. */
+G_GNUC_INTERNAL PgeRenew pge_lifecycle_renew (PgeSlot *slot);
 /* Any thread: every connection of @pool is replaced, each when free. */
 G_GNUC_INTERNAL void     pge_lifecycle_recycle (PgePool *pool);
 

@@ -35,7 +35,7 @@
  */
 #include "config.h"
 
-#include "dispatch-private.h"
+#include "scheduler-private.h"
 #include "lifecycle-private.h"
 
 void
@@ -241,11 +241,10 @@ pge_lifecycle_back_locked (PgePool *pool)
   return was_given_up;
 }
 
-gboolean
+PgeRenew
 pge_lifecycle_renew (PgeSlot *slot)
 {
   PgePool *pool = slot->pool;
-  g_autoptr(GError) error = NULL;
   PgeRenew renew;
 
   g_mutex_lock (&pool->queue_lock);
@@ -254,9 +253,8 @@ pge_lifecycle_renew (PgeSlot *slot)
   slot->renewing = renew != PGE_RENEW_NONE;
   g_mutex_unlock (&pool->queue_lock);
 
-  switch (renew)
+  if (renew == PGE_RENEW_CLOSE)
     {
-    case PGE_RENEW_CLOSE:
       g_debug ("%s: idle too long; closing it until it is needed",
                pge_connection_get_label (slot->conn));
       pge_connection_disconnect (slot->conn);
@@ -264,18 +262,11 @@ pge_lifecycle_renew (PgeSlot *slot)
       slot->closed_idle = TRUE;
       slot->connected = FALSE;
       g_mutex_unlock (&pool->queue_lock);
-      return TRUE;
-    case PGE_RENEW_REPLACE:
-      g_debug ("%s: past its lifetime or recycled; replacing it",
-               pge_connection_get_label (slot->conn));
-      if (pge_dispatch_connect (slot, &error))
-        return TRUE;
-      g_debug ("%s: %s", pge_connection_get_label (slot->conn), error->message);
-      return FALSE;
-    case PGE_RENEW_NONE:
-    default:
-      return FALSE;
     }
+  else if (renew == PGE_RENEW_REPLACE)
+    g_debug ("%s: past its lifetime or recycled; replacing it",
+             pge_connection_get_label (slot->conn));
+  return renew;
 }
 
 void

@@ -42,6 +42,9 @@ G_GNUC_INTERNAL void pge_metrics_cells_time  (PgeMetricsCells *cells,
                                               PgeTimer         timer,
                                               gint64           duration_us);
 G_GNUC_INTERNAL void pge_metrics_cells_count (guint64 *cell, guint64 n);
+/* The upper bound of histogram bucket @bucket in µs; -1 for the last
+ * (unbounded) one. */
+G_GNUC_INTERNAL gint64 pge_metrics_bucket_bound_us (guint bucket);
 
 /* Under the pool's queue_lock, for whoever takes @slot out of its pool's
  * slot list for good: keeps its counts in the pool's figures. */

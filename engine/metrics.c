@@ -1,6 +1,7 @@
 /* metrics.c — PgeMetrics: timers, histograms and counters per node.
  *
- * Counting is done where work happens, at a few points: a job's start and
+ * Counting (meter.c, below the scheduler) is done where work happens,
+ * at a few points: a job's start and
  * end (dispatch.c: acquire wait and run time, pipelined statements), a
  * connection attempt (dispatch.c), the statement cache (statements.c).
  * Each slot has its own cells (pool-private.h) and each has one writer at
@@ -26,6 +27,7 @@
 #include <math.h>
 
 #include "engine-private.h"
+#include "scheduler-private.h"
 #include "errors-private.h"
 #include "metrics-private.h"
 
@@ -35,50 +37,7 @@ struct _PgeMetrics {
   PgeMetricsFigures figures;
 };
 
-/* Bucket upper bounds in µs, as Prometheus' defaults but finer at the low
- * end, where a pool's acquire times live. */
-static const gint64 bucket_bounds_us[PGE_METRICS_N_BUCKETS - 1] = {
-  50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-  250000, 500000, 1000000, 2500000, 10000000,
-};
-
 static const char *const timer_names[] = { "acquire", "run", "connect" };
-
-/* ------------------------------------------------------------- counting */
-
-static inline void
-cell_add (guint64 *cell, guint64 n)
-{
-  __atomic_store_n (cell, __atomic_load_n (cell, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
-
-static guint
-bucket_of (gint64 duration_us)
-{
-  guint i = 0;
-
-  while (i < G_N_ELEMENTS (bucket_bounds_us) && duration_us > bucket_bounds_us[i])
-    i++;
-  return i;
-}
-
-/* For the holder of the slot that owns @cells. */
-void
-pge_metrics_cells_time (PgeMetricsCells *cells, PgeTimer timer, gint64 duration_us)
-{
-  PgeTimerCells *t = &cells->timers[timer];
-
-  duration_us = MAX (duration_us, 0);
-  cell_add (&t->count, 1);
-  cell_add (&t->sum_us, (guint64) duration_us);
-  cell_add (&t->buckets[bucket_of (duration_us)], 1);
-}
-
-void
-pge_metrics_cells_count (guint64 *cell, guint64 n)
-{
-  cell_add (cell, n);
-}
 
 /* ------------------------------------------------------------- snapshots */
 
@@ -432,7 +391,7 @@ gint64
 pge_metrics_get_bucket_bound_us (guint bucket)
 {
   g_return_val_if_fail (bucket < PGE_METRICS_N_BUCKETS, -1);
-  return bucket < G_N_ELEMENTS (bucket_bounds_us) ? bucket_bounds_us[bucket] : -1;
+  return pge_metrics_bucket_bound_us (bucket);
 }
 
 /**
@@ -489,16 +448,16 @@ pge_metrics_get_timer_percentile_us (PgeMetrics *metrics, PgeTimer timer, double
   if (t->count == 0)
     return -1;
   rank = quantile * (double) t->count;
-  for (guint b = 0; b < G_N_ELEMENTS (bucket_bounds_us); b++)
+  for (guint b = 0; b < PGE_METRICS_N_BUCKETS - 1; b++)
     {
-      double lower = b == 0 ? 0 : (double) bucket_bounds_us[b - 1];
+      double lower = b == 0 ? 0 : (double) pge_metrics_bucket_bound_us (b - 1);
 
       if (t->buckets[b] > 0 && seen + (double) t->buckets[b] >= rank)
-        return (gint64) llround (lower + ((double) bucket_bounds_us[b] - lower) *
+        return (gint64) llround (lower + ((double) pge_metrics_bucket_bound_us (b) - lower) *
                                  (rank - seen) / (double) t->buckets[b]);
       seen += (double) t->buckets[b];
     }
-  return bucket_bounds_us[G_N_ELEMENTS (bucket_bounds_us) - 1];
+  return pge_metrics_bucket_bound_us (PGE_METRICS_N_BUCKETS - 2);
 }
 
 /* ---------------------------------------------------------- Prometheus */
@@ -570,7 +529,7 @@ format_timer (GString *out, PgeMetrics **nodes, guint n_nodes, PgeTimer timer)
           append_label (out, node);
           g_string_append (out, "\",le=\"");
           if (b + 1 < PGE_METRICS_N_BUCKETS)
-            format_seconds (out, bucket_bounds_us[b]);
+            format_seconds (out, pge_metrics_bucket_bound_us (b));
           else
             g_string_append (out, "+Inf");
           g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n",

@@ -68,6 +68,7 @@
 #include <string.h>
 
 #include "errors-private.h"
+#include "scheduler-private.h"
 #include "future-private.h"
 #include "params-private.h"
 #include "pool-private.h"
@@ -350,6 +351,12 @@ pge_pool_set_link_func (PgePool *pool, PgePoolLinkFunc func, gpointer data, GDes
   pool->link_func = func;
   pool->link_data = data;
   pool->link_notify = notify;
+}
+
+void
+pge_pool_set_reach_func (PgePool *pool, PgePoolLinkFunc func)
+{
+  pool->reach_func = func;
 }
 
 typedef enum { LINK_SAME, LINK_LOST, LINK_RESTORED } LinkChange;

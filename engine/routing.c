@@ -250,7 +250,7 @@ check_primary (PgeRouter *router)
     {
       if (g_get_monotonic_time () < router->primary_retry_at)
         return 0;
-      router->primary_conn = check_connect (router->primary_conninfo, router->primary->name);
+      router->primary_conn = check_connect (router->primary_conninfo, pge_pool_get_name (router->primary));
       if (router->primary_conn == NULL)
         {
           router->primary_retry_at = g_get_monotonic_time () + CHECK_BACKOFF_MAX_MS * 1000;
@@ -307,7 +307,7 @@ follow_standby (Replica *replica, gint64 now)
     return;
   replica->moved_at = now;
   g_debug ("replica node %s: its workers are on %s, a standby is on %s: they reconnect",
-           replica->pool->name, stats.server, server);
+           pge_pool_get_name (replica->pool), stats.server, server);
   pge_pool_reconnect_all (replica->pool);
 }
 
@@ -323,7 +323,7 @@ check_replica (PgeRouter *router, Replica *replica, guint64 primary_lsn)
   gboolean promoted = FALSE;
 
   if (replica->conn == NULL && now >= replica->retry_at)
-    replica->conn = check_connect (replica->conninfo, replica->pool->name);
+    replica->conn = check_connect (replica->conninfo, pge_pool_get_name (replica->pool));
   if (replica->conn != NULL)
     res = check_query (&replica->conn, replica_sql);
   answered = res != NULL;

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "dispatch-private.h"
+#include "scheduler-private.h"
 #include "lifecycle-private.h"
 #include "worker-private.h"
 
@@ -55,6 +56,28 @@ worker_reconnect (PgeSlot *slot)
     }
 }
 
+/* A good connection due for renewal (lifecycle.c): TRUE once renewed;
+ * FALSE for a broken one, or a replacement that failed. */
+static gboolean
+worker_renew (PgeSlot *slot)
+{
+  g_autoptr(GError) error = NULL;
+
+  switch (pge_lifecycle_renew (slot))
+    {
+    case PGE_RENEW_CLOSE:
+      return TRUE;
+    case PGE_RENEW_REPLACE:
+      if (pge_dispatch_connect (slot, &error))
+        return TRUE;
+      g_debug ("%s: %s", pge_connection_get_label (slot->conn), error->message);
+      return FALSE;
+    case PGE_RENEW_NONE:
+    default:
+      return FALSE;
+    }
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -85,7 +108,7 @@ worker_main (gpointer data)
         case PGE_NEXT_RECONNECT:
           /* A good connection due for renewal (lifecycle.c), else a
            * broken one. */
-          running = pge_lifecycle_renew (slot) || worker_reconnect (slot);
+          running = worker_renew (slot) || worker_reconnect (slot);
           break;
         case PGE_NEXT_EXIT:
         default:

@@ -100,8 +100,12 @@ pge_engine_query_read_after (PgeEngine  *engine,
  * @engine: a #PgeEngine
  * @error: return location for a #GError
  *
- * The primary's current WAL insert position: called after a commit, a
- * position at or past that commit, for pge_engine_query_read_after().
+ * The primary's WAL position that every commit acknowledged before the
+ * call has reached: called after a commit, a position at or past that
+ * commit, for pge_engine_query_read_after(). It is the flush position
+ * (an acknowledged synchronous commit is flushed), or, where the server
+ * runs with `synchronous_commit = off`, the insert position, which can
+ * run ahead of what a standby receives until the next flush.
  * Runs one short query on the primary (outside any transaction of the
  * calling thread) and blocks until it is done. Fails like a query
  * (%PGE_ERROR_CONNECTION, %PGE_ERROR_CLOSED ...); on a standby (a primary
@@ -122,7 +126,13 @@ pge_engine_get_write_lsn_sync (PgeEngine *engine, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
   if (!pge_engine_check_may_block (engine, "pge_engine_get_write_lsn_sync()", error))
     return 0;
-  job = pge_job_new_query ("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8", NULL);
+  /* Not the insert position whatever the setting: it includes records
+   * nobody flushed yet, which a standby never gets if the primary dies
+   * first (a failover), and a read-your-writes read then waits out its
+   * timeout for nothing. */
+  job = pge_job_new_query ("SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' "
+                           "THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END "
+                           "- '0/0'::pg_lsn)::int8", NULL);
   result = pge_dispatch_run_sync (pge_engine_get_primary (engine), job, error);
   if (result == NULL)
     return 0;

@@ -49,14 +49,28 @@ outside=$(find /tmp /var/tmp /dev/shm /usr /etc /opt /home /root "$tmp/home" -xd
 site=$("$python" -c 'import sysconfig, sys; print(sysconfig.get_path("purelib", "posix_prefix", vars={"base": sys.argv[1], "platbase": sys.argv[1]}))' "$prefix")
 [ -e "$site/gi/overrides/Pge.py" ] || fail "no $site/gi/overrides/Pge.py; installed: $(cd "$prefix" && find . -name Pge.py)"
 
-# Python finds the overrides there, beside PyGObject's own.
+# Python finds the overrides there, beside PyGObject's own. PyGObject
+# searches its own directory first: where a python3-pge package put a
+# Pge.py there (a machine that ran tools/build-debs.sh), that one wins
+# for every user, so then the check is that the prefix's directory is on
+# the overrides path, after PyGObject's.
+sysdir=$("$python" -c 'import os, gi.overrides; print(os.path.dirname(gi.overrides.__file__))')
 loaded=$(as_user env PYTHONPATH="$site" GI_TYPELIB_PATH="$prefix/lib/girepository-1.0" \
            LD_LIBRARY_PATH="$prefix/lib" "$python" -c '
-import sys, gi
+import sys, gi, gi.overrides
 gi.require_version("Pge", "1")
 from gi.repository import Pge
-print(sys.modules["gi.overrides.Pge"].__file__)' 2>&1) || fail "import: $loaded"
-[ "$loaded" = "$site/gi/overrides/Pge.py" ] || fail "Python loaded the overrides from $loaded"
+if sys.argv[1] == "path":
+    print("\n".join(gi.overrides.__path__))
+else:
+    print(sys.modules["gi.overrides.Pge"].__file__)' "$([ -e "$sysdir/Pge.py" ] && echo path || echo file)" 2>&1) ||
+  fail "import: $loaded"
+if [ -e "$sysdir/Pge.py" ]; then
+  echo "note: $sysdir/Pge.py (python3-pge) is installed and shadows the prefix's for every user"
+  echo "$loaded" | grep -qx "$site/gi/overrides" || fail "$site/gi/overrides is not on gi.overrides.__path__: $loaded"
+else
+  [ "$loaded" = "$site/gi/overrides/Pge.py" ] || fail "Python loaded the overrides from $loaded"
+fi
 
 [ "$status" = 0 ] && echo "PASS: make install as $user put everything under $prefix"
 exit "$status"

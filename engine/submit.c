@@ -176,7 +176,9 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  * Runs @script and blocks until it is done. Outside a transaction the
  * statements run as one implicit transaction: if one fails, none stays.
  * Inside the thread's current transaction, it runs there; in its current
- * session (and no transaction), on the session's connection. Thread-safe.
+ * session (and no transaction), on the session's connection. A %NULL
+ * @script is %PGE_ERROR_INVALID_ARGUMENT. Thread-safe, but refused
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own threads.
  *
  * Returns: %TRUE on success
  *

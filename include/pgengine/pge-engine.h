@@ -17,7 +17,7 @@ G_DECLARE_FINAL_TYPE (PgeEngine, pge_engine, PGE, ENGINE, GObject)
  * PgeStats:
  * @n_workers: connections owned by workers, over all nodes
  * @n_busy: workers running a job right now
- * @n_pinned: workers held by an open transaction or batch
+ * @n_pinned: workers held by an open transaction, batch or session
  * @queue_length: jobs waiting for a worker
  * @n_completed: jobs finished without error
  * @n_failed: jobs finished with an error

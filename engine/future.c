@@ -481,9 +481,11 @@ pge_future_cancel (PgeFuture *future)
  *
  * Calls @callback once @future is done. With a @context, always from that
  * context's main loop, even when @future is already done: never inside this
- * call. With %NULL, on the thread that completes the job (a worker thread:
- * keep it short and do not block on the same engine there), or right away
- * in the caller if @future is already done. Thread-safe; several callbacks
+ * call. With %NULL, on the thread that completes the job (usually a worker
+ * thread, or a blocking caller that ran the job itself: keep it short; on
+ * one of the engine's own threads its blocking calls fail with
+ * %PGE_ERROR_WOULD_DEADLOCK), or right away in the caller if @future is
+ * already done. Thread-safe; several callbacks
  * run in the order they were added.
  *
  * Since: 1.0

@@ -15,7 +15,8 @@ G_DECLARE_FINAL_TYPE (PgeEngine, pge_engine, PGE, ENGINE, GObject)
 
 /**
  * PgeStats:
- * @n_workers: connections owned by workers, over all nodes
+ * @n_workers: workers (one connection each at most; with
+ *   pge_config_set_min_workers(), some may have none open), over all nodes
  * @n_busy: workers running a job right now
  * @n_pinned: workers held by an open transaction, batch or session
  * @queue_length: jobs waiting for a worker

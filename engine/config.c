@@ -171,10 +171,11 @@ pge_config_unref (PgeConfig *config)
 /**
  * pge_config_set_workers:
  * @config: a #PgeConfig
- * @n_workers: worker threads (one connection each) for the main node;
- *   1 to 1024, checked by pge_engine_new()
+ * @n_workers: worker threads (one connection each at most) for the main
+ *   node; 1 to 1024, checked by pge_engine_new()
  *
- * Default 4. Thread-safe.
+ * The most connections of the main node; all are opened at start unless
+ * pge_config_set_min_workers() says fewer. Default 4. Thread-safe.
  *
  * Since: 1.0
  */

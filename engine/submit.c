@@ -135,10 +135,11 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
  * @engine: a #PgeEngine
  * @node: a node name from pge_config_add_node(), or "primary"
  * @sql: one SQL statement
- * @params: (nullable): the parameters
+ * @params: (nullable): the parameters, copied before this returns
  *
  * Queues @sql on the named node's workers, never inside the calling
- * thread's transaction (another node is another server). An unknown or
+ * thread's transaction or session (another node is another server; even
+ * "primary" gets a connection of the pool). An unknown or
  * %NULL node fails the future with %PGE_ERROR_INVALID_ARGUMENT.
  * Thread-safe; never blocks.
  *

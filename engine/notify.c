@@ -124,7 +124,8 @@ listen_signal_free (gpointer data)
 /**
  * pge_engine_listen_signal:
  * @engine: a #PgeEngine
- * @channel: the channel name, any text: it is quoted as an identifier
+ * @channel: the channel, as for pge_engine_listen(): any name of 1 to 63
+ *   bytes of UTF-8, quoted as an identifier
  * @error: return location for a #GError
  *
  * Listens on @channel like pge_engine_listen(), delivering each

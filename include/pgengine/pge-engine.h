@@ -40,11 +40,13 @@ typedef struct {
 
 /**
  * PgeWorkerFunc: (skip)
- * @conn: the worker's connection, idle, borrowed for the call
+ * @conn: a connection of the engine, idle, borrowed for the call
  * @user_data: the data given to pge_engine_run_in_worker()
  * @error: return location for a #GError
  *
- * Blocking user code run on a worker thread with its connection.
+ * Blocking user code run with a connection of the engine, on the thread
+ * that holds it: a worker thread, or a thread waiting for the future that
+ * found the connection free (see pge_engine_run_in_worker()).
  *
  * Returns: (transfer full) (nullable): a result that becomes the future's
  *   result, or %NULL (with @error set on failure)

@@ -1,7 +1,7 @@
 /* async.c — what the GIO-style `_async` / `_finish` pairs share.
  *
  * Each pair lives beside its blocking twin (engine.c, submit.c,
- * transaction.c, batch.c, atomic.c); this file holds the pieces they
+ * transaction.c, session.c, batch.c, atomic.c); this file holds the pieces they
  * share. Every pair is a GTask whose source object is the engine (so a
  * binding's callback gets it); the task captures the thread-default
  * GMainContext of the `_async` caller and its callback always runs there.

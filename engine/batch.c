@@ -413,8 +413,9 @@ batch_new (PgeEngine *engine, PgeTransaction *tx, const char *sql, PgeParams *pa
  * server's error (%PGE_ERROR_QUERY and its SQLSTATE) and frees everything:
  * the own transaction is rolled back and the worker returns to the pool;
  * inside a caller's transaction, PostgreSQL aborts that transaction, as
- * any failed statement does. A %NULL @sql or a @batch_size above
- * 2147483647 is %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
+ * any failed statement does. A %NULL @sql, a @batch_size above
+ * 2147483647 or more than 65535 parameters is
+ * %PGE_ERROR_INVALID_ARGUMENT, and nothing is sent.
  *
  * Thread-safe. On one of @engine's own worker threads (a %NULL-context
  * future callback) it fails with %PGE_ERROR_WOULD_DEADLOCK: it could wait for

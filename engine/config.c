@@ -95,8 +95,11 @@ settings_clear (PgeSettings *settings)
  *   means libpq's defaults and the `PG*` environment variables
  *
  * Creates a configuration with the defaults: 4 workers, acquire timeout
- * 30 s, no statement timeout, unbounded queue, no logging. The string is
- * checked by pge_engine_new(), not here. Never blocks.
+ * 30 s, no statement timeout, unbounded queue, no logging; auto-pipelining
+ * (depth 16) and the statement cache (256 statements) on; connections
+ * replaced after about an hour (max lifetime, plus or minus 10%); a node
+ * given up on after 5 minutes unreachable (reconnect timeout). The string
+ * is checked by pge_engine_new(), not here. Never blocks.
  *
  * Returns: (transfer full): a new #PgeConfig
  *
@@ -168,10 +171,11 @@ pge_config_unref (PgeConfig *config)
 /**
  * pge_config_set_workers:
  * @config: a #PgeConfig
- * @n_workers: worker threads (one connection each) for the main node;
- *   1 to 1024, checked by pge_engine_new()
+ * @n_workers: worker threads (one connection each at most) for the main
+ *   node; 1 to 1024, checked by pge_engine_new()
  *
- * Default 4. Thread-safe.
+ * The most connections of the main node; all are opened at start unless
+ * pge_config_set_min_workers() says fewer. Default 4. Thread-safe.
  *
  * Since: 1.0
  */

@@ -13,8 +13,10 @@
  * and the metrics counted per job and per connect (metrics.c).
  *
  * Submission installs the future's hooks (future.c): cancel marks the
- * job and lets the pool unqueue it or cancel its query; run-here lets a
- * waiting thread take a queued job that is first in line.
+ * job and lets the pool unqueue it or cancel its query; may-wait refuses
+ * (PGE_ERROR_WOULD_DEADLOCK) a wait on one of its engine's own threads
+ * (pge_pool_is_sibling_thread()); run-here lets a waiting thread take a queued job that is first
+ * in line.
  *
  * Pipelines: a worker that took several queued queries runs them as a
  * sliding window on its connection (run_pipeline()): refilled from the

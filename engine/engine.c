@@ -407,7 +407,8 @@ pge_engine_class_init (PgeEngineClass *klass)
   /**
    * PgeEngine:n-workers:
    *
-   * The number of worker threads (one connection each) over all nodes.
+   * The number of worker threads over all nodes (one connection each at
+   * most: with pge_config_set_min_workers(), some may have none open).
    * See pge_engine_get_n_workers().
    *
    * Since: 1.0
@@ -1067,8 +1068,9 @@ pge_engine_get_server_version (PgeEngine *engine)
  *
  * Never blocks; thread-safe.
  *
- * Returns: the number of worker threads (one connection each) over all
- *   nodes
+ * Returns: the number of worker threads over all nodes (one connection
+ *   each at most: with pge_config_set_min_workers(), some may have none
+ *   open)
  *
  * Since: 1.0
  */

@@ -7,10 +7,12 @@
  * lock, so a callback may submit more work or drop the last reference.
  *
  * Hooks: whoever queues the work behind a future (dispatch.c) installs
- * two hooks with a reference on what they act on, the way GIO operations
- * hook a GCancellable: `cancel` for pge_future_cancel(), and `run_here`,
- * which pge_future_wait() calls first so that a thread about to block can
- * run a job no worker has started on a free connection itself. The future
+ * three hooks with a reference on what they act on, the way GIO operations
+ * hook a GCancellable: `cancel` for pge_future_cancel(); `may_wait`, which
+ * pge_future_wait() asks first and which refuses (PGE_ERROR_WOULD_DEADLOCK)
+ * a wait on one of the engine's own threads; and `run_here`, which it
+ * calls next so that a thread about to block can run a job no worker has
+ * started on a free connection itself. The future
  * knows nothing of jobs or pools. Resolution drops the hooks' data, which
  * breaks the cycle future -> job -> future.
  *
@@ -479,9 +481,11 @@ pge_future_cancel (PgeFuture *future)
  *
  * Calls @callback once @future is done. With a @context, always from that
  * context's main loop, even when @future is already done: never inside this
- * call. With %NULL, on the thread that completes the job (a worker thread:
- * keep it short and do not block on the same engine there), or right away
- * in the caller if @future is already done. Thread-safe; several callbacks
+ * call. With %NULL, on the thread that completes the job (usually a worker
+ * thread, or a blocking caller that ran the job itself: keep it short; on
+ * one of the engine's own threads its blocking calls fail with
+ * %PGE_ERROR_WOULD_DEADLOCK), or right away in the caller if @future is
+ * already done. Thread-safe; several callbacks
  * run in the order they were added.
  *
  * Since: 1.0

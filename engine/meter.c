@@ -1,8 +1,9 @@
 /* meter.c — the counting half of the metrics: the cells each slot's
  * holder writes, and the histogram's bucket bounds.
  *
- * It sits below the scheduler (dispatch.c and statements.c count into
- * it) while metrics.c, which sums and formats the cells for
+ * It sits below the scheduler (dispatch.c counts into it; statements.c
+ * keeps its own cache hit and miss counters, which metrics.c reads
+ * through connection.c) while metrics.c, which sums and formats the cells for
  * pge_engine_get_metrics(), sits above the engine: two files, so that
  * neither calls up.
  *

@@ -3,8 +3,9 @@
  * Counting (meter.c, below the scheduler) is done where work happens,
  * at a few points: a job's start and
  * end (dispatch.c: acquire wait and run time, pipelined statements), a
- * connection attempt (dispatch.c), the statement cache (statements.c).
- * Each slot has its own cells (pool-private.h) and each has one writer at
+ * connection attempt (dispatch.c); the statement cache (statements.c)
+ * keeps its own hit and miss counters per connection, which a snapshot
+ * reads through pge_connection_add_cache_counts(). Each slot has its own cells (pool-private.h) and each has one writer at
  * a time, the holder of the slot (pool.c's rule for everything about a
  * connection), so a count is a relaxed load and store — no locked
  * instruction, no shared cache line between slots. A snapshot loads every

@@ -124,7 +124,8 @@ listen_signal_free (gpointer data)
 /**
  * pge_engine_listen_signal:
  * @engine: a #PgeEngine
- * @channel: the channel name, any text: it is quoted as an identifier
+ * @channel: the channel, as for pge_engine_listen(): any name of 1 to 63
+ *   bytes of UTF-8, quoted as an identifier
  * @error: return location for a #GError
  *
  * Listens on @channel like pge_engine_listen(), delivering each
@@ -195,10 +196,11 @@ pge_engine_unlisten (PgeEngine *engine, guint listener_id, GError **error)
  * Sends a notification with `pg_notify()`: channel and payload are
  * parameters, never SQL text. Routed like pge_engine_query_sync(): inside
  * the calling thread's transaction it is delivered when that commits.
- * Blocks; thread-safe.
+ * Blocks; thread-safe, but refused like pge_engine_query_sync()
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own threads.
  *
  * Returns: %TRUE once sent; %FALSE with %PGE_ERROR_INVALID_ARGUMENT for a
- *   bad @channel, or the server's error
+ *   bad @channel, or an error as from pge_engine_query_sync()
  *
  * Since: 1.0
  */

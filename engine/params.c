@@ -8,9 +8,10 @@
  * without a cast in the SQL.
  *
  * A PgeParams is guarded by its `lock`; queries never read the caller's
- * object after the submitting call returns, they read a private frozen
- * copy (pge_params_copy()), which is why the caller may reuse or free its
- * PgeParams at once.
+ * object after the submitting call returns: a queued query reads a
+ * private frozen copy (pge_params_copy()), and a blocking call borrows
+ * the caller's object only until it returns (pge_job_new_query_borrowed()),
+ * which is why the caller may reuse or free its PgeParams at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

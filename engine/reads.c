@@ -109,8 +109,9 @@ pge_engine_query_read_after (PgeEngine  *engine,
  * Runs one short query on the primary (outside any transaction of the
  * calling thread) and blocks until it is done. Fails like a query
  * (%PGE_ERROR_CONNECTION, %PGE_ERROR_CLOSED ...); on a standby (a primary
- * node that is in recovery) with %PGE_ERROR_QUERY. Do not call it from a
- * %NULL-context future callback on one of @engine's threads.
+ * node that is in recovery) with %PGE_ERROR_QUERY. Refused
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own threads (a
+ * %NULL-context future callback), where it could wait for itself.
  *
  * Returns: the position as a byte offset, or 0 with @error set
  *

@@ -234,7 +234,7 @@ pge_savepoint_release (PgeSavepoint *savepoint, GError **error)
  * pge_transaction_savepoint:
  * @tx: an open #PgeTransaction
  * @name: (nullable): a name matching `[A-Za-z0-9_]+` (at most 63 bytes),
- *   or %NULL for `savepoint_<id>` (see pge_transaction_get_savepoint_id())
+ *   or %NULL for `savepoint_<id>` (see pge_transaction_next_savepoint_id())
  * @error: return location for a #GError
  *
  * Creates a savepoint inside @tx (`SAVEPOINT "name"`). A bad name fails

@@ -457,7 +457,8 @@ pge_session_query (PgeSession *session, const char *sql, PgeParams *params)
  *
  * pge_session_query() and pge_future_wait() in one call; the statement
  * runs on this thread when the session's connection is free. Blocks.
- * Thread-safe, but refused on one of the engine's own threads.
+ * Thread-safe, but refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the
+ * engine's own threads.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error
  *   set (see pge_session_query())
@@ -490,7 +491,8 @@ pge_session_query_sync (PgeSession *session, const char *sql, PgeParams *params,
  * @error: return location for a #GError
  *
  * Runs @script on the session's connection and blocks until it is done.
- * Thread-safe, but refused on one of the engine's own threads.
+ * A %NULL @script is %PGE_ERROR_INVALID_ARGUMENT. Thread-safe, but
+ * refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own threads.
  *
  * Returns: %TRUE on success
  *

@@ -135,10 +135,11 @@ pge_engine_query_sync (PgeEngine *engine, const char *sql, PgeParams *params, GE
  * @engine: a #PgeEngine
  * @node: a node name from pge_config_add_node(), or "primary"
  * @sql: one SQL statement
- * @params: (nullable): the parameters
+ * @params: (nullable): the parameters, copied before this returns
  *
  * Queues @sql on the named node's workers, never inside the calling
- * thread's transaction (another node is another server). An unknown or
+ * thread's transaction or session (another node is another server; even
+ * "primary" gets a connection of the pool). An unknown or
  * %NULL node fails the future with %PGE_ERROR_INVALID_ARGUMENT.
  * Thread-safe; never blocks.
  *
@@ -176,7 +177,9 @@ pge_engine_query_on_node (PgeEngine *engine, const char *node, const char *sql, 
  * Runs @script and blocks until it is done. Outside a transaction the
  * statements run as one implicit transaction: if one fails, none stays.
  * Inside the thread's current transaction, it runs there; in its current
- * session (and no transaction), on the session's connection. Thread-safe.
+ * session (and no transaction), on the session's connection. A %NULL
+ * @script is %PGE_ERROR_INVALID_ARGUMENT. Thread-safe, but refused
+ * (%PGE_ERROR_WOULD_DEADLOCK) on one of @engine's own threads.
  *
  * Returns: %TRUE on success
  *

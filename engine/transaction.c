@@ -1498,7 +1498,7 @@ pge_transaction_get_savepoint_id (PgeTransaction *tx)
  * %PGE_ERROR_INVALID_ARGUMENT before anything is sent; an unknown one is
  * a server error (%PGE_ERROR_QUERY, SQLSTATE 3B001) that aborts the
  * transaction, as in psql. Blocks until the server answers. Thread-safe,
- * but refuses (%PGE_ERROR_INVALID_ARGUMENT) on one of the engine's own worker
+ * but refused (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own
  * threads.
  *
  * Returns: %TRUE on success

@@ -15,9 +15,10 @@ G_DECLARE_FINAL_TYPE (PgeEngine, pge_engine, PGE, ENGINE, GObject)
 
 /**
  * PgeStats:
- * @n_workers: connections owned by workers, over all nodes
+ * @n_workers: workers (one connection each at most; with
+ *   pge_config_set_min_workers(), some may have none open), over all nodes
  * @n_busy: workers running a job right now
- * @n_pinned: workers held by an open transaction or batch
+ * @n_pinned: workers held by an open transaction, batch or session
  * @queue_length: jobs waiting for a worker
  * @n_completed: jobs finished without error
  * @n_failed: jobs finished with an error
@@ -39,11 +40,13 @@ typedef struct {
 
 /**
  * PgeWorkerFunc: (skip)
- * @conn: the worker's connection, idle, borrowed for the call
+ * @conn: a connection of the engine, idle, borrowed for the call
  * @user_data: the data given to pge_engine_run_in_worker()
  * @error: return location for a #GError
  *
- * Blocking user code run on a worker thread with its connection.
+ * Blocking user code run with a connection of the engine, on the thread
+ * that holds it: a worker thread, or a thread waiting for the future that
+ * found the connection free (see pge_engine_run_in_worker()).
  *
  * Returns: (transfer full) (nullable): a result that becomes the future's
  *   result, or %NULL (with @error set on failure)

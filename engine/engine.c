@@ -861,8 +861,8 @@ pge_engine_ref (PgeEngine *engine)
  * @engine: (transfer full): a #PgeEngine
  *
  * g_object_unref(). The last reference closes the engine (see
- * pge_engine_close(), so it blocks like it) and frees it. Transactions
- * and batches hold a reference; futures do not, so dropping the engine
+ * pge_engine_close(), so it blocks like it) and frees it. Transactions,
+ * batches and sessions hold a reference; futures do not, so dropping the engine
  * with jobs still queued fails them with %PGE_ERROR_CLOSED. Thread-safe.
  *
  * Since: 1.0

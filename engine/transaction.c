@@ -1379,9 +1379,10 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * Inner transactions still open inside @tx end with it. A lost connection
  * or a closed engine count as success: the server has rolled back. Blocks
  * until the server answers and, for an outermost transaction not in a
- * session, until the worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
- * already ended. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
- * the engine's own worker threads.
+ * session, until the worker is free. Fails with
+ * %PGE_ERROR_TRANSACTION_STATE if @tx has already ended. Thread-safe, but
+ * refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own worker
+ * threads.
  *
  * Returns: %TRUE on success
  *

@@ -2,8 +2,9 @@
  * filled chunk by chunk as a view scrolls.
  *
  * The model starts fetching the first chunk when made. Afterwards a chunk
- * is fetched when someone asks for a row in the last quarter of what is
- * loaded, or past it (a GtkListView / GtkColumnView asks for the rows it
+ * is fetched when someone asks for one of the last rows loaded (within a
+ * quarter of the batch size of the end, at least the last one), or past
+ * them (a GtkListView / GtkColumnView asks for the rows it
  * is about to show), or calls pge_batch_model_load_more(). Fetching never
  * blocks: pge_batch_fetch() gives a future whose completion is delivered
  * on the model's main context (the thread-default context of the thread

@@ -129,8 +129,10 @@ pge_call_options_unref (PgeCallOptions *options)
  * (pge_config_set_acquire_timeout()). The call keeps its place in the
  * queue: calls are served in submission order whatever their timeouts.
  * For a transaction, it bounds the wait for the connection it pins.
- * Inside the thread's current transaction a statement runs on that
- * transaction's connection and never waits for one: the value is not used.
+ * Inside the thread's current transaction or session a statement runs on
+ * that transaction's or session's connection and never waits for one, and
+ * a transaction begun in the thread's current session pins none: the
+ * value is not used.
  *
  * Since: 1.2
  */

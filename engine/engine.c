@@ -861,8 +861,8 @@ pge_engine_ref (PgeEngine *engine)
  * @engine: (transfer full): a #PgeEngine
  *
  * g_object_unref(). The last reference closes the engine (see
- * pge_engine_close(), so it blocks like it) and frees it. Transactions
- * and batches hold a reference; futures do not, so dropping the engine
+ * pge_engine_close(), so it blocks like it) and frees it. Transactions,
+ * batches and sessions hold a reference; futures do not, so dropping the engine
  * with jobs still queued fails them with %PGE_ERROR_CLOSED. Thread-safe.
  *
  * Since: 1.0
@@ -882,8 +882,9 @@ pge_engine_unref (PgeEngine *engine)
  * queued jobs resolve with %PGE_ERROR_CLOSED without running; connection
  * attempts in progress give up at once; running jobs
  * end (queries still running 5 s later are cancelled, so close never hangs
- * on a long statement); open transactions and batches are rolled back;
- * every thread is joined. Blocks until then, except on one of the
+ * on a long statement); open transactions and batches are rolled back,
+ * and open sessions end (their connections rolled back and reset as by
+ * pge_session_end()); every thread is joined. Blocks until then, except on one of the
  * engine's own worker threads (a callback), where it starts the close and
  * returns. #PgeEngine:closed is notified in the engine's main context.
  * Thread-safe.

@@ -263,7 +263,8 @@ user_call_run (PgeJob *job, PgeConnection *conn, gpointer data, GError **error)
  * Runs @func with an idle connection of the engine, on the thread that
  * holds it: a worker thread, or a thread that waits for the future and
  * found the connection free (it then runs @func itself rather than wake a
- * worker). For what queries cannot do (COPY, LISTEN, large objects ...). The PGresult
+ * worker). For what queries cannot do (LISTEN, large objects ...; COPY
+ * has its own functions, such as pge_engine_copy_from_stream()). The PGresult
  * it returns becomes the future's result (an error result becomes a
  * %PGE_ERROR_QUERY error); %NULL gives no result. @func must leave the
  * connection idle and must not close it; a connection left mid-protocol is

@@ -1340,9 +1340,11 @@ tx_end (PgeTransaction *tx, gboolean commit, GError **error)
  * @error: return location for a #GError
  *
  * Commits @tx: `COMMIT` for an outermost transaction (then its worker goes
- * back to the pool), `RELEASE SAVEPOINT` for an inner one. Inner
+ * back to the pool, unless @tx was begun on a session's connection, which
+ * stays the session's), `RELEASE SAVEPOINT` for an inner one. Inner
  * transactions still open inside @tx end with it. Blocks until the server
- * answers and, for an outermost transaction, until the worker is free.
+ * answers and, for an outermost transaction not in a session, until the
+ * worker is free.
  *
  * Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has already ended, and
  * also when an earlier statement aborted the transaction: then @tx is
@@ -1371,14 +1373,16 @@ pge_transaction_commit (PgeTransaction *tx, GError **error)
  * @error: return location for a #GError
  *
  * Rolls @tx back: `ROLLBACK` for an outermost transaction (then its worker
- * goes back to the pool), `ROLLBACK TO SAVEPOINT` and `RELEASE SAVEPOINT`
- * for an inner one. Works on a transaction an error aborted. Inner
- * transactions still open inside @tx end with it. A lost connection or a
- * closed engine count as success: the server has rolled back. Blocks
- * until the server answers and, for an outermost transaction, until the
- * worker is free. Fails with %PGE_ERROR_TRANSACTION_STATE if @tx has
- * already ended. Thread-safe, but refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of
- * the engine's own worker threads.
+ * goes back to the pool, unless @tx was begun on a session's connection,
+ * which stays the session's), `ROLLBACK TO SAVEPOINT` and `RELEASE
+ * SAVEPOINT` for an inner one. Works on a transaction an error aborted.
+ * Inner transactions still open inside @tx end with it. A lost connection
+ * or a closed engine count as success: the server has rolled back. Blocks
+ * until the server answers and, for an outermost transaction not in a
+ * session, until the worker is free. Fails with
+ * %PGE_ERROR_TRANSACTION_STATE if @tx has already ended. Thread-safe, but
+ * refuses (%PGE_ERROR_WOULD_DEADLOCK) on one of the engine's own worker
+ * threads.
  *
  * Returns: %TRUE on success
  *

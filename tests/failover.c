@@ -97,8 +97,8 @@ writer_main (gpointer data)
   return NULL;
 }
 
-static gboolean
-admin_exec (const char *conninfo, const char *sql, GError **error)
+gboolean
+pge_failover_admin_exec (const char *conninfo, const char *sql, GError **error)
 {
   PGconn *conn = PQconnectdb (conninfo);
   PGresult *res = PQexec (conn, sql);
@@ -231,7 +231,7 @@ run_with (const char *cluster_tool, const char *pdir, const char *sdir, PgeFailo
   int new_port = 0;
   gint64 halted_at = 0;
 
-  if (primary == NULL || !admin_exec (primary, "CREATE TABLE failover (writer int, seq int, "
+  if (primary == NULL || !pge_failover_admin_exec (primary, "CREATE TABLE failover (writer int, seq int, "
                                                "PRIMARY KEY (writer, seq))", error))
     return FALSE;
   standby = tool (cluster_tool, "standby", sdir, pdir, "sync", error);

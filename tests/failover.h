@@ -33,3 +33,5 @@ typedef struct {
  * them. FALSE with run->error set when the clusters could not be made. */
 gboolean pge_failover_run   (const char *cluster_tool, const char *tmpdir, PgeFailoverRun *run);
 void     pge_failover_clear (PgeFailoverRun *run);
+/* Runs @sql on a connection of its own to @conninfo (patroni.c too). */
+gboolean pge_failover_admin_exec (const char *conninfo, const char *sql, GError **error);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "failover.h"
 #include "patroni.h"
 
 #define N_AUTOCOMMIT 4
@@ -123,20 +124,6 @@ static char *
 member_conninfo (int port, const char *user)
 {
   return g_strdup_printf ("host=127.0.0.1 port=%d user=%s dbname=postgres connect_timeout=1", port, user);
-}
-
-static gboolean
-admin_exec (const char *conninfo, const char *sql, GError **error)
-{
-  PGconn *conn = PQconnectdb (conninfo);
-  PGresult *res = PQexec (conn, sql);
-  gboolean ok = PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
-
-  if (!ok)
-    g_set_error (error, PGE_ERROR, PGE_ERROR_QUERY, "%s: %s", sql, PQerrorMessage (conn));
-  PQclear (res);
-  PQfinish (conn);
-  return ok;
 }
 
 /* One number from @sql on @conninfo, or -1. */
@@ -687,7 +674,7 @@ run_cluster (const char *patroni_tool, const char *dir, const char *members)
   run.user = parts[2];
   leader_port = tool (patroni_tool, "leader", dir, &error);
   leader = leader_port ? member_conninfo (atoi (leader_port), run.user) : NULL;
-  if (leader == NULL || !admin_exec (leader, "CREATE TABLE ha (writer int NOT NULL, seq int NOT NULL, "
+  if (leader == NULL || !pge_failover_admin_exec (leader, "CREATE TABLE ha (writer int NOT NULL, seq int NOT NULL, "
                                              "part int NOT NULL)", &error))
     {
       printf ("[FAIL] patroni: %s\n0 passed, 1 failed\n", error ? error->message : "no leader");

@@ -75,6 +75,20 @@ pid_is_alive (int pid)
   return g_strcmp0 (count, "1") == 0;
 }
 
+/* For 800 ms, four lifetimes of 200 ms: @engine's calls still run on
+ * backend @pid (pinned by @what). */
+static void
+assert_pid_kept (PgeEngine *engine, int pid, const char *what)
+{
+  gint64 end = g_get_monotonic_time () + 800 * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      cr_assert_eq (backend_pid (engine), pid, "the connection was replaced inside a %s", what);
+      g_usleep (50 * 1000);
+    }
+}
+
 /* Waits (bounded) until backend @pid is gone. */
 static gboolean
 wait_pid_gone (int pid)
@@ -172,7 +186,6 @@ Test (lifecycle, lifetime_never_ends_a_transaction)
   g_autoptr(PgeEngine) engine = NULL;
   g_autoptr(PgeTransaction) tx = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 end;
   int pid;
 
   pge_config_set_max_lifetime (config, 200);
@@ -180,13 +193,7 @@ Test (lifecycle, lifetime_never_ends_a_transaction)
   tx = pge_engine_transaction (engine, 0, &error);
   cr_assert_null (error);
   pid = backend_pid (engine);
-  /* Three lifetimes and more, inside one transaction. */
-  end = g_get_monotonic_time () + 800 * 1000;
-  while (g_get_monotonic_time () < end)
-    {
-      cr_assert_eq (backend_pid (engine), pid, "the connection was replaced inside a transaction");
-      g_usleep (50 * 1000);
-    }
+  assert_pid_kept (engine, pid, "transaction");
   cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
   /* Due long ago: replaced once the transaction let it go. */
   cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the commit", pid);
@@ -200,7 +207,6 @@ Test (lifecycle, lifetime_never_ends_a_session)
   g_autoptr(PgeEngine) engine = NULL;
   g_autoptr(PgeSession) session = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 end;
   int pid;
 
   pge_config_set_max_lifetime (config, 200);
@@ -208,12 +214,7 @@ Test (lifecycle, lifetime_never_ends_a_session)
   session = pge_engine_session (engine, &error);
   cr_assert_null (error);
   pid = backend_pid (engine);
-  end = g_get_monotonic_time () + 800 * 1000;
-  while (g_get_monotonic_time () < end)
-    {
-      cr_assert_eq (backend_pid (engine), pid, "the connection was replaced inside a session");
-      g_usleep (50 * 1000);
-    }
+  assert_pid_kept (engine, pid, "session");
   cr_assert (pge_session_end (session, &error), "%s", error ? error->message : "");
   cr_assert (wait_pid_gone (pid), "backend %d outlived its lifetime after the session", pid);
 }

@@ -157,7 +157,9 @@ count_open_locked (PgePool *pool)
     {
       PgeSlot *slot = pool->slots->pdata[i];
 
-      n += slot->connected && !slot->closed_idle;
+      /* One its worker is yet to close counts as closed: a scan before
+       * the worker got to it must not close another below min_workers. */
+      n += slot->connected && !slot->closed_idle && slot->renew != PGE_RENEW_CLOSE;
     }
   return n;
 }
@@ -181,7 +183,7 @@ pge_lifecycle_scan_locked (PgePool *pool, gint64 now)
       PgeSlot *slot = pool->slots->pdata[i];
       gint64 idle_end;
 
-      if (!slot->connected || slot->closed_idle)
+      if (!slot->connected || slot->closed_idle || slot->renew == PGE_RENEW_CLOSE)
         continue;
       if (!slot->idle)
         {
@@ -251,6 +253,14 @@ pge_lifecycle_renew (PgeSlot *slot)
   renew = slot->renew;
   slot->renew = PGE_RENEW_NONE;
   slot->renewing = renew != PGE_RENEW_NONE;
+  /* Closed for the pool's counts from now on, in the same step that
+   * takes the order: a janitor scan while the worker disconnects must not
+   * count it open and close another below min_workers. */
+  if (renew == PGE_RENEW_CLOSE)
+    {
+      slot->closed_idle = TRUE;
+      slot->connected = FALSE;
+    }
   g_mutex_unlock (&pool->queue_lock);
 
   if (renew == PGE_RENEW_CLOSE)
@@ -258,10 +268,6 @@ pge_lifecycle_renew (PgeSlot *slot)
       g_debug ("%s: idle too long; closing it until it is needed",
                pge_connection_get_label (slot->conn));
       pge_connection_disconnect (slot->conn);
-      g_mutex_lock (&pool->queue_lock);
-      slot->closed_idle = TRUE;
-      slot->connected = FALSE;
-      g_mutex_unlock (&pool->queue_lock);
     }
   else if (renew == PGE_RENEW_REPLACE)
     g_debug ("%s: past its lifetime or recycled; replacing it",

@@ -85,6 +85,7 @@ G_GNUC_INTERNAL void           pge_connection_pipeline_read (PgeConnection   *co
                                                              PgePipelineItem *item,
                                                              gint64           since_us);
 G_GNUC_INTERNAL gboolean       pge_connection_has_result    (PgeConnection *conn);
+G_GNUC_INTERNAL void           pge_connection_set_corked    (PgeConnection *conn, gboolean corked);
 G_GNUC_INTERNAL void           pge_connection_pipeline_end  (PgeConnection *conn);
 
 /* Lower-level pieces, for job functions that drive libpq themselves. */

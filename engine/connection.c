@@ -70,6 +70,8 @@
 #include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,6 +105,7 @@ struct _PgeConnection {
   gboolean       doomed;       /* the server sent FATAL: the session is ending */
   gboolean       pooled;       /* behind a transaction pooler */
   gboolean       timed_out;    /* the client deadline passed: socket shut */
+  gboolean       tcp;          /* TCP_CORK applies (not a Unix socket) */
   int            wake[2];      /* pipe: read end polled by the holder */
   PgeStatements *statements;   /* nullable: the cache is off */
   GPtrArray     *evicted;      /* names still prepared, to deallocate */
@@ -455,6 +458,16 @@ connect_quietly (PgeConnection *conn, gint64 limit, GError **error)
   return NULL;
 }
 
+static gboolean
+is_tcp (int fd)
+{
+  struct sockaddr_storage address;
+  socklen_t length = sizeof address;
+
+  return getsockname (fd, (struct sockaddr *) &address, &length) == 0 &&
+         (address.ss_family == AF_INET || address.ss_family == AF_INET6);
+}
+
 /* For the holder: (re)connects, giving up at @deadline (monotonic µs; 0:
  * only connect_timeout bounds it) or when interrupted. Forgets every
  * prepared statement. */
@@ -476,6 +489,7 @@ pge_connection_connect_until (PgeConnection *conn, gint64 deadline, GError **err
   conn->pg = pg;
   conn->doomed = FALSE;
   conn->timed_out = FALSE;
+  conn->tcp = is_tcp (PQsocket (pg));
   conn->generation++;
   if (conn->statements != NULL)
     pge_statements_clear (conn->statements);
@@ -1301,6 +1315,20 @@ gboolean
 pge_connection_has_result (PgeConnection *conn)
 {
   return conn->pg != NULL && !PQisBusy (conn->pg);
+}
+
+/* For the holder, in a pipeline: while corked, what the sends write goes
+ * out in full segments only, and all of it at uncork. libpq 15 flushes at
+ * every Sync, so several queries sent together would otherwise cost one
+ * segment, one send() delivery and one server wake-up each. Nothing on a
+ * Unix socket. */
+void
+pge_connection_set_corked (PgeConnection *conn, gboolean corked)
+{
+  int on = corked;
+
+  if (conn->pg != NULL && conn->tcp)
+    setsockopt (PQsocket (conn->pg), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
 void

@@ -365,6 +365,17 @@ window_push (Window *window, PgeJob *job)
     }
 }
 
+static void
+window_push_all (Window *window, PgeJob **jobs, guint n_jobs)
+{
+  if (n_jobs > 1)
+    pge_connection_set_corked (window->slot->conn, TRUE);
+  for (guint i = 0; i < n_jobs; i++)
+    window_push (window, jobs[i]);
+  if (n_jobs > 1)
+    pge_connection_set_corked (window->slot->conn, FALSE);
+}
+
 /* Resolves the job whose results were just read (or that was skipped),
  * or puts it back in the queue: a query that failed with query_canceled
  * although nobody cancelled it met a cancel request aimed at an earlier
@@ -414,13 +425,13 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       pge_pool_mark_broken (slot);
       return;
     }
-  for (guint i = 0; i < n_jobs; i++)
-    window_push (&window, jobs[i]);
+  window_push_all (&window, jobs, n_jobs);
   since = g_get_monotonic_time ();
   while (window.n > 0)
     {
       PgeJob *more[PGE_PIPELINE_MAX];
       guint n_more;
+      gboolean buffered;
 
       read_jobs[n_read] = window.jobs[window.head];
       read_items[n_read] = window.items[window.head];
@@ -436,17 +447,19 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       window.head = (window.head + 1) % window.max;
       window.n--;
       window.cancel_sent |= pge_connection_take_cancel_sent (conn);
+      /* Results that arrived together are read together, then the window
+       * refills at once (several queries, one segment: see
+       * pge_connection_set_corked()) and the results resolve together (a
+       * thread waiting for several of them is woken once). Never later
+       * than the next wait for the server. */
+      buffered = n_read < G_N_ELEMENTS (read_jobs) && window.n > 0 &&
+                 window.items[window.head].sent && pge_connection_has_result (conn);
       /* Refill before resolving, so that the server works meanwhile;
        * from here on, cancels aim at the next query, not at the one read. */
       n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
-                                       pge_connection_is_ok (conn) ? window.max - window.n : 0);
-      for (guint i = 0; i < n_more; i++)
-        window_push (&window, more[i]);
-      /* Results that arrived together resolve together: a thread waiting
-       * for several of them is woken once, not once per result. Never
-       * later than the next wait for the server. */
-      if (n_read < G_N_ELEMENTS (read_jobs) && window.n > 0 && window.items[window.head].sent &&
-          pge_connection_has_result (conn))
+                                       !buffered && pge_connection_is_ok (conn) ? window.max - window.n : 0);
+      window_push_all (&window, more, n_more);
+      if (buffered)
         continue;
       for (guint i = 0; i < n_read; i++)
         window_finish (&window, read_jobs[i], &read_items[i]);

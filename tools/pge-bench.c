@@ -14,6 +14,12 @@
  *            sliding window of 16 queries in flight (PQsendQueryPrepared +
  *            PQsendFlushRequest per new query, PQgetResult per answer)
  *   rawp4    limit: the same with 4 in flight per connection
+ *   raw4-warm   reference: raw4 on 4 connections that live through every
+ *            round (opened once, like the warm engine's), so what a warm
+ *            raw client loses shows beside what the warm engine loses
+ *   rawpool16   reference: a hand-written pool: 16 threads take turns on
+ *            those same 4 long-lived connections (a mutex each,
+ *            PQexecPrepared); also the burst raw4-warm runs after
  *   sync1    1 thread calling pge_engine_query_sync()         vs raw1
  *   sync4    4 threads calling pge_engine_query_sync()        vs raw4
  *   futures  4 threads each keeping 16 futures in flight
@@ -62,14 +68,21 @@
  * has just served the others), each printed with q/s, CPU and context
  * switches per query; no baseline, no pgbench, no RSS check
  * (tools/pge-costs runs it under callgrind and strace). Names: sync1,
- * sync4, futures, sync16, raw1, raw4, rawp16, rawp4.
+ * sync4, futures, sync16, raw1, raw4, rawp16, rawp4, raw4-warm, rawpool16,
+ * and two placement experiments (the server on this machine, root or
+ * CAP_SYS_NICE): raw4-paired pins each raw4 thread and its backend to the
+ * same CPU, raw4-split to different CPUs (thread i on CPU i mod n, its
+ * backend on the same or the next one), which shows what the kernel's
+ * placement of a client thread and its backend is worth.
  * CONNINFO defaults to $PGE_BENCH_CONNINFO, then $PGE_CLUSTER_CONNINFO,
  * then libpq's defaults; PGE_BENCH_PGBENCH_SECS (default 2) is pgbench's -T.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE  /* sched_setaffinity() */
 #include <pgengine.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +105,10 @@ static guint run_queries;       /* count-based runs: queries per mode */
 static double run_seconds;      /* time-based runs (when run_queries == 0) */
 static PgeEngine *warm_engine;  /* the engine every warm mode shares */
 static PGconn *monitor;         /* main thread only: finds the server's backends */
+#define N_LONG_LIVED  4
+/* raw4-warm and rawpool16: opened at the first use, kept to the end. */
+static PGconn *long_lived[N_LONG_LIVED];
+static GMutex long_lived_locks[N_LONG_LIVED];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -311,6 +328,9 @@ typedef struct {
   PgeEngine *engine;   /* engine shapes */
   PGconn    *conn;     /* raw shapes: this thread's own connection */
   guint      depth;    /* raw pipelined shapes: queries in flight */
+  GMutex    *lock;     /* rawpool16: the turn on conn */
+  int        cpu;      /* placement experiments: this thread's CPU, else -1 */
+  int        backend_cpu;  /* and its backend's */
 } Worker;
 
 /* The next query number for this thread, or FALSE once all are taken or
@@ -394,20 +414,42 @@ check_raw (const char *what, PGresult *res, gint32 value)
   PQclear (res);
 }
 
+static void
+pin_to (pid_t pid, int cpu, const char *what)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  if (sched_setaffinity (pid, sizeof set, &set) != 0)
+    die (what, g_strdup_printf ("sched_setaffinity: %s (the placement experiments need the "
+                                "server on this machine, and root or CAP_SYS_NICE)",
+                                g_strerror (errno)));
+}
+
 static gpointer
 raw_thread (gpointer data)
 {
   Worker *worker = data;
   guint i;
 
+  if (worker->cpu >= 0)
+    {
+      pin_to (0, worker->cpu, "raw4 placement");
+      pin_to (PQbackendPID (worker->conn), worker->backend_cpu, "raw4 placement");
+    }
   while (claim (worker, &i))
     {
       char text[16];
       const char *values[1] = { text };
 
       g_snprintf (text, sizeof text, "%d", value_of (i));
+      if (worker->lock != NULL)
+        g_mutex_lock (worker->lock);
       check_raw ("PQexecPrepared", PQexecPrepared (worker->conn, STATEMENT, 1, values, NULL, NULL, 0),
                  value_of (i));
+      if (worker->lock != NULL)
+        g_mutex_unlock (worker->lock);
       worker->done++;
     }
   return NULL;
@@ -494,9 +536,59 @@ run_raw (guint n_threads, guint depth)
     {
       workers[t].conn = raw_connect ();
       workers[t].depth = depth;
+      workers[t].cpu = -1;
     }
   sample = run_threads (depth > 0 ? raw_pipeline_thread : raw_thread, workers, n_threads);
   for (guint t = 0; t < n_threads; t++)
+    PQfinish (workers[t].conn);
+  return sample;
+}
+
+/* n_threads threads on the long-lived connections, thread t on
+ * connection t mod 4; more threads than connections take turns. */
+static Sample
+run_long_lived (guint n_threads)
+{
+  Worker workers[MAX_THREADS] = { { 0 } };
+
+  for (guint c = 0; c < N_LONG_LIVED; c++)
+    if (long_lived[c] == NULL)
+      long_lived[c] = raw_connect ();
+  for (guint t = 0; t < n_threads; t++)
+    {
+      workers[t].conn = long_lived[t % N_LONG_LIVED];
+      workers[t].lock = n_threads > N_LONG_LIVED ? &long_lived_locks[t % N_LONG_LIVED] : NULL;
+      workers[t].cpu = -1;
+    }
+  return run_threads (raw_thread, workers, n_threads);
+}
+
+static void
+close_long_lived (void)
+{
+  for (guint c = 0; c < N_LONG_LIVED; c++)
+    g_clear_pointer (&long_lived[c], PQfinish);
+}
+
+/* raw4 with thread t pinned to CPU t mod n and its backend to the same
+ * CPU (offset 0) or another one (offset 1). */
+static Sample
+run_raw4_placed (guint offset)
+{
+  Worker workers[MAX_THREADS] = { { 0 } };
+  int n_cpus = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  Sample sample;
+
+  if (n_cpus < 2)
+    die ("raw4 placement", "needs at least 2 CPUs");
+  for (guint t = 0; t < 4; t++)
+    {
+      workers[t].conn = raw_connect ();
+      workers[t].cpu = (int) t % n_cpus;
+      workers[t].backend_cpu = (int) (t + offset) % n_cpus;
+    }
+  sample = run_threads (raw_thread, workers, 4);
+  for (guint t = 0; t < 4; t++)
     PQfinish (workers[t].conn);
   return sample;
 }
@@ -505,6 +597,10 @@ static Sample run_raw1 (void) { return run_raw (1, 0); }
 static Sample run_raw4 (void) { return run_raw (4, 0); }
 static Sample run_rawp16 (void) { return run_raw (4, 16); }
 static Sample run_rawp4 (void) { return run_raw (4, 4); }
+static Sample run_raw4_warm (void) { return run_long_lived (4); }
+static Sample run_rawpool16 (void) { return run_long_lived (16); }
+static Sample run_raw4_paired (void) { return run_raw4_placed (0); }
+static Sample run_raw4_split (void) { return run_raw4_placed (1); }
 
 /* -------------------------------------------------------------- engine */
 
@@ -753,7 +849,7 @@ typedef struct {
 /* In the order they run in a round: each limit next to its engine shape,
  * the warm engine's shapes right after one another's bursts. */
 enum {
-  RAW1, SYNC1, RAW4, SYNC4, RAWP16, FUTURES, RAWP4, SYNC16,
+  RAW1, SYNC1, RAW4, SYNC4, RAW4_WARM, RAWP16, FUTURES, RAWP4, SYNC16, RAWPOOL16,
   SYNC1_FRESH, SYNC4_FRESH, FUTURES_FRESH, SYNC16_FRESH, PGBENCH1, PGBENCH16, N_MODES
 };
 
@@ -771,6 +867,8 @@ static const Shape shapes[] = {
   { "4x16 futures / rawp16", FUTURES, FUTURES_FRESH, RAWP16, 0.90, 0 },
   { "16 threads sync / rawp4", SYNC16, SYNC16_FRESH, RAWP4, 0.80, 0 },
   { "16 threads sync / raw4", SYNC16, SYNC16_FRESH, RAW4, 1.20, 0 },
+  { "16 threads sync / rawpool16", SYNC16, SYNC16_FRESH, RAWPOOL16, 0, 0 },
+  { "raw4-warm / raw4", RAW4_WARM, N_MODES, RAW4, 0, 0 },
   { "pgbench -c4 -j4 / raw4", PGBENCH1, N_MODES, RAW4, 0, 0 },
   { "pgbench pipelines / raw4", PGBENCH16, N_MODES, RAW4, 0, 0 },
 };
@@ -1010,18 +1108,27 @@ run_named_shapes (const char *names)
     { "raw1", NULL, 1, 0, TRUE }, { "raw4", NULL, 4, 0, TRUE },
     { "rawp16", NULL, 4, 16, TRUE }, { "rawp4", NULL, 4, 4, TRUE },
   };
+  static const struct { const char *name; Sample (*run) (void); } references[] = {
+    { "raw4-warm", run_raw4_warm }, { "rawpool16", run_rawpool16 },
+    { "raw4-paired", run_raw4_paired }, { "raw4-split", run_raw4_split },
+  };
   g_auto(GStrv) list = g_strsplit (names, ",", -1);
 
   for (guint n = 0; list[n] != NULL; n++)
     {
       Sample sample;
-      guint r;
+      guint r, f;
 
       for (r = 0; r < G_N_ELEMENTS (runs) && strcmp (list[n], runs[r].name) != 0; r++)
         ;
-      if (r == G_N_ELEMENTS (runs))
-        die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16 or rawp4");
-      if (runs[r].raw)
+      for (f = 0; f < G_N_ELEMENTS (references) && strcmp (list[n], references[f].name) != 0; f++)
+        ;
+      if (r == G_N_ELEMENTS (runs) && f == G_N_ELEMENTS (references))
+        die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16, rawp4, "
+                        "raw4-warm, rawpool16, raw4-paired or raw4-split");
+      if (f < G_N_ELEMENTS (references))
+        sample = references[f].run ();
+      else if (runs[r].raw)
         sample = run_raw (runs[r].n_threads, runs[r].depth);
       else
         {
@@ -1045,6 +1152,7 @@ run_named_shapes (const char *names)
       printf ("\n");
     }
   g_clear_pointer (&warm_engine, pge_engine_unref);
+  close_long_lived ();
   return 0;
 }
 
@@ -1069,10 +1177,12 @@ main (int argc, char **argv)
     [SYNC1] = { "sync1", "1 thread, pge_engine_query_sync", run_sync1 },
     [RAW4] = { "raw4", "limit: 4 threads, 4 connections, libpq prepared", run_raw4 },
     [SYNC4] = { "sync4", "4 threads, pge_engine_query_sync", run_sync4 },
+    [RAW4_WARM] = { "raw4-warm", "reference: raw4 on 4 long-lived connections", run_raw4_warm },
     [RAWP16] = { "rawp16", "limit: 4 connections pipelined, 16 in flight each", run_rawp16 },
     [FUTURES] = { "futures", "4 threads x 16 futures in flight", run_futures },
     [RAWP4] = { "rawp4", "limit: 4 connections pipelined, 4 in flight each", run_rawp4 },
     [SYNC16] = { "sync16", "16 threads, pge_engine_query_sync, 4 workers", run_sync16 },
+    [RAWPOOL16] = { "rawpool16", "reference: 16 threads take turns on those 4", run_rawpool16 },
     [SYNC1_FRESH] = { "sync1-fresh", "sync1 on a new engine", run_sync1_fresh },
     [SYNC4_FRESH] = { "sync4-fresh", "sync4 on a new engine", run_sync4_fresh },
     [FUTURES_FRESH] = { "futures-fresh", "futures on a new engine", run_futures_fresh },
@@ -1139,6 +1249,7 @@ main (int argc, char **argv)
   rss_check (rss_queries);
   print_table (modes, n_modes, n_rounds);
   g_clear_pointer (&warm_engine, pge_engine_unref);
+  close_long_lived ();
   load = load_average ();
   printf ("total run time %.0f s; load average at the end %s\n", (g_get_monotonic_time () - start) / 1e6, load);
   return 0;

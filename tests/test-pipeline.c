@@ -306,3 +306,40 @@ Test (pipeline, cached_statements_ride_the_pipeline_on_defaults)
     }
 }
 
+
+/* Refills that go out together are sent corked (TCP_CORK): a connection
+ * left corked would hold each later query back for the kernel's 200 ms.
+ * After pipelined bursts on the only connection, 20 queries in a row
+ * take far less than one such delay each. */
+Test (pipeline, a_corked_refill_never_holds_back_later_queries)
+{
+  g_autoptr(PgeEngine) engine = pipelined_engine (1, 16);
+  gint64 start;
+
+  for (guint burst = 0; burst < 3; burst++)
+    {
+      g_autoptr(PgeFuture) slow = pge_engine_query (engine, "SELECT pg_sleep(0.05)", NULL);
+      PgeFuture *futures[100];
+
+      for (guint i = 0; i < G_N_ELEMENTS (futures); i++)
+        futures[i] = pge_engine_query (engine, "SELECT 1", NULL);
+      for (guint i = 0; i < G_N_ELEMENTS (futures); i++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+          cr_assert_not_null (result, "%s", error ? error->message : "");
+          pge_future_unref (futures[i]);
+        }
+    }
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_engine_query_sync (engine, "SELECT 2", NULL, &error);
+
+      cr_assert_not_null (result, "%s", error ? error->message : "");
+    }
+  cr_assert_lt (g_get_monotonic_time () - start, 2 * G_USEC_PER_SEC,
+                "20 queries took %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+}

@@ -320,7 +320,7 @@ pge_dispatch_run_sync (PgePool *pool, PgeJob *job, GError **error)
 
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  return pge_future_wait (job->future, error);
+  return pge_future_wait_queued (job->future, error);
 }
 
 /* ----------------------------------------------------------- pipelines */

@@ -19,6 +19,7 @@ typedef struct {
 
 G_GNUC_INTERNAL PgeFuture *pge_future_new        (void);
 G_GNUC_INTERNAL PgeFuture *pge_future_new_error  (GError *error);
+G_GNUC_INTERNAL PgeResult *pge_future_wait_queued (PgeFuture *future, GError **error);
 /* A done future failed with PGE_ERROR_INVALID_ARGUMENT and @message: the
  * answer of every future-returning call to bad input. */
 G_GNUC_INTERNAL PgeFuture *pge_future_new_invalid (const char *message);

@@ -20,6 +20,8 @@
  */
 #include "config.h"
 
+#include <sched.h>
+
 #include "errors-private.h"
 #include "future-private.h"
 
@@ -290,8 +292,10 @@ cpu_relax (void)
 #define SPIN_CREDIT_MAX 8
 static __thread gint spin_credit = SPIN_CREDIT_MAX;
 
+/* @yield: between spins, give the CPU to any thread that wants it (see
+ * pge_future_wait_queued()). */
 static void
-spin_until_done (PgeFuture *future)
+spin_until_done (PgeFuture *future, gboolean yield)
 {
   gint64 end = 0;
 
@@ -305,6 +309,8 @@ spin_until_done (PgeFuture *future)
       cpu_relax ();
       if (i % 64 != 0)
         continue;
+      if (yield)
+        sched_yield ();
       if (end == 0)
         end = g_get_monotonic_time () + WAIT_SPIN_US;
       else if (g_get_monotonic_time () >= end)
@@ -316,6 +322,50 @@ spin_until_done (PgeFuture *future)
         }
     }
   spin_credit = MIN (spin_credit + 1, SPIN_CREDIT_MAX);
+}
+
+static PgeResult *
+future_wait (PgeFuture *future, gboolean yield, GError **error)
+{
+  PgeResult *result = NULL;
+  const PgeFutureHooks *hooks = NULL;
+  gpointer data;
+
+  g_mutex_lock (&future->lock);
+  if (!future->done && future->hook_data != NULL)
+    {
+      gboolean may_wait;
+
+      hooks = future->hooks;
+      data = hooks->ref (future->hook_data);
+      g_mutex_unlock (&future->lock);
+      /* This thread is about to sleep anyway: rather than wake a worker
+       * and be woken by it, run a job nobody has started on a free
+       * connection — unless it is a thread the job may need. */
+      may_wait = hooks->may_wait (data, error);
+      if (may_wait)
+        hooks->run_here (data);
+      hooks->unref (data);
+      if (!may_wait)
+        return NULL;
+      g_mutex_lock (&future->lock);
+    }
+  if (!future->done)
+    {
+      g_mutex_unlock (&future->lock);
+      spin_until_done (future, yield);
+      g_mutex_lock (&future->lock);
+    }
+  future->n_waiters++;
+  while (!future->done)
+    g_cond_wait (&future->done_cond, &future->lock);
+  future->n_waiters--;
+  if (future->error != NULL)
+    g_propagate_error (error, g_error_copy (future->error));
+  else if (future->result != NULL)
+    result = pge_result_ref (future->result);
+  g_mutex_unlock (&future->lock);
+  return result;
 }
 
 /**
@@ -339,47 +389,26 @@ spin_until_done (PgeFuture *future)
 PgeResult *
 pge_future_wait (PgeFuture *future, GError **error)
 {
-  PgeResult *result = NULL;
-  const PgeFutureHooks *hooks = NULL;
-  gpointer data;
-
   g_return_val_if_fail (future != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  g_mutex_lock (&future->lock);
-  if (!future->done && future->hook_data != NULL)
-    {
-      gboolean may_wait;
+  return future_wait (future, FALSE, error);
+}
 
-      hooks = future->hooks;
-      data = hooks->ref (future->hook_data);
-      g_mutex_unlock (&future->lock);
-      /* This thread is about to sleep anyway: rather than wake a worker
-       * and be woken by it, run a job nobody has started on a free
-       * connection — unless it is a thread the job may need. */
-      may_wait = hooks->may_wait (data, error);
-      if (may_wait)
-        hooks->run_here (data);
-      hooks->unref (data);
-      if (!may_wait)
-        return NULL;
-      g_mutex_lock (&future->lock);
-    }
-  if (!future->done)
-    {
-      g_mutex_unlock (&future->lock);
-      spin_until_done (future);
-      g_mutex_lock (&future->lock);
-    }
-  future->n_waiters++;
-  while (!future->done)
-    g_cond_wait (&future->done_cond, &future->lock);
-  future->n_waiters--;
-  if (future->error != NULL)
-    g_propagate_error (error, g_error_copy (future->error));
-  else if (future->result != NULL)
-    result = pge_result_ref (future->result);
-  g_mutex_unlock (&future->lock);
-  return result;
+/* pge_future_wait() for a blocking caller whose own job was queued: it has
+ * nothing else to do, and on a machine where more threads want to run
+ * than there are cores, the thread that will answer it (a worker, a local
+ * server's backend) may be one of them. So its spin yields the CPU between
+ * looks: when it runs again the answer is often in, which saves a futex
+ * sleep here and a wake-up by the worker (16 blocking threads on the 4
+ * workers of a 2-core machine: 67-71k against 43-51k q/s, 0.2-0.7 against
+ * 1.2 voluntary context switches per query). Not for futures in general:
+ * a thread that keeps many in flight does more, and better batched, work
+ * when woken once for several (measured: 79k against 92k q/s). Where no
+ * other thread wants the CPU, sched_yield() returns at once. */
+PgeResult *
+pge_future_wait_queued (PgeFuture *future, GError **error)
+{
+  return future_wait (future, TRUE, error);
 }
 
 /**

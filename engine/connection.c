@@ -106,6 +106,7 @@ struct _PgeConnection {
   gboolean       pooled;       /* behind a transaction pooler */
   gboolean       timed_out;    /* the client deadline passed: socket shut */
   gboolean       tcp;          /* TCP_CORK applies (not a Unix socket) */
+  gint64         idle_since;   /* when the server last said it was idle */
   int            wake[2];      /* pipe: read end polled by the holder */
   PgeStatements *statements;   /* nullable: the cache is off */
   GPtrArray     *evicted;      /* names still prepared, to deallocate */
@@ -490,6 +491,7 @@ pge_connection_connect_until (PgeConnection *conn, gint64 deadline, GError **err
   conn->doomed = FALSE;
   conn->timed_out = FALSE;
   conn->tcp = is_tcp (PQsocket (pg));
+  conn->idle_since = 0;
   conn->generation++;
   if (conn->statements != NULL)
     pge_statements_clear (conn->statements);
@@ -523,18 +525,42 @@ pge_connection_is_ok (PgeConnection *conn)
   return conn->pg != NULL && !conn->timed_out && PQstatus (conn->pg) == CONNECTION_OK;
 }
 
+/* How long after the server said it was idle (the end of the previous
+ * job) a connection is taken to be alive without looking at its socket.
+ * The look is a poll() system call, 8% of a blocking call's client CPU
+ * (measured: pge-bench sync4, 11.6-11.7 against 12.4-13.2 us per query),
+ * and a backend terminated within this millisecond is met by the query
+ * instead, as one terminated between the look and the send always was. */
+#define PREFLIGHT_TRUST_US 1000
+
+static void
+drop_notifies (PgeConnection *conn)
+{
+  PGnotify *notify;
+
+  /* Nobody can receive a NOTIFY on a shared connection. */
+  while ((notify = PQnotifies (conn->pg)) != NULL)
+    PQfreemem (notify);
+}
+
 /* For the holder: whether the idle connection is still alive, without a
  * round trip: a terminated backend leaves an error and EOF on the socket. */
 gboolean
 pge_connection_preflight (PgeConnection *conn)
 {
+  if (!pge_connection_is_ok (conn) || conn->doomed)
+    return FALSE;
+  if (conn->idle_since != 0 && g_get_monotonic_time () - conn->idle_since < PREFLIGHT_TRUST_US)
+    {
+      drop_notifies (conn);
+      return TRUE;
+    }
   /* One PQconsumeInput() may read only the FATAL error and not the EOF
    * behind it: read until the socket is quiet (bounded: a live idle
    * connection goes quiet at once). */
   for (int i = 0; i < 8; i++)
     {
       struct pollfd pfd;
-      PGnotify *notify;
 
       if (!pge_connection_is_ok (conn) || conn->doomed)
         return FALSE;
@@ -545,9 +571,7 @@ pge_connection_preflight (PgeConnection *conn)
         return TRUE;
       if (!PQconsumeInput (conn->pg) || PQstatus (conn->pg) != CONNECTION_OK)
         return FALSE;
-      /* Nobody can receive a NOTIFY on a shared connection: drop it. */
-      while ((notify = PQnotifies (conn->pg)) != NULL)
-        PQfreemem (notify);
+      drop_notifies (conn);
     }
   return !conn->doomed;
 }
@@ -604,6 +628,7 @@ pge_connection_make_idle (PgeConnection *conn)
     }
   if (conn->evicted->len > 0 || conn->stale->len > 0)
     flush_deallocations (conn);
+  conn->idle_since = g_get_monotonic_time ();
 }
 
 /* DISCARD ALL rather than a hand-made list (RESET ALL; UNLISTEN *;

@@ -35,11 +35,17 @@ typedef void     (*BoxReleaseFunc) (gpointer, GDestroyNotify);
 typedef gboolean (*OnceEnterFunc) (volatile void *);
 typedef void     (*OnceLeaveFunc) (volatile void *, gsize);
 
-/* dlsym() may run concurrently on first use; it returns the same value. */
-#define REAL(name, type)                                     \
-  static type real_##name;                                   \
-  if (G_UNLIKELY (real_##name == NULL))                      \
-    real_##name = (type) dlsym (RTLD_NEXT, #name)
+/* dlsym() may run concurrently on first use; it returns the same value.
+ * The cache is read and written atomically: two threads making their
+ * first call at once are a data race to TSan otherwise (seen in CI). */
+#define REAL(name, type)                                                  \
+  static type real_##name##_cached;                                       \
+  type real_##name = __atomic_load_n (&real_##name##_cached, __ATOMIC_RELAXED); \
+  if (G_UNLIKELY (real_##name == NULL))                                   \
+    {                                                                     \
+      real_##name = (type) dlsym (RTLD_NEXT, #name);                      \
+      __atomic_store_n (&real_##name##_cached, real_##name, __ATOMIC_RELAXED); \
+    }
 
 void
 g_mutex_lock (GMutex *mutex)

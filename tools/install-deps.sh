@@ -30,3 +30,8 @@ $SUDO apt-get $APT_WAIT install -y -q --no-install-recommends $PACKAGES
 # shellcheck disable=SC2086
 $SUDO apt-get $APT_WAIT install -y -q --no-install-recommends patroni etcd-server python3-etcd ||
   echo "install-deps: patroni, etcd-server or python3-etcd not installable: the Patroni test will skip" >&2
+# Optional: the profilers PERFORMANCE.md's figures come from (perf record,
+# and strace for tools/pge-costs' futex counts; valgrind is above).
+# shellcheck disable=SC2086
+$SUDO apt-get $APT_WAIT install -y -q --no-install-recommends linux-perf strace ||
+  echo "install-deps: linux-perf or strace not installable: profile without them" >&2

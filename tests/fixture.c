@@ -182,6 +182,25 @@ pge_test_admin_query (const char *sql)
   return value;
 }
 
+void
+pge_test_terminate_backend (gint64 pid)
+{
+  g_autofree char *kill = g_strdup_printf ("SELECT pg_terminate_backend(%" G_GINT64_FORMAT ")", pid);
+  g_autofree char *alive = g_strdup_printf ("SELECT count(*) FROM pg_stat_activity WHERE pid = %"
+                                            G_GINT64_FORMAT, pid);
+
+  g_free (pge_test_admin_query (kill));
+  for (int i = 0; i < 500; i++)
+    {
+      g_autofree char *n = pge_test_admin_query (alive);
+
+      if (g_strcmp0 (n, "0") == 0)
+        return;
+      g_usleep (10 * 1000);
+    }
+  cr_assert_fail ("backend %" G_GINT64_FORMAT " did not go away", pid);
+}
+
 gboolean
 pge_test_restart_server (void)
 {

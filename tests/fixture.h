@@ -56,6 +56,10 @@ PgeEngine  *pge_test_new_engine      (guint n_workers);
 /* Runs SQL on a separate admin connection (not through pgengine), for
  * faults and checks; asserts success; returns the first cell or NULL. */
 char       *pge_test_admin_query     (const char *sql);
+/* Terminates backend @pid from an admin connection and waits (bounded:
+ * 5 s, else the test fails) until it is gone, so that the next statement
+ * meets the dead connection instead of racing the signal. */
+void        pge_test_terminate_backend (gint64 pid);
 /* Restarts the server (only for the cluster this run started itself);
  * returns FALSE when PGE_TEST_CONNINFO names an outside server. */
 gboolean    pge_test_restart_server  (void);

@@ -306,7 +306,6 @@ Test (pipeline, cached_statements_ride_the_pipeline_on_defaults)
     }
 }
 
-
 /* Refills that go out together are sent corked (TCP_CORK): a connection
  * left corked would hold each later query back for the kernel's 200 ms.
  * After pipelined bursts on the only connection, 20 queries in a row

@@ -362,27 +362,6 @@ Test (session, engine_close_with_an_open_session)
   cr_assert (pge_session_end (session, &error), "%s", error ? error->message : "");
 }
 
-/* Terminates the backend @pid and waits until it is gone, so that the
- * next statement finds the connection dead before sending anything. */
-static void
-terminate_backend (gint64 pid)
-{
-  g_autofree char *kill = g_strdup_printf ("SELECT pg_terminate_backend(%" G_GINT64_FORMAT ")", pid);
-  g_autofree char *alive = g_strdup_printf ("SELECT count(*) FROM pg_stat_activity WHERE pid = %"
-                                            G_GINT64_FORMAT, pid);
-
-  g_free (pge_test_admin_query (kill));
-  for (int i = 0; i < 500; i++)
-    {
-      g_autofree char *n = pge_test_admin_query (alive);
-
-      if (strcmp (n, "0") == 0)
-        return;
-      g_usleep (10 * 1000);
-    }
-  cr_assert_fail ("backend %" G_GINT64_FORMAT " did not go away", pid);
-}
-
 Test (session, terminated_connection_fails_the_session_not_the_engine)
 {
   g_autoptr(PgeSession) session = session_new (test_engine);
@@ -391,7 +370,7 @@ Test (session, terminated_connection_fails_the_session_not_the_engine)
   gint64 pid = session_int (session, "SELECT pg_backend_pid()");
 
   cr_assert (pge_session_exec_sync (session, "CREATE TEMP TABLE gone (n int)", NULL));
-  terminate_backend (pid);
+  pge_test_terminate_backend (pid);
   result = pge_session_query_sync (session, "SELECT count(*) FROM gone", NULL, &error);
   cr_assert_null (result);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);
@@ -419,7 +398,7 @@ Test (session, terminated_connection_inside_a_begin_names_the_rolled_back_transa
   gint64 pid = session_int (session, "SELECT pg_backend_pid()");
 
   cr_assert (pge_session_exec_sync (session, "BEGIN; CREATE TEMP TABLE gone (n int)", NULL));
-  terminate_backend (pid);
+  pge_test_terminate_backend (pid);
   result = pge_session_query_sync (session, "SELECT count(*) FROM gone", NULL, &error);
   cr_assert_null (result);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONNECTION);

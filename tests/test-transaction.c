@@ -880,27 +880,15 @@ Test (transaction, terminated_backend_fails_the_transaction_with_connection)
   g_autoptr(GError) query_error = NULL;
   g_autoptr(GError) commit_error = NULL;
   g_autoptr(PgeResult) result = NULL;
-  g_autofree char *kill = NULL;
-  g_autofree char *alive_sql = NULL;
   gint64 pid;
 
   exec_ok (test_engine, "CREATE TABLE t (v int)");
   tx = begin_ok (test_engine, PGE_TRANSACTION_DEFAULT);
   tx_exec_ok (tx, "INSERT INTO t VALUES (1)");
   pid = tx_int (tx, "SELECT pg_backend_pid()");
-  kill = g_strdup_printf ("SELECT pg_terminate_backend(%" G_GINT64_FORMAT ")", pid);
-  g_free (pge_test_admin_query (kill));
-  /* Wait (bounded) until the backend is gone, so the next step is the
-   * lost-connection path and not a race with the signal. */
-  alive_sql = g_strdup_printf ("SELECT count(*) FROM pg_stat_activity WHERE pid = %" G_GINT64_FORMAT, pid);
-  for (int i = 0; i < 500; i++)
-    {
-      g_autofree char *alive = pge_test_admin_query (alive_sql);
-
-      if (g_strcmp0 (alive, "0") == 0)
-        break;
-      g_usleep (10 * 1000);
-    }
+  /* Gone before the next step, so that it is the lost-connection path
+   * and not a race with the signal. */
+  pge_test_terminate_backend (pid);
 
   result = pge_transaction_query_sync (tx, "SELECT 1", NULL, &query_error);
   cr_assert_null (result);

@@ -458,6 +458,20 @@ door_connect (PGconn *conn, gpointer data, GError **error)
   return FALSE;
 }
 
+/* Shuts @door (every connect of @engine's worker now fails) and
+ * terminates the worker's backend, waiting until it is gone. */
+static void
+shut_out (PgeEngine *engine, const char *name, Door *door)
+{
+  g_autofree char *kill = g_strdup_printf (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'", name);
+  int pid = backend_pid (engine);
+
+  g_atomic_int_set (&door->refuse, TRUE);
+  g_free (pge_test_admin_query (kill));
+  cr_assert (wait_pid_gone (pid));
+}
+
 static void
 wait_count (guint *count, guint n)
 {
@@ -479,11 +493,8 @@ Test (lifecycle, unreachable_node_is_given_up_then_welcomed_back)
   g_autoptr(PgeFuture) queued = NULL;
   g_autoptr(PgeResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *kill = g_strdup_printf (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'", name);
   Door door = { 0 };
   guint unreachable = 0, reachable = 0;
-  int pid;
 
   /* The acquire timeout is far longer than the test may take: only the
    * give-up can fail the calls. */
@@ -493,12 +504,9 @@ Test (lifecycle, unreachable_node_is_given_up_then_welcomed_back)
   engine = engine_new_ok (config);
   g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
   g_signal_connect (engine, "node-reachable", G_CALLBACK (count_signal), &reachable);
-  pid = backend_pid (engine);
 
   /* Every connection attempt now fails: the worker retries with backoff. */
-  g_atomic_int_set (&door.refuse, TRUE);
-  g_free (pge_test_admin_query (kill));
-  cr_assert (wait_pid_gone (pid));
+  shut_out (engine, name, &door);
   queued = pge_engine_query (engine, "SELECT 1", NULL);
   wait_count (&unreachable, 1);
   result = pge_future_wait (queued, &error);
@@ -525,21 +533,15 @@ Test (lifecycle, no_reconnect_timeout_never_gives_up)
   g_autoptr(PgeEngine) engine = NULL;
   g_autoptr(PgeResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *kill = g_strdup_printf (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '%s'", name);
   Door door = { 0 };
   guint unreachable = 0;
-  int pid;
 
   pge_config_set_acquire_timeout (config, 1500);
   pge_config_set_reconnect_timeout (config, 0);
   pge_config_set_connect_func (config, door_connect, &door, NULL);
   engine = engine_new_ok (config);
   g_signal_connect (engine, "node-unreachable", G_CALLBACK (count_signal), &unreachable);
-  pid = backend_pid (engine);
-  g_atomic_int_set (&door.refuse, TRUE);
-  g_free (pge_test_admin_query (kill));
-  cr_assert (wait_pid_gone (pid));
+  shut_out (engine, name, &door);
   /* Waits out the acquire timeout, as before 1.2. */
   result = pge_engine_query_sync (engine, "SELECT 1", NULL, &error);
   pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);

@@ -7,11 +7,16 @@
  * also records the type OID, so `SELECT $1 + 1` works with an int64
  * without a cast in the SQL.
  *
- * A PgeParams is guarded by its `lock`; queries never read the caller's
- * object after the submitting call returns: a queued query reads a
- * private frozen copy (pge_params_copy()), and a blocking call borrows
- * the caller's object only until it returns (pge_job_new_query_borrowed()),
- * which is why the caller may reuse or free its PgeParams at once.
+ * A PgeParams is guarded by its `lock`. A list only ever grows (there is
+ * no setter, no remover), and that is what lets a queued query read the
+ * caller's values without copying them: pge_params_copy() makes a frozen
+ * view that borrows the first n values and the arrays holding them, and
+ * keeps the caller's object alive with a reference. The caller may go on
+ * appending: new values land past n, and arrays that a growth replaces
+ * are retired, not freed, while a view may read them. A blocking call
+ * borrows the caller's object only until it returns
+ * (pge_job_new_query_borrowed()). Either way the caller may reuse or
+ * free its PgeParams at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,28 +25,35 @@
 #include <math.h>
 #include <string.h>
 
+#include "alloc-private.h"
 #include "errors-private.h"
 #include "params-private.h"
 
 #include "values-private.h"   /* the type OIDs */
 
 /* Most queries take a handful of parameters: that many live inside the
- * list itself, so building one costs one allocation per value and one
- * for the list, not ten. Longer lists move to the heap. */
+ * list itself, and so does the text of a number among them, so building
+ * `SELECT ... WHERE id = $1` costs one allocation, not ten. Longer lists
+ * and longer values move to the heap. */
 #define INLINE_PARAMS 4
+#define INT_TEXT_SIZE 24   /* "-9223372036854775808" and its NUL */
 
 struct _PgeParams {
-  GMutex  lock;       /* guards everything below */
-  guint   n;
-  guint   capacity;
-  Oid    *types;      /* these four point to the inline arrays or the heap */
-  char  **values;     /* NULL for SQL NULL, owned */
-  int    *lengths;
-  int    *formats;    /* 0 text, 1 binary */
-  Oid     inline_types[INLINE_PARAMS];
-  char   *inline_values[INLINE_PARAMS];
-  int     inline_lengths[INLINE_PARAMS];
-  int     inline_formats[INLINE_PARAMS];
+  GMutex     lock;       /* guards everything below, except in a frozen view */
+  guint      n;
+  guint      capacity;
+  Oid       *types;      /* these four point to the inline arrays or the heap */
+  char     **values;     /* NULL for SQL NULL; owned unless in inline_text */
+  int       *lengths;
+  int       *formats;    /* 0 text, 1 binary */
+  PgeParams *source;     /* a frozen view: whose values and arrays it borrows */
+  gboolean   viewed;     /* a view borrows these arrays: a growth retires them */
+  GPtrArray *retired;    /* arrays replaced while viewed; freed with the list */
+  Oid        inline_types[INLINE_PARAMS];
+  char      *inline_values[INLINE_PARAMS];
+  int        inline_lengths[INLINE_PARAMS];
+  int        inline_formats[INLINE_PARAMS];
+  char       inline_text[INLINE_PARAMS][INT_TEXT_SIZE];
 };
 
 /**
@@ -76,7 +88,7 @@ G_DEFINE_BOXED_TYPE (PgeParams, pge_params, pge_params_ref, pge_params_unref)
 PgeParams *
 pge_params_new (void)
 {
-  PgeParams *params = g_atomic_rc_box_new0 (PgeParams);
+  PgeParams *params = PGE_RC_BOX_NEW0 (PgeParams);
 
   g_mutex_init (&params->lock);
   params->capacity = INLINE_PARAMS;
@@ -104,18 +116,52 @@ pge_params_ref (PgeParams *params)
   return g_atomic_rc_box_acquire (params);
 }
 
+static gboolean
+is_inline_text (PgeParams *params, const char *value)
+{
+  const char *start = params->inline_text[0];
+
+  return value >= start && value < start + sizeof params->inline_text;
+}
+
+static void
+free_arrays (PgeParams *params)
+{
+  if (params->types == params->inline_types)
+    return;
+  if (params->viewed)
+    {
+      /* A view may still read them (see params_grow_locked()). */
+      if (params->retired == NULL)
+        params->retired = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_add (params->retired, params->types);
+      g_ptr_array_add (params->retired, params->values);
+      g_ptr_array_add (params->retired, params->lengths);
+      g_ptr_array_add (params->retired, params->formats);
+      return;
+    }
+  g_free (params->types);
+  g_free (params->values);
+  g_free (params->lengths);
+  g_free (params->formats);
+}
+
 static void
 pge_params_free (PgeParams *params)
 {
-  for (guint i = 0; i < params->n; i++)
-    g_free (params->values[i]);
-  if (params->types != params->inline_types)
+  if (params->source != NULL)
     {
-      g_free (params->types);
-      g_free (params->values);
-      g_free (params->lengths);
-      g_free (params->formats);
+      /* A frozen view owns nothing but its reference. */
+      g_clear_pointer (&params->source, pge_params_unref);
+      g_mutex_clear (&params->lock);
+      return;
     }
+  for (guint i = 0; i < params->n; i++)
+    if (!is_inline_text (params, params->values[i]))
+      g_free (params->values[i]);
+  params->viewed = FALSE;
+  free_arrays (params);
+  g_clear_pointer (&params->retired, g_ptr_array_unref);
   g_mutex_clear (&params->lock);
 }
 
@@ -151,13 +197,7 @@ params_grow_locked (PgeParams *params)
   memcpy (values, params->values, sizeof (char *) * params->n);
   memcpy (lengths, params->lengths, sizeof (int) * params->n);
   memcpy (formats, params->formats, sizeof (int) * params->n);
-  if (params->types != params->inline_types)
-    {
-      g_free (params->types);
-      g_free (params->values);
-      g_free (params->lengths);
-      g_free (params->formats);
-    }
+  free_arrays (params);
   params->types = types;
   params->values = values;
   params->lengths = lengths;
@@ -166,9 +206,9 @@ params_grow_locked (PgeParams *params)
 }
 
 static void
-params_append (PgeParams *params, Oid type, char *value, int length, int format)
+params_append_locked (PgeParams *params, Oid type, char *value, int length, int format)
 {
-  g_mutex_lock (&params->lock);
+  g_return_if_fail (params->source == NULL);   /* frozen views are internal, never appended to */
   if (params->n == params->capacity)
     params_grow_locked (params);
   params->types[params->n] = type;
@@ -176,10 +216,32 @@ params_append (PgeParams *params, Oid type, char *value, int length, int format)
   params->lengths[params->n] = length;
   params->formats[params->n] = format;
   params->n++;
+}
+
+static void
+params_append (PgeParams *params, Oid type, char *value, int length, int format)
+{
+  g_mutex_lock (&params->lock);
+  params_append_locked (params, type, value, length, format);
   g_mutex_unlock (&params->lock);
 }
 
-#define INT_TEXT_SIZE 24
+/* Appends a copy of the @size bytes of @text (its NUL included), inside
+ * the list when it is one of the first few values and short (numbers
+ * are, and so are most keys). */
+static void
+params_append_short (PgeParams *params, Oid type, const char *text, gsize size)
+{
+  char *value;
+
+  g_mutex_lock (&params->lock);
+  if (params->n < INLINE_PARAMS && size <= INT_TEXT_SIZE && params->source == NULL)
+    value = memcpy (params->inline_text[params->n], text, size);
+  else
+    value = g_memdup2 (text, size);
+  params_append_locked (params, type, value, 0, 0);
+  g_mutex_unlock (&params->lock);
+}
 
 /* Decimal text of @value, written backwards so that it ends just before
  * @end (a NUL is put there); returns where it starts. No printf
@@ -202,13 +264,13 @@ int_digits (gint64 value, char *end)
   return p;
 }
 
-static char *
-int_to_text (gint64 value)
+static void
+params_append_int (PgeParams *params, Oid type, gint64 value)
 {
   char buffer[INT_TEXT_SIZE];
   char *p = int_digits (value, buffer + sizeof buffer - 1);
 
-  return g_strndup (p, buffer + sizeof buffer - 1 - p);
+  params_append_short (params, type, p, buffer + sizeof buffer - p);
 }
 
 /* The text float8in reads back as exactly @value; @buffer has at least
@@ -253,7 +315,10 @@ void
 pge_params_add_text (PgeParams *params, const char *value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, 0, g_strdup (value), 0, 0);
+  if (value == NULL)
+    params_append (params, 0, NULL, 0, 0);
+  else
+    params_append_short (params, 0, value, strlen (value) + 1);
 }
 
 /**
@@ -269,7 +334,7 @@ void
 pge_params_add_int32 (PgeParams *params, gint32 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, PGE_OID_INT4, int_to_text (value), 0, 0);
+  params_append_int (params, PGE_OID_INT4, value);
 }
 
 /**
@@ -285,7 +350,7 @@ void
 pge_params_add_int64 (PgeParams *params, gint64 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, PGE_OID_INT8, int_to_text (value), 0, 0);
+  params_append_int (params, PGE_OID_INT8, value);
 }
 
 /**
@@ -377,7 +442,7 @@ void
 pge_params_add_int16 (PgeParams *params, gint16 value)
 {
   g_return_if_fail (params != NULL);
-  params_append (params, PGE_OID_INT2, int_to_text (value), 0, 0);
+  params_append_int (params, PGE_OID_INT2, value);
 }
 
 /**
@@ -873,25 +938,26 @@ pge_params_new_from_variant (GVariant *tuple, GError **error)
   return g_steal_pointer (&params);
 }
 
+/* A frozen view of @params as it is now: what pge_params_view() of it
+ * gives never changes, whatever the caller appends to @params later, and
+ * costs one allocation, however many values there are. */
 PgeParams *
 pge_params_copy (PgeParams *params)
 {
-  PgeParams *copy = pge_params_new ();
+  PgeParams *view = PGE_RC_BOX_NEW0 (PgeParams);
 
+  g_mutex_init (&view->lock);
   g_mutex_lock (&params->lock);
-  for (guint i = 0; i < params->n; i++)
-    {
-      const char *value = params->values[i];
-      int length = params->lengths[i];
-      int format = params->formats[i];
-      char *dup = NULL;
-
-      if (value != NULL)
-        dup = format == 1 ? g_memdup2 (value, length ? length : 1) : g_strdup (value);
-      params_append (copy, params->types[i], dup, length, format);
-    }
+  /* A view of a view borrows from the same arrays, which never change. */
+  params->viewed = TRUE;
+  view->source = pge_params_ref (params);
+  view->n = view->capacity = params->n;
+  view->types = params->types;
+  view->values = params->values;
+  view->lengths = params->lengths;
+  view->formats = params->formats;
   g_mutex_unlock (&params->lock);
-  return copy;
+  return view;
 }
 
 /* Only for frozen copies: the view borrows the arrays without the lock. */

@@ -296,6 +296,42 @@ Test (params, are_copied_when_submitted)
   cr_assert_eq (pge_result_get_int64 (result, 0, 1), 5);
 }
 
+/* A queued query sees the list as it was, even when the caller's list
+ * then grows out of its first arrays (the queued one reads the old ones)
+ * and gets a second, longer query of its own. */
+Test (params, a_queued_query_keeps_its_values_while_the_list_grows)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (1);
+  Gate gate = { 0 };
+  g_autoptr(PgeFuture) blocker = gate_close (engine, &gate);
+  g_autoptr(PgeParams) params = pge_params_new ();
+  g_autofree char *long_text = g_strnfill (300, 'x');
+  g_autoptr(PgeFuture) first = NULL;
+  g_autoptr(PgeFuture) second = NULL;
+  g_autoptr(PgeResult) r1 = NULL;
+  g_autoptr(PgeResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pge_params_add_int32 (params, -2147483647 - 1);
+  pge_params_add_text (params, long_text);
+  pge_params_add_text (params, "short");
+  first = pge_engine_query (engine, "SELECT $1::int4, length($2), $3::text", params);
+  for (gint64 i = 0; i < 40; i++)
+    pge_params_add_int64 (params, G_MAXINT64 - i);
+  second = pge_engine_query (engine, "SELECT $43::int8, $3::text, $1::int4, length($2)", params);
+  gate_open (&gate);
+  r1 = pge_future_wait (first, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (r1, 0, 0), G_MININT32);
+  cr_assert_eq (pge_result_get_int64 (r1, 0, 1), 300);
+  cr_assert_str_eq (pge_result_get_value (r1, 0, 2), "short");
+  r2 = pge_future_wait (second, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (r2, 0, 0), G_MAXINT64 - 39);
+  cr_assert_str_eq (pge_result_get_value (r2, 0, 1), "short");
+  cr_assert_eq (pge_result_get_int64 (r2, 0, 2), G_MININT32);
+}
+
 Test (params, can_be_reused_for_several_queries)
 {
   g_autoptr(PgeParams) params = pge_params_new ();

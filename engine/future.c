@@ -22,6 +22,7 @@
 
 #include <sched.h>
 
+#include "alloc-private.h"
 #include "errors-private.h"
 #include "future-private.h"
 
@@ -68,7 +69,7 @@ G_DEFINE_BOXED_TYPE (PgeFuture, pge_future, pge_future_ref, pge_future_unref)
 PgeFuture *
 pge_future_new (void)
 {
-  PgeFuture *future = g_atomic_rc_box_new0 (PgeFuture);
+  PgeFuture *future = PGE_RC_BOX_NEW0 (PgeFuture);
 
   g_mutex_init (&future->lock);
   g_cond_init (&future->done_cond);

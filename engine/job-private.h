@@ -52,9 +52,10 @@ struct _PgeJob {
   PgeJobKind      kind;
 
   /* Immutable once submitted. */
-  char           *sql;        /* QUERY, EXEC; owned unless sql_borrowed */
-  gboolean        sql_borrowed;
-  PgeParams      *params;     /* QUERY: frozen private copy, nullable */
+  char           *sql;        /* QUERY, EXEC; freed with the job if sql_owned */
+  gboolean        sql_owned;  /* else borrowed, or stored right after the job */
+  PgeParams      *params;     /* QUERY: frozen view, or borrowed; nullable */
+  gsize           plain_size; /* a plain query's SQL and values in bytes, else 0 */
   PgeJobFunc      func;       /* CALL */
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */

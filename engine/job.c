@@ -15,14 +15,16 @@
 
 #include <string.h>
 
+#include "alloc-private.h"
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
 
+/* @extra bytes are kept right after the job, in the same allocation. */
 static PgeJob *
-job_new (PgeJobKind kind)
+job_new (PgeJobKind kind, gsize extra)
 {
-  PgeJob *job = g_new0 (PgeJob, 1);
+  PgeJob *job = PGE_NEW0 (PgeJob, extra);
 
   g_atomic_ref_count_init (&job->ref);
   job->kind = kind;
@@ -33,13 +35,35 @@ job_new (PgeJobKind kind)
   return job;
 }
 
+static gsize
+plain_size (const char *sql, PgeParams *params)
+{
+  PgeParamsView view;
+  gsize size;
+
+  pge_params_view (params, &view);
+  if (view.n > PGE_MAX_PARAMS || !pge_sql_is_plain (sql))
+    return 0;
+  size = strlen (sql) + 1;
+  for (int i = 0; i < view.n; i++)
+    if (view.values[i] != NULL)
+      size += view.formats[i] ? (gsize) view.lengths[i] : strlen (view.values[i]);
+  return size;
+}
+
+/* The text is kept inside the job, which saves an allocation per query;
+ * the parameters are a frozen view (pge_params_copy()). What makes a
+ * query plain or not is worked out here, once, on the submitting thread,
+ * not under the pool's lock each time a worker looks at the queue. */
 PgeJob *
 pge_job_new_query (const char *sql, PgeParams *params)
 {
-  PgeJob *job = job_new (PGE_JOB_QUERY);
+  gsize size = strlen (sql) + 1;
+  PgeJob *job = job_new (PGE_JOB_QUERY, size);
 
-  job->sql = g_strdup (sql);
+  job->sql = memcpy (job + 1, sql, size);
   job->params = params ? pge_params_copy (params) : NULL;
+  job->plain_size = plain_size (job->sql, job->params);
   return job;
 }
 
@@ -50,27 +74,28 @@ pge_job_new_query (const char *sql, PgeParams *params)
 PgeJob *
 pge_job_new_query_borrowed (const char *sql, PgeParams *params)
 {
-  PgeJob *job = job_new (PGE_JOB_QUERY);
+  PgeJob *job = job_new (PGE_JOB_QUERY, 0);
 
   job->sql = (char *) sql;
-  job->sql_borrowed = TRUE;
   job->params = params ? pge_params_ref (params) : NULL;
+  job->plain_size = plain_size (job->sql, job->params);
   return job;
 }
 
 PgeJob *
 pge_job_new_exec (const char *script)
 {
-  PgeJob *job = job_new (PGE_JOB_EXEC);
+  PgeJob *job = job_new (PGE_JOB_EXEC, 0);
 
   job->sql = g_strdup (script);
+  job->sql_owned = TRUE;
   return job;
 }
 
 PgeJob *
 pge_job_new_call (PgeJobFunc func, gpointer data, GDestroyNotify notify)
 {
-  PgeJob *job = job_new (PGE_JOB_CALL);
+  PgeJob *job = job_new (PGE_JOB_CALL, 0);
 
   job->func = func;
   job->data = data;
@@ -96,7 +121,7 @@ pge_job_unref (PgeJob *job)
     job->observe_notify (job->observe_data);
   if (job->release != NULL)
     job->release (job);
-  if (!job->sql_borrowed)
+  if (job->sql_owned)
     g_free (job->sql);
   g_clear_pointer (&job->params, pge_params_unref);
   g_clear_pointer (&job->future, pge_future_unref);
@@ -156,11 +181,7 @@ skip_to_keyword (const char *sql)
 gboolean
 pge_job_is_plain_query (PgeJob *job)
 {
-  if (job->kind != PGE_JOB_QUERY || job->sql == NULL)
-    return FALSE;
-  if (job->params != NULL && pge_params_get_length (job->params) > PGE_MAX_PARAMS)
-    return FALSE;
-  return pge_sql_is_plain (job->sql);
+  return job->plain_size > 0;
 }
 
 /* The keyword test of pge_job_is_plain_query(), for any SQL text. */

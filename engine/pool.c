@@ -1024,21 +1024,9 @@ pge_pool_cancel_job (PgeJob *job)
 static gboolean
 pipelinable (PgeSlot *slot, PgeJob *job)
 {
-  gsize size;
-
   if (job->lease != NULL || pge_job_is_cancel_requested (job) || !pge_job_is_plain_query (job))
     return FALSE;
-  size = strlen (job->sql);
-  if (job->params != NULL)
-    {
-      PgeParamsView view;
-
-      pge_params_view (job->params, &view);
-      for (int i = 0; i < view.n; i++)
-        if (view.values[i] != NULL)
-          size += view.formats[i] ? (gsize) view.lengths[i] : strlen (view.values[i]);
-    }
-  return size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
+  return job->plain_size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
 }
 
 /* Moves up to @max jobs from the head of the pool queue into @jobs, as

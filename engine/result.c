@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-private.h"
 #include "result-private.h"
 #include "values-private.h"
 
@@ -40,7 +41,7 @@ G_DEFINE_BOXED_TYPE (PgeResult, pge_result, pge_result_ref, pge_result_unref)
 PgeResult *
 pge_result_new_take (PGresult *res)
 {
-  PgeResult *result = g_atomic_rc_box_new0 (PgeResult);
+  PgeResult *result = PGE_RC_BOX_NEW0 (PgeResult);
 
   result->res = res;
   return result;

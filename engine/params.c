@@ -61,8 +61,10 @@ struct _PgeParams {
  *
  * Positional parameters for `$1`, `$2` ....
  *
- * Copied when a query is queued, so the caller may reuse or free them at
- * once; a blocking `_sync` call reads them while it runs instead (no
+ * Frozen when a query is queued: the query sends the values the list
+ * held then, and the caller may append more, reuse the list for other
+ * queries or free it at once (the engine keeps what it needs alive, and
+ * copies nothing). A blocking `_sync` call reads them while it runs (no
  * other thread may change them meanwhile). Thread-safe.
  *
  * Since: 1.0

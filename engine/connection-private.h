@@ -35,6 +35,7 @@ typedef struct {
   /* Private to connection.c. */
   gboolean    cached;
   gboolean    parse;
+  guint       key_hash;   /* the statement cache's, from plan() */
   char        name[PGE_STATEMENT_NAME_SIZE];
 } PgePipelineItem;
 

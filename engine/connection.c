@@ -871,12 +871,18 @@ wait_input (PgeConnection *conn, gint64 start, gint64 *last_cancel)
 gboolean
 pge_connection_wait_for_result (PgeConnection *conn)
 {
-  gint64 start = g_get_monotonic_time ();
-  gint64 last_cancel = start;
+  gint64 start = 0;
+  gint64 last_cancel = 0;
 
+  /* The clock is read only when there is a wait to bound: in a pipeline
+   * most results are already in libpq's buffer. */
   while (PQisBusy (conn->pg))
-    if (!wait_input (conn, start, &last_cancel))
-      return FALSE;
+    {
+      if (start == 0)
+        start = last_cancel = g_get_monotonic_time ();
+      if (!wait_input (conn, start, &last_cancel))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -1023,9 +1029,7 @@ in_transaction (PgeConnection *conn)
 static void
 key_init (PgeStatementKey *key, const char *sql, const PgeParamsView *view)
 {
-  key->n = view->n;
-  key->types = view->types;
-  key->sql = sql;
+  pge_statements_key_init (key, sql, view->n, view->types);
 }
 
 static gboolean
@@ -1082,6 +1086,7 @@ plan (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view)
     return;
   /* A hit first: only plain queries are ever in the cache. */
   key_init (&key, item->sql, view);
+  item->key_hash = key.hash;
   if (pge_statements_lookup (conn->statements, &key, item->name))
     return;
   item->cached = pge_sql_is_plain (item->sql);
@@ -1119,7 +1124,6 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
   GError *parse_error = NULL;
   PGresult *sync;
 
-  key_init (&key, item->sql, view);
   if (item->parse)
     {
       g_autoptr(PgeResult) parsed = pge_connection_collect (conn, FALSE, &parse_error);
@@ -1141,6 +1145,8 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
     }
   if (!item->cached)
     return;
+  /* As plan() made it, hash included. */
+  key = (PgeStatementKey) { view->n, view->types, item->sql, item->key_hash };
   if (item->parse)
     remember (conn, &key);
   if (item->error == NULL)

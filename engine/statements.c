@@ -53,15 +53,25 @@ count (guint64 *cell)
   __atomic_store_n (cell, __atomic_load_n (cell, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+/* The hash is worked out once per key, not at each of the lookups a
+ * query makes (plan, timing, the scheduler's is-it-fast). */
+void
+pge_statements_key_init (PgeStatementKey *key, const char *sql, int n, const Oid *types)
+{
+  guint hash = g_str_hash (sql);
+
+  for (int i = 0; i < n; i++)
+    hash = hash * 31 + types[i];
+  key->n = n;
+  key->types = types;
+  key->sql = sql;
+  key->hash = hash;
+}
+
 static guint
 key_hash (gconstpointer data)
 {
-  const PgeStatementKey *key = data;
-  guint hash = g_str_hash (key->sql);
-
-  for (int i = 0; i < key->n; i++)
-    hash = hash * 31 + key->types[i];
-  return hash;
+  return ((const PgeStatementKey *) data)->hash;
 }
 
 static gboolean
@@ -188,6 +198,7 @@ pge_statements_insert (PgeStatements *statements, const PgeStatementKey *key)
   entry->key.n = key->n;
   entry->key.types = key->n > 0 ? g_memdup2 (key->types, sizeof (Oid) * key->n) : NULL;
   entry->key.sql = g_strdup (key->sql);
+  entry->key.hash = key->hash;
   entry->avg_us = -1;
   entry->lru_link.data = entry;
   pge_statements_name (key, entry->name);

@@ -55,7 +55,9 @@ struct _PgeJob {
   char           *sql;        /* QUERY, EXEC; freed with the job if sql_owned */
   gboolean        sql_owned;  /* else borrowed, or stored right after the job */
   PgeParams      *params;     /* QUERY: frozen view, or borrowed; nullable */
-  gsize           plain_size; /* a plain query's SQL and values in bytes, else 0 */
+  gsize           plain_size; /* a plain query's SQL and values in bytes, else 0;
+                               * G_MAXSIZE until worked out (a blocking call's
+                               * job: on first use, under the pool's queue_lock) */
   PgeJobFunc      func;       /* CALL */
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */

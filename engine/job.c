@@ -35,6 +35,8 @@ job_new (PgeJobKind kind, gsize extra)
   return job;
 }
 
+#define PLAIN_SIZE_UNKNOWN G_MAXSIZE
+
 static gsize
 plain_size (const char *sql, PgeParams *params)
 {
@@ -78,7 +80,9 @@ pge_job_new_query_borrowed (const char *sql, PgeParams *params)
 
   job->sql = (char *) sql;
   job->params = params ? pge_params_ref (params) : NULL;
-  job->plain_size = plain_size (job->sql, job->params);
+  /* Most blocking calls find a free connection and are never queued:
+   * worked out on first use (pge_job_is_plain_query()). */
+  job->plain_size = PLAIN_SIZE_UNKNOWN;
   return job;
 }
 
@@ -177,10 +181,14 @@ skip_to_keyword (const char *sql)
  * DELETE, MERGE, VALUES, TABLE or WITH, and its parameters fit the
  * protocol. Such a query neither opens nor ends a transaction, nor starts
  * COPY, so it can share a pipeline or be kept prepared; anything else
- * (BEGIN, COPY, SET, DDL, CALL ...) runs on its own. */
+ * (BEGIN, COPY, SET, DDL, CALL ...) runs on its own. For the scheduler,
+ * under the pool's queue_lock, which guards the answer a blocking call's
+ * job works out here the first time. */
 gboolean
 pge_job_is_plain_query (PgeJob *job)
 {
+  if (job->plain_size == PLAIN_SIZE_UNKNOWN)
+    job->plain_size = job->kind == PGE_JOB_QUERY ? plain_size (job->sql, job->params) : 0;
   return job->plain_size > 0;
 }
 

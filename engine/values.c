@@ -38,11 +38,40 @@ conversion_failed (GError **error, const char *text, const char *expected)
   return FALSE;
 }
 
+/* The common case, a short decimal as the server writes it, without
+ * GLib's general parser (a third of the cost of reading an int column);
+ * anything else (a sign other than '-', 19 digits or more, junk) goes
+ * to that parser, which has the last word on what is valid. */
+static gboolean
+parse_short_decimal (const char *text, gint64 *value)
+{
+  const char *p = text + (*text == '-');
+  gint64 n = 0;
+  int digits = 0;
+
+  for (; *p >= '0' && *p <= '9'; p++)
+    {
+      if (++digits > 18)
+        return FALSE;
+      n = n * 10 + (*p - '0');
+    }
+  if (*p != '\0' || digits == 0)
+    return FALSE;
+  *value = *text == '-' ? -n : n;
+  return TRUE;
+}
+
 gboolean
 pge_value_parse_int (const char *text, gint64 min, gint64 max, gint64 *value, GError **error)
 {
   g_autoptr(GError) local = NULL;
+  gint64 n;
 
+  if (parse_short_decimal (text, &n) && n >= min && n <= max)
+    {
+      *value = n;
+      return TRUE;
+    }
   if (g_ascii_string_to_signed (text, 10, min, max, value, &local))
     return TRUE;
   if (g_error_matches (local, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS))

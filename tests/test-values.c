@@ -1263,3 +1263,35 @@ Test (values, binary_params_work_in_atomic_and_batch)
   }
   cr_assert (pge_batch_close (batch, &error));
 }
+
+/* The short-decimal fast path and GLib's parser agree on every edge:
+ * what each accepts, the value, and the range. */
+Test (values, int_parsing_agrees_with_glib_on_every_edge)
+{
+  static const char *const texts[] = {
+    "0", "-0", "7", "007", "-42", "123456789012345678", "-123456789012345678",
+    "999999999999999999", "1000000000000000000", "9223372036854775807",
+    "-9223372036854775808", "9223372036854775808", "2147483647", "2147483648",
+    "-2147483648", "-2147483649", "+5", " 5", "5 ", "", "-", "--1", "1e3", "12a",
+    "0x10", "1.0",
+  };
+  static const gint64 bounds[][2] = { { G_MININT64, G_MAXINT64 }, { G_MININT32, G_MAXINT32 },
+                                      { G_MININT16, G_MAXINT16 } };
+
+  for (guint b = 0; b < G_N_ELEMENTS (bounds); b++)
+    for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GError) glib_error = NULL;
+        gint64 ours = -1, theirs = -1;
+        gboolean ok = pge_value_parse_int (texts[i], bounds[b][0], bounds[b][1], &ours, &error);
+        gboolean glib_ok = g_ascii_string_to_signed (texts[i], 10, bounds[b][0], bounds[b][1],
+                                                     &theirs, &glib_error);
+
+        cr_assert_eq (ok, glib_ok, "'%s' in bounds %u", texts[i], b);
+        if (ok)
+          cr_assert_eq (ours, theirs, "'%s'", texts[i]);
+        else
+          pge_assert_error (error, PGE_ERROR, PGE_ERROR_CONVERSION);
+      }
+}

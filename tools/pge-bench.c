@@ -20,6 +20,14 @@
  *   rawpool16   reference: a hand-written pool: 16 threads take turns on
  *            those same 4 long-lived connections (a mutex each,
  *            PQexecPrepared); also the burst raw4-warm runs after
+ *   rawhandf    reference: the smallest hand-written pipelining pool: 4
+ *            threads each keep 16 requests in flight on one shared queue
+ *            (a mutex and a condition); 4 connection threads, each a
+ *            sliding window of 16 in pipeline mode, read the answers and
+ *            hand each back (the caller's mutex and condition)
+ *   rawhand16   reference: the same pool, 16 blocking threads, a window
+ *            of 4 per connection. These two are the floor for a design
+ *            where the thread that waits is not the one that reads
  *   sync1    1 thread calling pge_engine_query_sync()         vs raw1
  *   sync4    4 threads calling pge_engine_query_sync()        vs raw4
  *   futures  4 threads each keeping 16 futures in flight
@@ -69,7 +77,7 @@
  * switches per query; no baseline, no pgbench, no RSS check
  * (tools/pge-costs runs it under callgrind and strace). Names: sync1,
  * sync4, futures, sync16, raw1, raw4, rawp16, rawp4, raw4-warm, rawpool16,
- * and two placement experiments (the server on this machine, root or
+ * rawhandf, rawhand16, and two placement experiments (the server on this machine, root or
  * CAP_SYS_NICE): raw4-paired pins each raw4 thread and its backend to the
  * same CPU, raw4-split to different CPUs (thread i on CPU i mod n, its
  * backend on the same or the next one), which shows what the kernel's
@@ -329,6 +337,9 @@ typedef struct {
   PGconn    *conn;     /* raw shapes: this thread's own connection */
   guint      depth;    /* raw pipelined shapes: queries in flight */
   GMutex    *lock;     /* rawpool16: the turn on conn */
+  struct HandPool *hand;  /* rawhand16, rawhandf: the shared queue */
+  GMutex     reply_lock;  /* rawhand callers: their answers come under it */
+  GCond      reply_cond;
   int        cpu;      /* placement experiments: this thread's CPU, else -1 */
   int        backend_cpu;  /* and its backend's */
 } Worker;
@@ -455,15 +466,15 @@ raw_thread (gpointer data)
   return NULL;
 }
 
-/* Sends query i into the pipeline, asking the server to flush its answer
- * at once (no Sync: the window never drains). */
+/* Sends the query for @value into the pipeline, asking the server to
+ * flush its answer at once (no Sync: the window never drains). */
 static void
-raw_pipeline_send (PGconn *conn, guint i)
+raw_pipeline_send (PGconn *conn, gint32 value)
 {
   char text[16];
   const char *values[1] = { text };
 
-  g_snprintf (text, sizeof text, "%d", value_of (i));
+  g_snprintf (text, sizeof text, "%d", value);
   if (!PQsendQueryPrepared (conn, STATEMENT, 1, values, NULL, NULL, 0) || !PQsendFlushRequest (conn))
     die ("PQsendQueryPrepared", PQerrorMessage (conn));
 }
@@ -503,7 +514,7 @@ raw_pipeline_thread (gpointer data)
     {
       while (more && n_in_flight < worker->depth && (more = claim (worker, &i)))
         {
-          raw_pipeline_send (conn, i);
+          raw_pipeline_send (conn, value_of (i));
           values[(head + n_in_flight++) % worker->depth] = value_of (i);
         }
       if (n_in_flight == 0)
@@ -592,6 +603,195 @@ run_raw4_placed (guint offset)
     PQfinish (workers[t].conn);
   return sample;
 }
+
+/* ------------------------------------------------ raw hand-off references */
+
+/* rawhand16 and rawhandf: the smallest hand-written pool that pipelines.
+ * Callers put requests on one FIFO (a mutex and a condition); HAND_CONNS
+ * connection threads each keep up to `depth` of them in flight on a
+ * connection of their own in pipeline mode, read the oldest answer,
+ * check it, and hand it back under the caller's own mutex and condition.
+ * No futures, no cancel, no timeouts, no statement cache: what is left is
+ * the hand-off itself, the floor for any design in which the thread that
+ * waits for an answer is not the thread that reads it. The engine's
+ * sync16 and futures shapes are such designs; the raw pipelined limits
+ * (rawp4, rawp16) are not, since each of their threads reads its own. */
+#define HAND_CONNS 4
+
+typedef struct HandPool {
+  GMutex  lock;
+  GCond   cond;       /* connection threads sleep here for want of requests */
+  GQueue  queue;      /* HandRequest *, oldest first */
+  guint   n_sleeping; /* connection threads asleep on cond */
+  gboolean closing;
+  guint   depth;
+} HandPool;
+
+typedef struct {
+  gint32   value;
+  gboolean done;      /* under caller->reply_lock */
+  Worker  *caller;
+} HandRequest;
+
+static void
+hand_submit (HandPool *hand, HandRequest *request)
+{
+  request->done = FALSE;
+  g_mutex_lock (&hand->lock);
+  g_queue_push_tail (&hand->queue, request);
+  if (hand->n_sleeping > 0)
+    g_cond_signal (&hand->cond);
+  g_mutex_unlock (&hand->lock);
+}
+
+static void
+hand_wait (HandRequest *request)
+{
+  Worker *caller = request->caller;
+
+  g_mutex_lock (&caller->reply_lock);
+  while (!request->done)
+    g_cond_wait (&caller->reply_cond, &caller->reply_lock);
+  g_mutex_unlock (&caller->reply_lock);
+}
+
+/* Moves requests from the queue into the window, up to its depth; sleeps
+ * while there is nothing in flight and nothing queued. FALSE: closing and
+ * nothing left. */
+static gboolean
+hand_refill (HandPool *hand, HandRequest **window, guint head, guint *n)
+{
+  g_mutex_lock (&hand->lock);
+  while (*n == 0 && hand->queue.length == 0 && !hand->closing)
+    {
+      hand->n_sleeping++;
+      g_cond_wait (&hand->cond, &hand->lock);
+      hand->n_sleeping--;
+    }
+  while (*n < hand->depth && hand->queue.length > 0)
+    window[(head + (*n)++) % hand->depth] = g_queue_pop_head (&hand->queue);
+  g_mutex_unlock (&hand->lock);
+  return *n > 0;
+}
+
+static gpointer
+hand_conn_thread (gpointer data)
+{
+  Worker *worker = data;
+  HandPool *hand = worker->hand;
+  HandRequest *window[MAX_DEPTH];
+  guint head = 0, n = 0, sent = 0;
+
+  if (!PQenterPipelineMode (worker->conn))
+    die ("PQenterPipelineMode", PQerrorMessage (worker->conn));
+  while (hand_refill (hand, window, head, &n))
+    {
+      HandRequest *oldest = window[head];
+
+      for (; sent < n; sent++)
+        raw_pipeline_send (worker->conn, window[(head + sent) % hand->depth]->value);
+      raw_pipeline_read (worker->conn, oldest->value);
+      head = (head + 1) % hand->depth;
+      n--, sent--;
+      g_mutex_lock (&oldest->caller->reply_lock);
+      oldest->done = TRUE;
+      g_cond_broadcast (&oldest->caller->reply_cond);
+      g_mutex_unlock (&oldest->caller->reply_lock);
+    }
+  return NULL;
+}
+
+/* A blocking caller: one request at a time. */
+static gpointer
+hand_sync_thread (gpointer data)
+{
+  Worker *worker = data;
+  guint i;
+
+  while (claim (worker, &i))
+    {
+      HandRequest request = { value_of (i), FALSE, worker };
+
+      hand_submit (worker->hand, &request);
+      hand_wait (&request);
+      worker->done++;
+    }
+  return NULL;
+}
+
+/* Keeps WINDOW requests in flight, waiting for the oldest, as
+ * futures_thread() does with futures. */
+static gpointer
+hand_window_thread (gpointer data)
+{
+  Worker *worker = data;
+  HandRequest window[WINDOW];
+  guint submitted = 0, waited = 0, i;
+
+  while (claim (worker, &i))
+    {
+      HandRequest *request = &window[submitted++ % WINDOW];
+
+      if (submitted > WINDOW)
+        hand_wait (request), waited++, worker->done++;
+      *request = (HandRequest) { value_of (i), FALSE, worker };
+      hand_submit (worker->hand, request);
+    }
+  for (; waited < submitted; waited++, worker->done++)
+    hand_wait (&window[waited % WINDOW]);
+  return NULL;
+}
+
+/* n_callers threads running func hand their queries to HAND_CONNS
+ * connection threads pipelining up to depth each; the connections are
+ * opened and the connection threads started before the timed part, and
+ * shut after it. */
+static Sample
+run_hand (GThreadFunc func, guint n_callers, guint depth)
+{
+  HandPool hand = { .depth = depth };
+  Worker conns[HAND_CONNS] = { { 0 } }, callers[MAX_THREADS] = { { 0 } };
+  GThread *threads[HAND_CONNS];
+  Sample sample;
+
+  g_assert (depth <= MAX_DEPTH && n_callers <= MAX_THREADS);
+  g_mutex_init (&hand.lock);
+  g_cond_init (&hand.cond);
+  g_queue_init (&hand.queue);
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      conns[c] = (Worker) { .conn = raw_connect (), .hand = &hand, .cpu = -1 };
+      threads[c] = g_thread_new ("pge-bench-conn", hand_conn_thread, &conns[c]);
+    }
+  for (guint t = 0; t < n_callers; t++)
+    {
+      callers[t].hand = &hand;
+      callers[t].cpu = -1;
+      g_mutex_init (&callers[t].reply_lock);
+      g_cond_init (&callers[t].reply_cond);
+    }
+  sample = run_threads (func, callers, n_callers);
+  g_mutex_lock (&hand.lock);
+  hand.closing = TRUE;
+  g_cond_broadcast (&hand.cond);
+  g_mutex_unlock (&hand.lock);
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      g_thread_join (threads[c]);
+      PQfinish (conns[c].conn);
+    }
+  for (guint t = 0; t < n_callers; t++)
+    {
+      g_mutex_clear (&callers[t].reply_lock);
+      g_cond_clear (&callers[t].reply_cond);
+    }
+  g_cond_clear (&hand.cond);
+  g_mutex_clear (&hand.lock);
+  return sample;
+}
+
+static Sample run_rawhand16 (void) { return run_hand (hand_sync_thread, 16, 4); }
+static Sample run_rawhandf (void) { return run_hand (hand_window_thread, 4, 16); }
 
 static Sample run_raw1 (void) { return run_raw (1, 0); }
 static Sample run_raw4 (void) { return run_raw (4, 0); }
@@ -849,7 +1049,7 @@ typedef struct {
 /* In the order they run in a round: each limit next to its engine shape,
  * the warm engine's shapes right after one another's bursts. */
 enum {
-  RAW1, SYNC1, RAW4, SYNC4, RAW4_WARM, RAWP16, FUTURES, RAWP4, SYNC16, RAWPOOL16,
+  RAW1, SYNC1, RAW4, SYNC4, RAW4_WARM, RAWP16, FUTURES, RAWHANDF, RAWP4, SYNC16, RAWHAND16, RAWPOOL16,
   SYNC1_FRESH, SYNC4_FRESH, FUTURES_FRESH, SYNC16_FRESH, PGBENCH1, PGBENCH16, N_MODES
 };
 
@@ -867,7 +1067,11 @@ static const Shape shapes[] = {
   { "4x16 futures / rawp16", FUTURES, FUTURES_FRESH, RAWP16, 0.90, 0 },
   { "16 threads sync / rawp4", SYNC16, SYNC16_FRESH, RAWP4, 0.80, 0 },
   { "16 threads sync / raw4", SYNC16, SYNC16_FRESH, RAW4, 1.20, 0 },
+  { "4x16 futures / rawhandf", FUTURES, FUTURES_FRESH, RAWHANDF, 0, 0 },
+  { "16 threads sync / rawhand16", SYNC16, SYNC16_FRESH, RAWHAND16, 0, 0 },
   { "16 threads sync / rawpool16", SYNC16, SYNC16_FRESH, RAWPOOL16, 0, 0 },
+  { "rawhandf / rawp16", RAWHANDF, N_MODES, RAWP16, 0, 0 },
+  { "rawhand16 / rawp4", RAWHAND16, N_MODES, RAWP4, 0, 0 },
   { "raw4-warm / raw4", RAW4_WARM, N_MODES, RAW4, 0, 0 },
   { "pgbench -c4 -j4 / raw4", PGBENCH1, N_MODES, RAW4, 0, 0 },
   { "pgbench pipelines / raw4", PGBENCH16, N_MODES, RAW4, 0, 0 },
@@ -1110,6 +1314,7 @@ run_named_shapes (const char *names)
   };
   static const struct { const char *name; Sample (*run) (void); } references[] = {
     { "raw4-warm", run_raw4_warm }, { "rawpool16", run_rawpool16 },
+    { "rawhandf", run_rawhandf }, { "rawhand16", run_rawhand16 },
     { "raw4-paired", run_raw4_paired }, { "raw4-split", run_raw4_split },
   };
   g_auto(GStrv) list = g_strsplit (names, ",", -1);
@@ -1125,7 +1330,7 @@ run_named_shapes (const char *names)
         ;
       if (r == G_N_ELEMENTS (runs) && f == G_N_ELEMENTS (references))
         die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16, rawp4, "
-                        "raw4-warm, rawpool16, raw4-paired or raw4-split");
+                        "raw4-warm, rawpool16, rawhandf, rawhand16, raw4-paired or raw4-split");
       if (f < G_N_ELEMENTS (references))
         sample = references[f].run ();
       else if (runs[r].raw)
@@ -1182,6 +1387,8 @@ main (int argc, char **argv)
     [FUTURES] = { "futures", "4 threads x 16 futures in flight", run_futures },
     [RAWP4] = { "rawp4", "limit: 4 connections pipelined, 4 in flight each", run_rawp4 },
     [SYNC16] = { "sync16", "16 threads, pge_engine_query_sync, 4 workers", run_sync16 },
+    [RAWHANDF] = { "rawhandf", "reference: 4x16 in flight handed to 4 pipelines", run_rawhandf },
+    [RAWHAND16] = { "rawhand16", "reference: 16 threads hand to 4 pipelines (4 each)", run_rawhand16 },
     [RAWPOOL16] = { "rawpool16", "reference: 16 threads take turns on those 4", run_rawpool16 },
     [SYNC1_FRESH] = { "sync1-fresh", "sync1 on a new engine", run_sync1_fresh },
     [SYNC4_FRESH] = { "sync4-fresh", "sync4 on a new engine", run_sync4_fresh },

@@ -990,9 +990,12 @@ static gboolean
 nap (Chaos *chaos, guint ms)
 {
   gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+  gint64 left;
 
-  while (!stopping (chaos) && g_get_monotonic_time () < end)
-    g_usleep (MIN (20 * G_TIME_SPAN_MILLISECOND, end - g_get_monotonic_time () + 1));
+  /* The time left is read once: read again after the test, it could be
+   * negative, which g_usleep() takes as an unsigned eternity. */
+  while (!stopping (chaos) && (left = end - g_get_monotonic_time ()) > 0)
+    g_usleep (MIN (20 * G_TIME_SPAN_MILLISECOND, left));
   return !stopping (chaos);
 }
 

@@ -237,8 +237,13 @@ work_on (PgeResult *chunk, Work work, double work_us)
   if (work == WORK_CPU)
     while (g_get_monotonic_time () < until)
       sink++;
-  else if (g_get_monotonic_time () < until)
-    g_usleep (until - g_get_monotonic_time ());
+  else
+    {
+      gint64 left = until - g_get_monotonic_time ();   /* read once: a second read may be past until */
+
+      if (left > 0)
+        g_usleep (left);
+    }
 }
 
 typedef struct {

@@ -70,7 +70,8 @@ G_GNUC_INTERNAL void           pge_connection_make_idle  (PgeConnection *conn);
 G_GNUC_INTERNAL void           pge_connection_reset_session (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_fast    (PgeConnection *conn,
                                                           const char    *sql,
-                                                          PgeParams     *params);
+                                                          PgeParams     *params,
+                                                          guint          key_hash);
 
 G_GNUC_INTERNAL PgeResult     *pge_connection_query      (PgeConnection *conn,
                                                           const char    *sql,

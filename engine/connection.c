@@ -1027,9 +1027,9 @@ in_transaction (PgeConnection *conn)
 }
 
 static void
-key_init (PgeStatementKey *key, const char *sql, const PgeParamsView *view)
+key_init (PgeStatementKey *key, const char *sql, const PgeParamsView *view, guint hash)
 {
-  pge_statements_key_init (key, sql, view->n, view->types);
+  *key = (PgeStatementKey) { view->n, view->types, sql, hash };
 }
 
 static gboolean
@@ -1085,8 +1085,8 @@ plan (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view)
   if (!item->cached)
     return;
   /* A hit first: only plain queries are ever in the cache. */
-  key_init (&key, item->sql, view);
-  item->key_hash = key.hash;
+  item->key_hash = pge_statements_key_hash (item->sql, view->n, view->types);
+  key_init (&key, item->sql, view, item->key_hash);
   if (pge_statements_lookup (conn->statements, &key, item->name))
     return;
   item->cached = pge_sql_is_plain (item->sql);
@@ -1145,8 +1145,7 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
     }
   if (!item->cached)
     return;
-  /* As plan() made it, hash included. */
-  key = (PgeStatementKey) { view->n, view->types, item->sql, item->key_hash };
+  key_init (&key, item->sql, view, item->key_hash);
   if (item->parse)
     remember (conn, &key);
   if (item->error == NULL)
@@ -1276,9 +1275,10 @@ pge_connection_exec_script (PgeConnection *conn, const char *script, GError **er
 
 /* For the holder: whether @sql may share a pipeline with other queries:
  * with the cache on, only a statement this connection has seen run fast,
- * so that one slow query never holds others behind it. */
+ * so that one slow query never holds others behind it. @key_hash is
+ * pge_statements_key_hash() of @sql and @params' types. */
 gboolean
-pge_connection_is_fast (PgeConnection *conn, const char *sql, PgeParams *params)
+pge_connection_is_fast (PgeConnection *conn, const char *sql, PgeParams *params, guint key_hash)
 {
   PgeParamsView view;
   PgeStatementKey key;
@@ -1286,7 +1286,7 @@ pge_connection_is_fast (PgeConnection *conn, const char *sql, PgeParams *params)
   if (conn->statements == NULL)
     return TRUE;
   pge_params_view (params, &view);
-  key_init (&key, sql, &view);
+  key_init (&key, sql, &view, key_hash);
   return pge_statements_is_fast (conn->statements, &key);
 }
 

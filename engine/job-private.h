@@ -58,6 +58,8 @@ struct _PgeJob {
   gsize           plain_size; /* a plain query's SQL and values in bytes, else 0;
                                * G_MAXSIZE until worked out (a blocking call's
                                * job: on first use, under the pool's queue_lock) */
+  guint           key_hash;   /* a plain query's pge_statements_key_hash(),
+                               * worked out with plain_size */
   PgeJobFunc      func;       /* CALL */
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */

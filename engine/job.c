@@ -19,6 +19,7 @@
 #include "errors-private.h"
 #include "job-private.h"
 #include "params-private.h"
+#include "statements-private.h"
 
 /* @extra bytes are kept right after the job, in the same allocation. */
 static PgeJob *
@@ -37,20 +38,25 @@ job_new (PgeJobKind kind, gsize extra)
 
 #define PLAIN_SIZE_UNKNOWN G_MAXSIZE
 
-static gsize
-plain_size (const char *sql, PgeParams *params)
+/* Sets plain_size and, for a plain query, the statement cache's hash of
+ * it, which the scheduler needs each time it looks at the queue. */
+static void
+work_out_plain (PgeJob *job)
 {
   PgeParamsView view;
   gsize size;
 
-  pge_params_view (params, &view);
-  if (view.n > PGE_MAX_PARAMS || !pge_sql_is_plain (sql))
-    return 0;
-  size = strlen (sql) + 1;
+  pge_params_view (job->params, &view);
+  job->plain_size = 0;
+  if (job->kind != PGE_JOB_QUERY || job->sql == NULL || view.n > PGE_MAX_PARAMS ||
+      !pge_sql_is_plain (job->sql))
+    return;
+  size = strlen (job->sql) + 1;
   for (int i = 0; i < view.n; i++)
     if (view.values[i] != NULL)
       size += view.formats[i] ? (gsize) view.lengths[i] : strlen (view.values[i]);
-  return size;
+  job->plain_size = size;
+  job->key_hash = pge_statements_key_hash (job->sql, view.n, view.types);
 }
 
 /* The text is kept inside the job, which saves an allocation per query;
@@ -65,7 +71,7 @@ pge_job_new_query (const char *sql, PgeParams *params)
 
   job->sql = memcpy (job + 1, sql, size);
   job->params = params ? pge_params_copy (params) : NULL;
-  job->plain_size = plain_size (job->sql, job->params);
+  work_out_plain (job);
   return job;
 }
 
@@ -188,7 +194,7 @@ gboolean
 pge_job_is_plain_query (PgeJob *job)
 {
   if (job->plain_size == PLAIN_SIZE_UNKNOWN)
-    job->plain_size = job->kind == PGE_JOB_QUERY ? plain_size (job->sql, job->params) : 0;
+    work_out_plain (job);
   return job->plain_size > 0;
 }
 

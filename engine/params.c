@@ -126,14 +126,15 @@ is_inline_text (PgeParams *params, const char *value)
   return value >= start && value < start + sizeof params->inline_text;
 }
 
+/* Gives up the heap arrays; @retire: a view may still read them (see
+ * params_grow_locked()), so they are kept until the list is freed. */
 static void
-free_arrays (PgeParams *params)
+free_arrays (PgeParams *params, gboolean retire)
 {
   if (params->types == params->inline_types)
     return;
-  if (params->viewed)
+  if (retire)
     {
-      /* A view may still read them (see params_grow_locked()). */
       if (params->retired == NULL)
         params->retired = g_ptr_array_new_with_free_func (g_free);
       g_ptr_array_add (params->retired, params->types);
@@ -161,8 +162,8 @@ pge_params_free (PgeParams *params)
   for (guint i = 0; i < params->n; i++)
     if (!is_inline_text (params, params->values[i]))
       g_free (params->values[i]);
-  params->viewed = FALSE;
-  free_arrays (params);
+  /* No view is left: each holds a reference. */
+  free_arrays (params, FALSE);
   g_clear_pointer (&params->retired, g_ptr_array_unref);
   g_mutex_clear (&params->lock);
 }
@@ -199,7 +200,7 @@ params_grow_locked (PgeParams *params)
   memcpy (values, params->values, sizeof (char *) * params->n);
   memcpy (lengths, params->lengths, sizeof (int) * params->n);
   memcpy (formats, params->formats, sizeof (int) * params->n);
-  free_arrays (params);
+  free_arrays (params, params->viewed);
   params->types = types;
   params->values = values;
   params->lengths = lengths;
@@ -237,7 +238,7 @@ params_append_short (PgeParams *params, Oid type, const char *text, gsize size)
   char *value;
 
   g_mutex_lock (&params->lock);
-  if (params->n < INLINE_PARAMS && size <= INT_TEXT_SIZE && params->source == NULL)
+  if (params->n < INLINE_PARAMS && size <= INT_TEXT_SIZE)
     value = memcpy (params->inline_text[params->n], text, size);
   else
     value = g_memdup2 (text, size);

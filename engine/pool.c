@@ -1026,7 +1026,8 @@ pipelinable (PgeSlot *slot, PgeJob *job)
 {
   if (job->lease != NULL || pge_job_is_cancel_requested (job) || !pge_job_is_plain_query (job))
     return FALSE;
-  return job->plain_size < 16 * 1024 && pge_connection_is_fast (slot->conn, job->sql, job->params);
+  return job->plain_size < 16 * 1024 &&
+         pge_connection_is_fast (slot->conn, job->sql, job->params, job->key_hash);
 }
 
 /* Moves up to @max jobs from the head of the pool queue into @jobs, as

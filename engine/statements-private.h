@@ -14,16 +14,15 @@ typedef struct {
   int         n;
   const Oid  *types;
   const char *sql;
-  guint       hash;   /* pge_statements_key_init() */
+  guint       hash;   /* pge_statements_key_hash() of the three above */
 } PgeStatementKey;
 
 G_GNUC_INTERNAL PgeStatements *pge_statements_new      (guint max);
 G_GNUC_INTERNAL void           pge_statements_free     (PgeStatements *statements);
 G_GNUC_INTERNAL void           pge_statements_clear    (PgeStatements *statements);
-G_GNUC_INTERNAL void           pge_statements_key_init (PgeStatementKey *key,
-                                                        const char      *sql,
-                                                        int              n,
-                                                        const Oid       *types);
+G_GNUC_INTERNAL guint          pge_statements_key_hash (const char *sql,
+                                                        int         n,
+                                                        const Oid  *types);
 G_GNUC_INTERNAL void           pge_statements_name     (const PgeStatementKey *key,
                                                         char name[PGE_STATEMENT_NAME_SIZE]);
 G_GNUC_INTERNAL gboolean       pge_statements_lookup   (PgeStatements         *statements,

@@ -53,19 +53,17 @@ count (guint64 *cell)
   __atomic_store_n (cell, __atomic_load_n (cell, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
-/* The hash is worked out once per key, not at each of the lookups a
- * query makes (plan, timing, the scheduler's is-it-fast). */
-void
-pge_statements_key_init (PgeStatementKey *key, const char *sql, int n, const Oid *types)
+/* Kept in the key, so that it is worked out once per query and not at
+ * each of the lookups a query makes (plan, timing, the scheduler's
+ * is-it-fast, which the job answers from its own copy). */
+guint
+pge_statements_key_hash (const char *sql, int n, const Oid *types)
 {
   guint hash = g_str_hash (sql);
 
   for (int i = 0; i < n; i++)
     hash = hash * 31 + types[i];
-  key->n = n;
-  key->types = types;
-  key->sql = sql;
-  key->hash = hash;
+  return hash;
 }
 
 static guint

@@ -77,11 +77,15 @@
  * switches per query; no baseline, no pgbench, no RSS check
  * (tools/pge-costs runs it under callgrind and strace). Names: sync1,
  * sync4, futures, sync16, raw1, raw4, rawp16, rawp4, raw4-warm, rawpool16,
- * rawhandf, rawhand16, and two placement experiments (the server on this machine, root or
+ * rawhandf, rawhand16, two placement experiments (the server on this machine, root or
  * CAP_SYS_NICE): raw4-paired pins each raw4 thread and its backend to the
  * same CPU, raw4-split to different CPUs (thread i on CPU i mod n, its
  * backend on the same or the next one), which shows what the kernel's
- * placement of a client thread and its backend is worth.
+ * placement of a client thread and its backend is worth; and two design
+ * experiments: rawlf and rawlf-affine, the futures shape on a
+ * hand-written pool in which the waiting thread reads its connection's
+ * answers itself (leader/follower), with requests spread over the
+ * connections in turn, or each thread's on a connection of its own.
  * CONNINFO defaults to $PGE_BENCH_CONNINFO, then $PGE_CLUSTER_CONNINFO,
  * then libpq's defaults; PGE_BENCH_PGBENCH_SECS (default 2) is pgbench's -T.
  *
@@ -90,6 +94,7 @@
 #define _GNU_SOURCE  /* sched_setaffinity() */
 #include <pgengine.h>
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +343,7 @@ typedef struct {
   guint      depth;    /* raw pipelined shapes: queries in flight */
   GMutex    *lock;     /* rawpool16: the turn on conn */
   struct HandPool *hand;  /* rawhand16, rawhandf: the shared queue */
+  gpointer   lf;          /* rawlf: its pool */
   GMutex     reply_lock;  /* rawhand callers: their answers come under it */
   GCond      reply_cond;
   int        cpu;      /* placement experiments: this thread's CPU, else -1 */
@@ -792,6 +798,161 @@ run_hand (GThreadFunc func, guint n_callers, guint depth)
 
 static Sample run_rawhand16 (void) { return run_hand (hand_sync_thread, 16, 4); }
 static Sample run_rawhandf (void) { return run_hand (hand_window_thread, 4, 16); }
+
+/* ------------------------------------ raw waiter-reads experiment (--shape) */
+
+/* rawlf and rawlf-affine: the futures shape on a hand-written pool in
+ * which the thread that waits reads (leader/follower), no connection
+ * threads at all. A caller sends its query itself on a shared connection
+ * (under that connection's mutex) and returns; to wait, it takes the
+ * connection's reader role if nobody holds it and reads answers, its own
+ * and others', until its own is in, then gives the role up; else it
+ * sleeps until the reader resolves its request or gives the role up.
+ * rawlf spreads requests over the 4 connections in turn; rawlf-affine
+ * sends each thread's requests to a connection of its own, which is
+ * rawp16 plus the locking. What a pool could reach if waiting threads
+ * read their connections' answers themselves. */
+#define LF_RING (WINDOW * 4)
+
+typedef struct {
+  gint32   value;
+  gboolean done;            /* under its connection's lock */
+  struct LfConn *conn;
+} LfRequest;
+
+typedef struct LfConn {
+  GMutex     lock;          /* the PGconn and everything below */
+  GCond      cond;          /* answers resolved, or the reader role given up */
+  PGconn    *conn;
+  LfRequest *ring[LF_RING]; /* sent, not answered, oldest first */
+  guint      head, n;
+  gboolean   reader;        /* a thread is reading (maybe in poll(), unlocked) */
+} LfConn;
+
+typedef struct {
+  LfConn   conns[HAND_CONNS];
+  gint     next;
+  gboolean affine;
+} LfPool;
+
+static void
+lf_submit (LfPool *pool, guint caller, LfRequest *request)
+{
+  guint c = pool->affine ? caller % HAND_CONNS : (guint) g_atomic_int_add (&pool->next, 1) % HAND_CONNS;
+  LfConn *conn = &pool->conns[c];
+
+  request->done = FALSE;
+  request->conn = conn;
+  g_mutex_lock (&conn->lock);
+  g_assert (conn->n < LF_RING);
+  raw_pipeline_send (conn->conn, request->value);
+  if (PQflush (conn->conn) != 0)
+    die ("PQflush", PQerrorMessage (conn->conn));
+  conn->ring[(conn->head + conn->n++) % LF_RING] = request;
+  g_mutex_unlock (&conn->lock);
+}
+
+/* For the reader, locked: resolves every request whose answer is in. */
+static void
+lf_drain (LfConn *conn)
+{
+  gboolean resolved = FALSE;
+
+  if (!PQconsumeInput (conn->conn))
+    die ("PQconsumeInput", PQerrorMessage (conn->conn));
+  while (conn->n > 0 && !PQisBusy (conn->conn))
+    {
+      LfRequest *oldest = conn->ring[conn->head];
+
+      check_raw ("PQgetResult (rawlf)", PQgetResult (conn->conn), oldest->value);
+      if (PQgetResult (conn->conn) != NULL)
+        die ("PQgetResult (rawlf)", "more than one result for a query");
+      oldest->done = TRUE;
+      conn->head = (conn->head + 1) % LF_RING;
+      conn->n--;
+      resolved = TRUE;
+    }
+  if (resolved)
+    g_cond_broadcast (&conn->cond);
+}
+
+static void
+lf_wait (LfRequest *request)
+{
+  LfConn *conn = request->conn;
+
+  g_mutex_lock (&conn->lock);
+  while (!request->done && conn->reader)
+    g_cond_wait (&conn->cond, &conn->lock);
+  if (!request->done)
+    {
+      conn->reader = TRUE;
+      for (lf_drain (conn); !request->done; lf_drain (conn))
+        {
+          struct pollfd fd = { PQsocket (conn->conn), POLLIN, 0 };
+
+          g_mutex_unlock (&conn->lock);
+          if (poll (&fd, 1, -1) < 0 && errno != EINTR)
+            die ("poll", g_strerror (errno));
+          g_mutex_lock (&conn->lock);
+        }
+      conn->reader = FALSE;
+      g_cond_broadcast (&conn->cond);
+    }
+  g_mutex_unlock (&conn->lock);
+}
+
+static gpointer
+lf_thread (gpointer data)
+{
+  Worker *worker = data;
+  LfPool *pool = worker->lf;
+  LfRequest window[WINDOW];
+  guint submitted = 0, waited = 0, i;
+
+  while (claim (worker, &i))
+    {
+      LfRequest *request = &window[submitted++ % WINDOW];
+
+      if (submitted > WINDOW)
+        lf_wait (request), waited++, worker->done++;
+      request->value = value_of (i);
+      lf_submit (pool, (guint) worker->cpu, request);
+    }
+  for (; waited < submitted; waited++, worker->done++)
+    lf_wait (&window[waited % WINDOW]);
+  return NULL;
+}
+
+static Sample
+run_lf (gboolean affine)
+{
+  LfPool pool = { .affine = affine };
+  Worker callers[4] = { { 0 } };
+  Sample sample;
+
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      g_mutex_init (&pool.conns[c].lock);
+      g_cond_init (&pool.conns[c].cond);
+      pool.conns[c].conn = raw_connect ();
+      if (!PQenterPipelineMode (pool.conns[c].conn))
+        die ("PQenterPipelineMode", PQerrorMessage (pool.conns[c].conn));
+    }
+  for (guint t = 0; t < 4; t++)
+    callers[t] = (Worker) { .lf = &pool, .cpu = (int) t };  /* cpu: the caller's index here */
+  sample = run_threads (lf_thread, callers, 4);
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      PQfinish (pool.conns[c].conn);
+      g_cond_clear (&pool.conns[c].cond);
+      g_mutex_clear (&pool.conns[c].lock);
+    }
+  return sample;
+}
+
+static Sample run_rawlf (void) { return run_lf (FALSE); }
+static Sample run_rawlf_affine (void) { return run_lf (TRUE); }
 
 static Sample run_raw1 (void) { return run_raw (1, 0); }
 static Sample run_raw4 (void) { return run_raw (4, 0); }
@@ -1315,6 +1476,7 @@ run_named_shapes (const char *names)
   static const struct { const char *name; Sample (*run) (void); } references[] = {
     { "raw4-warm", run_raw4_warm }, { "rawpool16", run_rawpool16 },
     { "rawhandf", run_rawhandf }, { "rawhand16", run_rawhand16 },
+    { "rawlf", run_rawlf }, { "rawlf-affine", run_rawlf_affine },
     { "raw4-paired", run_raw4_paired }, { "raw4-split", run_raw4_split },
   };
   g_auto(GStrv) list = g_strsplit (names, ",", -1);
@@ -1330,7 +1492,8 @@ run_named_shapes (const char *names)
         ;
       if (r == G_N_ELEMENTS (runs) && f == G_N_ELEMENTS (references))
         die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16, rawp4, "
-                        "raw4-warm, rawpool16, rawhandf, rawhand16, raw4-paired or raw4-split");
+                        "raw4-warm, rawpool16, rawhandf, rawhand16, rawlf, rawlf-affine, "
+                        "raw4-paired or raw4-split");
       if (f < G_N_ELEMENTS (references))
         sample = references[f].run ();
       else if (runs[r].raw)

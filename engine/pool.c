@@ -632,17 +632,37 @@ unlink_idle_locked (PgeSlot *slot)
   slot->idle = FALSE;
 }
 
-static void
-wake_one_idle (PgePool *pool)
+/* Takes an idle slot off the idle list for its worker to wake up to the
+ * queue; the caller signals it with wake_slot() after unlocking. */
+static PgeSlot *
+pop_idle_locked (PgePool *pool)
 {
   GList *link = g_queue_pop_head_link (&pool->idle_slots);
   PgeSlot *slot;
 
   if (link == NULL)
-    return;
+    return NULL;
   slot = link->data;
   slot->idle = FALSE;
-  g_cond_signal (&slot->wake);
+  return slot;
+}
+
+/* Outside queue_lock: the signal is a futex system call, and made under
+ * the lock it would hold every other submitter and worker for its length
+ * (the woken worker, too, would run straight into the lock still held).
+ * Safe: the worker looks at the queue under the lock before it sleeps,
+ * and slots live as long as their pool. */
+static void
+wake_slot (PgeSlot *slot)
+{
+  if (slot != NULL)
+    g_cond_signal (&slot->wake);
+}
+
+static void
+wake_one_idle (PgePool *pool)
+{
+  wake_slot (pop_idle_locked (pool));
 }
 
 /* Binds @lease to @slot, whose holder is the caller. */
@@ -761,7 +781,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
 static PgeSlot *
 submit (PgePool *pool, PgeJob *job, gboolean take)
 {
-  PgeSlot *taken = NULL;
+  PgeSlot *taken = NULL, *woken = NULL;
   gint code = -1;
 
   g_mutex_lock (&pool->queue_lock);
@@ -786,9 +806,10 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
 
       wake_janitor_for_locked (pool, deadline);
       enqueue_locked (&pool->queue, job, deadline);
-      wake_one_idle (pool);
+      woken = pop_idle_locked (pool);
     }
   g_mutex_unlock (&pool->queue_lock);
+  wake_slot (woken);
   refuse (job, code, pool);
   return taken;
 }
@@ -908,7 +929,9 @@ pge_pool_take_queued (PgeJob *job)
   return taken;
 }
 
-static void
+/* Returns @slot when its worker must be woken (wake_slot(), after the
+ * unlock), else NULL. */
+static PgeSlot *
 release_locked (PgeSlot *slot)
 {
   PgePool *pool = slot->pool;
@@ -918,13 +941,14 @@ release_locked (PgeSlot *slot)
   slot->holder = PGE_HOLDER_NONE;
   if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0 ||
       pge_lifecycle_due_locked (slot))
-    g_cond_signal (&slot->wake);
-  else if (!slot->idle)
+    return slot;
+  if (!slot->idle)
     {
       slot->idle = TRUE;
       g_queue_push_head_link (&pool->idle_slots, &slot->idle_link);
       pge_lifecycle_note_idle_locked (slot);
     }
+  return NULL;
 }
 
 /* Gives a slot back after a direct hold: to its worker if something is
@@ -932,9 +956,12 @@ release_locked (PgeSlot *slot)
 void
 pge_pool_release (PgeSlot *slot)
 {
+  PgeSlot *woken;
+
   g_mutex_lock (&slot->pool->queue_lock);
-  release_locked (slot);
+  woken = release_locked (slot);
   g_mutex_unlock (&slot->pool->queue_lock);
+  wake_slot (woken);
 }
 
 /* pge_pool_job_done() and pge_pool_release() under one lock, for a
@@ -944,13 +971,15 @@ void
 pge_pool_release_job (PgeSlot *slot, PgeJob *job)
 {
   PgePool *pool = slot->pool;
+  PgeSlot *woken;
 
   g_mutex_lock (&pool->queue_lock);
   slot->running = NULL;
   pool->n_busy--;
   job->state = PGE_JOB_DONE;
-  release_locked (slot);
+  woken = release_locked (slot);
   g_mutex_unlock (&pool->queue_lock);
+  wake_slot (woken);
 }
 
 /* Unlinks every job of @queue into @out, marking them done. */

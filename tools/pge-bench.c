@@ -749,38 +749,46 @@ hand_window_thread (gpointer data)
 }
 
 /* n_callers threads running func hand their queries to HAND_CONNS
- * connection threads pipelining up to depth each; the connections are
- * opened and the connection threads started before the timed part, and
- * shut after it. */
+ * connection threads pipelining up to depth each, through one shared
+ * queue, or (affine) through one queue per connection thread, caller t
+ * using queue t mod HAND_CONNS; the connections are opened and the
+ * connection threads started before the timed part, and shut after it. */
 static Sample
-run_hand (GThreadFunc func, guint n_callers, guint depth)
+run_hand (GThreadFunc func, guint n_callers, guint depth, gboolean affine)
 {
-  HandPool hand = { .depth = depth };
+  HandPool hands[HAND_CONNS];
   Worker conns[HAND_CONNS] = { { 0 } }, callers[MAX_THREADS] = { { 0 } };
   GThread *threads[HAND_CONNS];
   Sample sample;
 
   g_assert (depth <= MAX_DEPTH && n_callers <= MAX_THREADS);
-  g_mutex_init (&hand.lock);
-  g_cond_init (&hand.cond);
-  g_queue_init (&hand.queue);
   for (guint c = 0; c < HAND_CONNS; c++)
     {
-      conns[c] = (Worker) { .conn = raw_connect (), .hand = &hand, .cpu = -1 };
+      hands[c] = (HandPool) { .depth = depth };
+      g_mutex_init (&hands[c].lock);
+      g_cond_init (&hands[c].cond);
+      g_queue_init (&hands[c].queue);
+    }
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      conns[c] = (Worker) { .conn = raw_connect (), .hand = &hands[affine ? c : 0], .cpu = -1 };
       threads[c] = g_thread_new ("pge-bench-conn", hand_conn_thread, &conns[c]);
     }
   for (guint t = 0; t < n_callers; t++)
     {
-      callers[t].hand = &hand;
+      callers[t].hand = &hands[affine ? t % HAND_CONNS : 0];
       callers[t].cpu = -1;
       g_mutex_init (&callers[t].reply_lock);
       g_cond_init (&callers[t].reply_cond);
     }
   sample = run_threads (func, callers, n_callers);
-  g_mutex_lock (&hand.lock);
-  hand.closing = TRUE;
-  g_cond_broadcast (&hand.cond);
-  g_mutex_unlock (&hand.lock);
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      g_mutex_lock (&hands[c].lock);
+      hands[c].closing = TRUE;
+      g_cond_broadcast (&hands[c].cond);
+      g_mutex_unlock (&hands[c].lock);
+    }
   for (guint c = 0; c < HAND_CONNS; c++)
     {
       g_thread_join (threads[c]);
@@ -791,13 +799,17 @@ run_hand (GThreadFunc func, guint n_callers, guint depth)
       g_mutex_clear (&callers[t].reply_lock);
       g_cond_clear (&callers[t].reply_cond);
     }
-  g_cond_clear (&hand.cond);
-  g_mutex_clear (&hand.lock);
+  for (guint c = 0; c < HAND_CONNS; c++)
+    {
+      g_cond_clear (&hands[c].cond);
+      g_mutex_clear (&hands[c].lock);
+    }
   return sample;
 }
 
-static Sample run_rawhand16 (void) { return run_hand (hand_sync_thread, 16, 4); }
-static Sample run_rawhandf (void) { return run_hand (hand_window_thread, 4, 16); }
+static Sample run_rawhand16 (void) { return run_hand (hand_sync_thread, 16, 4, FALSE); }
+static Sample run_rawhandf (void) { return run_hand (hand_window_thread, 4, 16, FALSE); }
+static Sample run_rawhandf_affine (void) { return run_hand (hand_window_thread, 4, 16, TRUE); }
 
 /* ------------------------------------ raw waiter-reads experiment (--shape) */
 
@@ -1477,6 +1489,7 @@ run_named_shapes (const char *names)
     { "raw4-warm", run_raw4_warm }, { "rawpool16", run_rawpool16 },
     { "rawhandf", run_rawhandf }, { "rawhand16", run_rawhand16 },
     { "rawlf", run_rawlf }, { "rawlf-affine", run_rawlf_affine },
+    { "rawhandf-affine", run_rawhandf_affine },
     { "raw4-paired", run_raw4_paired }, { "raw4-split", run_raw4_split },
   };
   g_auto(GStrv) list = g_strsplit (names, ",", -1);

@@ -16,7 +16,10 @@
  * job and lets the pool unqueue it or cancel its query; may-wait refuses
  * (PGE_ERROR_WOULD_DEADLOCK) a wait on one of its engine's own threads
  * (pge_pool_is_sibling_thread()); run-here lets a waiting thread take a queued job that is first
- * in line.
+ * in line, or runs the queries its own thread deferred as one pipeline
+ * window (pge_pool_defer(): the thread that waits reads its answers, with
+ * no hand-off); hand-over sends deferred queries to the pool queue when
+ * nobody will wait for them here (a callback, a timed wait).
  *
  * Pipelines: a worker that took several queued queries runs them as a
  * sliding window on its connection (run_pipeline()): refilled from the
@@ -45,14 +48,36 @@ hook_cancel (gpointer data)
   pge_pool_cancel_job (job);
 }
 
+static void run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
+
+/* A thread is about to wait for @job: the queries it deferred run here
+ * when @job is one of them (see pge_pool_defer()); otherwise they go to
+ * the pool queue, and a queued @job first in line runs here alone. */
 static void
 hook_run_here (gpointer data)
 {
   PgeJob *job = data;
-  PgeSlot *slot = pge_pool_take_queued (job);
+  PgeJob *jobs[PGE_PIPELINE_MAX];
+  guint n_jobs;
+  PgeSlot *slot;
 
+  pge_pool_note_wait ();
+  slot = pge_pool_take_deferred (job, jobs, &n_jobs);
+  if (slot != NULL)
+    {
+      run_window_here (slot, jobs, n_jobs);
+      return;
+    }
+  pge_pool_undefer_current ();
+  slot = pge_pool_take_queued (job);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
+}
+
+static void
+hook_hand_over (gpointer data)
+{
+  pge_pool_undefer_job (data);
 }
 
 static gboolean
@@ -73,6 +98,7 @@ static const PgeFutureHooks job_hooks = {
   hook_cancel,
   hook_run_here,
   hook_may_wait,
+  hook_hand_over,
   (gpointer (*) (gpointer)) pge_job_ref,
   (void (*) (gpointer)) pge_job_unref,
 };
@@ -82,12 +108,16 @@ static const PgeFutureHooks job_hooks = {
 PgeSlot *
 pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
 {
-  PgeSlot *slot = take ? pge_pool_take_now (pool, job) : NULL;
+  PgeSlot *slot;
 
+  if (take)
+    pge_pool_undefer_current ();
+  slot = take ? pge_pool_take_now (pool, job) : NULL;
   if (slot != NULL)
     return slot;
   pge_future_set_hooks (job->future, &job_hooks, pge_job_ref (job));
-  pge_pool_submit (pool, job);
+  if (!pge_pool_defer (pool, job))
+    pge_pool_submit (pool, job);
   return NULL;
 }
 
@@ -95,13 +125,17 @@ pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
 PgeSlot *
 pge_dispatch_lease_submit_or_take (PgeLease *lease, PgeJob *job)
 {
+  pge_pool_undefer_current ();
   return pge_lease_submit_or_take (lease, job);
 }
 
 PgeSlot *
 pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 {
-  PgeSlot *slot = take ? pge_lease_take_now (lease, job) : NULL;
+  PgeSlot *slot;
+
+  pge_pool_undefer_current ();
+  slot = take ? pge_lease_take_now (lease, job) : NULL;
 
   if (slot != NULL)
     return slot;
@@ -316,7 +350,10 @@ pge_dispatch_run_taken (PgeSlot *slot, PgeJob *job)
 PgeResult *
 pge_dispatch_run_sync (PgePool *pool, PgeJob *job, GError **error)
 {
-  PgeSlot *slot = pge_pool_submit_or_take (pool, job);
+  PgeSlot *slot;
+
+  pge_pool_undefer_current ();
+  slot = pge_pool_submit_or_take (pool, job);
 
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
@@ -405,10 +442,12 @@ window_finish (Window *window, PgeJob *job, PgePipelineItem *item)
  * that drained before refilling would leave it idle for a round trip per
  * batch), and each query resolves as soon as its own results are in, not
  * when the whole batch is. The window closes when the queue holds nothing
- * that may join it (see pge_pool_next()). Jobs that met a stray cancel or
- * a lost statement go back to the queue (see window_finish()). */
+ * that may join it (see pge_pool_next()); without @refill, once the jobs
+ * given are done (a thread running its own deferred queries, which must
+ * not stay to serve others). Jobs that met a stray cancel or a lost
+ * statement go back to the queue (see window_finish()). */
 static void
-run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
+run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs, gboolean refill)
 {
   PgeConnection *conn = slot->conn;
   Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
@@ -457,7 +496,8 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       /* Refill before resolving, so that the server works meanwhile;
        * from here on, cancels aim at the next query, not at the one read. */
       n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
-                                       !buffered && pge_connection_is_ok (conn) ? window.max - window.n : 0);
+                                       refill && !buffered && pge_connection_is_ok (conn)
+                                           ? window.max - window.n : 0);
       window_push_all (&window, more, n_more);
       if (buffered)
         continue;
@@ -479,11 +519,26 @@ pge_dispatch_run_jobs (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   if (n_jobs > 1)
     {
-      run_pipeline (slot, jobs, n_jobs);
+      run_pipeline (slot, jobs, n_jobs, TRUE);
       return;
     }
   run_one (slot, jobs[0], FALSE);
   pge_job_unref (jobs[0]);
+}
+
+/* The caller holds @slot (PGE_HOLDER_DIRECT) with its own deferred
+ * queries @jobs RUNNING on it (pge_pool_take_deferred(); their
+ * references pass here): runs them as one window on this thread, reading
+ * their answers itself, and gives the slot back. */
+static void
+run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
+{
+  PgeSlot *outer = pge_pool_get_current_slot ();
+
+  pge_pool_enter_thread (slot);
+  run_pipeline (slot, jobs, n_jobs, FALSE);
+  pge_pool_enter_thread (outer);
+  pge_pool_release (slot);
 }
 
 /* ---------------------------------------------------------------- leases */

@@ -13,6 +13,9 @@ typedef struct {
                                           * thread if nobody has started it */
   gboolean (*may_wait) (gpointer data,   /* pge_future_wait(): FALSE with an */
                         GError **error); /* error if this thread must not */
+  void     (*hand_over) (gpointer data); /* nobody is going to run it on
+                                          * the thread that waits: a callback
+                                          * was attached, a wait is timed */
   gpointer (*ref)      (gpointer data);
   void     (*unref)    (gpointer data);
 } PgeFutureHooks;

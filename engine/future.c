@@ -268,6 +268,22 @@ future_dup_hook_data (PgeFuture *future, const PgeFutureHooks **hooks)
   return data;
 }
 
+/* The job's answer is wanted where no waiting thread will run it (a
+ * callback, a timed wait): the job must not wait for one (dispatch.c's
+ * deferral). */
+static void
+future_hand_over (PgeFuture *future)
+{
+  const PgeFutureHooks *hooks = NULL;
+  gpointer data = future_dup_hook_data (future, &hooks);
+
+  if (data != NULL)
+    {
+      hooks->hand_over (data);
+      hooks->unref (data);
+    }
+}
+
 /* How long a thread about to sleep on a future first watches it: a
  * result that is due within a few microseconds (the next of a pipeline
  * being read) then costs no futex sleep and wake-up, no two context
@@ -432,6 +448,7 @@ pge_future_wait_timeout (PgeFuture *future, guint timeout_ms)
 
   g_return_val_if_fail (future != NULL, FALSE);
   end = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
+  future_hand_over (future);
   g_mutex_lock (&future->lock);
   future->n_waiters++;
   while (!future->done)
@@ -546,4 +563,6 @@ pge_future_on_done (PgeFuture        *future,
   g_mutex_unlock (&future->lock);
   if (done)
     callback_fire (cb);
+  else
+    future_hand_over (future);
 }

@@ -126,7 +126,7 @@ read_pool (PgePool *pool, PgeMetricsFigures *out)
   subtract (out, &pool->metrics_base);
   out->counters[PGE_COUNTER_WORKERS] = pool->slots->len;
   out->counters[PGE_COUNTER_BUSY] = pool->n_busy;
-  out->counters[PGE_COUNTER_QUEUED] = pool->queue.length;
+  out->counters[PGE_COUNTER_QUEUED] = pool->queue.length + pool->n_deferred;
   g_mutex_unlock (&pool->queue_lock);
 }
 

@@ -70,6 +70,13 @@ G_GNUC_INTERNAL PgeSlot  *pge_lease_submit_or_take (PgeLease *lease, PgeJob *job
 /* The same for a job already queued, for a thread that is about to wait
  * for it: only if it is first in its queue and a connection is free. */
 G_GNUC_INTERNAL PgeSlot  *pge_pool_take_queued (PgeJob *job);
+/* Deferral (pool.c): the plain queries a thread submits as futures wait
+ * for it to wait for one of them, then run as one window on its thread. */
+G_GNUC_INTERNAL gboolean  pge_pool_defer           (PgePool *pool, PgeJob *job);
+G_GNUC_INTERNAL PgeSlot  *pge_pool_take_deferred   (PgeJob *job, PgeJob **jobs, guint *n_jobs);
+G_GNUC_INTERNAL void      pge_pool_undefer_current (void);
+G_GNUC_INTERNAL void      pge_pool_undefer_job     (PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_note_wait       (void);
 G_GNUC_INTERNAL void      pge_pool_release    (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_release_job (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_cancel_job (PgeJob *job);

@@ -9,7 +9,8 @@
  *   (dispatch.c). Only the holder touches the PGconn (connection.c);
  *   other threads only send cancel requests through it.
  * - `pool->queue_lock` guards the pool queue (jobs any slot may take),
- *   every lease's queue, every job's state and queue link, each slot's
+ *   every lease's queue, every thread's deferred queue (below), every
+ *   job's state and queue link, each slot's
  *   holder, lease, running job and idle flag, and the pool counters but
  *   the atomic ones. Lock order: queue_lock, then a connection's
  *   cancel_lock; a future's lock is never held with either (futures
@@ -25,6 +26,10 @@
  *   does a thread that waits for a queued job that is first in line
  *   (pge_pool_take_queued()). Giving a slot back hands it to its worker
  *   when work is queued for it, else puts it back in `idle_slots`.
+ * - Deferral: while a slot is idle and nothing is queued, the plain
+ *   queries a thread that waits for its futures submits wait in a queue
+ *   of that thread's, and its wait runs them on a free slot as one
+ *   pipeline window, reading the answers itself ("Deferral" below).
  * - A lease (transaction, batch, session) is pinned by a PIN job that goes through
  *   the pool queue like any job, so it waits its turn and obeys the
  *   acquire timeout. The slot that takes it serves only the lease's queue,
@@ -239,7 +244,10 @@ expired_error (PgePool *pool, guint timeout_ms, const char *failure)
                       pool->name, timeout_ms);
 }
 
-/* Expires jobs that waited past their acquire deadline, and tells the
+static gint64 undefer_due_locked (PgePool *pool, gint64 now);
+
+/* Expires jobs that waited past their acquire deadline, moves deferred
+ * queries nobody came for to the pool queue, and tells the
  * workers of idle connections that are due for renewal (lifecycle.c).
  * Deadlines are not FIFO once calls carry their own acquire timeout:
  * calloptions.c finds the expired ones without reordering the queue. */
@@ -256,12 +264,15 @@ janitor_main (gpointer data)
       gint64 now = g_get_monotonic_time ();
       GQueue expired = G_QUEUE_INIT;
       GQueue drop = G_QUEUE_INIT;
+      gint64 undefer_at = undefer_due_locked (pool, now);  /* first: they may have expired */
       gint64 until = pge_call_expire_locked (pool, now, &expired, &drop);
       gint64 renew_at = pge_lifecycle_scan_locked (pool, now);
       PgeJob *job;
 
       if (renew_at != 0 && (until == 0 || renew_at < until))
         until = renew_at;
+      if (undefer_at != 0 && (until == 0 || undefer_at < until))
+        until = undefer_at;
       if (expired.length > 0 || drop.length > 0)
         {
           failure = g_strdup (pool->connect_failure);
@@ -570,7 +581,7 @@ pge_pool_get_load (PgePool *pool)
   guint load;
 
   g_mutex_lock (&pool->queue_lock);
-  load = pool->n_busy + pool->queue.length;
+  load = pool->n_busy + pool->queue.length + pool->n_deferred;
   g_mutex_unlock (&pool->queue_lock);
   return load;
 }
@@ -1024,6 +1035,8 @@ pge_pool_cancel_job (PgeJob *job)
   g_mutex_lock (&pool->queue_lock);
   if (job->state == PGE_JOB_QUEUED)
     {
+      if (job->lease == NULL && job->queue != &pool->queue)
+        pool->n_deferred--;   /* in a thread's deferred queue */
       g_queue_unlink (job->queue, &job->link);
       job->queue = NULL;
       job->state = PGE_JOB_DONE;
@@ -1083,6 +1096,318 @@ take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
       jobs[n++] = more;
     }
   return n;
+}
+
+/* -------------------------------------------------------------- deferral */
+
+/* A thread that waits for its own futures gets most from the connection
+ * when it reads their answers itself (PERFORMANCE.md, "The hand-off
+ * floor"): its plain queries wait in a queue of its own until it waits
+ * for one of them; then it takes a free connection and runs them there as
+ * one pipeline window (pge_pool_take_deferred(), dispatch.c). Anything
+ * else moves them to the pool queue's tail, in order: the thread's other
+ * calls into the engine, a wait on one of them by another thread or with
+ * a timeout, a callback attached to one, the thread's exit, the janitor
+ * once the oldest has waited DEFER_MAX_US, and close (which fails them).
+ * They go where they would have been had they been queued when they were
+ * made (FIFO by creation). Only a thread that has waited for a future
+ * defers (one that uses callbacks, a GTK main loop, never does), and only
+ * while a connection is free and nothing is queued: work that waits for a
+ * connection keeps its turn.
+ *
+ * Ownership: a PgeDeferred is its thread's (GPrivate). `pool`, `link` and
+ * `waits` change only on that thread, `pool` and `link` under the pool's
+ * queue_lock; `jobs` and `since_us` are guarded by that lock, since
+ * cancel, the janitor and close take jobs out of it. While `pool` is set
+ * it holds a reference and the PgeDeferred is in pool->deferred. */
+#define DEFER_MAX_US 1000
+
+struct _PgeDeferred {
+  PgePool *pool;
+  GQueue   jobs;      /* QUEUED jobs, job->queue == &jobs, oldest first */
+  gint64   since_us;  /* when the oldest came */
+  GList    link;      /* in pool->deferred */
+  gboolean waits;     /* this thread has waited for a future */
+};
+
+static void deferred_free (gpointer data);
+static GPrivate deferred_key = G_PRIVATE_INIT (deferred_free);
+
+static PgeDeferred *
+deferred_get (gboolean create)
+{
+  PgeDeferred *deferred = g_private_get (&deferred_key);
+
+  if (deferred == NULL && create)
+    {
+      deferred = g_new0 (PgeDeferred, 1);
+      deferred->link.data = deferred;
+      g_private_set (&deferred_key, deferred);
+    }
+  return deferred;
+}
+
+/* The PgeDeferred whose queue @job is in, or NULL. */
+static PgeDeferred *
+deferred_of_locked (PgePool *pool, PgeJob *job)
+{
+  POOL_ENSURE_LOCKED (pool);
+  if (job->state != PGE_JOB_QUEUED || job->lease != NULL || job->queue == &pool->queue)
+    return NULL;
+  return (PgeDeferred *) ((char *) job->queue - G_STRUCT_OFFSET (PgeDeferred, jobs));
+}
+
+/* Moves @deferred's jobs to the pool queue's tail, in order (they keep
+ * their acquire deadlines), or into @closed when the pool is closing
+ * (@closed may be NULL where the pool cannot be closing, or the queue
+ * must be empty then: close empties every deferred queue). */
+static void
+undefer_locked (PgePool *pool, PgeDeferred *deferred, GQueue *closed)
+{
+  GList *link;
+
+  POOL_ENSURE_LOCKED (pool);
+  if (pool->closing)
+    {
+      pool->n_deferred -= deferred->jobs.length;
+      steal_queue_locked (&deferred->jobs, closed);
+      return;
+    }
+  while ((link = g_queue_pop_head_link (&deferred->jobs)) != NULL)
+    {
+      PgeJob *job = link->data;
+      GList *after = pool->queue.tail;
+
+      /* Where it would be had it been queued when it was made: FIFO, and
+       * the pool queue stays in deadline order for the janitor. */
+      while (after != NULL && ((PgeJob *) after->data)->created_us > job->created_us)
+        after = after->prev;
+      pool->n_deferred--;
+      job->queue = &pool->queue;
+      if (after == NULL)
+        g_queue_push_head_link (&pool->queue, link);
+      else
+        g_queue_insert_after_link (&pool->queue, after, link);
+      wake_janitor_for_locked (pool, job->deadline);
+      wake_one_idle (pool);
+    }
+}
+
+/* For the owner: ends @deferred's tie to its pool, moving what is left in
+ * it to the pool queue. */
+static void
+deferred_detach (PgeDeferred *deferred)
+{
+  PgePool *pool = deferred->pool;
+  GQueue closed = G_QUEUE_INIT;
+
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->queue_lock);
+  undefer_locked (pool, deferred, &closed);
+  g_queue_unlink (&pool->deferred, &deferred->link);
+  deferred->pool = NULL;
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
+  pge_pool_unref (pool);
+}
+
+static void
+deferred_free (gpointer data)
+{
+  deferred_detach (data);
+  g_free (data);
+}
+
+/* A query that may wait for its thread: a plain pool query that could
+ * join a pipeline (see pipelinable()), timed by the pool's acquire
+ * timeout (a call's own one is kept in the janitor's order of the pool
+ * queue, calloptions.c). */
+static gboolean
+deferrable (PgeJob *job)
+{
+  return job->kind == PGE_JOB_QUERY && job->lease == NULL && !job->own_acquire_timeout &&
+         !pge_job_is_cancel_requested (job) && pge_job_is_plain_query (job) &&
+         job->plain_size < 16 * 1024;
+}
+
+/* For a thread submitting @job as a future (dispatch.c): keeps it for
+ * this thread to run when it waits. FALSE: submit it as usual (whatever
+ * this thread had deferred is queued ahead of it). */
+gboolean
+pge_pool_defer (PgePool *pool, PgeJob *job)
+{
+  PgeDeferred *deferred = deferred_get (FALSE);
+  gboolean kept = FALSE;
+
+  if (deferred == NULL || !deferred->waits || pool->pipeline_max < 2 ||
+      g_private_get (&current_slot) != NULL || !deferrable (job))
+    return FALSE;
+  if (deferred->pool != pool)
+    {
+      deferred_detach (deferred);
+      g_mutex_lock (&pool->queue_lock);
+      deferred->pool = pge_pool_ref (pool);
+      g_queue_push_tail_link (&pool->deferred, &deferred->link);
+      g_mutex_unlock (&pool->queue_lock);
+    }
+  g_mutex_lock (&pool->queue_lock);
+  attach_once_locked (pool, NULL, job);
+  /* Closing (close emptied the queue) or down: submit() refuses. Work
+   * waiting for a connection: queued work keeps its turn (FIFO), which a
+   * deferred query would not take. */
+  if (pool->closing || pool->down)
+    ;
+  else if (pool->queue.length > 0 || pool->idle_slots.length == 0)
+    undefer_locked (pool, deferred, NULL);
+  else if (deferred->jobs.length >= pool->pipeline_max)
+    undefer_locked (pool, deferred, NULL);
+  else
+    {
+      if (deferred->jobs.length == 0)
+        {
+          deferred->since_us = job->created_us;
+          wake_janitor_for_locked (pool, deferred->since_us + DEFER_MAX_US);
+        }
+      enqueue_locked (&deferred->jobs, job, pge_call_deadline_locked (pool, job));
+      pool->n_deferred++;
+      kept = TRUE;
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  return kept;
+}
+
+/* Moves the window's jobs, as long as they may join a pipeline on
+ * @slot, from @deferred into @jobs, RUNNING on @slot, the first as the
+ * one running (see take_locked()). Returns how many. */
+static guint
+take_window_locked (PgeSlot *slot, PgeDeferred *deferred, PgeJob **jobs)
+{
+  PgePool *pool = slot->pool;
+  guint n = 0;
+
+  while (n < pool->pipeline_max && deferred->jobs.head != NULL &&
+         pipelinable (slot, deferred->jobs.head->data))
+    {
+      PgeJob *job = g_queue_pop_head_link (&deferred->jobs)->data;  /* links are embedded */
+
+      pool->n_deferred--;
+      if (n == 0)
+        {
+          last_pool = pool;
+          last_index = slot->index;
+          unlink_idle_locked (slot);
+          slot->holder = PGE_HOLDER_DIRECT;
+          pool->n_busy++;
+          run_locked (slot, job);
+        }
+      else
+        {
+          job->queue = NULL;
+          job->state = PGE_JOB_RUNNING;
+          job->slot = slot;
+        }
+      jobs[n++] = job;
+    }
+  return n;
+}
+
+/* For a thread about to wait for @job: when @job waits in this thread's
+ * deferred queue and a connection is free, hands the slot to the caller
+ * (PGE_HOLDER_DIRECT) with up to the pipeline depth of the queue's jobs
+ * RUNNING on it, in @jobs (the queue's references pass to the caller),
+ * for it to run as one window and give the slot back. Otherwise moves
+ * the queue holding @job, this thread's or another's, to the pool queue
+ * and returns NULL. */
+PgeSlot *
+pge_pool_take_deferred (PgeJob *job, PgeJob **jobs, guint *n_jobs)
+{
+  PgePool *pool = job->pool;
+  PgeDeferred *mine = deferred_get (FALSE);
+  PgeDeferred *deferred;
+  PgeSlot *slot = NULL;
+
+  GQueue closed = G_QUEUE_INIT;
+
+  *n_jobs = 0;
+  if (pool == NULL)
+    return NULL;
+  g_mutex_lock (&pool->queue_lock);
+  deferred = deferred_of_locked (pool, job);
+  if (deferred != NULL && deferred == mine && !pool->closing && pool->idle_slots.length > 0)
+    {
+      slot = idle_slot_for_caller_locked (pool);
+      *n_jobs = take_window_locked (slot, deferred, jobs);
+      if (*n_jobs == 0)
+        slot = NULL;
+    }
+  if (deferred != NULL)
+    undefer_locked (pool, deferred, &closed);
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
+  return slot;
+}
+
+/* Before this thread calls into the engine for anything but a future it
+ * may defer: what it deferred goes to the pool queue. */
+void
+pge_pool_undefer_current (void)
+{
+  PgeDeferred *deferred = deferred_get (FALSE);
+
+  if (deferred != NULL)
+    deferred_detach (deferred);
+}
+
+/* Someone will not wait for @job here (a callback was attached, a wait
+ * with a timeout): if it is deferred, its queue goes to the pool. */
+void
+pge_pool_undefer_job (PgeJob *job)
+{
+  PgePool *pool = job->pool;
+  PgeDeferred *deferred;
+  GQueue closed = G_QUEUE_INIT;
+
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->queue_lock);
+  deferred = deferred_of_locked (pool, job);
+  if (deferred != NULL)
+    undefer_locked (pool, deferred, &closed);
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
+}
+
+/* This thread waits for a future: from now on its plain queries may wait
+ * for it (pge_pool_defer()). Not on the engine's own threads. */
+void
+pge_pool_note_wait (void)
+{
+  if (g_private_get (&current_slot) == NULL)
+    deferred_get (TRUE)->waits = TRUE;
+}
+
+/* For the janitor: moves the deferred queues whose oldest job has
+ * waited DEFER_MAX_US to the pool queue; returns when the next one is
+ * due, or 0. */
+static gint64
+undefer_due_locked (PgePool *pool, gint64 now)
+{
+  gint64 next = 0;
+
+  for (GList *l = pool->deferred.head; l != NULL; l = l->next)
+    {
+      PgeDeferred *deferred = l->data;
+      gint64 due = deferred->since_us + DEFER_MAX_US;
+
+      if (deferred->jobs.length == 0)
+        continue;
+      if (due <= now)
+        undefer_locked (pool, deferred, NULL);
+      else if (next == 0 || due < next)
+        next = due;
+    }
+  return next;
 }
 
 /* The next job for a slot's worker, or NULL to wait. */
@@ -1389,6 +1714,9 @@ pge_pool_close (PgePool *pool)
     }
   pool->closing = TRUE;
   steal_queue_locked (&pool->queue, &stolen);
+  for (GList *l = pool->deferred.head; l != NULL; l = l->next)
+    steal_queue_locked (&((PgeDeferred *) l->data)->jobs, &stolen);
+  pool->n_deferred = 0;
   for (guint i = 0; i < pool->slots->len; i++)
     {
       PgeSlot *slot = pool->slots->pdata[i];
@@ -1473,7 +1801,7 @@ pge_pool_add_stats (PgePool *pool, PgeStats *stats)
   stats->n_workers += pool->slots->len;
   stats->n_busy += pool->n_busy;
   stats->n_pinned += pool->n_pinned;
-  stats->queue_length += pool->queue.length;
+  stats->queue_length += pool->queue.length + pool->n_deferred;
   g_mutex_unlock (&pool->queue_lock);
   stats->n_completed += __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
   stats->n_failed += __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);

@@ -22,6 +22,9 @@ typedef enum {
   PGE_HOLDER_DIRECT   /* a blocking caller running its own job (dispatch.c) */
 } PgeHolder;
 
+/* A thread's queue of deferred queries (pool.c, "Deferral"). */
+typedef struct _PgeDeferred PgeDeferred;
+
 /* One connection of a node and the scheduling state around it. The
  * threading rules are written at the top of pool.c. */
 struct _PgeSlot {
@@ -84,6 +87,9 @@ struct _PgePool {
 
   GMutex       queue_lock;       /* guards everything below but the counters */
   GQueue       queue;            /* of PgeJob*, waiting for any slot */
+  GQueue       deferred;         /* of PgeDeferred*, via their link: threads'
+                                  * queues of queries waiting for them (pool.c) */
+  guint        n_deferred;       /* the jobs in them, counted as queued */
   GQueue       idle_slots;       /* of PgeSlot* */
   GPtrArray   *slots;            /* of PgeSlot*, fixed after pge_pool_new() */
   GThread     *janitor;

@@ -1,0 +1,322 @@
+/* test-defer.c — a thread that waits for its own futures runs their
+ * queries itself: its plain queries wait for it while a connection is
+ * free, and its wait runs them there as one pipeline window. Whatever
+ * else happens to them (nobody waits, a callback, a cancel, the thread
+ * ends, the engine closes, another call, a timed wait) they are answered
+ * or failed, never stranded.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include "fixture.h"
+
+TestSuite (defer, .init = pge_test_engine_up, .fini = pge_test_engine_down);
+
+#define PROBE_SQL "SELECT $1::int AS defer_probe"
+#define N_QUERIES 8
+#define HANG_US   (10 * G_USEC_PER_SEC)   /* a bound against hangs, not a speed */
+
+/* Which threads logged PROBE_SQL: the query log is written by whoever
+ * runs the statement. Criterion runs each test in a process of its own. */
+static GMutex probe_lock;
+static guint probe_here, probe_elsewhere;
+static GThread *probe_thread;
+
+static GLogWriterOutput
+probe_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "PGE_SQL") == 0 && strstr (fields[i].value, "defer_probe") != NULL)
+      {
+        g_mutex_lock (&probe_lock);
+        if (g_thread_self () == probe_thread)
+          probe_here++;
+        else
+          probe_elsewhere++;
+        g_mutex_unlock (&probe_lock);
+      }
+  return G_LOG_WRITER_HANDLED;
+}
+
+static PgeFuture *
+probe (PgeEngine *engine, gint32 value)
+{
+  g_autoptr(PgeParams) params = pge_params_new ();
+
+  pge_params_add_int32 (params, value);
+  return pge_engine_query (engine, PROBE_SQL, params);
+}
+
+static void
+assert_answer (PgeFuture *future, gint32 value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+  cr_assert_not_null (result, "%s", error ? error->message : "");
+  cr_assert_eq (pge_result_get_int64 (result, 0, 0), value);
+}
+
+/* The calling thread becomes one that waits for its futures, and
+ * PROBE_SQL is known to every connection of @engine's @n_workers to be
+ * fast (so that it may join a pipeline). */
+static void
+become_a_waiter (PgeEngine *engine, guint n_workers)
+{
+  for (guint i = 0; i < 4 * n_workers; i++)
+    {
+      g_autoptr(PgeFuture) future = probe (engine, (gint32) i);
+
+      assert_answer (future, (gint32) i);
+    }
+}
+
+static PgeEngine *
+engine_new (guint n_workers, gboolean logged)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (n_workers);
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine;
+
+  if (logged)
+    {
+      probe_thread = g_thread_self ();
+      g_log_set_writer_func (probe_writer, NULL, NULL);
+      pge_config_set_log_queries (config, TRUE);
+    }
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  become_a_waiter (engine, n_workers);
+  return engine;
+}
+
+static void
+assert_nothing_queued (PgeEngine *engine)
+{
+  PgeStats stats;
+
+  pge_engine_get_stats (engine, &stats);
+  cr_assert_eq (stats.queue_length, 0, "%u queued once every answer is in", stats.queue_length);
+}
+
+/* With a connection free, the futures wait for their thread, and its wait
+ * runs them all on it. The janitor hands them to a worker if the wait
+ * comes later than a millisecond, so a slow round may not show it: one
+ * round in 50 must. */
+Test (defer, a_waiting_thread_runs_its_own_queries_itself)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, TRUE);
+  guint rounds_here = 0;
+
+  for (guint round = 0; round < 50 && rounds_here == 0; round++)
+    {
+      PgeFuture *futures[N_QUERIES];
+
+      g_mutex_lock (&probe_lock);
+      probe_here = probe_elsewhere = 0;
+      g_mutex_unlock (&probe_lock);
+      for (guint i = 0; i < N_QUERIES; i++)
+        futures[i] = probe (engine, (gint32) (round * 100 + i));
+      for (guint i = 0; i < N_QUERIES; i++)
+        {
+          assert_answer (futures[i], (gint32) (round * 100 + i));
+          pge_future_unref (futures[i]);
+        }
+      g_mutex_lock (&probe_lock);
+      if (probe_here == N_QUERIES && probe_elsewhere == 0)
+        rounds_here++;
+      g_mutex_unlock (&probe_lock);
+    }
+  cr_assert_gt (rounds_here, 0, "in no round of 50 did the waiting thread run its %d queries",
+                N_QUERIES);
+  assert_nothing_queued (engine);
+}
+
+/* Nobody waits: the janitor hands them to the workers. */
+Test (defer, queries_nobody_waits_for_are_answered)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  PgeFuture *futures[N_QUERIES];
+  gint64 end = g_get_monotonic_time () + HANG_US;
+
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = probe (engine, (gint32) i);
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      while (!pge_future_is_done (futures[i]) && g_get_monotonic_time () < end)
+        g_usleep (1000);
+      cr_assert (pge_future_is_done (futures[i]), "query %u was never answered", i);
+      assert_answer (futures[i], (gint32) i);
+      pge_future_unref (futures[i]);
+    }
+  assert_nothing_queued (engine);
+}
+
+typedef struct {
+  gint   n_done;   /* atomic */
+  gint64 sum;      /* atomic: the values seen */
+} Tally;
+
+static void
+tally_answer (PgeFuture *future, gpointer user_data)
+{
+  Tally *tally = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+  if (result != NULL)
+    __atomic_add_fetch (&tally->sum, pge_result_get_int64 (result, 0, 0), __ATOMIC_SEQ_CST);
+  g_atomic_int_inc (&tally->n_done);
+}
+
+/* A callback wants the answer where no wait will run it: the futures go
+ * to the workers at once. */
+Test (defer, callbacks_on_deferred_queries_are_called)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  Tally tally = { 0, 0 };
+  gint64 end = g_get_monotonic_time () + HANG_US;
+  gint64 expected = 0;
+
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(PgeFuture) future = probe (engine, (gint32) (i + 1));
+
+      expected += i + 1;
+      pge_future_on_done (future, NULL, tally_answer, &tally, NULL);
+    }
+  while (g_atomic_int_get (&tally.n_done) < N_QUERIES && g_get_monotonic_time () < end)
+    g_usleep (1000);
+  cr_assert_eq (g_atomic_int_get (&tally.n_done), N_QUERIES);
+  cr_assert_eq (__atomic_load_n (&tally.sum, __ATOMIC_SEQ_CST), expected);
+  assert_nothing_queued (engine);
+}
+
+/* A cancelled one fails (unless it already ran); the others are
+ * answered, and none is left counted as queued. */
+Test (defer, cancelling_a_deferred_query_touches_no_other)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  PgeFuture *futures[N_QUERIES];
+
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = probe (engine, (gint32) i);
+  pge_future_cancel (futures[3]);
+  pge_future_cancel (futures[N_QUERIES - 1]);
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      if (i == 3 || i == N_QUERIES - 1)
+        {
+          if (result == NULL)
+            pge_assert_error (error, PGE_ERROR, PGE_ERROR_CANCELLED);
+          else
+            cr_assert_eq (pge_result_get_int64 (result, 0, 0), i);
+        }
+      else
+        {
+          cr_assert_not_null (result, "%s", error ? error->message : "");
+          cr_assert_eq (pge_result_get_int64 (result, 0, 0), i);
+        }
+      pge_future_unref (futures[i]);
+    }
+  assert_nothing_queued (engine);
+}
+
+typedef struct {
+  PgeEngine *engine;
+  PgeFuture *futures[N_QUERIES];
+} Leaver;
+
+static gpointer
+submit_and_leave (gpointer data)
+{
+  Leaver *leaver = data;
+
+  become_a_waiter (leaver->engine, 2);
+  for (guint i = 0; i < N_QUERIES; i++)
+    leaver->futures[i] = probe (leaver->engine, (gint32) i);
+  return NULL;   /* without a wait: its deferred queries outlive it */
+}
+
+/* The thread that deferred them ends without a wait; another thread
+ * waits for them. */
+Test (defer, deferred_queries_outlive_their_thread)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  Leaver leaver = { engine, { NULL } };
+
+  g_thread_join (g_thread_new ("leaver", submit_and_leave, &leaver));
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      assert_answer (leaver.futures[i], (gint32) i);
+      pge_future_unref (leaver.futures[i]);
+    }
+  assert_nothing_queued (engine);
+}
+
+/* Closing the engine resolves them: answered if a worker got them first,
+ * else failed with PGE_ERROR_CLOSED. */
+Test (defer, closing_the_engine_resolves_deferred_queries)
+{
+  PgeEngine *engine = engine_new (2, FALSE);
+  PgeFuture *futures[N_QUERIES];
+
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = probe (engine, (gint32) i);
+  pge_engine_unref (engine);
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = NULL;
+
+      cr_assert (pge_future_wait_timeout (futures[i], HANG_US / 1000), "query %u hangs after close", i);
+      result = pge_future_wait (futures[i], &error);
+      if (result == NULL)
+        pge_assert_error (error, PGE_ERROR, PGE_ERROR_CLOSED);
+      else
+        cr_assert_eq (pge_result_get_int64 (result, 0, 0), i);
+      pge_future_unref (futures[i]);
+    }
+}
+
+/* A blocking call from the same thread queues behind the queries it
+ * deferred before (FIFO): on the only connection they run first. */
+Test (defer, a_blocking_call_keeps_the_order_of_earlier_futures)
+{
+  g_autoptr(PgeEngine) engine = engine_new (1, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) last = NULL;
+  PgeFuture *futures[N_QUERIES];
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE defer_order (seq serial, who text)", &error),
+             "%s", error->message);
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = pge_engine_query (engine, "INSERT INTO defer_order (who) VALUES ('future') RETURNING seq",
+                                   NULL);
+  last = pge_engine_query_sync (engine, "INSERT INTO defer_order (who) VALUES ('sync') RETURNING seq",
+                                NULL, &error);
+  cr_assert_not_null (last, "%s", error ? error->message : "");
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      cr_assert_not_null (result, "%s", error ? error->message : "");
+      cr_assert_lt (pge_result_get_int64 (result, 0, 0), pge_result_get_int64 (last, 0, 0),
+                    "the blocking call ran before future %u", i);
+      pge_future_unref (futures[i]);
+    }
+}
+
+/* A timed wait does not run them here, but hands them on at once. */
+Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  g_autoptr(PgeFuture) future = probe (engine, 42);
+
+  cr_assert (pge_future_wait_timeout (future, HANG_US / 1000));
+  assert_answer (future, 42);
+  assert_nothing_queued (engine);
+}

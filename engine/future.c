@@ -395,7 +395,10 @@ future_wait (PgeFuture *future, gboolean yield, GError **error)
  * a copy of the error). On one of the engine's own threads (in a
  * %NULL-context pge_future_on_done() callback), waiting for a job that is
  * not done yet fails at once with %PGE_ERROR_WOULD_DEADLOCK: the job
- * may need that very thread.
+ * may need that very thread. A job nobody has started yet may run on the
+ * calling thread, together with the plain queries this thread submitted
+ * before (see pge_engine_query()): the thread that waits reads the
+ * answers itself.
  *
  * Returns: (transfer full) (nullable): the result, or %NULL with @error
  *   set; %NULL and no error for a job that has no result (an exhausted

@@ -67,7 +67,13 @@ pge_engine_run_sync (PgeEngine *engine, PgeJob *job, GError **error)
  * @sql: one SQL statement, with `$1`, `$2` ... placeholders
  * @params: (nullable): the parameters, copied before this returns
  *
- * Queues @sql (extended protocol) and returns at once. On a thread that
+ * Queues @sql (extended protocol) and returns at once. A plain query
+ * from a thread that waits for its futures, submitted while a connection
+ * is free and nothing is queued, waits (at most a millisecond) for that
+ * thread's next pge_future_wait(), which runs it and the thread's other
+ * such queries on the calling thread as one pipeline; anything else the
+ * thread does with the engine, a callback attached to the future, or a
+ * wait from elsewhere hands it to the workers at once. On a thread that
  * has a current transaction on @engine, the statement runs inside it, on
  * its worker, after the statements queued before it; on one with a
  * current session (and no transaction), on the session's connection.

@@ -66,7 +66,10 @@
  *
  * The load average is printed at the start and the end: client and
  * server share the cores of a small machine, so read ratios, not
- * absolutes, and run it on a quiet machine.
+ * absolutes, and run it on a quiet machine. Each mode's steal (the share
+ * of the machine's CPU time that its hypervisor gave to someone else
+ * during the mode, from /proc/stat) is printed too: on a virtual machine
+ * it is what most often makes one round or mode slower than another.
  *
  *   pge-bench [--seconds S] [--rounds R] [CONNINFO] [QUERIES_PER_MODE] [ROUNDS]
  *   pge-bench --shape NAME[,NAME...] (--queries N | --seconds S) [CONNINFO]
@@ -214,6 +217,45 @@ load_average (void)
   if (g_strv_length (fields) < 3)
     return g_strdup ("?");
   return g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
+}
+
+/* Ticks of all CPUs from /proc/stat: stolen (steal) and in all. */
+typedef struct {
+  guint64 steal, total;
+} Ticks;
+
+static Ticks
+ticks_now (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  Ticks ticks = { 0, 0 };
+
+  if (!g_file_get_contents ("/proc/stat", &text, NULL, NULL) || !g_str_has_prefix (text, "cpu "))
+    return ticks;
+  fields = g_strsplit_set (text + 4, " \n", 12);
+  for (guint i = 0, n = 0; fields[i] != NULL && n < 8; i++)
+    {
+      guint64 value;
+
+      if (fields[i][0] == '\0')
+        continue;
+      value = g_ascii_strtoull (fields[i], NULL, 10);
+      ticks.total += value;
+      if (++n == 8)  /* user nice system idle iowait irq softirq steal */
+        ticks.steal = value;
+    }
+  return ticks;
+}
+
+/* The share of CPU time stolen between two readings, in percent; < 0
+ * where /proc/stat says nothing. */
+static double
+steal_percent (Ticks before, Ticks after)
+{
+  if (after.total <= before.total)
+    return -1;
+  return 100.0 * (after.steal - before.steal) / (after.total - before.total);
 }
 
 static int
@@ -1217,6 +1259,7 @@ typedef struct {
   double      cpu_us[MAX_ROUNDS];  /* client CPU µs per query, per round */
   double      csw[MAX_ROUNDS];     /* client context switches per query */
   double      server_us[MAX_ROUNDS];  /* server CPU µs per query, < 0: unknown */
+  double      steal[MAX_ROUNDS];      /* % of the machine's CPU stolen, < 0: unknown */
 } Mode;
 
 /* In the order they run in a round: each limit next to its engine shape,
@@ -1280,7 +1323,10 @@ run_rounds (Mode *modes, guint n_modes, guint n_rounds)
       printf ("round %u/%u (load %s):", round + 1, n_rounds, load);
       for (guint m = 0; m < n_modes; m++)
         {
+          Ticks before = ticks_now ();
+
           record (&modes[m], round, modes[m].run ());
+          modes[m].steal[round] = steal_percent (before, ticks_now ());
           printf (" %s %.0f", modes[m].name, modes[m].qps[round]);
           fflush (stdout);
         }
@@ -1301,7 +1347,8 @@ print_modes (const Mode *modes, guint n_modes, guint n_rounds)
 {
   printf ("\nmedians over %u rounds (client CPU and voluntary context switches (csw): all threads\n"
           "of the client process, callers and the engine's workers; pgbench: the pgbench process;\n"
-          "server CPU: the backends serving the mode, from /proc when the server is local):\n",
+          "server CPU: the backends serving the mode, from /proc when the server is local;\n"
+          "steal: the share of this machine's CPU time its hypervisor gave to others):\n",
           n_rounds);
   for (guint m = 0; m < n_modes; m++)
     {
@@ -1310,9 +1357,11 @@ print_modes (const Mode *modes, guint n_modes, guint n_rounds)
       g_autofree char *server = server_text (&modes[m], n_rounds);
 
       range (modes[m].qps, n_rounds, &lo, &hi);
-      printf ("  %-14s %-50s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/q  csw %5.2f/q  server CPU %s us/q\n",
+      printf ("  %-14s %-50s %8.0f q/s (rounds %.0f..%.0f)  CPU %6.1f us/q  csw %5.2f/q  server CPU %s us/q"
+              "  steal %.0f%%\n",
               modes[m].name, modes[m].what, median (modes[m].qps, n_rounds), lo, hi,
-              median (modes[m].cpu_us, n_rounds), median (modes[m].csw, n_rounds), server);
+              median (modes[m].cpu_us, n_rounds), median (modes[m].csw, n_rounds), server,
+              MAX (median (modes[m].steal, n_rounds), 0));
     }
 }
 
@@ -1497,6 +1546,8 @@ run_named_shapes (const char *names)
   for (guint n = 0; list[n] != NULL; n++)
     {
       Sample sample;
+      Ticks before = ticks_now ();
+      double steal;
       guint r, f;
 
       for (r = 0; r < G_N_ELEMENTS (runs) && strcmp (list[n], runs[r].name) != 0; r++)
@@ -1506,7 +1557,7 @@ run_named_shapes (const char *names)
       if (r == G_N_ELEMENTS (runs) && f == G_N_ELEMENTS (references))
         die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16, rawp4, "
                         "raw4-warm, rawpool16, rawhandf, rawhand16, rawlf, rawlf-affine, "
-                        "raw4-paired or raw4-split");
+                        "rawhandf-affine, raw4-paired or raw4-split");
       if (f < G_N_ELEMENTS (references))
         sample = references[f].run ();
       else if (runs[r].raw)
@@ -1523,6 +1574,9 @@ run_named_shapes (const char *names)
               sample.csw / sample.n_queries);
       if (sample.server_cpu >= 0)
         printf (", server CPU %.1f us/query", sample.server_cpu * 1e6 / sample.n_queries);
+      steal = steal_percent (before, ticks_now ());
+      if (steal >= 0)
+        printf (", steal %.0f%%", steal);
       if (warm_engine != NULL)
         {
           PgeStats stats;

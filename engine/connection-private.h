@@ -32,6 +32,7 @@ typedef struct {
                            * run it again on its own */
   PgeResult  *result;
   GError     *error;
+  gint64      read_us;    /* monotonic: when its results were in */
   /* Private to connection.c. */
   gboolean    cached;
   gboolean    parse;
@@ -62,8 +63,8 @@ G_GNUC_INTERNAL gboolean       pge_connection_connect_until (PgeConnection *conn
                                                              GError       **error);
 G_GNUC_INTERNAL void           pge_connection_disconnect (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_ok      (PgeConnection *conn);
-G_GNUC_INTERNAL gboolean       pge_connection_preflight  (PgeConnection *conn);
-G_GNUC_INTERNAL void           pge_connection_make_idle  (PgeConnection *conn);
+G_GNUC_INTERNAL gboolean       pge_connection_preflight  (PgeConnection *conn, gint64 now);
+G_GNUC_INTERNAL void           pge_connection_make_idle  (PgeConnection *conn, gint64 now);
 /* After a session (session.c), on an idle connection: DISCARD ALL, then
  * what connecting had set again; the statement cache is emptied, since
  * DISCARD ALL deallocated it. A failure drops the connection. */

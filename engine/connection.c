@@ -544,13 +544,14 @@ drop_notifies (PgeConnection *conn)
 }
 
 /* For the holder: whether the idle connection is still alive, without a
- * round trip: a terminated backend leaves an error and EOF on the socket. */
+ * round trip: a terminated backend leaves an error and EOF on the socket.
+ * @now: the monotonic time, which the caller reads for its own books too. */
 gboolean
-pge_connection_preflight (PgeConnection *conn)
+pge_connection_preflight (PgeConnection *conn, gint64 now)
 {
   if (!pge_connection_is_ok (conn) || conn->doomed)
     return FALSE;
-  if (conn->idle_since != 0 && g_get_monotonic_time () - conn->idle_since < PREFLIGHT_TRUST_US)
+  if (conn->idle_since != 0 && now - conn->idle_since < PREFLIGHT_TRUST_US)
     {
       drop_notifies (conn);
       return TRUE;
@@ -603,9 +604,10 @@ flush_deallocations (PgeConnection *conn)
 }
 
 /* For the holder: leaves the connection idle outside any transaction, or
- * drops it. */
+ * drops it. @now: a time the caller read after the connection's last
+ * answer (what pge_connection_preflight() trusts is measured from it). */
 void
-pge_connection_make_idle (PgeConnection *conn)
+pge_connection_make_idle (PgeConnection *conn, gint64 now)
 {
   PGTransactionStatusType status;
 
@@ -620,6 +622,7 @@ pge_connection_make_idle (PgeConnection *conn)
       g_debug ("%s: a job left a transaction open; rolling back", conn->label);
       simple_command (conn, "ROLLBACK");
       status = PQtransactionStatus (conn->pg);
+      now = 0;
     }
   if (status != PQTRANS_IDLE)
     {
@@ -627,8 +630,12 @@ pge_connection_make_idle (PgeConnection *conn)
       return;
     }
   if (conn->evicted->len > 0 || conn->stale->len > 0)
-    flush_deallocations (conn);
-  conn->idle_since = g_get_monotonic_time ();
+    {
+      flush_deallocations (conn);
+      now = 0;
+    }
+  /* After a round trip of its own, the server's last answer is later. */
+  conn->idle_since = now != 0 ? now : g_get_monotonic_time ();
 }
 
 /* DISCARD ALL rather than a hand-made list (RESET ALL; UNLISTEN *;
@@ -842,14 +849,19 @@ wait_input (PgeConnection *conn, gint64 start, gint64 *last_cancel)
   struct pollfd pfd[2] = { { PQsocket (conn->pg), POLLIN, 0 }, { conn->wake[0], POLLIN, 0 } };
   gboolean cancelled = cancel_wanted (conn);
   gint64 deadline = wait_deadline (conn, start);
-  gint64 now = g_get_monotonic_time ();
   int timeout_ms = -1;
   int ready;
 
-  if (deadline != 0 && now >= deadline)
-    return abandon (conn);
+  /* The clock is read only for a wait that has a deadline (none by
+   * default): at 50 ns a read on a VM, it was one of a query's costs. */
   if (deadline != 0)
-    timeout_ms = (int) ((deadline - now + 999) / 1000);
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (now >= deadline)
+        return abandon (conn);
+      timeout_ms = (int) ((deadline - now + 999) / 1000);
+    }
   if (cancelled)
     timeout_ms = timeout_ms < 0 ? (int) (RECANCEL_INTERVAL_US / 1000)
                                 : MIN (timeout_ms, (int) (RECANCEL_INTERVAL_US / 1000));
@@ -1130,6 +1142,7 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
     }
   item->result = pge_connection_collect (conn, FALSE, &item->error);
   sync = pipelined ? PQgetResult (conn->pg) : NULL;
+  item->read_us = g_get_monotonic_time ();
   if (sync != NULL && PQresultStatus (sync) != PGRES_PIPELINE_SYNC && item->error == NULL &&
       parse_error == NULL)
     item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION, "pipeline out of step");
@@ -1149,7 +1162,7 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
   if (item->parse)
     remember (conn, &key);
   if (item->error == NULL)
-    pge_statements_note_time (conn->statements, &key, g_get_monotonic_time () - since_us);
+    pge_statements_note_time (conn->statements, &key, item->read_us - since_us);
   else if (sqlstate_is (item->error, "26000") || sqlstate_is (item->error, "0A000"))
     {
       /* Lost, or its plan went stale (DDL changed its result type):

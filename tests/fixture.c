@@ -480,3 +480,55 @@ pge_test_wait_replayed (const char *conninfo)
     }
   PQfinish (conn);
 }
+
+/* ----------------------------------------------------- statement probe */
+
+static GMutex probe_lock;
+static guint probe_here, probe_elsewhere;
+static GThread *probe_thread;
+static char *probe_marker;
+static gsize probe_installed;
+
+static GLogWriterOutput
+probe_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "PGE_SQL") == 0 && strstr (fields[i].value, probe_marker) != NULL)
+      {
+        g_mutex_lock (&probe_lock);
+        if (g_thread_self () == probe_thread)
+          probe_here++;
+        else
+          probe_elsewhere++;
+        g_mutex_unlock (&probe_lock);
+      }
+  return G_LOG_WRITER_HANDLED;
+}
+
+void
+pge_test_probe_start (const char *marker)
+{
+  g_mutex_lock (&probe_lock);
+  g_free (probe_marker);
+  probe_marker = g_strdup (marker);
+  probe_thread = g_thread_self ();
+  probe_here = probe_elsewhere = 0;
+  g_mutex_unlock (&probe_lock);
+  /* GLib takes a writer once per process. */
+  if (g_once_init_enter (&probe_installed))
+    {
+      g_log_set_writer_func (probe_writer, NULL, NULL);
+      g_once_init_leave (&probe_installed, 1);
+    }
+}
+
+void
+pge_test_probe_counts (guint *here, guint *elsewhere, gboolean reset)
+{
+  g_mutex_lock (&probe_lock);
+  *here = probe_here;
+  *elsewhere = probe_elsewhere;
+  if (reset)
+    probe_here = probe_elsewhere = 0;
+  g_mutex_unlock (&probe_lock);
+}

@@ -67,6 +67,15 @@ gboolean    pge_test_restart_server  (void);
  * started itself), or 0. */
 int         pge_test_postmaster_pid  (void);
 
+/* Counts, by the thread that ran it, each logged statement whose text
+ * contains @marker (the query log is written by whoever runs the
+ * statement); "here" is the thread that calls this. Installs a log writer
+ * for the process: Criterion runs each test in a process of its own. The
+ * engine's config must log queries (pge_config_set_log_queries()). */
+void        pge_test_probe_start  (const char *marker);
+/* The counts so far; with @reset, they start again from 0. */
+void        pge_test_probe_counts (guint *here, guint *elsewhere, gboolean reset);
+
 /* A worker function that holds one worker until released, so a test can
  * fill a queue or pin the only worker without sleeping. */
 typedef struct {

@@ -16,28 +16,6 @@ TestSuite (defer, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 #define N_QUERIES 8
 #define HANG_US   (10 * G_USEC_PER_SEC)   /* a bound against hangs, not a speed */
 
-/* Which threads logged PROBE_SQL: the query log is written by whoever
- * runs the statement. Criterion runs each test in a process of its own. */
-static GMutex probe_lock;
-static guint probe_here, probe_elsewhere;
-static GThread *probe_thread;
-
-static GLogWriterOutput
-probe_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-  for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, "PGE_SQL") == 0 && strstr (fields[i].value, "defer_probe") != NULL)
-      {
-        g_mutex_lock (&probe_lock);
-        if (g_thread_self () == probe_thread)
-          probe_here++;
-        else
-          probe_elsewhere++;
-        g_mutex_unlock (&probe_lock);
-      }
-  return G_LOG_WRITER_HANDLED;
-}
-
 static PgeFuture *
 probe (PgeEngine *engine, gint32 value)
 {
@@ -80,8 +58,7 @@ engine_new (guint n_workers, gboolean logged)
 
   if (logged)
     {
-      probe_thread = g_thread_self ();
-      g_log_set_writer_func (probe_writer, NULL, NULL);
+      pge_test_probe_start ("defer_probe");
       pge_config_set_log_queries (config, TRUE);
     }
   engine = pge_engine_new (config, &error);
@@ -111,10 +88,9 @@ Test (defer, a_waiting_thread_runs_its_own_queries_itself)
   for (guint round = 0; round < 50 && rounds_here == 0; round++)
     {
       PgeFuture *futures[N_QUERIES];
+      guint here, elsewhere;
 
-      g_mutex_lock (&probe_lock);
-      probe_here = probe_elsewhere = 0;
-      g_mutex_unlock (&probe_lock);
+      pge_test_probe_counts (&here, &elsewhere, TRUE);
       for (guint i = 0; i < N_QUERIES; i++)
         futures[i] = probe (engine, (gint32) (round * 100 + i));
       for (guint i = 0; i < N_QUERIES; i++)
@@ -122,10 +98,9 @@ Test (defer, a_waiting_thread_runs_its_own_queries_itself)
           assert_answer (futures[i], (gint32) (round * 100 + i));
           pge_future_unref (futures[i]);
         }
-      g_mutex_lock (&probe_lock);
-      if (probe_here == N_QUERIES && probe_elsewhere == 0)
+      pge_test_probe_counts (&here, &elsewhere, FALSE);
+      if (here == N_QUERIES && elsewhere == 0)
         rounds_here++;
-      g_mutex_unlock (&probe_lock);
     }
   cr_assert_gt (rounds_here, 0, "in no round of 50 did the waiting thread run its %d queries",
                 N_QUERIES);

@@ -10,29 +10,6 @@
 
 TestSuite (dispatch, .init = pge_test_engine_up, .fini = pge_test_engine_down);
 
-/* Which threads logged a statement containing "direct_probe": the
- * query log is written by whoever runs the statement. Criterion runs each
- * test in a process of its own, so a test may install a log writer. */
-static GMutex probe_lock;
-static guint probe_here, probe_elsewhere;
-static GThread *probe_thread;
-
-static GLogWriterOutput
-probe_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-  for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, "PGE_SQL") == 0 && strstr (fields[i].value, "direct_probe") != NULL)
-      {
-        g_mutex_lock (&probe_lock);
-        if (g_thread_self () == probe_thread)
-          probe_here++;
-        else
-          probe_elsewhere++;
-        g_mutex_unlock (&probe_lock);
-      }
-  return G_LOG_WRITER_HANDLED;
-}
-
 static PgeEngine *
 probed_engine (guint n_workers)
 {
@@ -40,8 +17,7 @@ probed_engine (guint n_workers)
   g_autoptr(GError) error = NULL;
   PgeEngine *engine;
 
-  probe_thread = g_thread_self ();
-  g_log_set_writer_func (probe_writer, NULL, NULL);
+  pge_test_probe_start ("direct_probe");
   pge_config_set_log_queries (config, TRUE);
   engine = pge_engine_new (config, &error);
   cr_assert_not_null (engine, "%s", error ? error->message : "");
@@ -55,6 +31,7 @@ Test (dispatch, blocking_calls_run_on_the_calling_thread)
   g_autoptr(PgeEngine) engine = probed_engine (4);
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeAtomic) atomic = NULL;
+  guint here, elsewhere;
 
   for (int i = 0; i < 20; i++)
     {
@@ -67,10 +44,9 @@ Test (dispatch, blocking_calls_run_on_the_calling_thread)
   atomic = pge_engine_atomic (engine);
   pge_atomic_add (atomic, "SELECT 'direct_probe atomic'", NULL);
   cr_assert (pge_atomic_run_sync (atomic, &error), "%s", error ? error->message : "");
-  g_mutex_lock (&probe_lock);
+  pge_test_probe_counts (&here, &elsewhere, FALSE);
   /* The first call may come before every worker went idle after start. */
-  cr_assert_geq (probe_here, 24, "%u statements ran here, %u elsewhere", probe_here, probe_elsewhere);
-  g_mutex_unlock (&probe_lock);
+  cr_assert_geq (here, 24, "%u statements ran here, %u elsewhere", here, elsewhere);
 }
 
 Test (dispatch, a_transaction_runs_on_the_thread_that_holds_it)
@@ -78,6 +54,7 @@ Test (dispatch, a_transaction_runs_on_the_thread_that_holds_it)
   g_autoptr(PgeEngine) engine = probed_engine (2);
   g_autoptr(GError) error = NULL;
   g_autoptr(PgeTransaction) tx = pge_engine_transaction (engine, PGE_TRANSACTION_DEFAULT, &error);
+  guint here, elsewhere;
 
   cr_assert_not_null (tx, "%s", error ? error->message : "");
   for (int i = 0; i < 10; i++)
@@ -91,9 +68,8 @@ Test (dispatch, a_transaction_runs_on_the_thread_that_holds_it)
       cr_assert_not_null (b);
     }
   cr_assert (pge_transaction_commit (tx, &error), "%s", error ? error->message : "");
-  g_mutex_lock (&probe_lock);
-  cr_assert_eq (probe_here, 20, "%u statements ran here, %u elsewhere", probe_here, probe_elsewhere);
-  g_mutex_unlock (&probe_lock);
+  pge_test_probe_counts (&here, &elsewhere, FALSE);
+  cr_assert_eq (here, 20, "%u statements ran here, %u elsewhere", here, elsewhere);
 }
 
 /* A worker function that says which thread ran it. */

@@ -294,9 +294,9 @@ pge_call_deadline_locked (PgePool *pool, PgeJob *job)
 
   if (timeout_ms == 0)
     return 0;
-  /* From the call, as the caller counts it (a job is queued or taken
-   * as soon as it is made), and one clock read fewer under the lock. */
-  deadline = job->created_us + (gint64) timeout_ms * 1000;
+  /* From now, not from the job's creation: a routed read may wait in
+   * its router (routing.c) before it is queued. */
+  deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   if (job->own_acquire_timeout)
     {
       job->deadline = deadline;  /* the sort key */

@@ -195,7 +195,9 @@ pge_job_is_plain_query (PgeJob *job)
 {
   if (job->plain_size == PLAIN_SIZE_UNKNOWN)
     work_out_plain (job);
-  return job->plain_size > 0;
+  /* A query made a CALL after it was made (a call's own statement
+   * timeout, calloptions.c) must not run as a plain one. */
+  return job->kind == PGE_JOB_QUERY && job->plain_size > 0;
 }
 
 /* The keyword test of pge_job_is_plain_query(), for any SQL text. */

@@ -180,6 +180,52 @@ Test (calloptions, own_statement_timeout_stops_the_statement_and_is_restored)
   cr_assert_str_eq (after, "0");
 }
 
+/* A queued call with its own statement timeout behind a plain query of
+ * the same (fast) statement: the worker pipelines what may join its
+ * pipeline, and the timed call must not be taken for a plain query and
+ * run there without its timeout. */
+Test (calloptions, own_statement_timeout_holds_when_queued_behind_plain_queries)
+{
+  g_autoptr(PgeEngine) engine = engine_with (10000, 0);
+  g_autoptr(PgeCallOptions) options = options_with (-1, 200);
+  g_autoptr(PgeFuture) held = NULL;
+  g_autoptr(PgeFuture) plain = NULL;
+  g_autoptr(PgeFuture) timed = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate = { 0 };
+
+  /* The statement is known to be fast, so it may be pipelined. */
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(PgeParams) quick = pge_params_new ();
+      g_autoptr(PgeResult) warm = NULL;
+
+      pge_params_add_double (quick, 0);
+      warm = pge_engine_query_sync (engine, "SELECT pg_sleep($1)", quick, &error);
+      cr_assert_null (error, "%s", error ? error->message : "");
+    }
+  held = gate_close (engine, &gate);
+  {
+    g_autoptr(PgeParams) quick = pge_params_new ();
+    g_autoptr(PgeParams) slow = pge_params_new ();
+
+    pge_params_add_double (quick, 0);
+    pge_params_add_double (slow, 3);
+    plain = pge_engine_query (engine, "SELECT pg_sleep($1)", quick);
+    timed = pge_engine_query_with_options (engine, "SELECT pg_sleep($1)", slow, options);
+  }
+  gate_open (&gate);
+  result = pge_future_wait (timed, &error);
+  pge_assert_error (error, PGE_ERROR, PGE_ERROR_TIMEOUT);
+  g_clear_error (&error);
+  g_clear_pointer (&result, pge_result_unref);
+  result = pge_future_wait (plain, &error);
+  cr_assert_null (error, "%s", error ? error->message : "");
+  g_clear_pointer (&result, pge_result_unref);
+  result = pge_future_wait (held, NULL);
+}
+
 Test (calloptions, own_statement_timeout_can_be_longer_than_the_engines)
 {
   g_autoptr(PgeEngine) engine = engine_with (10000, 200);

@@ -424,6 +424,8 @@ any_connected_locked (PgePool *pool)
   return FALSE;
 }
 
+static void steal_deferred_locked (PgePool *pool, GQueue *out);
+
 #define DOWN_MESSAGE "the node's server cannot be reached (its last connection attempt failed); " \
                      "it is retried in the background"
 
@@ -438,6 +440,7 @@ mark_down_locked (PgePool *pool, GQueue *failed)
   pool->down = TRUE;
   __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
   steal_queue_locked (&pool->queue, failed);
+  steal_deferred_locked (pool, failed);
   __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
 }
 
@@ -473,6 +476,7 @@ give_up_locked (PgePool *pool, GQueue *failed)
       pool->down = TRUE;
       __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
       steal_queue_locked (&pool->queue, failed);
+      steal_deferred_locked (pool, failed);
       __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
     }
   return LINK_LOST;
@@ -1193,6 +1197,17 @@ undefer_locked (PgePool *pool, PgeDeferred *deferred, GQueue *closed)
     }
 }
 
+/* Close, or a node found down: what the threads deferred fails with
+ * what was queued, rather than waiting out the acquire timeout. */
+static void
+steal_deferred_locked (PgePool *pool, GQueue *out)
+{
+  POOL_ENSURE_LOCKED (pool);
+  for (GList *l = pool->deferred.head; l != NULL; l = l->next)
+    steal_queue_locked (&((PgeDeferred *) l->data)->jobs, out);
+  pool->n_deferred = 0;
+}
+
 /* For the owner: ends @deferred's tie to its pool, moving what is left in
  * it to the pool queue. */
 static void
@@ -1210,6 +1225,22 @@ deferred_detach (PgeDeferred *deferred)
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
   pge_pool_unref (pool);
+}
+
+/* For the owner: what it deferred goes to the pool queue; it stays tied
+ * to the pool. */
+static void
+deferred_flush (PgeDeferred *deferred)
+{
+  PgePool *pool = deferred->pool;
+  GQueue closed = G_QUEUE_INIT;
+
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->queue_lock);
+  undefer_locked (pool, deferred, &closed);
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
 }
 
 static void
@@ -1240,9 +1271,15 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
   PgeDeferred *deferred = deferred_get (FALSE);
   gboolean kept = FALSE;
 
-  if (deferred == NULL || !deferred->waits || pool->pipeline_max < 2 ||
-      g_private_get (&current_slot) != NULL || !deferrable (job))
+  if (deferred == NULL)
     return FALSE;
+  if (!deferred->waits || pool->pipeline_max < 2 || g_private_get (&current_slot) != NULL ||
+      !deferrable (job))
+    {
+      /* It goes to the pool queue: what came before it goes first. */
+      deferred_flush (deferred);
+      return FALSE;
+    }
   if (deferred->pool != pool)
     {
       deferred_detach (deferred);
@@ -1714,9 +1751,7 @@ pge_pool_close (PgePool *pool)
     }
   pool->closing = TRUE;
   steal_queue_locked (&pool->queue, &stolen);
-  for (GList *l = pool->deferred.head; l != NULL; l = l->next)
-    steal_queue_locked (&((PgeDeferred *) l->data)->jobs, &stolen);
-  pool->n_deferred = 0;
+  steal_deferred_locked (pool, &stolen);
   for (guint i = 0; i < pool->slots->len; i++)
     {
       PgeSlot *slot = pool->slots->pdata[i];

@@ -285,6 +285,41 @@ Test (defer, a_blocking_call_keeps_the_order_of_earlier_futures)
     }
 }
 
+/* A later future that may not wait for its thread (here: its own acquire
+ * timeout) goes to the pool queue behind the thread's deferred ones,
+ * not ahead of them to the idle worker. */
+Test (defer, a_future_that_cannot_wait_keeps_the_order_of_earlier_ones)
+{
+  g_autoptr(PgeEngine) engine = engine_new (1, FALSE);
+  g_autoptr(PgeCallOptions) options = pge_call_options_new ();
+  g_autoptr(PgeFuture) later = NULL;
+  g_autoptr(PgeResult) last = NULL;
+  g_autoptr(GError) error = NULL;
+  PgeFuture *futures[N_QUERIES];
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE defer_order2 (seq serial, who text)", &error),
+             "%s", error->message);
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = pge_engine_query (engine, "INSERT INTO defer_order2 (who) VALUES ('future') RETURNING seq",
+                                   NULL);
+  pge_call_options_set_acquire_timeout (options, 10000);
+  later = pge_engine_query_with_options (engine, "INSERT INTO defer_order2 (who) VALUES ('later') RETURNING seq",
+                                         NULL, options);
+  /* Time for an idle worker to take it, were it ahead of the others. */
+  g_usleep (50 * 1000);
+  last = pge_future_wait (later, &error);
+  cr_assert_not_null (last, "%s", error ? error->message : "");
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      cr_assert_not_null (result, "%s", error ? error->message : "");
+      cr_assert_lt (pge_result_get_int64 (result, 0, 0), pge_result_get_int64 (last, 0, 0),
+                    "the later future ran before future %u", i);
+      pge_future_unref (futures[i]);
+    }
+}
+
 /* A timed wait does not run them here, but hands them on at once. */
 Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
 {

@@ -88,6 +88,8 @@ G_GNUC_INTERNAL void           pge_connection_pipeline_read (PgeConnection   *co
                                                              PgePipelineItem *item,
                                                              gint64           since_us);
 G_GNUC_INTERNAL gboolean       pge_connection_has_result    (PgeConnection *conn);
+G_GNUC_INTERNAL gboolean       pge_connection_wait_result_until (PgeConnection *conn,
+                                                                 gint64         deadline);
 G_GNUC_INTERNAL void           pge_connection_set_corked    (PgeConnection *conn, gboolean corked);
 G_GNUC_INTERNAL void           pge_connection_pipeline_end  (PgeConnection *conn);
 

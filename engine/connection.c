@@ -1361,6 +1361,27 @@ pge_connection_has_result (PgeConnection *conn)
   return conn->pg != NULL && !PQisBusy (conn->pg);
 }
 
+/* For the holder, in a pipeline: waits until the next results are in,
+ * or until @deadline (monotonic µs): FALSE then. A failed connection
+ * counts as in (the read reports it). */
+gboolean
+pge_connection_wait_result_until (PgeConnection *conn, gint64 deadline)
+{
+  while (pge_connection_is_ok (conn) && PQisBusy (conn->pg))
+    {
+      struct pollfd pfd = { PQsocket (conn->pg), POLLIN, 0 };
+      gint64 now = g_get_monotonic_time ();
+
+      if (now >= deadline)
+        return FALSE;
+      if (poll (&pfd, 1, (int) ((deadline - now + 999) / 1000)) < 0 && errno != EINTR)
+        return TRUE;
+      if (pfd.revents != 0 && !PQconsumeInput (conn->pg))
+        return TRUE;
+    }
+  return TRUE;
+}
+
 /* For the holder, in a pipeline: while corked, what the sends write goes
  * out in full segments only, and all of it at uncork. libpq 15 flushes at
  * every Sync, so several queries sent together would otherwise cost one

@@ -34,6 +34,7 @@ G_GNUC_INTERNAL void       pge_dispatch_lease_end    (PgeLease *lease, gboolean 
 
 /* For a worker thread holding @slot (worker.c). */
 G_GNUC_INTERNAL void       pge_dispatch_run_jobs     (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
+G_GNUC_INTERNAL void       pge_dispatch_resume       (PgeSlot *slot);
 G_GNUC_INTERNAL void       pge_dispatch_unpin        (PgeSlot *slot);
 G_GNUC_INTERNAL gboolean   pge_dispatch_connect      (PgeSlot *slot, GError **error);
 G_GNUC_INTERNAL gboolean   pge_dispatch_connect_until (PgeSlot *slot, gint64 deadline, GError **error);

@@ -18,8 +18,10 @@
  * (pge_pool_is_sibling_thread()); run-here lets a waiting thread take a queued job that is first
  * in line, or runs the queries its own thread deferred as one pipeline
  * window (pge_pool_defer(): the thread that waits reads its answers, with
- * no hand-off); hand-over sends deferred queries to the pool queue when
- * nobody will wait for them here (a callback, a timed wait).
+ * no hand-off; once its own is in, what is slow to follow goes to the
+ * slot's worker, pge_pool_hand_over(), so a wait never waits for a query
+ * it was not asked to); hand-over sends deferred queries to the pool
+ * queue when nobody will wait for them here (a callback, a timed wait).
  *
  * Pipelines: a worker that took several queued queries runs them as a
  * sliding window on its connection (run_pipeline()): refilled from the
@@ -27,7 +29,8 @@
  * in (answers that arrived together, together).
  *
  * Threads: no state of its own; the holder of a slot is the only thread
- * that runs code here with that slot.
+ * that runs code here with that slot (a window handed over is the
+ * worker's from then on).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -48,7 +51,7 @@ hook_cancel (gpointer data)
   pge_pool_cancel_job (job);
 }
 
-static void run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
+static void run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs, PgeJob *await);
 
 /* A thread is about to wait for @job: the queries it deferred run here
  * when @job is one of them (see pge_pool_defer()); otherwise they go to
@@ -65,7 +68,7 @@ hook_run_here (gpointer data)
   slot = pge_pool_take_deferred (job, jobs, &n_jobs);
   if (slot != NULL)
     {
-      run_window_here (slot, jobs, n_jobs);
+      run_window_here (slot, jobs, n_jobs, job);
       return;
     }
   pge_pool_undefer_current ();
@@ -387,7 +390,15 @@ typedef struct {
   guint           n;
   guint           max;
   gboolean        cancel_sent;  /* a cancel request went out during it */
+  gint64          since;        /* when the last results were in (or the send) */
 } Window;
+
+/* How long a thread that runs its own window (run_window_here()) keeps
+ * reading once its own query is answered: the rest is usually in within
+ * it; what is not by then goes to the slot's worker, so that the wait
+ * never waits for a query it was not asked to (which might wait, in
+ * turn, for the caller to go on). */
+#define OWN_WINDOW_GRACE_US 2000
 
 /* Sends @job at the window's tail (or marks it skipped: cancelled), at
  * @now. */
@@ -457,15 +468,121 @@ window_finish (Window *window, PgeJob *job, PgePipelineItem *item)
  * given are done (a thread running its own deferred queries, which must
  * not stay to serve others). Jobs that met a stray cancel or a lost
  * statement go back to the queue (see window_finish()). */
-static void
-run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs, gboolean refill)
+static gboolean
+window_holds (Window *window, PgeJob *job)
 {
+  for (guint i = 0; i < window->n; i++)
+    if (window->jobs[(window->head + i) % window->max] == job)
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether to stop reading @window for a caller that waited for @await
+ * (done at @done_us): only once nothing more has come within the grace. */
+static gboolean
+window_may_stop (Window *window, gint64 done_us)
+{
+  PgeConnection *conn = window->slot->conn;
+
+  if (window->n == 0 || !window->items[window->head].sent || !pge_connection_is_ok (conn))
+    return FALSE;
+  return !pge_connection_wait_result_until (conn, done_us + OWN_WINDOW_GRACE_US);
+}
+
+/* Reads @window until it is empty (TRUE), refilling it from the pool
+ * queue with @refill. With @await (a thread running its own window),
+ * stops once @await is done and the rest is slow to come (FALSE: the
+ * window is the caller's to hand over). */
+static gboolean
+window_run (Window *window, gboolean refill, PgeJob *await)
+{
+  PgeSlot *slot = window->slot;
   PgeConnection *conn = slot->conn;
-  Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
   PgeJob *read_jobs[PGE_PIPELINE_MAX];        /* read, not resolved yet */
   PgePipelineItem read_items[PGE_PIPELINE_MAX];
   guint n_read = 0;
-  gint64 since;
+  gint64 done_us = 0;
+
+  /* Not in the window (it could not join the pipeline): nothing here is
+   * the caller's to wait for. */
+  if (await != NULL && !window_holds (window, await))
+    done_us = g_get_monotonic_time ();
+  while (window->n > 0)
+    {
+      PgeJob *more[PGE_PIPELINE_MAX];
+      guint n_more;
+      gboolean buffered;
+
+      read_jobs[n_read] = window->jobs[window->head];
+      read_items[n_read] = window->items[window->head];
+      if (read_items[n_read].sent)
+        {
+          pge_connection_pipeline_read (conn, &read_items[n_read], window->since);
+          /* Each query ran, for its caller, from its send to its answer. */
+          window->since = read_items[n_read].read_us;
+          note_end (slot, read_jobs[n_read], window->sent_us[window->head], window->since);
+          pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
+        }
+      if (read_jobs[n_read] == await)
+        done_us = window->since != 0 ? window->since : g_get_monotonic_time ();
+      n_read++;
+      window->head = (window->head + 1) % window->max;
+      window->n--;
+      window->cancel_sent |= pge_connection_take_cancel_sent (conn);
+      /* Results that arrived together are read together, then the window
+       * refills at once (several queries, one segment: see
+       * pge_connection_set_corked()) and the results resolve together (a
+       * thread waiting for several of them is woken once). Never later
+       * than the next wait for the server. */
+      buffered = n_read < G_N_ELEMENTS (read_jobs) && window->n > 0 &&
+                 window->items[window->head].sent && pge_connection_has_result (conn);
+      /* Refill before resolving, so that the server works meanwhile;
+       * from here on, cancels aim at the next query, not at the one read. */
+      n_more = pge_pool_pipeline_step (slot, window->n > 0 ? window->jobs[window->head] : NULL, more,
+                                       refill && !buffered && pge_connection_is_ok (conn)
+                                           ? window->max - window->n : 0);
+      window_push_all (window, more, n_more);
+      if (buffered)
+        continue;
+      for (guint i = 0; i < n_read; i++)
+        window_finish (window, read_jobs[i], &read_items[i]);
+      n_read = 0;
+      if (done_us != 0 && window_may_stop (window, done_us))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The window is empty: the slot's books are settled. */
+static void
+window_close (Window *window)
+{
+  PgeSlot *slot = window->slot;
+
+  pge_connection_pipeline_end (slot->conn);
+  /* A request that went out after the last read aimed at nothing left. */
+  pge_connection_take_cancel_sent (slot->conn);
+  pge_pool_job_done (slot, NULL);
+  settle (slot, window->since);
+}
+
+/* Queued queries share a round trip: up to the pipeline depth are in
+ * flight at once, each with its own Sync (connection.c), and the window
+ * slides: as soon as one query's results are read, the next queued ones
+ * are sent, so the server always has the next query at hand (a window
+ * that drained before refilling would leave it idle for a round trip per
+ * batch), and each query resolves as soon as its own results are in, not
+ * when the whole batch is. The window closes when the queue holds nothing
+ * that may join it (see pge_pool_next()); without @refill, once the jobs
+ * given are done or, with @await, handed over (see window_run()): a
+ * thread running its own deferred queries must not stay to serve others.
+ * Jobs that met a stray cancel or a lost statement go back to the queue
+ * (see window_finish()). FALSE: the slot went to its worker. */
+static gboolean
+run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs, gboolean refill, PgeJob *await)
+{
+  PgeConnection *conn = slot->conn;
+  Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
 
   pge_connection_settle_cancel (conn);
   if (!pge_connection_preflight (conn, g_get_monotonic_time ()) &&
@@ -474,54 +591,28 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs, gboolean refill)
       pge_pool_job_done (slot, jobs[0]);
       pge_pool_requeue (slot, jobs, n_jobs);
       pge_pool_mark_broken (slot);
-      return;
+      return TRUE;
     }
   window_push_all (&window, jobs, n_jobs);
-  since = g_get_monotonic_time ();
-  while (window.n > 0)
+  window.since = g_get_monotonic_time ();
+  if (!window_run (&window, refill, await))
     {
-      PgeJob *more[PGE_PIPELINE_MAX];
-      guint n_more;
-      gboolean buffered;
-
-      read_jobs[n_read] = window.jobs[window.head];
-      read_items[n_read] = window.items[window.head];
-      if (read_items[n_read].sent)
-        {
-          pge_connection_pipeline_read (conn, &read_items[n_read], since);
-          /* Each query ran, for its caller, from its send to its answer. */
-          since = read_items[n_read].read_us;
-          note_end (slot, read_jobs[n_read], window.sent_us[window.head], since);
-          pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
-        }
-      n_read++;
-      window.head = (window.head + 1) % window.max;
-      window.n--;
-      window.cancel_sent |= pge_connection_take_cancel_sent (conn);
-      /* Results that arrived together are read together, then the window
-       * refills at once (several queries, one segment: see
-       * pge_connection_set_corked()) and the results resolve together (a
-       * thread waiting for several of them is woken once). Never later
-       * than the next wait for the server. */
-      buffered = n_read < G_N_ELEMENTS (read_jobs) && window.n > 0 &&
-                 window.items[window.head].sent && pge_connection_has_result (conn);
-      /* Refill before resolving, so that the server works meanwhile;
-       * from here on, cancels aim at the next query, not at the one read. */
-      n_more = pge_pool_pipeline_step (slot, window.n > 0 ? window.jobs[window.head] : NULL, more,
-                                       refill && !buffered && pge_connection_is_ok (conn)
-                                           ? window.max - window.n : 0);
-      window_push_all (&window, more, n_more);
-      if (buffered)
-        continue;
-      for (guint i = 0; i < n_read; i++)
-        window_finish (&window, read_jobs[i], &read_items[i]);
-      n_read = 0;
+      pge_pool_hand_over (slot, g_memdup2 (&window, sizeof window));
+      return FALSE;
     }
-  pge_connection_pipeline_end (conn);
-  /* A request that went out after the last read aimed at nothing left. */
-  pge_connection_take_cancel_sent (conn);
-  pge_pool_job_done (slot, NULL);
-  settle (slot, since);
+  window_close (&window);
+  return TRUE;
+}
+
+/* For the worker, after PGE_NEXT_RESUME: reads the rest of a window a
+ * thread handed over, refilling it as a worker does. */
+void
+pge_dispatch_resume (PgeSlot *slot)
+{
+  g_autofree Window *window = pge_pool_take_resume (slot);
+
+  if (window_run (window, TRUE, NULL))
+    window_close (window);
 }
 
 /* For the worker: runs what pge_pool_next() gave it; takes over the
@@ -531,7 +622,7 @@ pge_dispatch_run_jobs (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 {
   if (n_jobs > 1)
     {
-      run_pipeline (slot, jobs, n_jobs, TRUE);
+      run_pipeline (slot, jobs, n_jobs, TRUE, NULL);
       return;
     }
   run_one (slot, jobs[0], FALSE);
@@ -541,16 +632,20 @@ pge_dispatch_run_jobs (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
 /* The caller holds @slot (PGE_HOLDER_DIRECT) with its own deferred
  * queries @jobs RUNNING on it (pge_pool_take_deferred(); their
  * references pass here): runs them as one window on this thread, reading
- * their answers itself, and gives the slot back. */
+ * their answers itself, and gives the slot back; or, when the rest is
+ * slow to come once @await is answered, hands the slot and the rest of
+ * the window to the slot's worker. */
 static void
-run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
+run_window_here (PgeSlot *slot, PgeJob **jobs, guint n_jobs, PgeJob *await)
 {
   PgeSlot *outer = pge_pool_get_current_slot ();
+  gboolean kept;
 
   pge_pool_enter_thread (slot);
-  run_pipeline (slot, jobs, n_jobs, FALSE);
+  kept = run_pipeline (slot, jobs, n_jobs, FALSE, await);
   pge_pool_enter_thread (outer);
-  pge_pool_release (slot);
+  if (kept)
+    pge_pool_release (slot);
 }
 
 /* ---------------------------------------------------------------- leases */

@@ -21,6 +21,8 @@ typedef enum {
   PGE_NEXT_RUN,        /* run the jobs */
   PGE_NEXT_UNPIN,      /* roll back if needed, then pge_pool_unpin() */
   PGE_NEXT_RECONNECT,  /* the connection is broken: reconnect first */
+  PGE_NEXT_RESUME,     /* read on a window a direct holder handed over:
+                        * pge_pool_take_resume() */
   PGE_NEXT_EXIT        /* the pool is closing: disconnect and return */
 } PgeNext;
 
@@ -90,6 +92,8 @@ G_GNUC_INTERNAL guint     pge_pool_pipeline_step (PgeSlot  *slot,
                                                   PgeJob  **more,
                                                   guint     max);
 G_GNUC_INTERNAL void      pge_pool_job_done      (PgeSlot *slot, PgeJob *job);
+G_GNUC_INTERNAL void      pge_pool_hand_over     (PgeSlot *slot, gpointer window);
+G_GNUC_INTERNAL gpointer  pge_pool_take_resume   (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
 G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_unpin         (PgeSlot *slot);

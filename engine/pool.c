@@ -1108,7 +1108,9 @@ take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
  * when it reads their answers itself (PERFORMANCE.md, "The hand-off
  * floor"): its plain queries wait in a queue of its own until it waits
  * for one of them; then it takes a free connection and runs them there as
- * one pipeline window (pge_pool_take_deferred(), dispatch.c). Anything
+ * one pipeline window (pge_pool_take_deferred(), dispatch.c; what is
+ * still in flight once its own answer is in and slow to follow goes to
+ * the slot's worker: pge_pool_hand_over()). Anything
  * else moves them to the pool queue's tail, in order: the thread's other
  * calls into the engine, a wait on one of them by another thread or with
  * a timeout, a callback attached to one, the thread's exit, the janitor
@@ -1458,6 +1460,12 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
   *next = PGE_NEXT_RUN;
   if (slot->holder == PGE_HOLDER_DIRECT)
     return NULL;
+  /* Before anything else, even close: its answers are on the way. */
+  if (slot->resume != NULL)
+    {
+      *next = PGE_NEXT_RESUME;
+      return NULL;
+    }
   if (slot->lease != NULL)
     {
       link = g_queue_pop_head_link (&slot->lease->jobs);
@@ -1589,6 +1597,34 @@ pge_pool_job_done (PgeSlot *slot, PgeJob *job)
   if (job != NULL)
     job->state = PGE_JOB_DONE;
   g_mutex_unlock (&pool->queue_lock);
+}
+
+/* For a direct holder whose pipeline window still has queries in flight
+ * that it will not wait for (dispatch.c): the slot, busy as it is, and
+ * @window (owned) pass to the slot's worker, which reads the rest. */
+void
+pge_pool_hand_over (PgeSlot *slot, gpointer window)
+{
+  PgePool *pool = slot->pool;
+
+  g_mutex_lock (&pool->queue_lock);
+  g_assert (slot->holder == PGE_HOLDER_DIRECT && slot->resume == NULL);
+  slot->resume = window;
+  slot->holder = PGE_HOLDER_NONE;
+  g_mutex_unlock (&pool->queue_lock);
+  g_cond_signal (&slot->wake);
+}
+
+/* For the worker, after PGE_NEXT_RESUME: the window handed over. */
+gpointer
+pge_pool_take_resume (PgeSlot *slot)
+{
+  gpointer window;
+
+  g_mutex_lock (&slot->pool->queue_lock);
+  window = g_steal_pointer (&slot->resume);
+  g_mutex_unlock (&slot->pool->queue_lock);
+  return window;
 }
 
 /* Puts jobs that never took effect back at the head of their queue (the

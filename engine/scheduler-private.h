@@ -38,6 +38,8 @@ struct _PgeSlot {
   PgeHolder      holder;
   PgeLease      *lease;      /* owned ref while pinned */
   PgeJob        *running;    /* borrowed: the job whose query runs now */
+  gpointer       resume;     /* owned: a pipeline window a direct holder
+                              * handed to the worker (dispatch.c) */
   gboolean       idle;       /* in pool->idle_slots: free, connected, unpinned */
   GList          idle_link;
   gboolean       connected;  /* as seen by the pool, for stats and start */

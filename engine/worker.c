@@ -105,6 +105,9 @@ worker_main (gpointer data)
         case PGE_NEXT_UNPIN:
           pge_dispatch_unpin (slot);
           break;
+        case PGE_NEXT_RESUME:
+          pge_dispatch_resume (slot);
+          break;
         case PGE_NEXT_RECONNECT:
           /* A good connection due for renewal (lifecycle.c), else a
            * broken one. */

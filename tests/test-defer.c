@@ -320,6 +320,91 @@ Test (defer, a_future_that_cannot_wait_keeps_the_order_of_earlier_ones)
     }
 }
 
+/* Holds an advisory lock on a connection of its own until released, by
+ * the test or, if the test hangs, by the watchdog after HANG_US. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  PGconn  *conn;
+  gboolean released;
+  gboolean by_watchdog;
+} LockHolder;
+
+static void
+lock_holder_release_locked (LockHolder *holder)
+{
+  PQclear (PQexec (holder->conn, "SELECT pg_advisory_unlock (4242)"));
+  holder->released = TRUE;
+  g_cond_signal (&holder->cond);
+}
+
+static gpointer
+lock_watchdog (gpointer data)
+{
+  LockHolder *holder = data;
+  gint64 until = g_get_monotonic_time () + HANG_US;
+
+  g_mutex_lock (&holder->lock);
+  while (!holder->released && g_cond_wait_until (&holder->cond, &holder->lock, until))
+    ;
+  if (!holder->released)
+    {
+      holder->by_watchdog = TRUE;
+      lock_holder_release_locked (holder);
+    }
+  g_mutex_unlock (&holder->lock);
+  return NULL;
+}
+
+#define LOCK_SQL "SELECT pg_advisory_xact_lock ($1::bigint)"
+
+static PgeFuture *
+lock_query (PgeEngine *engine, gint64 key)
+{
+  g_autoptr(PgeParams) params = pge_params_new ();
+
+  pge_params_add_int64 (params, key);
+  return pge_engine_query (engine, LOCK_SQL, params);
+}
+
+/* A wait returns once its own answer is in. A later query of the same
+ * thread, sent in the same window, that waits for something the thread
+ * will do only after its wait (here: the test releases a lock) goes on
+ * on the slot's worker instead of holding the wait. */
+Test (defer, a_wait_does_not_wait_for_later_queries_of_its_thread)
+{
+  g_autoptr(PgeEngine) engine = engine_new (1, FALSE);
+  g_autoptr(PgeFuture) first = NULL;
+  g_autoptr(PgeFuture) locked = NULL;
+  g_autoptr(PgeResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  LockHolder holder = { .conn = PQconnectdb (pge_test_conninfo ()) };
+  GThread *watchdog;
+
+  cr_assert_eq (PQstatus (holder.conn), CONNECTION_OK, "%s", PQerrorMessage (holder.conn));
+  /* The lock query is known to be fast, so it joins the window. */
+  for (gint64 key = 1; key <= 4; key++)
+    {
+      g_autoptr(PgeFuture) warm = lock_query (engine, key);
+      g_autoptr(PgeResult) warmed = pge_future_wait (warm, &error);
+
+      cr_assert_not_null (warmed, "%s", error ? error->message : "");
+    }
+  PQclear (PQexec (holder.conn, "SELECT pg_advisory_lock (4242)"));
+  watchdog = g_thread_new ("lock-watchdog", lock_watchdog, &holder);
+  first = probe (engine, 1);
+  locked = lock_query (engine, 4242);
+  assert_answer (first, 1);
+  g_mutex_lock (&holder.lock);
+  cr_assert_not (holder.by_watchdog, "the wait for the first query waited for the locked one");
+  lock_holder_release_locked (&holder);
+  g_mutex_unlock (&holder.lock);
+  g_thread_join (watchdog);
+  result = pge_future_wait (locked, &error);
+  cr_assert_not_null (result, "%s", error ? error->message : "");
+  PQfinish (holder.conn);
+}
+
 /* A timed wait does not run them here, but hands them on at once. */
 Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
 {

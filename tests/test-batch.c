@@ -745,7 +745,10 @@ next_in_callback (PgeFuture *future, gpointer user_data)
 Test (batch, blocking_calls_on_a_worker_thread_fail_instead_of_hanging)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(PgeBatch) batch = pge_engine_batch (test_engine, "SELECT g FROM generate_series(1, 50) g",
+  /* Each fetch takes 100 ms (10 rows of 10 ms), so the callback is
+   * attached before it is done and runs on the worker, not here. */
+  g_autoptr(PgeBatch) batch = pge_engine_batch (test_engine,
+                                                "SELECT g, pg_sleep(0.01) FROM generate_series(1, 50) g",
                                                 NULL, 10, &error);
   g_autoptr(PgeFuture) future = NULL;
   g_autoptr(PgeResult) chunk = NULL;

@@ -1210,39 +1210,33 @@ steal_deferred_locked (PgePool *pool, GQueue *out)
   pool->n_deferred = 0;
 }
 
-/* For the owner: ends @deferred's tie to its pool, moving what is left in
- * it to the pool queue. */
+/* For the owner: what it deferred goes to the pool queue; with @detach,
+ * its tie to the pool ends too. */
+static void
+deferred_flush (PgeDeferred *deferred, gboolean detach)
+{
+  PgePool *pool = deferred->pool;
+  GQueue closed = G_QUEUE_INIT;
+
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->queue_lock);
+  undefer_locked (pool, deferred, &closed);
+  if (detach)
+    {
+      g_queue_unlink (&pool->deferred, &deferred->link);
+      deferred->pool = NULL;
+    }
+  g_mutex_unlock (&pool->queue_lock);
+  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
+  if (detach)
+    pge_pool_unref (pool);
+}
+
 static void
 deferred_detach (PgeDeferred *deferred)
 {
-  PgePool *pool = deferred->pool;
-  GQueue closed = G_QUEUE_INIT;
-
-  if (pool == NULL)
-    return;
-  g_mutex_lock (&pool->queue_lock);
-  undefer_locked (pool, deferred, &closed);
-  g_queue_unlink (&pool->deferred, &deferred->link);
-  deferred->pool = NULL;
-  g_mutex_unlock (&pool->queue_lock);
-  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
-  pge_pool_unref (pool);
-}
-
-/* For the owner: what it deferred goes to the pool queue; it stays tied
- * to the pool. */
-static void
-deferred_flush (PgeDeferred *deferred)
-{
-  PgePool *pool = deferred->pool;
-  GQueue closed = G_QUEUE_INIT;
-
-  if (pool == NULL)
-    return;
-  g_mutex_lock (&pool->queue_lock);
-  undefer_locked (pool, deferred, &closed);
-  g_mutex_unlock (&pool->queue_lock);
-  fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
+  deferred_flush (deferred, TRUE);
 }
 
 static void
@@ -1279,7 +1273,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
       !deferrable (job))
     {
       /* It goes to the pool queue: what came before it goes first. */
-      deferred_flush (deferred);
+      deferred_flush (deferred, FALSE);
       return FALSE;
     }
   if (deferred->pool != pool)

@@ -257,6 +257,36 @@ Test (defer, closing_the_engine_resolves_deferred_queries)
     }
 }
 
+/* Makes the table defer_order and submits N_QUERIES inserts into it as
+ * futures, each answering its row's place in the order of inserts. */
+static void
+insert_in_order (PgeEngine *engine, PgeFuture **futures)
+{
+  g_autoptr(GError) error = NULL;
+
+  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE defer_order (seq serial, who text)", &error),
+             "%s", error->message);
+  for (guint i = 0; i < N_QUERIES; i++)
+    futures[i] = pge_engine_query (engine, "INSERT INTO defer_order (who) VALUES ('future') RETURNING seq",
+                                   NULL);
+}
+
+/* Asserts that every one of @futures (unreffed here) ran before @last. */
+static void
+assert_all_before (PgeFuture **futures, PgeResult *last)
+{
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+      cr_assert_not_null (result, "%s", error ? error->message : "");
+      cr_assert_lt (pge_result_get_int64 (result, 0, 0), pge_result_get_int64 (last, 0, 0),
+                    "the later call ran before future %u", i);
+      pge_future_unref (futures[i]);
+    }
+}
+
 /* A blocking call from the same thread queues behind the queries it
  * deferred before (FIFO): on the only connection they run first. */
 Test (defer, a_blocking_call_keeps_the_order_of_earlier_futures)
@@ -266,23 +296,11 @@ Test (defer, a_blocking_call_keeps_the_order_of_earlier_futures)
   g_autoptr(PgeResult) last = NULL;
   PgeFuture *futures[N_QUERIES];
 
-  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE defer_order (seq serial, who text)", &error),
-             "%s", error->message);
-  for (guint i = 0; i < N_QUERIES; i++)
-    futures[i] = pge_engine_query (engine, "INSERT INTO defer_order (who) VALUES ('future') RETURNING seq",
-                                   NULL);
+  insert_in_order (engine, futures);
   last = pge_engine_query_sync (engine, "INSERT INTO defer_order (who) VALUES ('sync') RETURNING seq",
                                 NULL, &error);
   cr_assert_not_null (last, "%s", error ? error->message : "");
-  for (guint i = 0; i < N_QUERIES; i++)
-    {
-      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
-
-      cr_assert_not_null (result, "%s", error ? error->message : "");
-      cr_assert_lt (pge_result_get_int64 (result, 0, 0), pge_result_get_int64 (last, 0, 0),
-                    "the blocking call ran before future %u", i);
-      pge_future_unref (futures[i]);
-    }
+  assert_all_before (futures, last);
 }
 
 /* A later future that may not wait for its thread (here: its own acquire
@@ -297,27 +315,15 @@ Test (defer, a_future_that_cannot_wait_keeps_the_order_of_earlier_ones)
   g_autoptr(GError) error = NULL;
   PgeFuture *futures[N_QUERIES];
 
-  cr_assert (pge_engine_exec_sync (engine, "CREATE TABLE defer_order2 (seq serial, who text)", &error),
-             "%s", error->message);
-  for (guint i = 0; i < N_QUERIES; i++)
-    futures[i] = pge_engine_query (engine, "INSERT INTO defer_order2 (who) VALUES ('future') RETURNING seq",
-                                   NULL);
+  insert_in_order (engine, futures);
   pge_call_options_set_acquire_timeout (options, 10000);
-  later = pge_engine_query_with_options (engine, "INSERT INTO defer_order2 (who) VALUES ('later') RETURNING seq",
+  later = pge_engine_query_with_options (engine, "INSERT INTO defer_order (who) VALUES ('later') RETURNING seq",
                                          NULL, options);
   /* Time for an idle worker to take it, were it ahead of the others. */
   g_usleep (50 * 1000);
   last = pge_future_wait (later, &error);
   cr_assert_not_null (last, "%s", error ? error->message : "");
-  for (guint i = 0; i < N_QUERIES; i++)
-    {
-      g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
-
-      cr_assert_not_null (result, "%s", error ? error->message : "");
-      cr_assert_lt (pge_result_get_int64 (result, 0, 0), pge_result_get_int64 (last, 0, 0),
-                    "the later future ran before future %u", i);
-      pge_future_unref (futures[i]);
-    }
+  assert_all_before (futures, last);
 }
 
 /* Holds an advisory lock on a connection of its own until released, by

@@ -457,17 +457,7 @@ window_finish (Window *window, PgeJob *job, PgePipelineItem *item)
   pge_job_unref (job);
 }
 
-/* Queued queries share a round trip: up to the pipeline depth are in
- * flight at once, each with its own Sync (connection.c), and the window
- * slides: as soon as one query's results are read, the next queued ones
- * are sent, so the server always has the next query at hand (a window
- * that drained before refilling would leave it idle for a round trip per
- * batch), and each query resolves as soon as its own results are in, not
- * when the whole batch is. The window closes when the queue holds nothing
- * that may join it (see pge_pool_next()); without @refill, once the jobs
- * given are done (a thread running its own deferred queries, which must
- * not stay to serve others). Jobs that met a stray cancel or a lost
- * statement go back to the queue (see window_finish()). */
+/* Whether @job is in @window, not read yet. */
 static gboolean
 window_holds (Window *window, PgeJob *job)
 {
@@ -484,7 +474,8 @@ window_may_stop (Window *window, gint64 done_us)
 {
   PgeConnection *conn = window->slot->conn;
 
-  if (window->n == 0 || !window->items[window->head].sent || !pge_connection_is_ok (conn))
+  /* Nothing more to wait for, or nothing the server must send first. */
+  if (window->n == 0 || !window->items[window->head].sent)
     return FALSE;
   return !pge_connection_wait_result_until (conn, done_us + OWN_WINDOW_GRACE_US);
 }
@@ -524,7 +515,7 @@ window_run (Window *window, gboolean refill, PgeJob *await)
           pge_metrics_cells_count (&slot->metrics.n_pipelined, 1);
         }
       if (read_jobs[n_read] == await)
-        done_us = window->since != 0 ? window->since : g_get_monotonic_time ();
+        done_us = window->since;
       n_read++;
       window->head = (window->head + 1) % window->max;
       window->n--;

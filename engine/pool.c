@@ -429,19 +429,26 @@ static void steal_deferred_locked (PgePool *pool, GQueue *out);
 #define DOWN_MESSAGE "the node's server cannot be reached (its last connection attempt failed); " \
                      "it is retried in the background"
 
-/* Marks a fail-fast pool down and takes its queued jobs, which would
- * otherwise wait out the acquire timeout, into @failed. */
+/* The pool is down: its queued and deferred jobs, which would otherwise
+ * wait out the acquire timeout, go into @failed. */
+static void
+go_down_locked (PgePool *pool, GQueue *failed)
+{
+  pool->down = TRUE;
+  __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
+  steal_queue_locked (&pool->queue, failed);
+  steal_deferred_locked (pool, failed);
+  __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
+}
+
+/* Marks a fail-fast pool down once no connection is left. */
 static void
 mark_down_locked (PgePool *pool, GQueue *failed)
 {
   POOL_ENSURE_LOCKED (pool);
   if (!pool->fail_fast || pool->down || pool->closing || any_connected_locked (pool))
     return;
-  pool->down = TRUE;
-  __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
-  steal_queue_locked (&pool->queue, failed);
-  steal_deferred_locked (pool, failed);
-  __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
+  go_down_locked (pool, failed);
 }
 
 /* Remembers which server a new connection reached; another one than
@@ -472,13 +479,7 @@ give_up_locked (PgePool *pool, GQueue *failed)
   if (!pge_lifecycle_give_up_locked (pool, any_connected_locked (pool)))
     return LINK_SAME;
   if (!pool->down)
-    {
-      pool->down = TRUE;
-      __atomic_fetch_add (&pool->n_down, 1, __ATOMIC_RELAXED);
-      steal_queue_locked (&pool->queue, failed);
-      steal_deferred_locked (pool, failed);
-      __atomic_fetch_add (&pool->n_refused, failed->length, __ATOMIC_RELAXED);
-    }
+    go_down_locked (pool, failed);
   return LINK_LOST;
 }
 
@@ -1253,9 +1254,8 @@ deferred_free (gpointer data)
 static gboolean
 deferrable (PgeJob *job)
 {
-  return job->kind == PGE_JOB_QUERY && job->lease == NULL && !job->own_acquire_timeout &&
-         !pge_job_is_cancel_requested (job) && pge_job_is_plain_query (job) &&
-         job->plain_size < 16 * 1024;
+  return job->lease == NULL && !job->own_acquire_timeout && !pge_job_is_cancel_requested (job) &&
+         pge_job_is_plain_query (job) && job->plain_size < 16 * 1024;
 }
 
 /* For a thread submitting @job as a future (dispatch.c): keeps it for

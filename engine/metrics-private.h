@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 #define PGE_METRICS_N_BUCKETS 17
 
 /* One timer: how many, their sum, and a histogram (counts per bucket, not
- * cumulative). */
+ * cumulative). In a slot's cells `count` stays 0: a snapshot takes it from
+ * the buckets it read (metrics.c). */
 typedef struct {
   guint64 count;
   guint64 sum_us;

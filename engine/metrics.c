@@ -48,13 +48,21 @@ load (const guint64 *cell)
   return __atomic_load_n (cell, __ATOMIC_RELAXED);
 }
 
+/* The count is the buckets' sum as read here: the holder adds to the
+ * cells one by one while readers load them, so a count kept apart could
+ * be one ahead of the buckets in a snapshot (a Prometheus histogram whose
+ * +Inf bucket is not its count). */
 static void
 add_timer (PgeTimerCells *sum, const PgeTimerCells *cells)
 {
-  sum->count += load (&cells->count);
   sum->sum_us += load (&cells->sum_us);
   for (guint b = 0; b < PGE_METRICS_N_BUCKETS; b++)
-    sum->buckets[b] += load (&cells->buckets[b]);
+    {
+      guint64 n = load (&cells->buckets[b]);
+
+      sum->buckets[b] += n;
+      sum->count += n;
+    }
 }
 
 static void add_figures (PgeMetricsFigures *sum, const PgeMetricsFigures *figures);

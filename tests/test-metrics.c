@@ -319,3 +319,46 @@ Test (metrics, prometheus_text_has_every_series_per_node)
   cr_assert (strstr (text, "# TYPE pge_acquire_seconds histogram\n") != NULL);
   cr_assert (strstr (text, "pge_workers{node=\"primary\"} 1\n") != NULL);
 }
+
+typedef struct {
+  PgeEngine *engine;
+  gint       stop;
+} Load;
+
+static gpointer
+query_until_stopped (gpointer data)
+{
+  Load *load = data;
+
+  while (!g_atomic_int_get (&load->stop))
+    run (load->engine, "SELECT 1");
+  return NULL;
+}
+
+/* Snapshots taken while other threads' queries are timed: each one's
+ * histogram adds up to its count (its +Inf bucket is its count, as
+ * Prometheus requires), however the reads and the writes interleave. */
+Test (metrics, a_snapshot_under_load_has_a_histogram_that_adds_up)
+{
+  g_autoptr(PgeEngine) engine = pge_test_new_engine (4);
+  Load load = { engine, 0 };
+  GThread *threads[4];
+  guint last = pge_metrics_get_n_buckets () - 1;
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("querier", query_until_stopped, &load);
+  for (guint i = 0; i < 50000; i++)
+    {
+      g_autoptr(PgeMetrics) metrics = metrics_of (engine, "primary");
+
+      for (PgeTimer t = PGE_TIMER_ACQUIRE; t <= PGE_TIMER_RUN; t++)
+        cr_assert_eq (pge_metrics_get_timer_bucket (metrics, t, last),
+                      pge_metrics_get_timer_count (metrics, t),
+                      "snapshot %u, timer %d: +Inf bucket %" G_GUINT64_FORMAT " != count %" G_GUINT64_FORMAT,
+                      i, (int) t, pge_metrics_get_timer_bucket (metrics, t, last),
+                      pge_metrics_get_timer_count (metrics, t));
+    }
+  g_atomic_int_set (&load.stop, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+}

@@ -282,8 +282,10 @@ pge_config_get_statement_timeout (PgeConfig *config)
  * @max_jobs: most jobs that may wait for a worker on one node, 0 for no bound
  *
  * A job submitted while @max_jobs already wait fails at once with
- * %PGE_ERROR_QUEUE_FULL. Jobs of a transaction or batch wait on their own
- * pinned worker and do not count. Default 0. Thread-safe.
+ * %PGE_ERROR_QUEUE_FULL. Queries a thread keeps for its next
+ * pge_future_wait() (see pge_engine_query()) count as waiting. Jobs of a
+ * transaction or batch wait on their own pinned worker and do not count.
+ * Default 0. Thread-safe.
  *
  * Since: 1.0
  */

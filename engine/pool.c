@@ -771,6 +771,15 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
+/* max_queue counts every job that waits: queued, or deferred for its
+ * thread's next wait (they count in the stats' queue length too). */
+static gboolean
+queue_full_locked (PgePool *pool)
+{
+  POOL_ENSURE_LOCKED (pool);
+  return pool->max_queue > 0 && pool->queue.length + pool->n_deferred >= pool->max_queue;
+}
+
 static gboolean
 can_take_locked (PgePool *pool, PgeJob *job)
 {
@@ -813,7 +822,7 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
       code = PGE_ERROR_CONNECTION;
       __atomic_fetch_add (&pool->n_refused, 1, __ATOMIC_RELAXED);
     }
-  else if (pool->max_queue > 0 && pool->queue.length >= pool->max_queue)
+  else if (queue_full_locked (pool))
     code = PGE_ERROR_QUEUE_FULL;
   else
     {
@@ -1120,7 +1129,8 @@ take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
  * made (FIFO by creation). Only a thread that has waited for a future
  * defers (one that uses callbacks, a GTK main loop, never does), and only
  * while a connection is free and nothing is queued: work that waits for a
- * connection keeps its turn.
+ * connection keeps its turn. Deferred jobs wait, so they count against
+ * max_queue with the queued ones.
  *
  * Ownership: a PgeDeferred is its thread's (GPrivate). `pool`, `link` and
  * `waits` change only on that thread, `pool` and `link` under the pool's
@@ -1293,7 +1303,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
     ;
   else if (pool->queue.length > 0 || pool->idle_slots.length == 0)
     undefer_locked (pool, deferred, NULL);
-  else if (deferred->jobs.length >= pool->pipeline_max)
+  else if (deferred->jobs.length >= pool->pipeline_max || queue_full_locked (pool))
     undefer_locked (pool, deferred, NULL);
   else
     {

@@ -421,3 +421,51 @@ Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
   assert_answer (future, 42);
   assert_nothing_queued (engine);
 }
+
+/* max_queue counts deferred queries as waiting ones: however many
+ * connections are free, no more than max_queue queries wait (the stats'
+ * queue length, which counts both, says so right after they are made),
+ * and the one past it fails with PGE_ERROR_QUEUE_FULL as a queued one
+ * would. The janitor hands deferred queries to the workers after a
+ * millisecond, so a slow round may not show the refusal: one in 20 must. */
+Test (defer, deferred_queries_count_against_max_queue)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (2);
+  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  guint rounds_full = 0;
+
+  pge_config_set_max_queue (config, 3);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  become_a_waiter (engine, 2);
+  for (guint round = 0; round < 20; round++)
+    {
+      PgeFuture *futures[N_QUERIES];
+      PgeStats stats;
+      guint n_full = 0;
+
+      for (guint i = 0; i < N_QUERIES; i++)
+        futures[i] = probe (engine, (gint32) (round * 100 + i));
+      pge_engine_get_stats (engine, &stats);
+      cr_assert_leq (stats.queue_length, 3, "%u queries wait, max_queue is 3", stats.queue_length);
+      for (guint i = 0; i < N_QUERIES; i++)
+        {
+          g_autoptr(PgeResult) result = pge_future_wait (futures[i], &error);
+
+          if (result != NULL)
+            cr_assert_eq (pge_result_get_int64 (result, 0, 0), round * 100 + i);
+          else
+            {
+              pge_assert_error (error, PGE_ERROR, PGE_ERROR_QUEUE_FULL);
+              g_clear_error (&error);
+              n_full++;
+            }
+          pge_future_unref (futures[i]);
+        }
+      if (n_full > 0)
+        rounds_full++;
+    }
+  cr_assert_gt (rounds_full, 0, "in no round of 20 was a query past max_queue refused");
+  assert_nothing_queued (engine);
+}

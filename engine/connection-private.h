@@ -65,6 +65,13 @@ G_GNUC_INTERNAL void           pge_connection_disconnect (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_is_ok      (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_preflight  (PgeConnection *conn, gint64 now);
 G_GNUC_INTERNAL void           pge_connection_make_idle  (PgeConnection *conn, gint64 now);
+G_GNUC_INTERNAL gint64         pge_connection_get_idle_since (PgeConnection *conn);
+G_GNUC_INTERNAL gint64         pge_connection_get_answered_us (PgeConnection *conn);
+G_GNUC_INTERNAL PgeResult     *pge_connection_query_since (PgeConnection *conn,
+                                                           const char    *sql,
+                                                           PgeParams     *frozen_params,
+                                                           gint64         start,
+                                                           GError       **error);
 /* After a session (session.c), on an idle connection: DISCARD ALL, then
  * what connecting had set again; the statement cache is emptied, since
  * DISCARD ALL deallocated it. A failure drops the connection. */

@@ -107,6 +107,7 @@ struct _PgeConnection {
   gboolean       timed_out;    /* the client deadline passed: socket shut */
   gboolean       tcp;          /* TCP_CORK applies (not a Unix socket) */
   gint64         idle_since;   /* when the server last said it was idle */
+  gint64         answered_us;  /* when the last statement's answer was read */
   int            wake[2];      /* pipe: read end polled by the holder */
   PgeStatements *statements;   /* nullable: the cache is off */
   GPtrArray     *evicted;      /* names still prepared, to deallocate */
@@ -638,6 +639,22 @@ pge_connection_make_idle (PgeConnection *conn, gint64 now)
   conn->idle_since = now != 0 ? now : g_get_monotonic_time ();
 }
 
+/* For the holder: when the answer of the last statement run through the
+ * statement cache was read (0 if none was); the caller's clock read at
+ * the end of a job can be saved with it. */
+gint64
+pge_connection_get_answered_us (PgeConnection *conn)
+{
+  return conn->answered_us;
+}
+
+/* For the holder: when the server last said it was idle, 0 if unknown. */
+gint64
+pge_connection_get_idle_since (PgeConnection *conn)
+{
+  return conn->idle_since;
+}
+
 /* DISCARD ALL rather than a hand-made list (RESET ALL; UNLISTEN *;
  * pg_advisory_unlock_all(); DISCARD TEMP; DEALLOCATE of the user's
  * names): it covers every kind of session state the server has, today's
@@ -842,18 +859,25 @@ wait_deadline (PgeConnection *conn, gint64 start)
 }
 
 /* One wait for input from the server (or a wake-up, or a timeout) and
- * its consumption; the waiting began at @start. FALSE as below. */
+ * its consumption. *@start is when the waiting began, read at the first
+ * wait that has something to time (0 until then), as is *@last_cancel.
+ * FALSE as below. */
 static gboolean
-wait_input (PgeConnection *conn, gint64 start, gint64 *last_cancel)
+wait_input (PgeConnection *conn, gint64 *start, gint64 *last_cancel)
 {
   struct pollfd pfd[2] = { { PQsocket (conn->pg), POLLIN, 0 }, { conn->wake[0], POLLIN, 0 } };
   gboolean cancelled = cancel_wanted (conn);
-  gint64 deadline = wait_deadline (conn, start);
+  gint64 deadline = 0;
   int timeout_ms = -1;
   int ready;
 
-  /* The clock is read only for a wait that has a deadline (none by
-   * default): at 50 ns a read on a VM, it was one of a query's costs. */
+  /* The clock is read only for a wait that has a deadline or a cancel to
+   * repeat (neither by default): at 50 ns a read on a VM, it was one of a
+   * query's costs. */
+  if (*start == 0 && (conn->statement_timeout_ms > 0 || cancelled))
+    *start = *last_cancel = g_get_monotonic_time ();
+  if (*start != 0)
+    deadline = wait_deadline (conn, *start);
   if (deadline != 0)
     {
       gint64 now = g_get_monotonic_time ();
@@ -886,15 +910,9 @@ pge_connection_wait_for_result (PgeConnection *conn)
   gint64 start = 0;
   gint64 last_cancel = 0;
 
-  /* The clock is read only when there is a wait to bound: in a pipeline
-   * most results are already in libpq's buffer. */
   while (PQisBusy (conn->pg))
-    {
-      if (start == 0)
-        start = last_cancel = g_get_monotonic_time ();
-      if (!wait_input (conn, start, &last_cancel))
-        return FALSE;
-    }
+    if (!wait_input (conn, &start, &last_cancel))
+      return FALSE;
   return TRUE;
 }
 
@@ -1142,7 +1160,7 @@ read_planned (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
     }
   item->result = pge_connection_collect (conn, FALSE, &item->error);
   sync = pipelined ? PQgetResult (conn->pg) : NULL;
-  item->read_us = g_get_monotonic_time ();
+  item->read_us = conn->answered_us = g_get_monotonic_time ();
   if (sync != NULL && PQresultStatus (sync) != PGRES_PIPELINE_SYNC && item->error == NULL &&
       parse_error == NULL)
     item->error = g_error_new_literal (PGE_ERROR, PGE_ERROR_CONNECTION, "pipeline out of step");
@@ -1247,9 +1265,17 @@ query_cached (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *v
 PgeResult *
 pge_connection_query (PgeConnection *conn, const char *sql, PgeParams *frozen_params, GError **error)
 {
+  return pge_connection_query_since (conn, sql, frozen_params, g_get_monotonic_time (), error);
+}
+
+/* pge_connection_query() for a caller that read the clock a moment ago,
+ * at @start: the statement's log line and cache timing count from it. */
+PgeResult *
+pge_connection_query_since (PgeConnection *conn, const char *sql, PgeParams *frozen_params,
+                            gint64 start, GError **error)
+{
   PgePipelineItem item = { .sql = sql, .params = frozen_params };
   PgeParamsView view;
-  gint64 start = g_get_monotonic_time ();
 
   pge_params_view (frozen_params, &view);
   if (view.n > PGE_MAX_PARAMS)
@@ -1548,7 +1574,7 @@ copy_out (PgeConnection *conn, PgeCopyToFunc write, gpointer data)
           continue;
         }
       /* -1: done; -2: failed (the result says why); 0: wait for more. */
-      if (n < 0 || !wait_input (conn, start, &last_cancel))
+      if (n < 0 || !wait_input (conn, &start, &last_cancel))
         break;
     }
   return error;

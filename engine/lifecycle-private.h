@@ -24,7 +24,7 @@ G_GNUC_INTERNAL gboolean pge_lifecycle_start_closed (PgeSlot *slot);
 G_GNUC_INTERNAL void     pge_lifecycle_connect_done_locked (PgeSlot *slot, gboolean connected);
 /* Whether the free, unpinned @slot must be renewed before its next job
  * (then its worker does it: see pge_lifecycle_renew()). */
-G_GNUC_INTERNAL gboolean pge_lifecycle_due_locked (PgeSlot *slot);
+G_GNUC_INTERNAL gboolean pge_lifecycle_due_locked (PgeSlot *slot, gint64 now);
 /* @slot was just put in idle_slots. */
 G_GNUC_INTERNAL void     pge_lifecycle_note_idle_locked (PgeSlot *slot);
 /* For the janitor: hands idle slots that are due to their workers;

@@ -102,15 +102,18 @@ pge_lifecycle_connect_done_locked (PgeSlot *slot, gboolean connected)
     }
 }
 
+/* @now: the time if the caller has read it lately, else 0 (read here
+ * when it matters: a slot freed after every query must not cost a clock
+ * read each time). */
 gboolean
-pge_lifecycle_due_locked (PgeSlot *slot)
+pge_lifecycle_due_locked (PgeSlot *slot, gint64 now)
 {
   if (slot->renew != PGE_RENEW_NONE)
     return TRUE;
   if (slot->closed_idle || slot->broken || !slot->connected)
     return FALSE;
   if (slot->epoch != slot->pool->recycle_epoch ||
-      (slot->expires_at != 0 && g_get_monotonic_time () >= slot->expires_at))
+      (slot->expires_at != 0 && (now != 0 ? now : g_get_monotonic_time ()) >= slot->expires_at))
     slot->renew = PGE_RENEW_REPLACE;
   return slot->renew != PGE_RENEW_NONE;
 }
@@ -193,7 +196,7 @@ pge_lifecycle_scan_locked (PgePool *pool, gint64 now)
           continue;
         }
       idle_end = may_close_idle_locked (pool, n_open) ? slot->idle_since + pool->shrink_idle_us : 0;
-      if (pge_lifecycle_due_locked (slot))
+      if (pge_lifecycle_due_locked (slot, now))
         hand_to_worker_locked (slot);
       else if (idle_end != 0 && now >= idle_end)
         {

@@ -95,6 +95,7 @@ G_GNUC_INTERNAL void      pge_pool_job_done      (PgeSlot *slot, PgeJob *job);
 G_GNUC_INTERNAL void      pge_pool_hand_over     (PgeSlot *slot, gpointer window);
 G_GNUC_INTERNAL gpointer  pge_pool_take_resume   (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_requeue       (PgeSlot *slot, PgeJob **jobs, guint n_jobs);
+G_GNUC_INTERNAL gint64    pge_pool_deadline_of_taken (PgeSlot *slot, PgeJob *job, gint64 now);
 G_GNUC_INTERNAL void      pge_pool_mark_broken   (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_unpin         (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_set_connected (PgeSlot *slot, gboolean connected);

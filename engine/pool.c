@@ -57,8 +57,10 @@
  *   connection only where its slot is free and unpinned. The janitor
  *   records when its current wait ends (`janitor_until`); submitters wake
  *   it only for an earlier deadline, never merely because the queue
- *   filled. Every job gets its deadline when it is queued or taken at
- *   once, so one a slot gives back (pge_pool_requeue()) keeps a real one.
+ *   filled. Every job gets its deadline when it is queued, or, taken at
+ *   once, before its holder reconnects for it
+ *   (pge_pool_deadline_of_taken()), so one a slot gives back
+ *   (pge_pool_requeue()) keeps a real one.
  * - Close: the pool stops taking jobs, fails every queued job (pool and
  *   lease queues) with PGE_ERROR_CLOSED, interrupts connection attempts
  *   (connection.c), lets running jobs end (after a
@@ -737,13 +739,32 @@ take_locked (PgeSlot *slot, PgeJob *job)
   unlink_idle_locked (slot);
   slot->holder = PGE_HOLDER_DIRECT;
   slot->pool->n_busy++;
-  /* A dead connection gives it back to the pool queue (requeue). */
-  if (job->queue == NULL && job->deadline == 0 && (job->lease == NULL || job->kind == PGE_JOB_PIN))
+  /* A dead connection gives it back to the pool queue (requeue), with
+   * its deadline: the pool's is worked out only then (pge_pool_deadline_
+   * of_taken()), which saves a clock read per blocking call. */
+  if (job->queue == NULL && job->deadline == 0 && job->own_acquire_timeout &&
+      (job->lease == NULL || job->kind == PGE_JOB_PIN))
     job->deadline = pge_call_deadline_locked (slot->pool, job);
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
     pin_locked (slot, job->lease);
   return slot;
+}
+
+/* For the holder of @slot, which took @job at once (take_locked()) and
+ * has read the time, @now, since: the job's acquire deadline, set now if
+ * it had none yet, for a reconnect it must bound and a requeue that must
+ * keep it. Unlocked: only the holder reads or writes the deadline of a
+ * job that runs. */
+gint64
+pge_pool_deadline_of_taken (PgeSlot *slot, PgeJob *job, gint64 now)
+{
+  guint timeout_ms = slot->pool->acquire_timeout_ms;
+
+  if (job->deadline == 0 && timeout_ms > 0 && !job->own_acquire_timeout &&
+      (job->lease == NULL || job->kind == PGE_JOB_PIN))
+    job->deadline = now + (gint64) timeout_ms * 1000;
+  return job->deadline;
 }
 
 static void
@@ -964,8 +985,9 @@ release_locked (PgeSlot *slot)
   POOL_ENSURE_LOCKED (pool);
   g_assert (slot->holder == PGE_HOLDER_DIRECT);
   slot->holder = PGE_HOLDER_NONE;
+  /* The connection went idle (settle()) a moment ago: that time will do. */
   if (slot->broken || slot->lease != NULL || pool->closing || pool->queue.length > 0 ||
-      pge_lifecycle_due_locked (slot))
+      pge_lifecycle_due_locked (slot, pge_connection_get_idle_since (slot->conn)))
     return slot;
   if (!slot->idle)
     {
@@ -1479,7 +1501,7 @@ next_job_locked (PgeSlot *slot, GQueue *expired, PgeNext *next)
     }
   /* A free, unpinned slot: the place to replace a connection past its
    * lifetime (lifecycle.c), never inside a lease. */
-  if (slot->broken || pge_lifecycle_due_locked (slot))
+  if (slot->broken || pge_lifecycle_due_locked (slot, 0))
     {
       *next = pool->closing ? PGE_NEXT_EXIT : PGE_NEXT_RECONNECT;
       return NULL;

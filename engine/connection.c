@@ -1114,9 +1114,12 @@ plan (PgeConnection *conn, PgePipelineItem *item, const PgeParamsView *view)
   item->cached = conn->statements != NULL && !(conn->pooled && in_transaction (conn));
   if (!item->cached)
     return;
-  /* A hit first: only plain queries are ever in the cache. */
-  item->key_hash = pge_statements_key_hash (item->sql, view->n, view->types);
-  key_init (&key, item->sql, view, item->key_hash);
+  /* A hit first: only plain queries are ever in the cache. The text is
+   * hashed only if it is not the statement run last. */
+  key_init (&key, item->sql, view, 0);
+  if (pge_statements_lookup_last (conn->statements, &key, item->name, &item->key_hash))
+    return;
+  item->key_hash = key.hash = pge_statements_key_hash (item->sql, view->n, view->types);
   if (pge_statements_lookup (conn->statements, &key, item->name))
     return;
   item->cached = pge_sql_is_plain (item->sql);

@@ -28,6 +28,10 @@ G_GNUC_INTERNAL void           pge_statements_name     (const PgeStatementKey *k
 G_GNUC_INTERNAL gboolean       pge_statements_lookup   (PgeStatements         *statements,
                                                         const PgeStatementKey *key,
                                                         char                   name[PGE_STATEMENT_NAME_SIZE]);
+G_GNUC_INTERNAL gboolean       pge_statements_lookup_last (PgeStatements         *statements,
+                                                           const PgeStatementKey *key,
+                                                           char name[PGE_STATEMENT_NAME_SIZE],
+                                                           guint                 *hash);
 G_GNUC_INTERNAL char          *pge_statements_make_room (PgeStatements *statements);
 G_GNUC_INTERNAL char          *pge_statements_insert   (PgeStatements         *statements,
                                                         const PgeStatementKey *key);

@@ -42,6 +42,10 @@ struct _PgeStatements {
   GHashTable *entries;   /* PgeStatementKey* (inside Entry) -> Entry*, owned */
   GQueue      lru;
   guint       max;
+  /* The entry last found or inserted (nullable): a query looks its
+   * statement up twice (plan, timing), and a thread in a loop runs the
+   * same one again, so it is tried before hashing. */
+  Entry      *last;
   /* Written by the holder only, read by metrics snapshots: relaxed. */
   guint64     n_hits;
   guint64     n_misses;
@@ -81,6 +85,30 @@ key_equal (gconstpointer a, gconstpointer b)
          (x->n == 0 || memcmp (x->types, y->types, sizeof (Oid) * x->n) == 0);
 }
 
+/* @key's entry, or NULL; the last one found first. */
+static Entry *
+find (PgeStatements *statements, const PgeStatementKey *key)
+{
+  Entry *last = statements->last;
+  Entry *entry;
+
+  if (last != NULL && last->key.hash == key->hash && key_equal (&last->key, key))
+    return last;
+  entry = g_hash_table_lookup (statements->entries, key);
+  if (entry != NULL)
+    statements->last = entry;
+  return entry;
+}
+
+/* Before @entry is freed. */
+static void
+forget (PgeStatements *statements, Entry *entry)
+{
+  if (statements->last == entry)
+    statements->last = NULL;
+  g_queue_unlink (&statements->lru, &entry->lru_link);
+}
+
 static void
 entry_free (gpointer data)
 {
@@ -115,6 +143,7 @@ pge_statements_free (PgeStatements *statements)
 void
 pge_statements_clear (PgeStatements *statements)
 {
+  statements->last = NULL;
   g_queue_init (&statements->lru);
   g_hash_table_remove_all (statements->entries);
 }
@@ -145,19 +174,45 @@ pge_statements_name (const PgeStatementKey *key, char name[PGE_STATEMENT_NAME_SI
   name[36] = '\0';
 }
 
+static void
+hit (PgeStatements *statements, Entry *entry, char name[PGE_STATEMENT_NAME_SIZE])
+{
+  count (&statements->n_hits);
+  if (statements->lru.head != &entry->lru_link)
+    {
+      g_queue_unlink (&statements->lru, &entry->lru_link);
+      g_queue_push_head_link (&statements->lru, &entry->lru_link);
+    }
+  memcpy (name, entry->name, PGE_STATEMENT_NAME_SIZE);
+}
+
 /* TRUE, filling @name, if @key is prepared; it becomes the most recent. */
 gboolean
 pge_statements_lookup (PgeStatements *statements, const PgeStatementKey *key,
                        char name[PGE_STATEMENT_NAME_SIZE])
 {
-  Entry *entry = g_hash_table_lookup (statements->entries, key);
+  Entry *entry = find (statements, key);
 
   if (entry == NULL)
     return FALSE;
-  count (&statements->n_hits);
-  g_queue_unlink (&statements->lru, &entry->lru_link);
-  g_queue_push_head_link (&statements->lru, &entry->lru_link);
-  memcpy (name, entry->name, PGE_STATEMENT_NAME_SIZE);
+  hit (statements, entry, name);
+  return TRUE;
+}
+
+/* pge_statements_lookup() for the statement last found or inserted only,
+ * for a @key whose hash is not worked out yet: TRUE, filling @name and
+ * @hash (the key's pge_statements_key_hash()), if @key is that one. Saves
+ * hashing the text of a statement run again and again. */
+gboolean
+pge_statements_lookup_last (PgeStatements *statements, const PgeStatementKey *key,
+                            char name[PGE_STATEMENT_NAME_SIZE], guint *hash)
+{
+  Entry *last = statements->last;
+
+  if (last == NULL || !key_equal (&last->key, key))
+    return FALSE;
+  hit (statements, last, name);
+  *hash = last->key.hash;
   return TRUE;
 }
 
@@ -175,7 +230,7 @@ pge_statements_make_room (PgeStatements *statements)
     return NULL;
   oldest = g_queue_peek_tail (&statements->lru);
   evicted = g_strdup (oldest->name);
-  g_queue_unlink (&statements->lru, &oldest->lru_link);
+  forget (statements, oldest);
   g_hash_table_remove (statements->entries, &oldest->key);
   return evicted;
 }
@@ -202,6 +257,7 @@ pge_statements_insert (PgeStatements *statements, const PgeStatementKey *key)
   pge_statements_name (key, entry->name);
   g_queue_push_head_link (&statements->lru, &entry->lru_link);
   g_hash_table_insert (statements->entries, &entry->key, entry);
+  statements->last = entry;
   return evicted;
 }
 
@@ -209,18 +265,18 @@ pge_statements_insert (PgeStatements *statements, const PgeStatementKey *key)
 void
 pge_statements_remove (PgeStatements *statements, const PgeStatementKey *key)
 {
-  Entry *entry = g_hash_table_lookup (statements->entries, key);
+  Entry *entry = find (statements, key);
 
   if (entry == NULL)
     return;
-  g_queue_unlink (&statements->lru, &entry->lru_link);
+  forget (statements, entry);
   g_hash_table_remove (statements->entries, &entry->key);
 }
 
 void
 pge_statements_note_time (PgeStatements *statements, const PgeStatementKey *key, gint64 duration_us)
 {
-  Entry *entry = g_hash_table_lookup (statements->entries, key);
+  Entry *entry = find (statements, key);
 
   if (entry == NULL)
     return;
@@ -232,7 +288,7 @@ pge_statements_note_time (PgeStatements *statements, const PgeStatementKey *key,
 gboolean
 pge_statements_is_fast (PgeStatements *statements, const PgeStatementKey *key)
 {
-  Entry *entry = g_hash_table_lookup (statements->entries, key);
+  Entry *entry = find (statements, key);
 
   return entry != NULL && entry->avg_us >= 0 && entry->avg_us < FAST_US;
 }

@@ -108,6 +108,31 @@ Test (statements, parameter_types_are_part_of_the_key)
   cr_assert_eq (prepared_count (engine, "= '5' AS x"), 2);
 }
 
+/* The statement run last is found again without hashing its text: it
+ * must still be told from the same text with other types, and from one
+ * evicted since (a cache of one evicts at every other statement; under
+ * AddressSanitizer a stale entry would be a use after free). */
+Test (statements, the_statement_run_last_is_told_from_others)
+{
+  const char *sql = "SELECT length(pg_typeof($1)::text) AS last_a";   /* integer 7, bigint 6 */
+  g_autoptr(PgeEngine) engine = cached_engine (1);
+  g_autoptr(PgeParams) as_int = pge_params_new ();
+  g_autoptr(PgeParams) as_big = pge_params_new ();
+
+  pge_params_add_int32 (as_int, 5);
+  pge_params_add_int64 (as_big, 6);
+  for (int round = 0; round < 3; round++)
+    {
+      cr_assert_eq (scalar (engine, sql, as_int), 7);
+      cr_assert_eq (scalar (engine, sql, as_int), 7);
+      cr_assert_eq (scalar (engine, sql, as_big), 6);
+      cr_assert_eq (scalar (engine, "SELECT 2 AS last_b", NULL), 2);
+      cr_assert_eq (scalar (engine, sql, as_big), 6);
+      cr_assert_eq (scalar (engine, sql, as_int), 7);
+    }
+  cr_assert_eq (prepared_count (engine, "AS last_"), 1);
+}
+
 /* DDL changes a cached plan's result type (0A000) and a user's
  * DEALLOCATE ALL removes the statements (26000): both are retried
  * unprepared, so the caller never sees them. */

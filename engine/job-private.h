@@ -41,7 +41,9 @@ typedef void (*PgeJobObserver) (PgeJob        *job,
                                 const GError  *error,
                                 gpointer       data);
 
-/* Outcome counters of a node; atomic. */
+/* Outcome counters of a node, for jobs resolved by no slot's holder
+ * (refused, expired, cancelled or failed in a queue); atomic. Holders
+ * count in their slot's cells (dispatch.c). */
 typedef struct {
   guint64 n_completed;
   guint64 n_failed;
@@ -54,6 +56,9 @@ struct _PgeJob {
   /* Immutable once submitted. */
   char           *sql;        /* QUERY, EXEC; freed with the job if sql_owned */
   gboolean        sql_owned;  /* else borrowed, or stored right after the job */
+  gboolean        borrowed;   /* a blocking caller's: sql, params and pool are
+                               * borrowed, the caller is in the engine until
+                               * the job is done (pge_job_new_query_borrowed()) */
   PgeParams      *params;     /* QUERY: frozen view, or borrowed; nullable */
   gsize           plain_size; /* a plain query's SQL and values in bytes, else 0;
                                * G_MAXSIZE until worked out (a blocking call's
@@ -104,6 +109,11 @@ G_GNUC_INTERNAL void       pge_job_set_observer (PgeJob        *job,
                                                  gpointer       data,
                                                  GDestroyNotify notify);
 G_GNUC_INTERNAL void       pge_job_finish     (PgeJob *job, PgeResult *result, GError *error);
+G_GNUC_INTERNAL void       pge_job_finish_counted (PgeJob    *job,
+                                                   PgeResult *result,
+                                                   GError    *error,
+                                                   guint64   *completed,
+                                                   guint64   *failed);
 G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const char *message);
 G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_plain_query (PgeJob *job);

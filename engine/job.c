@@ -18,6 +18,7 @@
 #include "alloc-private.h"
 #include "errors-private.h"
 #include "job-private.h"
+#include "metrics-private.h"
 #include "params-private.h"
 #include "statements-private.h"
 
@@ -86,6 +87,7 @@ pge_job_new_query_borrowed (const char *sql, PgeParams *params)
 
   job->sql = (char *) sql;
   job->params = params ? pge_params_ref (params) : NULL;
+  job->borrowed = TRUE;
   /* Most blocking calls find a free connection and are never queued:
    * worked out on first use (pge_job_is_plain_query()). */
   job->plain_size = PLAIN_SIZE_UNKNOWN;
@@ -111,6 +113,18 @@ pge_job_new_call (PgeJobFunc func, gpointer data, GDestroyNotify notify)
   job->data = data;
   job->notify = notify;
   return job;
+}
+
+/* The one right to resolve @job: FALSE, freeing @result and @error, if
+ * another call has it. */
+static gboolean
+claim (PgeJob *job, PgeResult *result, GError *error)
+{
+  if (g_atomic_int_compare_and_exchange (&job->finished, FALSE, TRUE))
+    return TRUE;
+  g_clear_pointer (&result, pge_result_unref);
+  g_clear_error (&error);
+  return FALSE;
 }
 
 PgeJob *
@@ -225,16 +239,27 @@ pge_sql_is_plain (const char *sql)
 void
 pge_job_finish (PgeJob *job, PgeResult *result, GError *error)
 {
-  if (!g_atomic_int_compare_and_exchange (&job->finished, FALSE, TRUE))
-    {
-      g_clear_pointer (&result, pge_result_unref);
-      g_clear_error (&error);
-      return;
-    }
+  if (!claim (job, result, error))
+    return;
   /* 64-bit counters on every platform: GLib's atomics stop at pointer size. */
   if (job->counters != NULL)
     __atomic_fetch_add (error != NULL ? &job->counters->n_failed : &job->counters->n_completed,
                         1, __ATOMIC_RELAXED);
+  pge_future_resolve (job->future, result, error);
+}
+
+/* pge_job_finish() for the holder of the slot @job ran on, which counts
+ * the outcome in the slot's own cells, @completed or @failed (written by
+ * the holder alone: no locked instruction, no cache line shared with
+ * other threads), before the result can be seen. */
+void
+pge_job_finish_counted (PgeJob *job, PgeResult *result, GError *error, guint64 *completed,
+                        guint64 *failed)
+{
+  if (!claim (job, result, error))
+    return;
+  if (job->counters != NULL)
+    pge_metrics_cells_count (error != NULL ? failed : completed, 1);
   pge_future_resolve (job->future, result, error);
 }
 

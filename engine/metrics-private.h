@@ -27,6 +27,8 @@ typedef struct {
   guint64       n_connects;
   guint64       n_connect_errors;
   guint64       n_pipelined;    /* queries sent inside a pipeline of 2 or more */
+  guint64       n_completed;    /* jobs the holder resolved (the pool counts */
+  guint64       n_failed;       /* the others: refused, expired, closed) */
 } PgeMetricsCells;
 
 /* Every figure of a node (or of all), as PgeMetrics shows them: indexed by

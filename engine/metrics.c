@@ -78,6 +78,8 @@ add_slot (PgeMetricsFigures *out, PgeSlot *slot)
   c[PGE_COUNTER_CONNECTS] += load (&slot->metrics.n_connects);
   c[PGE_COUNTER_CONNECT_ERRORS] += load (&slot->metrics.n_connect_errors);
   c[PGE_COUNTER_PIPELINED] += load (&slot->metrics.n_pipelined);
+  c[PGE_COUNTER_COMPLETED] += load (&slot->metrics.n_completed);
+  c[PGE_COUNTER_FAILED] += load (&slot->metrics.n_failed);
   pge_connection_add_cache_counts (slot->conn, &c[PGE_COUNTER_CACHE_HITS], &c[PGE_COUNTER_CACHE_MISSES]);
 }
 
@@ -88,8 +90,8 @@ static void
 read_cumulative_locked (PgePool *pool, PgeMetricsFigures *out)
 {
   *out = pool->metrics_retired;
-  out->counters[PGE_COUNTER_COMPLETED] = load (&pool->counters.n_completed);
-  out->counters[PGE_COUNTER_FAILED] = load (&pool->counters.n_failed);
+  out->counters[PGE_COUNTER_COMPLETED] += load (&pool->counters.n_completed);
+  out->counters[PGE_COUNTER_FAILED] += load (&pool->counters.n_failed);
   for (guint i = 0; i < pool->slots->len; i++)
     add_slot (out, pool->slots->pdata[i]);
 }

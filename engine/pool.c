@@ -599,7 +599,10 @@ static void
 job_release (PgeJob *job)
 {
   g_clear_pointer (&job->lease, pge_lease_unref);
-  g_clear_pointer (&job->pool, pge_pool_unref);
+  if (job->borrowed)
+    job->pool = NULL;
+  else
+    g_clear_pointer (&job->pool, pge_pool_unref);
 }
 
 static void
@@ -607,7 +610,12 @@ attach_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
 {
   POOL_ENSURE_LOCKED (pool);
   g_assert (job->pool == NULL);
-  job->pool = pge_pool_ref (pool);
+  /* A blocking caller's job keeps no reference: its caller is inside the
+   * engine, which keeps the pool, until the job is done, and the last
+   * reference the job may outlive it with is a worker's, whose pool
+   * lives until the worker ends. One atomic write fewer, on a line every
+   * thread writes, per blocking call. */
+  job->pool = job->borrowed ? pool : pge_pool_ref (pool);
   if (lease != NULL)
     {
       g_assert (job->lease == NULL);
@@ -1891,6 +1899,26 @@ pge_pool_count_reconnect (PgePool *pool)
   __atomic_fetch_add (&pool->n_reconnects, 1, __ATOMIC_RELAXED);
 }
 
+/* The jobs @pool resolved since it started, with and without an error:
+ * its own counters (jobs no holder resolved), each slot's cells, and
+ * those of slots gone (metrics.c keeps them in metrics_retired). */
+static void
+add_outcomes_locked (PgePool *pool, guint64 *completed, guint64 *failed)
+{
+  POOL_ENSURE_LOCKED (pool);
+  *completed += pool->metrics_retired.counters[PGE_COUNTER_COMPLETED] +
+                __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
+  *failed += pool->metrics_retired.counters[PGE_COUNTER_FAILED] +
+             __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);
+  for (guint i = 0; i < pool->slots->len; i++)
+    {
+      PgeSlot *slot = pool->slots->pdata[i];
+
+      *completed += __atomic_load_n (&slot->metrics.n_completed, __ATOMIC_RELAXED);
+      *failed += __atomic_load_n (&slot->metrics.n_failed, __ATOMIC_RELAXED);
+    }
+}
+
 void
 pge_pool_add_stats (PgePool *pool, PgeStats *stats)
 {
@@ -1899,9 +1927,8 @@ pge_pool_add_stats (PgePool *pool, PgeStats *stats)
   stats->n_busy += pool->n_busy;
   stats->n_pinned += pool->n_pinned;
   stats->queue_length += pool->queue.length + pool->n_deferred;
+  add_outcomes_locked (pool, &stats->n_completed, &stats->n_failed);
   g_mutex_unlock (&pool->queue_lock);
-  stats->n_completed += __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
-  stats->n_failed += __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);
   stats->n_reconnects += __atomic_load_n (&pool->n_reconnects, __ATOMIC_RELAXED);
 }
 

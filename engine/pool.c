@@ -110,10 +110,14 @@
 /* How long close lets running queries go on before cancelling them. */
 #define CLOSE_GRACE_US (5 * G_TIME_SPAN_SECOND)
 
-static GPrivate current_slot = G_PRIVATE_INIT (NULL);
+/* The slot this thread holds (pge_pool_enter_thread()). Plain thread-
+ * locals, not GPrivate: a blocking call sets this twice and reads it and
+ * the next several times, and pthread_getspecific() behind GPrivate cost
+ * more than the rest of those functions. Neither needs a destructor. */
+static __thread PgeSlot *current_slot;
 /* The pool whose janitor runs on this thread: expired jobs resolve here,
  * so NULL-context callbacks run here, and must not block on the engine. */
-static GPrivate current_janitor = G_PRIVATE_INIT (NULL);
+static __thread PgePool *current_janitor;
 
 static PgeSlot *
 slot_new (PgePool *pool, guint index, const char *conninfo, const PgeSettings *settings)
@@ -198,7 +202,7 @@ pge_pool_unref (PgePool *pool)
 void
 pge_pool_enter_thread (PgeSlot *slot)
 {
-  g_private_set (&current_slot, slot);
+  current_slot = slot;
 }
 
 /* The slot this thread holds: its worker's, or one it runs a job on
@@ -206,7 +210,7 @@ pge_pool_enter_thread (PgeSlot *slot)
 PgeSlot *
 pge_pool_get_current_slot (void)
 {
-  return g_private_get (&current_slot);
+  return current_slot;
 }
 
 /* TRUE on a worker or janitor thread of @pool: both resolve futures, so
@@ -214,17 +218,17 @@ pge_pool_get_current_slot (void)
 gboolean
 pge_pool_is_own_thread (PgePool *pool)
 {
-  PgeSlot *slot = g_private_get (&current_slot);
+  PgeSlot *slot = current_slot;
 
-  return (slot != NULL && slot->pool == pool) || g_private_get (&current_janitor) == pool;
+  return (slot != NULL && slot->pool == pool) || current_janitor == pool;
 }
 
 /* TRUE on a thread of any pool of the same engine as @pool. */
 gboolean
 pge_pool_is_sibling_thread (PgePool *pool)
 {
-  PgeSlot *slot = g_private_get (&current_slot);
-  PgePool *janitor = g_private_get (&current_janitor);
+  PgeSlot *slot = current_slot;
+  PgePool *janitor = current_janitor;
 
   return (slot != NULL && slot->pool->owner == pool->owner) ||
          (janitor != NULL && janitor->owner == pool->owner);
@@ -259,7 +263,7 @@ janitor_main (gpointer data)
   PgePool *pool = data;
   char *failure = NULL;
 
-  g_private_set (&current_janitor, pool);
+  current_janitor = pool;
   g_mutex_lock (&pool->queue_lock);
   while (!pool->closing)
     {
@@ -1309,7 +1313,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
 
   if (deferred == NULL)
     return FALSE;
-  if (!deferred->waits || pool->pipeline_max < 2 || g_private_get (&current_slot) != NULL ||
+  if (!deferred->waits || pool->pipeline_max < 2 || current_slot != NULL ||
       !deferrable (job))
     {
       /* It goes to the pool queue: what came before it goes first. */
@@ -1456,7 +1460,7 @@ pge_pool_undefer_job (PgeJob *job)
 void
 pge_pool_note_wait (void)
 {
-  if (g_private_get (&current_slot) == NULL)
+  if (current_slot == NULL)
     deferred_get (TRUE)->waits = TRUE;
 }
 

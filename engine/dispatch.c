@@ -118,7 +118,7 @@ pge_dispatch_submit (PgePool *pool, PgeJob *job, gboolean take)
   slot = take ? pge_pool_take_now (pool, job) : NULL;
   if (slot != NULL)
     return slot;
-  pge_future_set_hooks (job->future, &job_hooks, pge_job_ref (job));
+  pge_future_set_hooks (pge_job_ensure_future (job), &job_hooks, pge_job_ref (job));
   if (!pge_pool_defer (pool, job))
     pge_pool_submit (pool, job);
   return NULL;
@@ -142,7 +142,7 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 
   if (slot != NULL)
     return slot;
-  pge_future_set_hooks (job->future, &job_hooks, pge_job_ref (job));
+  pge_future_set_hooks (pge_job_ensure_future (job), &job_hooks, pge_job_ref (job));
   pge_lease_submit (lease, job);
   return NULL;
 }
@@ -382,7 +382,7 @@ pge_dispatch_run_sync (PgePool *pool, PgeJob *job, GError **error)
 
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  return pge_future_wait_queued (job->future, error);
+  return pge_job_wait (job, TRUE, error);
 }
 
 /* ----------------------------------------------------------- pipelines */

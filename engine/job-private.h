@@ -68,7 +68,10 @@ struct _PgeJob {
   PgeJobFunc      func;       /* CALL */
   gpointer        data;
   GDestroyNotify  notify;     /* frees data once the job is freed */
-  PgeFuture      *future;     /* owned; resolved exactly once */
+  PgeFuture      *future;     /* owned, resolved exactly once; NULL for a
+                               * borrowed job until it is published */
+  PgeResult      *result;     /* the outcome of a job that has no future, */
+  GError         *error;      /* for its caller (pge_job_wait()) */
   gint64          created_us; /* monotonic: acquire time starts here (metrics) */
   PgeJobObserver  observe;    /* nullable */
   gpointer        observe_data;
@@ -115,6 +118,8 @@ G_GNUC_INTERNAL void       pge_job_finish_counted (PgeJob    *job,
                                                    guint64   *completed,
                                                    guint64   *failed);
 G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const char *message);
+G_GNUC_INTERNAL PgeFuture *pge_job_ensure_future (PgeJob *job);
+G_GNUC_INTERNAL PgeResult *pge_job_wait       (PgeJob *job, gboolean queued, GError **error);
 G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_plain_query (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_sql_is_plain   (const char *sql);

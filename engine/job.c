@@ -22,9 +22,11 @@
 #include "params-private.h"
 #include "statements-private.h"
 
-/* @extra bytes are kept right after the job, in the same allocation. */
+/* @extra bytes are kept right after the job, in the same allocation. A
+ * job without a future gets one when it is published (see
+ * pge_job_ensure_future()). */
 static PgeJob *
-job_new (PgeJobKind kind, gsize extra)
+job_new (PgeJobKind kind, gsize extra, gboolean with_future)
 {
   PgeJob *job = PGE_NEW0 (PgeJob, extra);
 
@@ -32,7 +34,7 @@ job_new (PgeJobKind kind, gsize extra)
   job->kind = kind;
   job->state = PGE_JOB_NEW;
   job->link.data = job;
-  job->future = pge_future_new ();
+  job->future = with_future ? pge_future_new () : NULL;
   job->created_us = g_get_monotonic_time ();
   return job;
 }
@@ -68,7 +70,7 @@ PgeJob *
 pge_job_new_query (const char *sql, PgeParams *params)
 {
   gsize size = strlen (sql) + 1;
-  PgeJob *job = job_new (PGE_JOB_QUERY, size);
+  PgeJob *job = job_new (PGE_JOB_QUERY, size, TRUE);
 
   job->sql = memcpy (job + 1, sql, size);
   job->params = params ? pge_params_copy (params) : NULL;
@@ -79,11 +81,15 @@ pge_job_new_query (const char *sql, PgeParams *params)
 /* For a caller that blocks until the job is done: @sql and @params are
  * borrowed (@params by reference) rather than copied, since they cannot
  * change before the call returns and nobody reads them after the job
- * ran. Saves the allocations of a copy on every blocking call. */
+ * ran. Saves the allocations of a copy on every blocking call. Its future
+ * is made only if the job leaves the caller's hands (queued: see
+ * pge_job_ensure_future()); a job run or refused at once keeps its
+ * outcome for pge_job_wait(), which saves the future's allocation and
+ * its two lock round trips on most blocking calls. */
 PgeJob *
 pge_job_new_query_borrowed (const char *sql, PgeParams *params)
 {
-  PgeJob *job = job_new (PGE_JOB_QUERY, 0);
+  PgeJob *job = job_new (PGE_JOB_QUERY, 0, FALSE);
 
   job->sql = (char *) sql;
   job->params = params ? pge_params_ref (params) : NULL;
@@ -97,7 +103,7 @@ pge_job_new_query_borrowed (const char *sql, PgeParams *params)
 PgeJob *
 pge_job_new_exec (const char *script)
 {
-  PgeJob *job = job_new (PGE_JOB_EXEC, 0);
+  PgeJob *job = job_new (PGE_JOB_EXEC, 0, TRUE);
 
   job->sql = g_strdup (script);
   job->sql_owned = TRUE;
@@ -107,12 +113,26 @@ pge_job_new_exec (const char *script)
 PgeJob *
 pge_job_new_call (PgeJobFunc func, gpointer data, GDestroyNotify notify)
 {
-  PgeJob *job = job_new (PGE_JOB_CALL, 0);
+  PgeJob *job = job_new (PGE_JOB_CALL, 0, TRUE);
 
   job->func = func;
   job->data = data;
   job->notify = notify;
   return job;
+}
+
+/* Hands @job's outcome to its future; a job without one is its caller's
+ * alone, which takes the outcome from the job (pge_job_wait()). */
+static void
+resolve (PgeJob *job, PgeResult *result, GError *error)
+{
+  if (job->future != NULL)
+    {
+      pge_future_resolve (job->future, result, error);
+      return;
+    }
+  job->result = result;
+  job->error = error;
 }
 
 /* The one right to resolve @job: FALSE, freeing @result and @error, if
@@ -149,6 +169,8 @@ pge_job_unref (PgeJob *job)
     g_free (job->sql);
   g_clear_pointer (&job->params, pge_params_unref);
   g_clear_pointer (&job->future, pge_future_unref);
+  g_clear_pointer (&job->result, pge_result_unref);
+  g_clear_error (&job->error);
   g_free (job);
 }
 
@@ -245,7 +267,7 @@ pge_job_finish (PgeJob *job, PgeResult *result, GError *error)
   if (job->counters != NULL)
     __atomic_fetch_add (error != NULL ? &job->counters->n_failed : &job->counters->n_completed,
                         1, __ATOMIC_RELAXED);
-  pge_future_resolve (job->future, result, error);
+  resolve (job, result, error);
 }
 
 /* pge_job_finish() for the holder of the slot @job ran on, which counts
@@ -260,7 +282,43 @@ pge_job_finish_counted (PgeJob *job, PgeResult *result, GError *error, guint64 *
     return;
   if (job->counters != NULL)
     pge_metrics_cells_count (error != NULL ? failed : completed, 1);
-  pge_future_resolve (job->future, result, error);
+  resolve (job, result, error);
+}
+
+/* Gives @job a future if it has none yet. Called before the job is
+ * published (linked into a queue, given hooks), on the thread that has
+ * it, or under the queue_lock that publishes it: no other thread can
+ * resolve or wait for a job that has no future. */
+PgeFuture *
+pge_job_ensure_future (PgeJob *job)
+{
+  if (job->future == NULL)
+    job->future = pge_future_new ();
+  return job->future;
+}
+
+/* For the caller that made @job and waits for it: its outcome, as
+ * pge_future_wait() (with @queued, pge_future_wait_queued()) would give
+ * it. A job that never got a future was resolved on this thread. */
+PgeResult *
+pge_job_wait (PgeJob *job, gboolean queued, GError **error)
+{
+  if (job->future != NULL)
+    return queued ? pge_future_wait_queued (job->future, error) : pge_future_wait (job->future, error);
+  if (!g_atomic_int_get (&job->finished))
+    {
+      /* A path that neither ran, refused nor published the job: a bug,
+       * reported rather than waited on for ever. */
+      g_critical ("pgengine: a blocking call's job was never run nor queued");
+      g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CLOSED, "the job was never run");
+      return NULL;
+    }
+  if (job->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&job->error));
+      return NULL;
+    }
+  return g_steal_pointer (&job->result);
 }
 
 void

@@ -645,6 +645,7 @@ wake_janitor_for_locked (PgePool *pool, gint64 deadline)
 static void
 enqueue_locked (GQueue *queue, PgeJob *job, gint64 deadline)
 {
+  pge_job_ensure_future (job);   /* others may resolve it from now on */
   job->state = PGE_JOB_QUEUED;
   job->queue = queue;
   job->deadline = deadline;
@@ -1697,6 +1698,7 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
           jobs[i]->state = PGE_JOB_DONE;
           continue;
         }
+      pge_job_ensure_future (jobs[i]);
       jobs[i]->state = PGE_JOB_QUEUED;
       jobs[i]->queue = &pool->queue;
       g_queue_push_head_link (&pool->queue, &jobs[i]->link);

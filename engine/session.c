@@ -112,7 +112,7 @@ pge_session_run_sync (PgeSession *session, PgeJob *job, GError **error)
   session_enqueue (session, job, &slot);
   if (slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  return pge_future_wait (job->future, error);
+  return pge_job_wait (job, FALSE, error);
 }
 
 /* Pins a connection for a new session; with @make_current, it becomes

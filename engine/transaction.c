@@ -457,7 +457,7 @@ tx_run_sync (PgeTransaction *tx, PgeJob *job, gboolean require_open, TxAuthor au
    * wait for a whole statement. */
   if (tx_enqueue (tx, job, require_open, author, &slot) && slot != NULL)
     pge_dispatch_run_taken (slot, job);
-  return pge_future_wait (job->future, error);
+  return pge_job_wait (job, FALSE, error);
 }
 
 PgeResult *

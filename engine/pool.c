@@ -690,10 +690,32 @@ wake_slot (PgeSlot *slot)
     g_cond_signal (&slot->wake);
 }
 
+/* Idle slots taken under queue_lock for jobs just queued, whose workers
+ * are woken once the lock is released (wake_slot() says why). Past its
+ * room, a slot is woken at once. */
+typedef struct {
+  PgeSlot *slots[PGE_PIPELINE_MAX];
+  guint    n;
+} Wakes;
+
 static void
-wake_one_idle (PgePool *pool)
+wakes_add_locked (PgePool *pool, Wakes *wakes)
 {
-  wake_slot (pop_idle_locked (pool));
+  PgeSlot *slot = pop_idle_locked (pool);
+
+  if (slot != NULL && wakes != NULL && wakes->n < G_N_ELEMENTS (wakes->slots))
+    wakes->slots[wakes->n++] = slot;
+  else
+    wake_slot (slot);
+}
+
+/* After the unlock. */
+static void
+wakes_fire (Wakes *wakes)
+{
+  for (guint i = 0; i < wakes->n; i++)
+    wake_slot (wakes->slots[i]);
+  wakes->n = 0;
 }
 
 /* Binds @lease to @slot, whose holder is the caller. */
@@ -1212,9 +1234,11 @@ deferred_of_locked (PgePool *pool, PgeJob *job)
 /* Moves @deferred's jobs to the pool queue's tail, in order (they keep
  * their acquire deadlines), or into @closed when the pool is closing
  * (@closed may be NULL where the pool cannot be closing, or the queue
- * must be empty then: close empties every deferred queue). */
+ * must be empty then: close empties every deferred queue). The workers
+ * to wake go into @wakes (NULL: woken at once, for the janitor, which
+ * lets go of the lock right after, in its wait). */
 static void
-undefer_locked (PgePool *pool, PgeDeferred *deferred, GQueue *closed)
+undefer_locked (PgePool *pool, PgeDeferred *deferred, GQueue *closed, Wakes *wakes)
 {
   GList *link;
 
@@ -1241,7 +1265,7 @@ undefer_locked (PgePool *pool, PgeDeferred *deferred, GQueue *closed)
       else
         g_queue_insert_after_link (&pool->queue, after, link);
       wake_janitor_for_locked (pool, job->deadline);
-      wake_one_idle (pool);
+      wakes_add_locked (pool, wakes);
     }
 }
 
@@ -1263,17 +1287,19 @@ deferred_flush (PgeDeferred *deferred, gboolean detach)
 {
   PgePool *pool = deferred->pool;
   GQueue closed = G_QUEUE_INIT;
+  Wakes wakes = { .n = 0 };
 
   if (pool == NULL)
     return;
   g_mutex_lock (&pool->queue_lock);
-  undefer_locked (pool, deferred, &closed);
+  undefer_locked (pool, deferred, &closed, &wakes);
   if (detach)
     {
       g_queue_unlink (&pool->deferred, &deferred->link);
       deferred->pool = NULL;
     }
   g_mutex_unlock (&pool->queue_lock);
+  wakes_fire (&wakes);
   fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
   if (detach)
     pge_pool_unref (pool);
@@ -1311,6 +1337,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
 {
   PgeDeferred *deferred = deferred_get (FALSE);
   gboolean kept = FALSE;
+  Wakes wakes = { .n = 0 };
 
   if (deferred == NULL)
     return FALSE;
@@ -1337,9 +1364,9 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
   if (pool->closing || pool->down)
     ;
   else if (pool->queue.length > 0 || pool->idle_slots.length == 0)
-    undefer_locked (pool, deferred, NULL);
+    undefer_locked (pool, deferred, NULL, &wakes);
   else if (deferred->jobs.length >= pool->pipeline_max || queue_full_locked (pool))
-    undefer_locked (pool, deferred, NULL);
+    undefer_locked (pool, deferred, NULL, &wakes);
   else
     {
       if (deferred->jobs.length == 0)
@@ -1352,6 +1379,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
       kept = TRUE;
     }
   g_mutex_unlock (&pool->queue_lock);
+  wakes_fire (&wakes);
   return kept;
 }
 
@@ -1404,8 +1432,8 @@ pge_pool_take_deferred (PgeJob *job, PgeJob **jobs, guint *n_jobs)
   PgeDeferred *mine = deferred_get (FALSE);
   PgeDeferred *deferred;
   PgeSlot *slot = NULL;
-
   GQueue closed = G_QUEUE_INIT;
+  Wakes wakes = { .n = 0 };
 
   *n_jobs = 0;
   if (pool == NULL)
@@ -1420,8 +1448,9 @@ pge_pool_take_deferred (PgeJob *job, PgeJob **jobs, guint *n_jobs)
         slot = NULL;
     }
   if (deferred != NULL)
-    undefer_locked (pool, deferred, &closed);
+    undefer_locked (pool, deferred, &closed, &wakes);
   g_mutex_unlock (&pool->queue_lock);
+  wakes_fire (&wakes);
   fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
   return slot;
 }
@@ -1445,14 +1474,16 @@ pge_pool_undefer_job (PgeJob *job)
   PgePool *pool = job->pool;
   PgeDeferred *deferred;
   GQueue closed = G_QUEUE_INIT;
+  Wakes wakes = { .n = 0 };
 
   if (pool == NULL)
     return;
   g_mutex_lock (&pool->queue_lock);
   deferred = deferred_of_locked (pool, job);
   if (deferred != NULL)
-    undefer_locked (pool, deferred, &closed);
+    undefer_locked (pool, deferred, &closed, &wakes);
   g_mutex_unlock (&pool->queue_lock);
+  wakes_fire (&wakes);
   fail_all (&closed, PGE_ERROR_CLOSED, "the engine was closed before this job ran");
 }
 
@@ -1481,7 +1512,7 @@ undefer_due_locked (PgePool *pool, gint64 now)
       if (deferred->jobs.length == 0)
         continue;
       if (due <= now)
-        undefer_locked (pool, deferred, NULL);
+        undefer_locked (pool, deferred, NULL, NULL);
       else if (next == 0 || due < next)
         next = due;
     }
@@ -1676,6 +1707,7 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   PgePool *pool = slot->pool;
   gboolean closing;
   gboolean down;
+  Wakes wakes = { .n = 0 };
 
   g_mutex_lock (&pool->queue_lock);
   /* A down node's jobs fail now rather than wait for a server that may
@@ -1703,9 +1735,10 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
       jobs[i]->queue = &pool->queue;
       g_queue_push_head_link (&pool->queue, &jobs[i]->link);
       wake_janitor_for_locked (pool, jobs[i]->deadline);
-      wake_one_idle (pool);
+      wakes_add_locked (pool, &wakes);
     }
   g_mutex_unlock (&pool->queue_lock);
+  wakes_fire (&wakes);
   if (down)
     __atomic_fetch_add (&pool->n_refused, n_jobs, __ATOMIC_RELAXED);
   for (guint i = 0; i < n_jobs && closing; i++)

@@ -282,8 +282,9 @@ pge_config_get_statement_timeout (PgeConfig *config)
  * @max_jobs: most jobs that may wait for a worker on one node, 0 for no bound
  *
  * A job submitted while @max_jobs already wait fails at once with
- * %PGE_ERROR_QUEUE_FULL. Queries a thread keeps for its next
- * pge_future_wait() (see pge_engine_query()) count as waiting. Jobs of a
+ * %PGE_ERROR_QUEUE_FULL. A thread keeps queries for its next
+ * pge_future_wait() (see pge_engine_query()) only while fewer than
+ * @max_jobs wait in all; past that they queue and count. Jobs of a
  * transaction or batch wait on their own pinned worker and do not count.
  * Default 0. Thread-safe.
  *

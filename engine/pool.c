@@ -827,13 +827,18 @@ attach_once_locked (PgePool *pool, PgeLease *lease, PgeJob *job)
     attach_locked (pool, lease, job);
 }
 
-/* max_queue counts every job that waits: queued, or deferred for its
- * thread's next wait (they count in the stats' queue length too). */
+/* Whether max_queue jobs already wait for a connection (queued), or,
+ * with @deferred, wait at all (queued, or deferred for a thread's next
+ * wait). A submission is refused only by the first: a deferred job has a
+ * free connection waiting for it, and counting it there refused other
+ * threads' work while every connection was idle. The second stops a
+ * thread from keeping queries for its wait past the bound. */
 static gboolean
-queue_full_locked (PgePool *pool)
+queue_full_locked (PgePool *pool, gboolean deferred)
 {
   POOL_ENSURE_LOCKED (pool);
-  return pool->max_queue > 0 && pool->queue.length + pool->n_deferred >= pool->max_queue;
+  return pool->max_queue > 0 &&
+         pool->queue.length + (deferred ? pool->n_deferred : 0) >= pool->max_queue;
 }
 
 static gboolean
@@ -878,7 +883,7 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
       code = PGE_ERROR_CONNECTION;
       __atomic_fetch_add (&pool->n_refused, 1, __ATOMIC_RELAXED);
     }
-  else if (queue_full_locked (pool))
+  else if (queue_full_locked (pool, FALSE))
     code = PGE_ERROR_QUEUE_FULL;
   else
     {
@@ -1186,8 +1191,9 @@ take_pipelinable_locked (PgeSlot *slot, PgeJob **jobs, guint max)
  * made (FIFO by creation). Only a thread that has waited for a future
  * defers (one that uses callbacks, a GTK main loop, never does), and only
  * while a connection is free and nothing is queued: work that waits for a
- * connection keeps its turn. Deferred jobs wait, so they count against
- * max_queue with the queued ones.
+ * connection keeps its turn. No more than max_queue jobs wait in all,
+ * queued or deferred, for a thread to defer another; past that its
+ * queries go to the pool queue, where max_queue is checked as ever.
  *
  * Ownership: a PgeDeferred is its thread's (GPrivate). `pool`, `link` and
  * `waits` change only on that thread, `pool` and `link` under the pool's
@@ -1365,7 +1371,7 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
     ;
   else if (pool->queue.length > 0 || pool->idle_slots.length == 0)
     undefer_locked (pool, deferred, NULL, &wakes);
-  else if (deferred->jobs.length >= pool->pipeline_max || queue_full_locked (pool))
+  else if (deferred->jobs.length >= pool->pipeline_max || queue_full_locked (pool, TRUE))
     undefer_locked (pool, deferred, NULL, &wakes);
   else
     {

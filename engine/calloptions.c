@@ -329,9 +329,10 @@ register_own_locked (PgePool *pool, PgeJob *job)
 }
 
 /* Jobs with the pool's timeout, in deadline order among themselves. A
- * job with no deadline yet was taken at once by a blocking caller, then
- * put back (its connection was dead, pool.c's requeue): it waits from
- * now. Such jobs are at the head, where requeue puts them. */
+ * job taken at once by a blocking caller and put back (its connection
+ * was dead, pool.c's requeue) has its deadline from
+ * pge_pool_deadline_of_taken(); one without (not expected) waits from
+ * now. Put-back jobs are at the head, where requeue puts them. */
 static gint64
 expire_pool_timeouts_locked (PgePool *pool, gint64 now, GQueue *expired)
 {

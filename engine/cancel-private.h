@@ -10,6 +10,7 @@ typedef struct _PgeCancelHandle PgeCancelHandle;
 G_GNUC_INTERNAL PgeCancelHandle *pge_cancel_handle_new   (PGconn *conn, const char *label);
 G_GNUC_INTERNAL void             pge_cancel_handle_unref (PgeCancelHandle *handle);
 G_GNUC_INTERNAL gboolean         pge_cancel_handle_send  (PgeCancelHandle *handle);
+G_GNUC_INTERNAL gboolean         pge_cancel_handle_in_flight (PgeCancelHandle *handle);
 G_GNUC_INTERNAL gboolean         pge_cancel_handle_wait  (PgeCancelHandle *handle,
                                                           gint64           timeout_us);
 

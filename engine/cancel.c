@@ -124,6 +124,13 @@ pge_cancel_handle_send (PgeCancelHandle *handle)
   return TRUE;
 }
 
+/* Whether a request is on its way (pge_cancel_handle_wait() would block). */
+gboolean
+pge_cancel_handle_in_flight (PgeCancelHandle *handle)
+{
+  return g_atomic_int_get (&handle->in_flight);
+}
+
 /* Blocks until no request is in flight, at most @timeout_us. FALSE if one
  * still is. */
 gboolean

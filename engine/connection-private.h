@@ -129,7 +129,7 @@ G_GNUC_INTERNAL void           pge_connection_cancel     (PgeConnection *conn,
                                                           gconstpointer  token);
 G_GNUC_INTERNAL void           pge_connection_cancel_all (PgeConnection *conn);
 G_GNUC_INTERNAL gboolean       pge_connection_take_cancel_sent (PgeConnection *conn);
-G_GNUC_INTERNAL void           pge_connection_settle_cancel (PgeConnection *conn);
+G_GNUC_INTERNAL gboolean       pge_connection_settle_cancel (PgeConnection *conn);
 
 /* Metrics, any thread: adds the statement cache's hits and misses. */
 G_GNUC_INTERNAL void           pge_connection_add_cache_counts (PgeConnection *conn,

@@ -768,18 +768,21 @@ pge_connection_cancel_all (PgeConnection *conn)
  * its way must not land on the next statement. One that does not arrive
  * in time (the server does not answer) dooms the connection, which is
  * then replaced: a request names its backend, so it cannot hit the new
- * one. */
-void
+ * one. TRUE if a request was on its way (the caller's clock is stale). */
+gboolean
 pge_connection_settle_cancel (PgeConnection *conn)
 {
   /* Only the holder replaces the handle: it reads it without the lock. */
   PgeCancelHandle *handle = conn->cancel;
 
-  if (handle != NULL && !pge_cancel_handle_wait (handle, CANCEL_SETTLE_US))
+  if (handle == NULL || !pge_cancel_handle_in_flight (handle))
+    return FALSE;
+  if (!pge_cancel_handle_wait (handle, CANCEL_SETTLE_US))
     {
       g_debug ("%s: a cancel request is stuck; replacing the connection", conn->label);
       conn->doomed = TRUE;
     }
+  return TRUE;
 }
 
 /* Whether a cancel request went out since the last call; clears it. */

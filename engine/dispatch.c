@@ -260,7 +260,9 @@ check_connection (PgeSlot *slot, PgeJob *job, gint64 *now, GError **error)
 {
   g_autoptr(GError) reconnect_error = NULL;
 
-  pge_connection_settle_cancel (slot->conn);
+  /* A wait for an earlier cancel is not this job's run time. */
+  if (pge_connection_settle_cancel (slot->conn))
+    *now = g_get_monotonic_time ();
   if (pge_job_is_cancel_requested (job))
     g_set_error_literal (error, PGE_ERROR, PGE_ERROR_CANCELLED, "cancelled before it ran");
   else if (job->lease != NULL && job->kind != PGE_JOB_PIN)
@@ -334,7 +336,7 @@ run_one (PgeSlot *slot, PgeJob *job, gboolean direct)
    * older than @start then): saves a clock read per query. Other kinds
    * may do more after their last statement. */
   end = job->kind == PGE_JOB_QUERY ? pge_connection_get_answered_us (slot->conn) : 0;
-  if (end < start)
+  if (end <= start)
     end = g_get_monotonic_time ();
   note_end (slot, job, start, end);
   if (job->lease != NULL)

@@ -422,6 +422,22 @@ Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
   assert_nothing_queued (engine);
 }
 
+/* An engine of @n_workers with @max_queue, on which the calling thread
+ * waits for its futures. */
+static PgeEngine *
+waiter_engine_with_max_queue (guint n_workers, guint max_queue)
+{
+  g_autoptr(PgeConfig) config = pge_test_config (n_workers);
+  g_autoptr(GError) error = NULL;
+  PgeEngine *engine;
+
+  pge_config_set_max_queue (config, max_queue);
+  engine = pge_engine_new (config, &error);
+  cr_assert_not_null (engine, "%s", error ? error->message : "");
+  become_a_waiter (engine, n_workers);
+  return engine;
+}
+
 /* A thread keeps no more queries for its wait than max_queue: past it,
  * what it kept goes to the pool queue and the next one is checked
  * there, so no more than max_queue queries wait, queued or deferred (the
@@ -431,15 +447,10 @@ Test (defer, a_timed_wait_on_a_deferred_query_is_answered)
  * millisecond, so a slow round may not show the refusal: one in 20 must. */
 Test (defer, deferred_queries_count_against_max_queue)
 {
-  g_autoptr(PgeConfig) config = pge_test_config (2);
-  g_autoptr(PgeEngine) engine = NULL;
+  g_autoptr(PgeEngine) engine = waiter_engine_with_max_queue (2, 3);
   g_autoptr(GError) error = NULL;
   guint rounds_full = 0;
 
-  pge_config_set_max_queue (config, 3);
-  engine = pge_engine_new (config, &error);
-  cr_assert_not_null (engine, "%s", error ? error->message : "");
-  become_a_waiter (engine, 2);
   for (guint round = 0; round < 20; round++)
     {
       PgeFuture *futures[N_QUERIES];
@@ -491,15 +502,9 @@ query_elsewhere (gpointer data)
  * refused as any burst may: most rounds must pass. */
 Test (defer, deferred_queries_do_not_refuse_other_threads)
 {
-  g_autoptr(PgeConfig) config = pge_test_config (4);
-  g_autoptr(PgeEngine) engine = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeEngine) engine = waiter_engine_with_max_queue (4, 1);
   guint refused = 0;
 
-  pge_config_set_max_queue (config, 1);
-  engine = pge_engine_new (config, &error);
-  cr_assert_not_null (engine, "%s", error ? error->message : "");
-  become_a_waiter (engine, 4);
   for (guint round = 0; round < 50; round++)
     {
       g_autoptr(PgeFuture) mine = probe (engine, (gint32) round);

@@ -156,7 +156,7 @@ pge_dispatch_lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
 static void
 note_start (PgeSlot *slot, PgeJob *job, gint64 now)
 {
-  if (job->lease == NULL || job->kind == PGE_JOB_PIN)
+  if (pge_job_waits_for_a_connection (job))
     pge_metrics_cells_time (&slot->metrics, PGE_TIMER_ACQUIRE, now - job->created_us);
 }
 

@@ -121,6 +121,7 @@ G_GNUC_INTERNAL void       pge_job_fail       (PgeJob *job, gint code, const cha
 G_GNUC_INTERNAL PgeFuture *pge_job_ensure_future (PgeJob *job);
 G_GNUC_INTERNAL PgeResult *pge_job_wait       (PgeJob *job, gboolean queued, GError **error);
 G_GNUC_INTERNAL gboolean   pge_job_is_cancel_requested (PgeJob *job);
+G_GNUC_INTERNAL gboolean   pge_job_waits_for_a_connection (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_job_is_plain_query (PgeJob *job);
 G_GNUC_INTERNAL gboolean   pge_sql_is_plain   (const char *sql);
 

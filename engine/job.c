@@ -327,6 +327,15 @@ pge_job_fail (PgeJob *job, gint code, const char *message)
   pge_job_finish (job, NULL, g_error_new_literal (PGE_ERROR, code, message));
 }
 
+/* Whether @job's wait before it runs is for a connection, which the
+ * acquire timeout bounds and the acquire timer measures: not a lease's
+ * later statements, which wait for their transaction's connection. */
+gboolean
+pge_job_waits_for_a_connection (PgeJob *job)
+{
+  return job->lease == NULL || job->kind == PGE_JOB_PIN;
+}
+
 gboolean
 pge_job_is_cancel_requested (PgeJob *job)
 {

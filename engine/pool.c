@@ -778,7 +778,7 @@ take_locked (PgeSlot *slot, PgeJob *job)
    * its deadline: the pool's is worked out only then (pge_pool_deadline_
    * of_taken()), which saves a clock read per blocking call. */
   if (job->queue == NULL && job->deadline == 0 && job->own_acquire_timeout &&
-      (job->lease == NULL || job->kind == PGE_JOB_PIN))
+      pge_job_waits_for_a_connection (job))
     job->deadline = pge_call_deadline_locked (slot->pool, job);
   run_locked (slot, job);
   if (job->kind == PGE_JOB_PIN)
@@ -797,7 +797,7 @@ pge_pool_deadline_of_taken (PgeSlot *slot, PgeJob *job, gint64 now)
   guint timeout_ms = slot->pool->acquire_timeout_ms;
 
   if (job->deadline == 0 && timeout_ms > 0 && !job->own_acquire_timeout &&
-      (job->lease == NULL || job->kind == PGE_JOB_PIN))
+      pge_job_waits_for_a_connection (job))
     job->deadline = now + (gint64) timeout_ms * 1000;
   return job->deadline;
 }

@@ -440,10 +440,12 @@ window_push (Window *window, PgeJob *job, gint64 now)
 }
 
 static void
-window_push_all (Window *window, PgeJob **jobs, guint n_jobs)
+window_push_all (Window *window, PgeJob **jobs, guint n_jobs, gint64 now)
 {
-  /* Sent together: one time for all (they go out in one segment). */
-  gint64 now = n_jobs > 0 ? g_get_monotonic_time () : 0;
+  /* Sent together: one time for all (they go out in one segment); @now,
+   * if the caller has just read it. */
+  if (now == 0 && n_jobs > 0)
+    now = g_get_monotonic_time ();
 
   if (n_jobs > 1)
     pge_connection_set_corked (window->slot->conn, TRUE);
@@ -550,7 +552,7 @@ window_run (Window *window, gboolean refill, PgeJob *await)
       n_more = pge_pool_pipeline_step (slot, window->n > 0 ? window->jobs[window->head] : NULL, more,
                                        refill && !buffered && pge_connection_is_ok (conn)
                                            ? window->max - window->n : 0);
-      window_push_all (window, more, n_more);
+      window_push_all (window, more, n_more, 0);
       if (buffered)
         continue;
       for (guint i = 0; i < n_read; i++)
@@ -592,18 +594,25 @@ run_pipeline (PgeSlot *slot, PgeJob **jobs, guint n_jobs, gboolean refill, PgeJo
 {
   PgeConnection *conn = slot->conn;
   Window window = { .slot = slot, .max = MAX (slot->pool->pipeline_max, n_jobs) };
+  gint64 now;
 
   pge_connection_settle_cancel (conn);
-  if (!pge_connection_preflight (conn, g_get_monotonic_time ()) &&
-      !pge_dispatch_connect_until (slot, jobs[0]->deadline, NULL))
+  /* One time for the pre-flight, the sends and the window's start, read
+   * again only after a reconnect. */
+  now = g_get_monotonic_time ();
+  if (!pge_connection_preflight (conn, now))
     {
-      pge_pool_job_done (slot, jobs[0]);
-      pge_pool_requeue (slot, jobs, n_jobs);
-      pge_pool_mark_broken (slot);
-      return TRUE;
+      if (!pge_dispatch_connect_until (slot, jobs[0]->deadline, NULL))
+        {
+          pge_pool_job_done (slot, jobs[0]);
+          pge_pool_requeue (slot, jobs, n_jobs);
+          pge_pool_mark_broken (slot);
+          return TRUE;
+        }
+      now = g_get_monotonic_time ();
     }
-  window_push_all (&window, jobs, n_jobs);
-  window.since = g_get_monotonic_time ();
+  window_push_all (&window, jobs, n_jobs, now);
+  window.since = now;
   if (!window_run (&window, refill, await))
     {
       pge_pool_hand_over (slot, g_memdup2 (&window, sizeof window));

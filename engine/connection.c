@@ -108,6 +108,8 @@ struct _PgeConnection {
   gboolean       tcp;          /* TCP_CORK applies (not a Unix socket) */
   gint64         idle_since;   /* when the server last said it was idle */
   gint64         answered_us;  /* when the last statement's answer was read */
+  gint           read_first;   /* > 0: read before poll() (read_first_wanted()) */
+  guint          read_probes;  /* waits since read_first fell to 0 */
   int            wake[2];      /* pipe: read end polled by the holder */
   PgeStatements *statements;   /* nullable: the cache is off */
   GPtrArray     *evicted;      /* names still prepared, to deallocate */
@@ -904,6 +906,42 @@ wait_input (PgeConnection *conn, gint64 *start, gint64 *last_cancel)
   return TRUE;
 }
 
+/* Whether to try reading the answer before poll(). When client and
+ * server run side by side (several busy threads on few cores), the answer
+ * is often in by the time the caller looks for it, and poll() is a system
+ * call that only says so; when they take turns (one thread against one
+ * backend), the read finds nothing and is a system call wasted. So it is
+ * tried while it has paid at least every other time, and otherwise once
+ * in READ_FIRST_PROBE waits, to notice the change. Single statements
+ * only. */
+#define READ_FIRST_PROBE 32
+#define READ_FIRST_MAX 4
+
+static gboolean
+read_first_wanted (PgeConnection *conn)
+{
+  /* A pipeline's answers come in a stream: reading one as soon as it is
+   * in would read them one by one, where a wait reads those that came
+   * together at once, and resolves them together. */
+  if (PQpipelineStatus (conn->pg) != PQ_PIPELINE_OFF)
+    return FALSE;
+  if (conn->read_first > 0)
+    return TRUE;
+  if (++conn->read_probes < READ_FIRST_PROBE)
+    return FALSE;
+  conn->read_probes = 0;
+  return TRUE;
+}
+
+static void
+read_first_learn (PgeConnection *conn, gboolean paid)
+{
+  if (paid)
+    conn->read_first = MIN (conn->read_first + 1, READ_FIRST_MAX);
+  else if (conn->read_first > 0)
+    conn->read_first--;
+}
+
 /* For the holder: blocks until PQgetResult() would not block. FALSE if
  * the connection failed (PQgetResult() then reports it), or the client
  * deadline passed (the connection is then shut: see the top). */
@@ -913,6 +951,15 @@ pge_connection_wait_for_result (PgeConnection *conn)
   gint64 start = 0;
   gint64 last_cancel = 0;
 
+  if (!PQisBusy (conn->pg))
+    return TRUE;
+  /* libpq's socket is non-blocking: this read never waits. */
+  if (read_first_wanted (conn))
+    {
+      if (!PQconsumeInput (conn->pg))
+        return FALSE;
+      read_first_learn (conn, !PQisBusy (conn->pg));
+    }
   while (PQisBusy (conn->pg))
     if (!wait_input (conn, &start, &last_cancel))
       return FALSE;

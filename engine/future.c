@@ -25,6 +25,7 @@
 #include "alloc-private.h"
 #include "errors-private.h"
 #include "future-private.h"
+#include "spin-private.h"
 
 typedef struct {
   PgeFuture        *future;      /* owned */
@@ -291,16 +292,6 @@ future_hand_over (PgeFuture *future)
  * the server may need. */
 #define WAIT_SPIN_US 20
 
-static inline void
-cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
-
 /* Whether spinning paid off lately on this thread: each spin that saw
  * the future resolve earns credit, each that had to sleep anyway costs
  * more; a thread whose waits are long (a blocking caller queued behind
@@ -323,7 +314,7 @@ spin_until_done (PgeFuture *future, gboolean yield)
     }
   for (guint i = 1; !g_atomic_int_get (&future->done); i++)
     {
-      cpu_relax ();
+      pge_cpu_relax ();
       if (i % 64 != 0)
         continue;
       if (yield)

@@ -81,6 +81,7 @@
 #include "pool-private.h"
 #include "calloptions-private.h"
 #include "lifecycle-private.h"
+#include "spin-private.h"
 
 /* Every *_locked helper below runs with its pool's queue_lock held. Debug
  * builds (configure --enable-debug-checks; the sanitizer builds turn it
@@ -264,7 +265,7 @@ janitor_main (gpointer data)
   char *failure = NULL;
 
   current_janitor = pool;
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   while (!pool->closing)
     {
       gint64 now = g_get_monotonic_time ();
@@ -291,7 +292,7 @@ janitor_main (gpointer data)
               pge_job_unref (job);
             }
           g_clear_pointer (&failure, g_free);
-          g_mutex_lock (&pool->queue_lock);
+          pge_mutex_lock_spin (&pool->queue_lock);
           continue;
         }
       /* janitor_until tells submitters whether a new deadline is nearer
@@ -323,7 +324,7 @@ pge_pool_wait_started (PgePool *pool, GError **error)
 {
   gboolean ok;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   while (pool->n_connect_attempts_done < pool->slots->len)
     g_cond_wait (&pool->state_cond, &pool->queue_lock);
   ok = pool->start_error == NULL;
@@ -346,7 +347,7 @@ pge_pool_report_start (PgeSlot *slot, const GError *error)
   gboolean all_done;
   GError *start_error = NULL;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   pool->n_connect_attempts_done++;
   if (error != NULL && pool->start_error == NULL)
     pool->start_error = g_error_copy (error);
@@ -410,7 +411,7 @@ pge_pool_note_lost (PgeSlot *slot)
 {
   LinkChange change;
 
-  g_mutex_lock (&slot->pool->queue_lock);
+  pge_mutex_lock_spin (&slot->pool->queue_lock);
   /* A connection the engine closed on purpose was not lost. */
   change = pge_lifecycle_is_renewing_locked (slot) ? LINK_SAME : link_change_locked (slot, FALSE);
   g_mutex_unlock (&slot->pool->queue_lock);
@@ -505,7 +506,7 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
   LinkChange change;
   LinkChange reach = LINK_SAME;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   slot->connected = connected;
   slot->broken = !connected;
   change = link_change_locked (slot, connected);
@@ -531,7 +532,7 @@ pge_pool_set_connected (PgeSlot *slot, gboolean connected)
 void
 pge_pool_note_connect_error (PgePool *pool, const GError *error)
 {
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   g_clear_pointer (&pool->connect_failure, g_free);
   if (error != NULL)
     pool->connect_failure = g_strdup (error->message);
@@ -543,7 +544,7 @@ pge_pool_mark_down (PgePool *pool)
 {
   GQueue failed = G_QUEUE_INIT;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   mark_down_locked (pool, &failed);
   g_mutex_unlock (&pool->queue_lock);
   fail_all (&failed, PGE_ERROR_CONNECTION, DOWN_MESSAGE);
@@ -557,7 +558,7 @@ pge_pool_mark_down (PgePool *pool)
 void
 pge_pool_reconnect_all (PgePool *pool)
 {
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   for (guint i = 0; i < pool->slots->len; i++)
     {
       PgeSlot *slot = pool->slots->pdata[i];
@@ -580,7 +581,7 @@ pge_pool_is_down (PgePool *pool)
 {
   gboolean down;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   down = pool->down;
   g_mutex_unlock (&pool->queue_lock);
   return down;
@@ -591,7 +592,7 @@ pge_pool_get_load (PgePool *pool)
 {
   guint load;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   load = pool->n_busy + pool->queue.length + pool->n_deferred;
   g_mutex_unlock (&pool->queue_lock);
   return load;
@@ -854,7 +855,7 @@ pge_pool_take_now (PgePool *pool, PgeJob *job)
 {
   PgeSlot *taken = NULL;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (can_take_locked (pool, job))
     {
       attach_once_locked (pool, NULL, job);
@@ -870,7 +871,7 @@ submit (PgePool *pool, PgeJob *job, gboolean take)
   PgeSlot *taken = NULL, *woken = NULL;
   gint code = -1;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   if (take && can_take_locked (pool, job))
     taken = take_locked (idle_slot_for_caller_locked (pool), job);
@@ -936,7 +937,7 @@ pge_lease_take_now (PgeLease *lease, PgeJob *job)
   PgePool *pool = lease->pool;
   PgeSlot *taken = NULL;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (lease_can_take_locked (lease, job))
     {
       attach_once_locked (pool, lease, job);
@@ -953,7 +954,7 @@ lease_submit (PgeLease *lease, PgeJob *job, gboolean take)
   PgeSlot *taken = NULL;
   gint code = -1;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   attach_once_locked (pool, lease, job);
   if (take && lease_can_take_locked (lease, job))
     taken = take_locked (lease->slot, job);
@@ -994,7 +995,7 @@ pge_pool_take_queued (PgeJob *job)
 
   if (pool == NULL)
     return NULL;
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (job->state == PGE_JOB_QUEUED && job->queue->head == &job->link)
     {
       PgeSlot *slot = NULL;
@@ -1045,7 +1046,7 @@ pge_pool_release (PgeSlot *slot)
 {
   PgeSlot *woken;
 
-  g_mutex_lock (&slot->pool->queue_lock);
+  pge_mutex_lock_spin (&slot->pool->queue_lock);
   woken = release_locked (slot);
   g_mutex_unlock (&slot->pool->queue_lock);
   wake_slot (woken);
@@ -1060,7 +1061,7 @@ pge_pool_release_job (PgeSlot *slot, PgeJob *job)
   PgePool *pool = slot->pool;
   PgeSlot *woken;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   slot->running = NULL;
   pool->n_busy--;
   job->state = PGE_JOB_DONE;
@@ -1108,7 +1109,7 @@ pge_pool_cancel_job (PgeJob *job)
 
   if (pool == NULL)
     return;  /* not submitted yet: the flag makes the submitter fail it */
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (job->state == PGE_JOB_QUEUED)
     {
       if (job->lease == NULL && job->queue != &pool->queue)
@@ -1297,7 +1298,7 @@ deferred_flush (PgeDeferred *deferred, gboolean detach)
 
   if (pool == NULL)
     return;
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   undefer_locked (pool, deferred, &closed, &wakes);
   if (detach)
     {
@@ -1357,12 +1358,12 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
   if (deferred->pool != pool)
     {
       deferred_detach (deferred);
-      g_mutex_lock (&pool->queue_lock);
+      pge_mutex_lock_spin (&pool->queue_lock);
       deferred->pool = pge_pool_ref (pool);
       g_queue_push_tail_link (&pool->deferred, &deferred->link);
       g_mutex_unlock (&pool->queue_lock);
     }
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   attach_once_locked (pool, NULL, job);
   /* Closing (close emptied the queue) or down: submit() refuses. Work
    * waiting for a connection: queued work keeps its turn (FIFO), which a
@@ -1444,7 +1445,7 @@ pge_pool_take_deferred (PgeJob *job, PgeJob **jobs, guint *n_jobs)
   *n_jobs = 0;
   if (pool == NULL)
     return NULL;
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   deferred = deferred_of_locked (pool, job);
   if (deferred != NULL && deferred == mine && !pool->closing && pool->idle_slots.length > 0)
     {
@@ -1484,7 +1485,7 @@ pge_pool_undefer_job (PgeJob *job)
 
   if (pool == NULL)
     return;
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   deferred = deferred_of_locked (pool, job);
   if (deferred != NULL)
     undefer_locked (pool, deferred, &closed, &wakes);
@@ -1596,7 +1597,7 @@ pge_pool_next (PgeSlot *slot, PgeJob **jobs, guint *n_jobs)
   PgeJob *job;
   guint n = 0;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   /* Whatever the worker did since its last call is over. */
   if (slot->holder == PGE_HOLDER_WORKER)
     slot->holder = PGE_HOLDER_NONE;
@@ -1640,7 +1641,7 @@ pge_pool_pipeline_step (PgeSlot *slot, PgeJob *next, PgeJob **more, guint max)
   PgePool *pool = slot->pool;
   guint n;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (slot->running != NULL)
     slot->running->state = PGE_JOB_DONE;
   n = take_pipelinable_locked (slot, more, max);
@@ -1666,7 +1667,7 @@ pge_pool_job_done (PgeSlot *slot, PgeJob *job)
 {
   PgePool *pool = slot->pool;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   pge_connection_set_running (slot->conn, NULL, FALSE);
   slot->running = NULL;
   pool->n_busy--;
@@ -1683,7 +1684,7 @@ pge_pool_hand_over (PgeSlot *slot, gpointer window)
 {
   PgePool *pool = slot->pool;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   g_assert (slot->holder == PGE_HOLDER_DIRECT && slot->resume == NULL);
   slot->resume = window;
   slot->holder = PGE_HOLDER_NONE;
@@ -1697,7 +1698,7 @@ pge_pool_take_resume (PgeSlot *slot)
 {
   gpointer window;
 
-  g_mutex_lock (&slot->pool->queue_lock);
+  pge_mutex_lock_spin (&slot->pool->queue_lock);
   window = g_steal_pointer (&slot->resume);
   g_mutex_unlock (&slot->pool->queue_lock);
   return window;
@@ -1715,7 +1716,7 @@ pge_pool_requeue (PgeSlot *slot, PgeJob **jobs, guint n_jobs)
   gboolean down;
   Wakes wakes = { .n = 0 };
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   /* A down node's jobs fail now rather than wait for a server that may
    * take long to come back. */
   down = !pool->closing && pool->down;
@@ -1764,7 +1765,7 @@ pge_pool_mark_broken (PgeSlot *slot)
 {
   LinkChange change;
 
-  g_mutex_lock (&slot->pool->queue_lock);
+  pge_mutex_lock_spin (&slot->pool->queue_lock);
   slot->broken = TRUE;
   slot->connected = FALSE;
   change = link_change_locked (slot, FALSE);
@@ -1780,7 +1781,7 @@ pge_pool_unpin (PgeSlot *slot)
   PgeLease *lease;
   GQueue left = G_QUEUE_INIT;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   lease = g_steal_pointer (&slot->lease);
   lease->released = TRUE;
   lease->unpinned = TRUE;
@@ -1815,7 +1816,7 @@ pge_pool_sleep (PgeSlot *slot, gint64 until)
   PgePool *pool = slot->pool;
   gboolean open;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   while (!pool->closing && g_get_monotonic_time () < until)
     {
       gint64 next = MIN (until, g_get_monotonic_time () + RECONNECT_POLL_US);
@@ -1835,7 +1836,7 @@ pge_pool_is_starved (PgePool *pool)
 {
   gboolean starved;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   starved = starved_locked (pool);
   g_mutex_unlock (&pool->queue_lock);
   return starved;
@@ -1844,7 +1845,7 @@ pge_pool_is_starved (PgePool *pool)
 void
 pge_pool_slot_exited (PgeSlot *slot)
 {
-  g_mutex_lock (&slot->pool->queue_lock);
+  pge_mutex_lock_spin (&slot->pool->queue_lock);
   slot->exited = TRUE;
   slot->connected = FALSE;
   g_cond_broadcast (&slot->pool->state_cond);
@@ -1858,7 +1859,7 @@ pge_pool_close (PgePool *pool)
 {
   GQueue stolen = G_QUEUE_INIT;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   if (pool->closing)
     {
       g_mutex_unlock (&pool->queue_lock);
@@ -1907,7 +1908,7 @@ pge_pool_join (PgePool *pool)
   gint64 grace_end = g_get_monotonic_time () + CLOSE_GRACE_US;
   gboolean cancelled = FALSE;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   while (!all_exited_locked (pool))
     {
       if (!cancelled && !g_cond_wait_until (&pool->state_cond, &pool->queue_lock, grace_end))
@@ -1967,7 +1968,7 @@ add_outcomes_locked (PgePool *pool, guint64 *completed, guint64 *failed)
 void
 pge_pool_add_stats (PgePool *pool, PgeStats *stats)
 {
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   stats->n_workers += pool->slots->len;
   stats->n_busy += pool->n_busy;
   stats->n_pinned += pool->n_pinned;
@@ -1980,7 +1981,7 @@ pge_pool_add_stats (PgePool *pool, PgeStats *stats)
 void
 pge_pool_get_node_stats (PgePool *pool, PgeNodeStats *stats)
 {
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   stats->down = pool->down;
   g_strlcpy (stats->server, pool->server ? pool->server : "", sizeof stats->server);
   g_mutex_unlock (&pool->queue_lock);
@@ -2044,7 +2045,7 @@ pge_lease_release (PgeLease *lease, gboolean take)
   PgeSlot *slot;
   PgeSlot *taken = NULL;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   lease->released = TRUE;
   slot = lease->slot;
   if (slot != NULL && !lease->unpinned && slot->holder == PGE_HOLDER_NONE)
@@ -2068,7 +2069,7 @@ pge_lease_wait_unpinned (PgeLease *lease)
 {
   PgePool *pool = lease->pool;
 
-  g_mutex_lock (&pool->queue_lock);
+  pge_mutex_lock_spin (&pool->queue_lock);
   while (lease->slot != NULL && !lease->unpinned)
     g_cond_wait (&lease->unpinned_cond, &pool->queue_lock);
   g_mutex_unlock (&pool->queue_lock);
@@ -2079,7 +2080,7 @@ pge_lease_wait_unpinned (PgeLease *lease)
 void
 pge_lease_bind (PgeLease *lease)
 {
-  g_mutex_lock (&lease->pool->queue_lock);
+  pge_mutex_lock_spin (&lease->pool->queue_lock);
   if (lease->slot != NULL)
     lease->generation = pge_connection_get_generation (lease->slot->conn);
   g_mutex_unlock (&lease->pool->queue_lock);
@@ -2091,7 +2092,7 @@ pge_lease_bind (PgeLease *lease)
 void
 pge_lease_poison (PgeLease *lease, const GError *error)
 {
-  g_mutex_lock (&lease->pool->queue_lock);
+  pge_mutex_lock_spin (&lease->pool->queue_lock);
   if (lease->poison == NULL)
     lease->poison = g_error_copy (error);
   g_mutex_unlock (&lease->pool->queue_lock);
@@ -2103,7 +2104,7 @@ pge_lease_dup_poison (PgeLease *lease)
 {
   GError *poison = NULL;
 
-  g_mutex_lock (&lease->pool->queue_lock);
+  pge_mutex_lock_spin (&lease->pool->queue_lock);
   if (lease->poison != NULL)
     poison = g_error_copy (lease->poison);
   g_mutex_unlock (&lease->pool->queue_lock);
@@ -2118,7 +2119,7 @@ pge_lease_owns (PgeLease *lease, PgeConnection *conn)
 {
   gboolean owns;
 
-  g_mutex_lock (&lease->pool->queue_lock);
+  pge_mutex_lock_spin (&lease->pool->queue_lock);
   owns = lease->slot != NULL && lease->slot->conn == conn &&
          lease->generation == pge_connection_get_generation (conn);
   g_mutex_unlock (&lease->pool->queue_lock);

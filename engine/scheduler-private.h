@@ -87,7 +87,8 @@ struct _PgePool {
   guint        max_queue;
   guint        pipeline_max;     /* most queries per pipeline, 1 = none */
 
-  GMutex       queue_lock;       /* guards everything below but the counters */
+  GMutex       queue_lock;       /* guards everything below but the counters;
+                                  * pool.c takes it with pge_mutex_lock_spin() */
   GQueue       queue;            /* of PgeJob*, waiting for any slot */
   GQueue       deferred;         /* of PgeDeferred*, via their link: threads'
                                   * queues of queries waiting for them (pool.c) */

@@ -1524,6 +1524,20 @@ monitor_connect (void)
   return conn;
 }
 
+/* Statements the engine's primary has sent in a pipeline with others,
+ * so far: how much of a shape the workers' windows and the threads' own
+ * windows carried, as against single statements. */
+static guint64
+pipelined_count (PgeEngine *engine)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeMetrics) metrics = pge_engine_get_metrics (engine, "primary", &error);
+
+  if (metrics == NULL)
+    die ("pge_engine_get_metrics", error->message);
+  return pge_metrics_get_counter (metrics, PGE_COUNTER_PIPELINED);
+}
+
 /* --shape: the named shapes one after another on one engine. */
 static int
 run_named_shapes (const char *names)
@@ -1548,6 +1562,7 @@ run_named_shapes (const char *names)
       Sample sample;
       Ticks before = ticks_now ();
       double steal;
+      guint64 pipelined = 0;
       guint r, f;
 
       for (r = 0; r < G_N_ELEMENTS (runs) && strcmp (list[n], runs[r].name) != 0; r++)
@@ -1566,7 +1581,9 @@ run_named_shapes (const char *names)
         {
           if (warm_engine == NULL)
             warm_engine = default_engine_new ();
+          pipelined = pipelined_count (warm_engine);
           sample = run_engine (warm_engine, runs[r].func, runs[r].n_threads);
+          pipelined = pipelined_count (warm_engine) - pipelined;
         }
       printf ("%s: %u queries in %.3f s, %.0f q/s, client CPU %.1f us/query, "
               "%.2f voluntary context switches/query", list[n], sample.n_queries, sample.wall,
@@ -1582,7 +1599,11 @@ run_named_shapes (const char *names)
           PgeStats stats;
 
           pge_engine_get_stats (warm_engine, &stats);
-          printf (" (engine: %" G_GUINT64_FORMAT " reconnects so far)", stats.n_reconnects);
+          printf (" (engine: %" G_GUINT64_FORMAT " reconnects so far", stats.n_reconnects);
+          if (r < G_N_ELEMENTS (runs) && !runs[r].raw)
+            printf ("; %.0f%% of this mode's queries pipelined",
+                    100.0 * (double) pipelined / MAX (sample.n_queries, 1));
+          printf (")");
         }
       printf ("\n");
     }

@@ -1524,9 +1524,11 @@ monitor_connect (void)
   return conn;
 }
 
-/* Statements the engine's primary has sent in a pipeline with others,
- * so far: how much of a shape the workers' windows and the threads' own
- * windows carried, as against single statements. */
+/* Statements the engine's primary has run in pipeline windows so far
+ * (PGE_COUNTER_PIPELINED: a window may hold a single statement at times,
+ * and a statement put back and run again counts again): how much of a
+ * shape the workers' windows and the threads' own windows carried, as
+ * against statements run alone. */
 static guint64
 pipelined_count (PgeEngine *engine)
 {
@@ -1601,7 +1603,7 @@ run_named_shapes (const char *names)
           pge_engine_get_stats (warm_engine, &stats);
           printf (" (engine: %" G_GUINT64_FORMAT " reconnects so far", stats.n_reconnects);
           if (r < G_N_ELEMENTS (runs) && !runs[r].raw)
-            printf ("; %.0f%% of this mode's queries pipelined",
+            printf ("; %.0f%% of this mode's queries ran in pipeline windows",
                     100.0 * (double) pipelined / MAX (sample.n_queries, 1));
           printf (")");
         }

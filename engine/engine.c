@@ -1,4 +1,4 @@
-/* engine.c — PgeEngine: lifecycle, nodes and stats.
+/* engine.c — PgeEngine: lifecycle and nodes (its stats and metrics: metrics.c).
  *
  * An engine owns one pool per node (the main node "primary" first, then
  * the extra nodes of pge_config_add_node()), starts each slot's worker
@@ -1084,26 +1084,6 @@ pge_engine_get_n_workers (PgeEngine *engine)
   for (guint i = 0; i < engine->pools->len; i++)
     n += pge_pool_get_n_slots (engine->pools->pdata[i]);
   return n;
-}
-
-/**
- * pge_engine_get_stats:
- * @engine: a #PgeEngine
- * @stats: (out caller-allocates): filled with a snapshot of the counters,
- *   summed over all nodes
- *
- * Never blocks for long; thread-safe.
- *
- * Since: 1.0
- */
-void
-pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)
-{
-  g_return_if_fail (PGE_IS_ENGINE (engine));
-  g_return_if_fail (stats != NULL);
-  *stats = (PgeStats) { 0 };
-  for (guint i = 0; i < engine->pools->len; i++)
-    pge_pool_add_stats (engine->pools->pdata[i], stats);
 }
 
 /* ------------------------------------------------------------ engine new */

@@ -1,4 +1,5 @@
-/* metrics.c — PgeMetrics: timers, histograms and counters per node.
+/* metrics.c — PgeMetrics: timers, histograms and counters per node; and
+ * pge_engine_get_stats(), whose outcome counts are the same sums.
  *
  * Counting (meter.c, below the scheduler) is done where work happens,
  * at a few points: a job's start and
@@ -242,6 +243,51 @@ pge_engine_reset_metrics (PgeEngine *engine)
       read_cumulative_locked (pool, &pool->metrics_base);
       g_mutex_unlock (&pool->queue_lock);
     }
+}
+
+/* Adds @pool's figures to @stats: the gauges, and the outcomes as the
+ * metrics count them (read_cumulative_locked(), so the two never
+ * disagree on what a completed job is), since the pool started. */
+static void
+add_stats (PgePool *pool, PgeStats *stats)
+{
+  PgeMetricsFigures figures;
+
+  g_mutex_lock (&pool->queue_lock);
+  read_cumulative_locked (pool, &figures);
+  stats->n_workers += pool->slots->len;
+  stats->n_busy += pool->n_busy;
+  stats->n_pinned += pool->n_pinned;
+  stats->queue_length += pool->queue.length + pool->n_deferred;
+  g_mutex_unlock (&pool->queue_lock);
+  stats->n_completed += figures.counters[PGE_COUNTER_COMPLETED];
+  stats->n_failed += figures.counters[PGE_COUNTER_FAILED];
+  stats->n_reconnects += load (&pool->n_reconnects);
+}
+
+/**
+ * pge_engine_get_stats:
+ * @engine: a #PgeEngine
+ * @stats: (out caller-allocates): filled with a snapshot of the counters,
+ *   summed over all nodes
+ *
+ * Unlike pge_engine_get_metrics(), counts since the engine started:
+ * pge_engine_reset_metrics() does not touch them. Never blocks for long;
+ * thread-safe.
+ *
+ * Since: 1.0
+ */
+void
+pge_engine_get_stats (PgeEngine *engine, PgeStats *stats)
+{
+  GPtrArray *pools;
+
+  g_return_if_fail (PGE_IS_ENGINE (engine));
+  g_return_if_fail (stats != NULL);
+  *stats = (PgeStats) { 0 };
+  pools = pge_engine_get_pools (engine);
+  for (guint i = 0; i < pools->len; i++)
+    add_stats (pools->pdata[i], stats);
 }
 
 /* ------------------------------------------------------------ the type */

@@ -52,7 +52,6 @@ G_GNUC_INTERNAL void      pge_pool_set_reach_func (PgePool        *pool,
 G_GNUC_INTERNAL void      pge_pool_note_lost     (PgeSlot *slot);
 G_GNUC_INTERNAL void      pge_pool_close      (PgePool *pool);
 G_GNUC_INTERNAL void      pge_pool_join       (PgePool *pool);
-G_GNUC_INTERNAL void      pge_pool_add_stats  (PgePool *pool, PgeStats *stats);
 G_GNUC_INTERNAL gboolean  pge_pool_is_own_thread (PgePool *pool);
 G_GNUC_INTERNAL gboolean  pge_pool_is_sibling_thread (PgePool *pool);
 

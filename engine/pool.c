@@ -1945,39 +1945,6 @@ pge_pool_count_reconnect (PgePool *pool)
   __atomic_fetch_add (&pool->n_reconnects, 1, __ATOMIC_RELAXED);
 }
 
-/* The jobs @pool resolved since it started, with and without an error:
- * its own counters (jobs no holder resolved), each slot's cells, and
- * those of slots gone (metrics.c keeps them in metrics_retired). */
-static void
-add_outcomes_locked (PgePool *pool, guint64 *completed, guint64 *failed)
-{
-  POOL_ENSURE_LOCKED (pool);
-  *completed += pool->metrics_retired.counters[PGE_COUNTER_COMPLETED] +
-                __atomic_load_n (&pool->counters.n_completed, __ATOMIC_RELAXED);
-  *failed += pool->metrics_retired.counters[PGE_COUNTER_FAILED] +
-             __atomic_load_n (&pool->counters.n_failed, __ATOMIC_RELAXED);
-  for (guint i = 0; i < pool->slots->len; i++)
-    {
-      PgeSlot *slot = pool->slots->pdata[i];
-
-      *completed += __atomic_load_n (&slot->metrics.n_completed, __ATOMIC_RELAXED);
-      *failed += __atomic_load_n (&slot->metrics.n_failed, __ATOMIC_RELAXED);
-    }
-}
-
-void
-pge_pool_add_stats (PgePool *pool, PgeStats *stats)
-{
-  pge_mutex_lock_spin (&pool->queue_lock);
-  stats->n_workers += pool->slots->len;
-  stats->n_busy += pool->n_busy;
-  stats->n_pinned += pool->n_pinned;
-  stats->queue_length += pool->queue.length + pool->n_deferred;
-  add_outcomes_locked (pool, &stats->n_completed, &stats->n_failed);
-  g_mutex_unlock (&pool->queue_lock);
-  stats->n_reconnects += __atomic_load_n (&pool->n_reconnects, __ATOMIC_RELAXED);
-}
-
 void
 pge_pool_get_node_stats (PgePool *pool, PgeNodeStats *stats)
 {

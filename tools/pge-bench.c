@@ -14,6 +14,11 @@
  *            sliding window of 16 queries in flight (PQsendQueryPrepared +
  *            PQsendFlushRequest per new query, PQgetResult per answer)
  *   rawp4    limit: the same with 4 in flight per connection
+ *   rawp16-sync, rawp4-sync   reference: rawp16 and rawp4 with a Sync
+ *            (PQpipelineSync) after each query instead of a flush
+ *            request, so that each query is its own implicit transaction,
+ *            as each of the engine's is; what is left between these and
+ *            the limits is the price of that guarantee, paid by the server
  *   raw4-warm   reference: raw4 on 4 connections that live through every
  *            round (opened once, like the warm engine's), so what a warm
  *            raw client loses shows beside what the warm engine loses
@@ -79,8 +84,8 @@
  * has just served the others), each printed with q/s, CPU and context
  * switches per query; no baseline, no pgbench, no RSS check
  * (tools/pge-costs runs it under callgrind and strace). Names: sync1,
- * sync4, futures, sync16, raw1, raw4, rawp16, rawp4, raw4-warm, rawpool16,
- * rawhandf, rawhand16, two placement experiments (the server on this machine, root or
+ * sync4, futures, sync16, raw1, raw4, rawp16, rawp4, rawp16-sync, rawp4-sync,
+ * raw4-warm, rawpool16, rawhandf, rawhand16, two placement experiments (the server on this machine, root or
  * CAP_SYS_NICE): raw4-paired pins each raw4 thread and its backend to the
  * same CPU, raw4-split to different CPUs (thread i on CPU i mod n, its
  * backend on the same or the next one), which shows what the kernel's
@@ -383,6 +388,7 @@ typedef struct {
   PgeEngine *engine;   /* engine shapes */
   PGconn    *conn;     /* raw shapes: this thread's own connection */
   guint      depth;    /* raw pipelined shapes: queries in flight */
+  gboolean   sync_each;  /* rawp16-sync, rawp4-sync: a Sync per query */
   GMutex    *lock;     /* rawpool16: the turn on conn */
   struct HandPool *hand;  /* rawhand16, rawhandf: the shared queue */
   gpointer   lf;          /* rawlf: its pool */
@@ -515,16 +521,36 @@ raw_thread (gpointer data)
 }
 
 /* Sends the query for @value into the pipeline, asking the server to
- * flush its answer at once (no Sync: the window never drains). */
+ * flush its answer at once (no Sync: the window never drains), or with
+ * @sync_each a Sync after it, which ends its own implicit transaction
+ * (libpq 15 sends at every Sync, as the flush before each read does). */
 static void
-raw_pipeline_send (PGconn *conn, gint32 value)
+raw_pipeline_send_sync (PGconn *conn, gint32 value, gboolean sync_each)
 {
   char text[16];
   const char *values[1] = { text };
 
   g_snprintf (text, sizeof text, "%d", value);
-  if (!PQsendQueryPrepared (conn, STATEMENT, 1, values, NULL, NULL, 0) || !PQsendFlushRequest (conn))
+  if (!PQsendQueryPrepared (conn, STATEMENT, 1, values, NULL, NULL, 0) ||
+      !(sync_each ? PQpipelineSync (conn) : PQsendFlushRequest (conn)))
     die ("PQsendQueryPrepared", PQerrorMessage (conn));
+}
+
+static void
+raw_pipeline_send (PGconn *conn, gint32 value)
+{
+  raw_pipeline_send_sync (conn, value, FALSE);
+}
+
+/* The PGRES_PIPELINE_SYNC that follows a query sent with a Sync. */
+static void
+raw_pipeline_read_sync (PGconn *conn)
+{
+  PGresult *res = PQgetResult (conn);
+
+  if (res == NULL || PQresultStatus (res) != PGRES_PIPELINE_SYNC)
+    die ("PQgetResult (pipeline)", "no PGRES_PIPELINE_SYNC after a query");
+  PQclear (res);
 }
 
 /* The answer to the oldest query in flight, then the NULL that ends it. */
@@ -562,12 +588,14 @@ raw_pipeline_thread (gpointer data)
     {
       while (more && n_in_flight < worker->depth && (more = claim (worker, &i)))
         {
-          raw_pipeline_send (conn, value_of (i));
+          raw_pipeline_send_sync (conn, value_of (i), worker->sync_each);
           values[(head + n_in_flight++) % worker->depth] = value_of (i);
         }
       if (n_in_flight == 0)
         break;
       raw_pipeline_read (conn, values[head]);
+      if (worker->sync_each)
+        raw_pipeline_read_sync (conn);
       head = (head + 1) % worker->depth;
       n_in_flight--;
       worker->done++;
@@ -583,9 +611,10 @@ raw_pipeline_thread (gpointer data)
 }
 
 /* n_threads threads on connections of their own, depth 0: one query at a
- * time, else a pipeline window of depth. */
+ * time, else a pipeline window of depth, with a Sync per query if
+ * @sync_each. */
 static Sample
-run_raw (guint n_threads, guint depth)
+run_raw_sync (guint n_threads, guint depth, gboolean sync_each)
 {
   Worker workers[MAX_THREADS] = { { 0 } };
   Sample sample;
@@ -595,12 +624,19 @@ run_raw (guint n_threads, guint depth)
     {
       workers[t].conn = raw_connect ();
       workers[t].depth = depth;
+      workers[t].sync_each = sync_each;
       workers[t].cpu = -1;
     }
   sample = run_threads (depth > 0 ? raw_pipeline_thread : raw_thread, workers, n_threads);
   for (guint t = 0; t < n_threads; t++)
     PQfinish (workers[t].conn);
   return sample;
+}
+
+static Sample
+run_raw (guint n_threads, guint depth)
+{
+  return run_raw_sync (n_threads, depth, FALSE);
 }
 
 /* n_threads threads on the long-lived connections, thread t on
@@ -1012,6 +1048,8 @@ static Sample run_raw1 (void) { return run_raw (1, 0); }
 static Sample run_raw4 (void) { return run_raw (4, 0); }
 static Sample run_rawp16 (void) { return run_raw (4, 16); }
 static Sample run_rawp4 (void) { return run_raw (4, 4); }
+static Sample run_rawp16_sync (void) { return run_raw_sync (4, 16, TRUE); }
+static Sample run_rawp4_sync (void) { return run_raw_sync (4, 4, TRUE); }
 static Sample run_raw4_warm (void) { return run_long_lived (4); }
 static Sample run_rawpool16 (void) { return run_long_lived (16); }
 static Sample run_raw4_paired (void) { return run_raw4_placed (0); }
@@ -1265,7 +1303,8 @@ typedef struct {
 /* In the order they run in a round: each limit next to its engine shape,
  * the warm engine's shapes right after one another's bursts. */
 enum {
-  RAW1, SYNC1, RAW4, SYNC4, RAW4_WARM, RAWP16, FUTURES, RAWHANDF, RAWP4, SYNC16, RAWHAND16, RAWPOOL16,
+  RAW1, SYNC1, RAW4, SYNC4, RAW4_WARM, RAWP16, FUTURES, RAWHANDF, RAWP16_SYNC, RAWP4, SYNC16,
+  RAWHAND16, RAWPOOL16, RAWP4_SYNC,
   SYNC1_FRESH, SYNC4_FRESH, FUTURES_FRESH, SYNC16_FRESH, PGBENCH1, PGBENCH16, N_MODES
 };
 
@@ -1286,6 +1325,10 @@ static const Shape shapes[] = {
   { "4x16 futures / rawhandf", FUTURES, FUTURES_FRESH, RAWHANDF, 0, 0 },
   { "16 threads sync / rawhand16", SYNC16, SYNC16_FRESH, RAWHAND16, 0, 0 },
   { "16 threads sync / rawpool16", SYNC16, SYNC16_FRESH, RAWPOOL16, 0, 0 },
+  { "4x16 futures / rawp16-sync", FUTURES, FUTURES_FRESH, RAWP16_SYNC, 0, 0 },
+  { "16 threads sync / rawp4-sync", SYNC16, SYNC16_FRESH, RAWP4_SYNC, 0, 0 },
+  { "rawp16-sync / rawp16", RAWP16_SYNC, N_MODES, RAWP16, 0, 0 },
+  { "rawp4-sync / rawp4", RAWP4_SYNC, N_MODES, RAWP4, 0, 0 },
   { "rawhandf / rawp16", RAWHANDF, N_MODES, RAWP16, 0, 0 },
   { "rawhand16 / rawp4", RAWHAND16, N_MODES, RAWP4, 0, 0 },
   { "raw4-warm / raw4", RAW4_WARM, N_MODES, RAW4, 0, 0 },
@@ -1552,6 +1595,7 @@ run_named_shapes (const char *names)
   };
   static const struct { const char *name; Sample (*run) (void); } references[] = {
     { "raw4-warm", run_raw4_warm }, { "rawpool16", run_rawpool16 },
+    { "rawp16-sync", run_rawp16_sync }, { "rawp4-sync", run_rawp4_sync },
     { "rawhandf", run_rawhandf }, { "rawhand16", run_rawhand16 },
     { "rawlf", run_rawlf }, { "rawlf-affine", run_rawlf_affine },
     { "rawhandf-affine", run_rawhandf_affine },
@@ -1573,7 +1617,7 @@ run_named_shapes (const char *names)
         ;
       if (r == G_N_ELEMENTS (runs) && f == G_N_ELEMENTS (references))
         die ("--shape", "NAME must be sync1, sync4, futures, sync16, raw1, raw4, rawp16, rawp4, "
-                        "raw4-warm, rawpool16, rawhandf, rawhand16, rawlf, rawlf-affine, "
+                        "rawp16-sync, rawp4-sync, raw4-warm, rawpool16, rawhandf, rawhand16, rawlf, rawlf-affine, "
                         "rawhandf-affine, raw4-paired or raw4-split");
       if (f < G_N_ELEMENTS (references))
         sample = references[f].run ();
@@ -1643,6 +1687,8 @@ main (int argc, char **argv)
     [RAWHANDF] = { "rawhandf", "reference: 4x16 in flight handed to 4 pipelines", run_rawhandf },
     [RAWHAND16] = { "rawhand16", "reference: 16 threads hand to 4 pipelines (4 each)", run_rawhand16 },
     [RAWPOOL16] = { "rawpool16", "reference: 16 threads take turns on those 4", run_rawpool16 },
+    [RAWP16_SYNC] = { "rawp16-sync", "reference: rawp16 with a Sync per query", run_rawp16_sync },
+    [RAWP4_SYNC] = { "rawp4-sync", "reference: rawp4 with a Sync per query", run_rawp4_sync },
     [SYNC1_FRESH] = { "sync1-fresh", "sync1 on a new engine", run_sync1_fresh },
     [SYNC4_FRESH] = { "sync4-fresh", "sync4 on a new engine", run_sync4_fresh },
     [FUTURES_FRESH] = { "futures-fresh", "futures on a new engine", run_futures_fresh },

@@ -542,14 +542,17 @@ raw_pipeline_send (PGconn *conn, gint32 value)
   raw_pipeline_send_sync (conn, value, FALSE);
 }
 
-/* The PGRES_PIPELINE_SYNC that follows a query sent with a Sync. */
+/* The PGRES_PIPELINE_SYNC that answers a Sync whose earlier queries'
+ * answers were all read. */
 static void
 raw_pipeline_read_sync (PGconn *conn)
 {
   PGresult *res = PQgetResult (conn);
 
-  if (res == NULL || PQresultStatus (res) != PGRES_PIPELINE_SYNC)
-    die ("PQgetResult (pipeline)", "no PGRES_PIPELINE_SYNC after a query");
+  if (res == NULL)
+    die ("PQgetResult (pipeline)", PQerrorMessage (conn));
+  if (PQresultStatus (res) != PGRES_PIPELINE_SYNC)
+    die ("PQgetResult (pipeline)", "no PGRES_PIPELINE_SYNC");
   PQclear (res);
 }
 
@@ -580,7 +583,6 @@ raw_pipeline_thread (gpointer data)
   gint32 values[MAX_DEPTH];
   guint head = 0, n_in_flight = 0, i;
   gboolean more = TRUE;
-  PGresult *res;
 
   if (!PQenterPipelineMode (conn))
     die ("PQenterPipelineMode", PQerrorMessage (conn));
@@ -600,11 +602,9 @@ raw_pipeline_thread (gpointer data)
       n_in_flight--;
       worker->done++;
     }
-  if (!PQpipelineSync (conn) || (res = PQgetResult (conn)) == NULL)
+  if (!PQpipelineSync (conn))
     die ("PQpipelineSync", PQerrorMessage (conn));
-  if (PQresultStatus (res) != PGRES_PIPELINE_SYNC)
-    die ("PQpipelineSync", "no PGRES_PIPELINE_SYNC");
-  PQclear (res);
+  raw_pipeline_read_sync (conn);
   if (!PQexitPipelineMode (conn))
     die ("PQexitPipelineMode", PQerrorMessage (conn));
   return NULL;

@@ -1423,10 +1423,10 @@ round_ratios (const Mode *a, const Mode *b, guint n_rounds, double *lo, double *
 static void
 print_table (const Mode *modes, guint n_modes, guint n_rounds)
 {
-  printf ("\n%-27s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %7s | %7s | %6s | %5s | %5s\n",
+  printf ("\n%-28s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %8s | %7s | %6s | %5s | %5s\n",
           "shape (warm engine)", "q/s", "limit", "ratio", "per round", "target", "met", "fresh",
           "warm/", "per round", "CPU us/q", "limit", "CPU", "csw/q", "limit");
-  printf ("%-27s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %7s | %7s | %6s | %5s | %5s\n",
+  printf ("%-28s | %8s | %8s | %6s | %-11s | %-17s | %4s | %8s | %6s | %-11s | %8s | %7s | %6s | %5s | %5s\n",
           "", "", "q/s", "", "", "", "", "q/s", "fresh", "", "", "", "ratio", "", "");
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
     {
@@ -1466,7 +1466,7 @@ print_table (const Mode *modes, guint n_modes, guint n_rounds)
         target = g_strdup_printf (">=%.2fx,CPU<=%.1fx", shape->min_ratio, shape->max_cpu_ratio);
       else
         target = g_strdup_printf (">=%.2fx", shape->min_ratio);
-      printf ("%-27s | %8.0f | %8.0f | %5.2fx | %5.2f-%-5.2f | %-17s | %4s | %8s | %-20s | %7.1f | %7.1f | %5.2fx | %5.2f | %5.2f\n",
+      printf ("%-28s | %8.0f | %8.0f | %5.2fx | %5.2f-%-5.2f | %-17s | %4s | %8s | %-20s | %8.1f | %7.1f | %5.2fx | %5.2f | %5.2f\n",
               shape->title, qps, base_qps, ratio, lo, hi, target,
               shape->min_ratio == 0 ? "-" : met ? "yes" : "NO", fresh, warm_text, cpu, base_cpu, cpu_ratio,
               median (mode->csw, n_rounds), median (limit->csw, n_rounds));

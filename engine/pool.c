@@ -1379,6 +1379,8 @@ pge_pool_defer (PgePool *pool, PgeJob *job)
       if (deferred->jobs.length == 0)
         {
           deferred->since_us = job->created_us;
+          pool->n_defer_starts++;
+          /* A no-op while the janitor ticks (undefer_due_locked()). */
           wake_janitor_for_locked (pool, deferred->since_us + DEFER_MAX_US);
         }
       enqueue_locked (&deferred->jobs, job, pge_call_deadline_locked (pool, job));
@@ -1504,12 +1506,19 @@ pge_pool_note_wait (void)
 }
 
 /* For the janitor: moves the deferred queues whose oldest job has
- * waited DEFER_MAX_US to the pool queue; returns when the next one is
- * due, or 0. */
+ * waited DEFER_MAX_US to the pool queue; returns when to look again:
+ * when the next one is due, or 0. While threads keep starting deferred
+ * queues it also looks every DEFER_MAX_US (a tick), since a thread that
+ * starts one then finds the janitor due to look before the queue is, so
+ * it need not wake it (wake_janitor_for_locked()): one janitor wake-up
+ * per DEFER_MAX_US instead of one per window and a futex call by its
+ * thread, where a window is often taken before the janitor even runs
+ * (PERFORMANCE.md). The tick stops once one passes without a start. */
 static gint64
 undefer_due_locked (PgePool *pool, gint64 now)
 {
   gint64 next = 0;
+  gint64 tick = now + DEFER_MAX_US;
 
   for (GList *l = pool->deferred.head; l != NULL; l = l->next)
     {
@@ -1522,6 +1531,12 @@ undefer_due_locked (PgePool *pool, gint64 now)
         undefer_locked (pool, deferred, NULL, NULL);
       else if (next == 0 || due < next)
         next = due;
+    }
+  if (pool->n_defer_starts != pool->n_defer_starts_seen)
+    {
+      pool->n_defer_starts_seen = pool->n_defer_starts;
+      if (next == 0 || tick < next)
+        next = tick;
     }
   return next;
 }

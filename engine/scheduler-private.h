@@ -93,6 +93,9 @@ struct _PgePool {
   GQueue       deferred;         /* of PgeDeferred*, via their link: threads'
                                   * queues of queries waiting for them (pool.c) */
   guint        n_deferred;       /* the jobs in them, counted as queued */
+  guint        n_defer_starts;   /* deferred queues started, ever (wraps);
+                                  * under queue_lock, as the rest */
+  guint        n_defer_starts_seen; /* the janitor's: at its last look */
   GQueue       idle_slots;       /* of PgeSlot* */
   GPtrArray   *slots;            /* of PgeSlot*, fixed after pge_pool_new() */
   GThread     *janitor;

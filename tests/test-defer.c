@@ -127,6 +127,81 @@ Test (defer, queries_nobody_waits_for_are_answered)
   assert_nothing_queued (engine);
 }
 
+/* A thread that keeps deferring: windows of N_QUERIES futures, each
+ * waited for, until told to stop. Counts wrong answers; asserts run on
+ * the test's own thread. */
+typedef struct {
+  PgeEngine *engine;
+  gint       stop;     /* atomic */
+  gint       rounds;   /* atomic */
+  guint      n_bad;
+} Deferrer;
+
+static gboolean
+answer_is (PgeFuture *future, gint32 value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PgeResult) result = pge_future_wait (future, &error);
+
+  return result != NULL && pge_result_get_int64 (result, 0, 0) == value;
+}
+
+static gpointer
+keep_deferring (gpointer data)
+{
+  Deferrer *deferrer = data;
+
+  while (!g_atomic_int_get (&deferrer->stop))
+    {
+      PgeFuture *futures[N_QUERIES];
+
+      for (guint i = 0; i < N_QUERIES; i++)
+        futures[i] = probe (deferrer->engine, (gint32) i);
+      for (guint i = 0; i < N_QUERIES; i++)
+        {
+          deferrer->n_bad += !answer_is (futures[i], (gint32) i);
+          pge_future_unref (futures[i]);
+        }
+      g_atomic_int_inc (&deferrer->rounds);
+    }
+  return NULL;
+}
+
+/* While another thread keeps deferring, the janitor looks at the
+ * deferred queues on a tick and threads that defer no longer wake it:
+ * queries nobody waits for are still handed to the workers. */
+Test (defer, queries_nobody_waits_for_are_answered_while_others_defer)
+{
+  g_autoptr(PgeEngine) engine = engine_new (2, FALSE);
+  Deferrer deferrer = { .engine = engine };
+  PgeFuture *futures[N_QUERIES];
+  gint64 end = g_get_monotonic_time () + HANG_US;
+  GThread *thread = g_thread_new ("deferrer", keep_deferring, &deferrer);
+
+  /* It is deferring before this thread's queries come. */
+  while (g_atomic_int_get (&deferrer.rounds) < 10 && g_get_monotonic_time () < end)
+    g_usleep (1000);
+  for (guint round = 0; round < 20; round++)
+    {
+      for (guint i = 0; i < N_QUERIES; i++)
+        futures[i] = probe (engine, (gint32) (round * 100 + i));
+      for (guint i = 0; i < N_QUERIES; i++)
+        {
+          while (!pge_future_is_done (futures[i]) && g_get_monotonic_time () < end)
+            g_usleep (200);
+          cr_assert (pge_future_is_done (futures[i]), "round %u: query %u was never answered",
+                     round, i);
+          assert_answer (futures[i], (gint32) (round * 100 + i));
+          pge_future_unref (futures[i]);
+        }
+    }
+  g_atomic_int_set (&deferrer.stop, TRUE);
+  g_thread_join (thread);
+  cr_assert_gt (g_atomic_int_get (&deferrer.rounds), 10);
+  cr_assert_eq (deferrer.n_bad, 0, "%u wrong answers on the deferring thread", deferrer.n_bad);
+  assert_nothing_queued (engine);
+}
+
 typedef struct {
   gint   n_done;   /* atomic */
   gint64 sum;      /* atomic: the values seen */
